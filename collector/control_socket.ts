@@ -1,0 +1,64 @@
+/**
+ * A Unix socket in the data directory through which a local process (scripts/test_reader.ts)
+ * gets a copy of the shared memory. A SharedArrayBuffer cannot leave its process, so the
+ * collector copies every slot under its sequence lock and streams the bytes, then closes.
+ * The socket file is created owner-only (0600): only the collector's user can read readings.
+ */
+import { chmodSync, existsSync, unlinkSync } from 'node:fs';
+import { createConnection, createServer, type Server } from 'node:net';
+import { join } from 'node:path';
+import type { Logger } from '../shared/log.ts';
+import type { ShmStore } from '../shared/shm_store.ts';
+
+export const CONTROL_SOCKET_FILE = 'collector.sock';
+
+export function controlSocketPath(dataDir: string): string {
+  return join(dataDir, CONTROL_SOCKET_FILE);
+}
+
+/** True when something answers on the socket (another collector is using this data directory). */
+function isLive(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const c = createConnection(path);
+    c.once('connect', () => { c.destroy(); resolve(true); });
+    c.once('error', () => resolve(false));
+  });
+}
+
+export async function startControlSocket(dataDir: string, store: ShmStore, log: Logger): Promise<Server> {
+  const path = controlSocketPath(dataDir);
+  if (existsSync(path)) {
+    if (await isLive(path)) throw new Error(`another collector is running with data directory ${dataDir}`);
+    unlinkSync(path); // left over from a collector that was killed
+  }
+  const server = createServer((socket) => {
+    socket.on('error', () => {});
+    socket.end(store.snapshot());
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(path, () => { server.off('error', reject); resolve(); });
+  });
+  chmodSync(path, 0o600);
+  server.on('error', (err) => log.error('control socket error', { error: err.message }));
+  return server;
+}
+
+/** Reads one snapshot from a running collector's control socket. */
+export function fetchSnapshot(dataDir: string, timeoutMs = 5000): Promise<Uint8Array> {
+  const path = controlSocketPath(dataDir);
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    const socket = createConnection(path);
+    socket.setTimeout(timeoutMs, () => socket.destroy(new Error(`no snapshot from ${path} within ${timeoutMs} ms`)));
+    socket.on('data', (c: Buffer) => chunks.push(c));
+    socket.on('error', (err) => reject(new Error(`cannot read ${path}: ${err.message} (is a collector running with this --data-dir?)`)));
+    socket.on('end', () => {
+      // Copy into a fresh, 8-byte aligned buffer: the store decodes f64 fields in place.
+      const all = Buffer.concat(chunks);
+      const out = new Uint8Array(new ArrayBuffer(all.length));
+      out.set(all);
+      resolve(out);
+    });
+  });
+}

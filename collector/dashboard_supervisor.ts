@@ -1,0 +1,90 @@
+/**
+ * Runs the dashboard in a worker thread and restarts it when it dies. The worker only reads the
+ * shared memory, so a crash there loses no reading: ingestion goes on in this thread meanwhile.
+ */
+import { Worker } from 'node:worker_threads';
+import type { Logger } from '../shared/log.ts';
+import type { DashboardWorkerData, WorkerReport } from '../dashboard/worker.ts';
+
+/** Restart delays grow from the first to the cap while the worker keeps dying young, ms. */
+const RESTART_FIRST_MS = 100;
+const RESTART_CAP_MS = 5000;
+/** A worker that lived this long resets the delay, ms. */
+const HEALTHY_AFTER_MS = 10_000;
+
+export interface DashboardAddress {
+  host: string;
+  port: number;
+}
+
+export class DashboardSupervisor {
+  private worker: Worker | null = null;
+  private stopping = false;
+  private restartDelayMs = RESTART_FIRST_MS;
+  private startedAt = 0;
+  private address: DashboardAddress | null = null;
+  private restartTimer: NodeJS.Timeout | null = null;
+  /** Times the worker was restarted after dying. */
+  restarts = 0;
+  private readyWaiters: Array<(a: DashboardAddress) => void> = [];
+
+  constructor(private readonly data: Omit<DashboardWorkerData, 'port'> & { port: number }, private readonly log: Logger) {}
+
+  /** Starts the worker; resolves with the address it listens on. Rejects if the first start fails. */
+  start(): Promise<DashboardAddress> {
+    return new Promise((resolve, reject) => {
+      const w = this.spawn();
+      const onExit = (code: number): void => reject(new Error(`dashboard worker exited with code ${code} before listening`));
+      const onMessage = (m: WorkerReport): void => {
+        if (m.type === 'listening') { w.off('exit', onExit); w.off('message', onMessage); resolve(m); }
+        if (m.type === 'failed') { w.off('exit', onExit); w.off('message', onMessage); this.stopping = true; reject(new Error(m.error)); }
+      };
+      w.on('message', onMessage);
+      w.once('exit', onExit);
+    });
+  }
+
+  /** Resolves once a worker is listening (immediately when one is). */
+  ready(): Promise<DashboardAddress> {
+    if (this.worker && this.address) return Promise.resolve(this.address);
+    return new Promise((resolve) => this.readyWaiters.push(resolve));
+  }
+
+  /** The running worker, for tests that kill it on purpose. */
+  get current(): Worker | null {
+    return this.worker;
+  }
+
+  private spawn(): Worker {
+    // A restarted worker binds the port the first one got, so the URL people use stays valid.
+    const data: DashboardWorkerData = { ...this.data, port: this.address?.port ?? this.data.port };
+    const w = new Worker(new URL('../dashboard/worker_boot.mjs', import.meta.url), { workerData: data });
+    this.worker = w;
+    this.startedAt = Date.now();
+    w.on('message', (m: WorkerReport) => {
+      if (m.type !== 'listening') return;
+      this.address = { host: m.host, port: m.port };
+      for (const r of this.readyWaiters.splice(0)) r(this.address);
+    });
+    w.on('error', (err) => this.log.error('dashboard worker failed', { error: err.message }));
+    w.on('exit', (code) => {
+      if (this.worker === w) this.worker = null;
+      if (this.stopping) return;
+      if (Date.now() - this.startedAt > HEALTHY_AFTER_MS) this.restartDelayMs = RESTART_FIRST_MS;
+      this.log.warn('dashboard worker exited; restarting', { code, in_ms: this.restartDelayMs });
+      this.restartTimer = setTimeout(() => {
+        this.restartTimer = null;
+        this.restarts++;
+        this.spawn();
+      }, this.restartDelayMs);
+      this.restartDelayMs = Math.min(this.restartDelayMs * 2, RESTART_CAP_MS);
+    });
+    return w;
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    if (this.worker) await this.worker.terminate();
+  }
+}

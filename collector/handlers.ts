@@ -1,0 +1,43 @@
+/**
+ * What the collector does with each message type once a session is established: a map from
+ * type to handler, so grep finds every one. The hello is handled by the session itself.
+ */
+import { ERROR_CODES, ProtocolError } from '../shared/errors.ts';
+import type { Message } from '../shared/frame_codec.ts';
+import { MSG_HELLO, MSG_SAMPLE, parseSample } from '../shared/protocol.ts';
+import type { HostOwner, HostTable } from './hosts.ts';
+
+export interface SessionContext extends HostOwner {
+  readonly host: string;
+  /** seq of the last sample accepted on this connection (0 before the first). */
+  lastSeq: number;
+}
+
+export interface HandlerDeps {
+  readonly hosts: HostTable;
+  readonly now: () => number;
+}
+
+type Handler = (session: SessionContext, msg: Message, deps: HandlerDeps) => void;
+
+const HANDLERS: Readonly<Record<string, Handler>> = Object.freeze({
+  [MSG_SAMPLE]: (session, msg, deps) => {
+    const sample = parseSample(msg);
+    // Within a connection seq only grows: a replayed or reordered frame never overwrites a newer reading.
+    if (sample.seq <= session.lastSeq) {
+      throw new ProtocolError(ERROR_CODES.PROTO_BAD_FIELD, `seq: must increase, got ${sample.seq} after ${session.lastSeq}`, 'seq');
+    }
+    session.lastSeq = sample.seq;
+    deps.hosts.recordSample(session.host, session, sample, deps.now());
+  },
+});
+
+/** Handles one message of an established session. Throws ProtocolError for anything not allowed. */
+export function dispatch(session: SessionContext, msg: Message, deps: HandlerDeps): void {
+  const type = msg['type'];
+  if (typeof type !== 'string') throw new ProtocolError(ERROR_CODES.PROTO_BAD_FIELD, 'type: missing or not a string', 'type');
+  if (type === MSG_HELLO) throw new ProtocolError(ERROR_CODES.PROTO_UNEXPECTED, 'type: hello sent twice', 'type');
+  const handler = Object.hasOwn(HANDLERS, type) ? HANDLERS[type] : undefined;
+  if (!handler) throw new ProtocolError(ERROR_CODES.PROTO_UNKNOWN_TYPE, `type: unknown message type "${type.slice(0, 40)}"`, 'type');
+  handler(session, msg, deps);
+}

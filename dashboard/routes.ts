@@ -1,0 +1,73 @@
+/**
+ * The dashboard's routes, on a hand-rolled node:http server. Only GET and HEAD; every response
+ * carries security headers; the API is never cached.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { ShmStore } from '../shared/shm_store.ts';
+import { hostsPayload } from './api.ts';
+import type { PageAssets } from './page.ts';
+
+export interface RouteContext {
+  store: ShmStore;
+  assets: PageAssets;
+  now: () => number;
+}
+
+const SECURITY_HEADERS: Readonly<Record<string, string>> = Object.freeze({
+  // Scripts and styles only from this origin: no inline script can run, even if markup slipped in.
+  'content-security-policy': "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+  'x-frame-options': 'DENY',
+});
+
+function send(req: IncomingMessage, res: ServerResponse, status: number, type: string, body: string | Buffer, extra: Record<string, string> = {}): void {
+  const buf = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
+  res.writeHead(status, { ...SECURITY_HEADERS, 'content-type': type, 'content-length': String(buf.length), ...extra });
+  res.end(req.method === 'HEAD' ? undefined : buf);
+}
+
+function sendJson(req: IncomingMessage, res: ServerResponse, status: number, value: unknown, extra: Record<string, string> = {}): void {
+  send(req, res, status, 'application/json; charset=utf-8', JSON.stringify(value), { 'cache-control': 'no-store', ...extra });
+}
+
+const ALLOWED_METHODS = 'GET, HEAD';
+
+type Route = (req: IncomingMessage, res: ServerResponse, ctx: RouteContext) => void;
+
+const ROUTES: ReadonlyMap<string, Route> = new Map<string, Route>([
+  ['/', (req, res, ctx) => send(req, res, 200, 'text/html; charset=utf-8', ctx.assets.html, { 'cache-control': 'no-cache' })],
+  ['/app.js', (req, res, ctx) => send(req, res, 200, 'text/javascript; charset=utf-8', ctx.assets.js, { 'cache-control': 'no-cache' })],
+  ['/app.css', (req, res, ctx) => send(req, res, 200, 'text/css; charset=utf-8', ctx.assets.css, { 'cache-control': 'no-cache' })],
+  ['/api/hosts', (req, res, ctx) => sendJson(req, res, 200, hostsPayload(ctx.store, ctx.now()))],
+  ['/healthz', (req, res, ctx) => {
+    // Healthy while the buffer still reads as this layout (attaching re-checks the header).
+    try {
+      const probe = new ShmStore(ctx.store.buffer);
+      sendJson(req, res, 200, { ok: true, capacity: probe.capacity, slots_used: probe.slotsUsed() });
+    } catch (err) {
+      sendJson(req, res, 503, { ok: false, error: err instanceof Error ? err.message : String(err) });
+    }
+  }],
+]);
+
+export function handleRequest(req: IncomingMessage, res: ServerResponse, ctx: RouteContext): void {
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    sendJson(req, res, 405, { error: 'method not allowed' }, { allow: ALLOWED_METHODS });
+    return;
+  }
+  // Only the path matters; the host part of this URL is a placeholder and never trusted.
+  let path: string;
+  try {
+    path = new URL(req.url ?? '/', 'http://localhost').pathname;
+  } catch {
+    sendJson(req, res, 400, { error: 'bad request target' });
+    return;
+  }
+  const route = ROUTES.get(path);
+  if (!route) {
+    sendJson(req, res, 404, { error: 'not found' });
+    return;
+  }
+  route(req, res, ctx);
+}

@@ -1,0 +1,125 @@
+// Cluster Sentinel page script. Plain browser JavaScript, served from the same origin.
+// Every value that came from an agent is put in the page with textContent, never as markup.
+'use strict';
+
+(function main() {
+  const REFRESH_MS = Number(document.body.dataset.refreshMs) || 1000;
+  // After this long without a successful refresh the page says it is no longer live.
+  const LOST_AFTER_MS = 3 * REFRESH_MS + 1000;
+  const tbody = document.querySelector('#hosts tbody');
+  const summary = document.getElementById('summary');
+  const live = document.getElementById('live');
+  const errorBox = document.getElementById('error');
+  const empty = document.getElementById('empty');
+  let lastOkAt = 0;
+
+  function el(tag, className, text) {
+    const node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    return node;
+  }
+
+  function bytes(n) {
+    if (n === null || n === undefined) return '–';
+    const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
+    let i = 0;
+    let v = n;
+    while (v >= 1024 && i < units.length - 1) { v /= 1024; i++; }
+    return `${v.toFixed(v >= 100 || i === 0 ? 0 : 1)} ${units[i]}`;
+  }
+
+  function duration(seconds) {
+    if (seconds === null || seconds === undefined) return '–';
+    const d = Math.floor(seconds / 86400);
+    const h = Math.floor((seconds % 86400) / 3600);
+    const m = Math.floor((seconds % 3600) / 60);
+    if (d > 0) return `${d}d ${h}h`;
+    if (h > 0) return `${h}h ${m}m`;
+    return `${m}m ${Math.floor(seconds % 60)}s`;
+  }
+
+  function age(ms) {
+    if (ms === null || ms === undefined) return 'no sample yet';
+    if (ms < 60000) return `${(ms / 1000).toFixed(1)} s ago`;
+    return `${duration(ms / 1000)} ago`;
+  }
+
+  function meter(fraction) {
+    const wrap = el('span', fraction >= 0.9 ? 'meter high' : 'meter');
+    const bar = el('span');
+    bar.style.width = `${Math.max(0, Math.min(1, fraction)) * 100}%`;
+    wrap.appendChild(bar);
+    wrap.setAttribute('aria-hidden', 'true');
+    return wrap;
+  }
+
+  function row(h) {
+    const tr = el('tr', `status-${h.status}`);
+    tr.dataset.host = h.name;
+
+    const name = el('td', 'host');
+    name.appendChild(el('span', 'host-name', h.name));
+    const facts = [h.os, h.kernel, h.arch, h.cpu_model, h.cpu_cores ? `${h.cpu_cores} cores` : ''].filter(Boolean).join(' · ');
+    if (facts) name.appendChild(el('span', 'sub', facts));
+    if (h.note) name.appendChild(el('span', 'sub', `missing: ${h.note}`));
+    tr.appendChild(name);
+
+    const status = el('td');
+    status.appendChild(el('span', 'dot'));
+    status.appendChild(el('span', 'status', h.status));
+    status.appendChild(el('span', 'sub age', h.status === 'offline' ? 'disconnected' : age(h.age_ms)));
+    tr.appendChild(status);
+
+    const cpu = el('td', 'num');
+    if (h.cpu_pct !== null) cpu.appendChild(meter(h.cpu_pct / 100));
+    cpu.appendChild(el('span', '', h.cpu_pct === null ? '–' : `${h.cpu_pct.toFixed(1)} %`));
+    tr.appendChild(cpu);
+
+    const mem = el('td');
+    if (h.mem_used_bytes !== null && h.mem_total_bytes) mem.appendChild(meter(h.mem_used_bytes / h.mem_total_bytes));
+    mem.appendChild(el('span', '', `${bytes(h.mem_used_bytes)} / ${bytes(h.mem_total_bytes)}`));
+    if (h.swap_total_bytes) mem.appendChild(el('span', 'sub', `swap ${bytes(h.swap_used_bytes)} / ${bytes(h.swap_total_bytes)}`));
+    tr.appendChild(mem);
+
+    tr.appendChild(el('td', 'num', h.load.map((v) => (v === null ? '–' : v.toFixed(2))).join(' / ')));
+    tr.appendChild(el('td', 'num', duration(h.uptime_s)));
+    tr.appendChild(el('td', '', h.agent || '–'));
+    return tr;
+  }
+
+  function render(data) {
+    const s = data.summary;
+    summary.textContent = `${s.hosts} host${s.hosts === 1 ? '' : 's'}: ${s.online} online, ${s.stale} stale, ${s.offline} offline`;
+    const rows = data.hosts.map(row);
+    tbody.replaceChildren(...rows);
+    empty.hidden = data.hosts.length > 0;
+  }
+
+  function tickLive() {
+    if (lastOkAt === 0) return;
+    const since = Date.now() - lastOkAt;
+    const lost = since > LOST_AFTER_MS;
+    live.classList.toggle('lost', lost);
+    live.textContent = lost ? `not live: last update ${(since / 1000).toFixed(0)} s ago` : `live · updated ${(since / 1000).toFixed(1)} s ago`;
+  }
+
+  async function refresh() {
+    try {
+      const res = await fetch('/api/hosts', { cache: 'no-store', headers: { accept: 'application/json' } });
+      if (!res.ok) throw new Error(`HTTP ${res.status}`);
+      render(await res.json());
+      lastOkAt = Date.now();
+      errorBox.hidden = true;
+    } catch (err) {
+      errorBox.hidden = false;
+      errorBox.textContent = `Cannot reach the collector: ${err && err.message ? err.message : err}`;
+    } finally {
+      tickLive();
+      setTimeout(refresh, REFRESH_MS);
+    }
+  }
+
+  setInterval(tickLive, 250);
+  refresh();
+})();

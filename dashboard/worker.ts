@@ -1,0 +1,33 @@
+/**
+ * The dashboard worker thread: attaches to the collector's SharedArrayBuffer (read only, through
+ * the store) and serves HTTP. It reports `listening` or `failed` to the collector's main thread.
+ */
+import { isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { ShmStore } from '../shared/shm_store.ts';
+import { createDashboardServer } from './server.ts';
+
+export interface DashboardWorkerData {
+  buffer: SharedArrayBuffer;
+  host: string;
+  port: number;
+}
+
+export type WorkerReport = { type: 'listening'; host: string; port: number } | { type: 'failed'; error: string };
+
+function report(m: WorkerReport): void {
+  parentPort?.postMessage(m);
+}
+
+if (!isMainThread && parentPort) {
+  const data = workerData as DashboardWorkerData;
+  const store = new ShmStore(data.buffer);
+  const server = createDashboardServer(store);
+  server.once('error', (err) => {
+    report({ type: 'failed', error: `dashboard cannot listen on ${data.host}:${data.port}: ${err.message}` });
+    process.exit(1);
+  });
+  server.listen(data.port, data.host, () => {
+    const addr = server.address();
+    if (addr && typeof addr === 'object') report({ type: 'listening', host: addr.address, port: addr.port });
+  });
+}

@@ -1,0 +1,191 @@
+/**
+ * A structural check of one msgpack value, run over the raw bytes *before* msgpackr builds
+ * anything. It allocates nothing per element, so a hostile frame costs at most one pass over
+ * bytes we already hold (the frame length was bounded before the body was buffered).
+ *
+ * It refuses, with a coded FrameError:
+ * - a top-level value that is not a map, or bytes left over after it;
+ * - declared lengths (str/bin/array/map) larger than the bytes that remain, or than the limits
+ *   below: a five-byte array32 header "holding" four billion items fails here, not in malloc;
+ * - nesting deeper than maxDepth (msgpackr would otherwise recurse on our stack);
+ * - ext/fixext types (msgpackr would build Date, RegExp, Error, Set, typed arrays, records,
+ *   structured clones from them) and bin (no field of the protocol is binary);
+ * - map keys that are not strings, prototype keys (`__proto__`, `constructor`, `prototype`),
+ *   duplicate keys in one map, and strings that are not valid UTF-8.
+ * What passes is plain data: maps with string keys, arrays, strings, numbers, booleans, nil.
+ */
+import { ERROR_CODES, FrameError } from './errors.ts';
+
+export interface GuardLimits {
+  /** Nesting depth; the top-level map is depth 1. */
+  readonly maxDepth: number;
+  /** Longest string, in UTF-8 bytes. */
+  readonly maxStringBytes: number;
+  /** Most elements in one array. */
+  readonly maxArrayLength: number;
+  /** Most key/value pairs in one map. */
+  readonly maxMapSize: number;
+}
+
+export const DEFAULT_GUARD_LIMITS: GuardLimits = Object.freeze({
+  maxDepth: 8,
+  maxStringBytes: 4096,
+  maxArrayLength: 1024,
+  maxMapSize: 256,
+});
+
+const FORBIDDEN_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
+
+function malformed(message: string): FrameError {
+  return new FrameError(ERROR_CODES.FRAME_MALFORMED, message);
+}
+
+class Walker {
+  private pos: number;
+
+  constructor(
+    private readonly buf: Uint8Array,
+    start: number,
+    private readonly end: number,
+    private readonly limits: GuardLimits,
+  ) {
+    this.pos = start;
+  }
+
+  run(): void {
+    if (this.pos >= this.end) throw malformed('empty body');
+    const first = this.buf[this.pos]!;
+    const isMap = (first >= 0x80 && first <= 0x8f) || first === 0xde || first === 0xdf;
+    if (!isMap) throw new FrameError(ERROR_CODES.FRAME_NOT_MAP, `a frame must hold one msgpack map, got type byte 0x${first.toString(16)}`);
+    this.value(1);
+    if (this.pos !== this.end) throw malformed(`${this.end - this.pos} trailing byte(s) after the map`);
+  }
+
+  private need(n: number): void {
+    if (n > this.end - this.pos) throw malformed('truncated: a declared length runs past the end of the frame');
+  }
+
+  private u8(): number {
+    this.need(1);
+    return this.buf[this.pos++]!;
+  }
+
+  private uint(bytes: 1 | 2 | 4): number {
+    this.need(bytes);
+    const b = this.buf;
+    const p = this.pos;
+    this.pos += bytes;
+    if (bytes === 1) return b[p]!;
+    if (bytes === 2) return (b[p]! << 8) | b[p + 1]!;
+    return b[p]! * 0x1000000 + ((b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!);
+  }
+
+  private skip(n: number): void {
+    this.need(n);
+    this.pos += n;
+  }
+
+  /** Walks one value; returns the key text when `asKey` and the value is a string. */
+  private value(depth: number, asKey = false): string | undefined {
+    const t = this.u8();
+    if (t <= 0x7f || t >= 0xe0) return this.notKey(asKey); // fixint
+    if (t <= 0x8f) return this.map(t & 0x0f, depth, asKey);
+    if (t <= 0x9f) return this.array(t & 0x0f, depth, asKey);
+    if (t <= 0xbf) return this.str(t & 0x1f, asKey);
+    switch (t) {
+      case 0xc0: case 0xc2: case 0xc3: return this.notKey(asKey); // nil, false, true
+      case 0xc1: throw malformed('type byte 0xc1 is never used in msgpack');
+      case 0xc4: case 0xc5: case 0xc6: throw new FrameError(ERROR_CODES.FRAME_FORBIDDEN_TYPE, 'bin values are not accepted');
+      case 0xc7: case 0xc8: case 0xc9:
+      case 0xd4: case 0xd5: case 0xd6: case 0xd7: case 0xd8:
+        throw new FrameError(ERROR_CODES.FRAME_FORBIDDEN_TYPE, `extension type 0x${t.toString(16)} is not accepted`);
+      case 0xca: this.skip(4); return this.notKey(asKey);
+      case 0xcb: this.skip(8); return this.notKey(asKey);
+      case 0xcc: case 0xd0: this.skip(1); return this.notKey(asKey);
+      case 0xcd: case 0xd1: this.skip(2); return this.notKey(asKey);
+      case 0xce: case 0xd2: this.skip(4); return this.notKey(asKey);
+      case 0xcf: case 0xd3: this.skip(8); return this.notKey(asKey);
+      case 0xd9: return this.str(this.uint(1), asKey);
+      case 0xda: return this.str(this.uint(2), asKey);
+      case 0xdb: return this.str(this.uint(4), asKey);
+      case 0xdc: return this.array(this.uint(2), depth, asKey);
+      case 0xdd: return this.array(this.uint(4), depth, asKey);
+      case 0xde: return this.map(this.uint(2), depth, asKey);
+      default: return this.map(this.uint(4), depth, asKey); // 0xdf
+    }
+  }
+
+  private notKey(asKey: boolean): undefined {
+    if (asKey) throw new FrameError(ERROR_CODES.FRAME_FORBIDDEN_KEY, 'map keys must be strings');
+    return undefined;
+  }
+
+  private str(len: number, asKey: boolean): string | undefined {
+    if (len > this.limits.maxStringBytes) throw malformed(`string of ${len} bytes exceeds the limit of ${this.limits.maxStringBytes}`);
+    this.need(len);
+    const start = this.pos;
+    this.pos += len;
+    if (!isValidUtf8(this.buf, start, this.pos)) throw malformed('string is not valid UTF-8');
+    // Keys are short by the limits; only they are turned into text (for duplicate and prototype checks).
+    return asKey ? Buffer.from(this.buf.buffer, this.buf.byteOffset + start, len).toString('utf8') : undefined;
+  }
+
+  private array(count: number, depth: number, asKey: boolean): undefined {
+    this.notKey(asKey);
+    if (depth > this.limits.maxDepth) throw new FrameError(ERROR_CODES.FRAME_TOO_DEEP, `nesting deeper than ${this.limits.maxDepth}`);
+    if (count > this.limits.maxArrayLength) throw malformed(`array of ${count} items exceeds the limit of ${this.limits.maxArrayLength}`);
+    this.need(count); // every item takes at least one byte
+    for (let i = 0; i < count; i++) this.value(depth + 1);
+    return undefined;
+  }
+
+  private map(count: number, depth: number, asKey: boolean): undefined {
+    this.notKey(asKey);
+    if (depth > this.limits.maxDepth) throw new FrameError(ERROR_CODES.FRAME_TOO_DEEP, `nesting deeper than ${this.limits.maxDepth}`);
+    if (count > this.limits.maxMapSize) throw malformed(`map of ${count} entries exceeds the limit of ${this.limits.maxMapSize}`);
+    this.need(count * 2); // every key and value takes at least one byte
+    const seen = new Set<string>();
+    for (let i = 0; i < count; i++) {
+      const key = this.value(depth + 1, true)!;
+      if (FORBIDDEN_KEYS.has(key)) throw new FrameError(ERROR_CODES.FRAME_FORBIDDEN_KEY, `key "${key}" is not accepted`);
+      if (seen.has(key)) throw new FrameError(ERROR_CODES.FRAME_FORBIDDEN_KEY, 'duplicate key in one map');
+      seen.add(key);
+      this.value(depth + 1);
+    }
+    return undefined;
+  }
+}
+
+/**
+ * Checks that buf[start, end) holds exactly one msgpack map of plain data within `limits`.
+ * Throws FrameError (FRAME_MALFORMED, FRAME_NOT_MAP, FRAME_TOO_DEEP, FRAME_FORBIDDEN_TYPE,
+ * FRAME_FORBIDDEN_KEY) otherwise.
+ */
+export function checkMsgpackMap(buf: Uint8Array, start: number, end: number, limits: GuardLimits = DEFAULT_GUARD_LIMITS): void {
+  new Walker(buf, start, end, limits).run();
+}
+
+/** Strict UTF-8 (RFC 3629): no overlongs, no surrogates, nothing above U+10FFFF. */
+export function isValidUtf8(b: Uint8Array, start: number, end: number): boolean {
+  let i = start;
+  while (i < end) {
+    const c = b[i]!;
+    if (c < 0x80) { i++; continue; }
+    let n: number;
+    let min: number;
+    let cp: number;
+    if (c >= 0xc2 && c <= 0xdf) { n = 1; min = 0x80; cp = c & 0x1f; }
+    else if (c >= 0xe0 && c <= 0xef) { n = 2; min = 0x800; cp = c & 0x0f; }
+    else if (c >= 0xf0 && c <= 0xf4) { n = 3; min = 0x10000; cp = c & 0x07; }
+    else return false;
+    if (i + n >= end) return false; // the sequence runs past the string
+    for (let k = 1; k <= n; k++) {
+      const cc = b[i + k]!;
+      if ((cc & 0xc0) !== 0x80) return false;
+      cp = (cp << 6) | (cc & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
+    i += n + 1;
+  }
+  return true;
+}

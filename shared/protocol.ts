@@ -1,0 +1,248 @@
+/**
+ * Message types and payload shapes of the agent protocol, and their validation.
+ * Append-only: new message types and fields go at the end; a field is never renamed or
+ * renumbered; a retired one is marked as such. Field by field, with units: shared/PROTOCOL.md.
+ */
+import { ERROR_CODES, ProtocolError, type ErrorCode } from './errors.ts';
+import type { Message } from './frame_codec.ts';
+
+/** The protocol version spoken by this code; it travels in `hello` and `welcome`. */
+export const PROTO_VERSION = 1;
+
+export const MSG_HELLO = 'hello';
+export const MSG_WELCOME = 'welcome';
+export const MSG_ERROR = 'error';
+export const MSG_SAMPLE = 'sample';
+
+/** Bounds on strings, in UTF-8 bytes. */
+export const MAX_HOST_BYTES = 253;
+export const MAX_AGENT_VERSION_BYTES = 32;
+export const MAX_TOKEN_BYTES = 256;
+export const MAX_OS_BYTES = 64;
+export const MAX_KERNEL_BYTES = 64;
+export const MAX_ARCH_BYTES = 16;
+export const MAX_CPU_MODEL_BYTES = 96;
+export const MAX_REASON_BYTES = 200;
+/** Most entries in a sample's `missing` map. */
+export const MAX_MISSING_ENTRIES = 32;
+/** Bounds on the sampling interval an agent announces, in milliseconds. */
+export const MIN_INTERVAL_MS = 100;
+export const MAX_INTERVAL_MS = 60_000;
+export const DEFAULT_INTERVAL_MS = 1000;
+export const MAX_CPU_CORES = 65_536;
+
+export interface Hello {
+  type: typeof MSG_HELLO;
+  proto: number;
+  /** The host's name, normalised (NFC); its identity on the collector. */
+  host: string;
+  /** Agent version text. */
+  agent: string;
+  token: string;
+  interval_ms: number;
+  os?: string;
+  kernel?: string;
+  arch?: string;
+  cpu_model?: string;
+  cpu_cores?: number;
+}
+
+export interface Welcome {
+  type: typeof MSG_WELCOME;
+  proto: number;
+  /** The host name as the collector stored it. */
+  host: string;
+  /** Collector version text. */
+  collector: string;
+  /** Largest frame the collector accepts from now on, in bytes. */
+  max_frame_bytes: number;
+}
+
+export interface ErrorMessage {
+  type: typeof MSG_ERROR;
+  code: ErrorCode;
+  message: string;
+}
+
+/** How a reading's value is checked. */
+type ReadingKind = 'percent' | 'gauge' | 'bytes' | 'seconds';
+
+/**
+ * Every reading a sample may carry, in wire order. All are optional: a reading that could not be
+ * taken is left out and named in `missing`. Append only.
+ */
+export const READINGS = Object.freeze([
+  { name: 'cpu_pct', kind: 'percent', doc: 'CPU busy, all cores, % (0-100)' },
+  { name: 'load_1m', kind: 'gauge', doc: 'load average over 1 minute' },
+  { name: 'load_5m', kind: 'gauge', doc: 'load average over 5 minutes' },
+  { name: 'load_15m', kind: 'gauge', doc: 'load average over 15 minutes' },
+  { name: 'mem_total_bytes', kind: 'bytes', doc: 'physical memory' },
+  { name: 'mem_used_bytes', kind: 'bytes', doc: 'memory in use: total - available' },
+  { name: 'mem_available_bytes', kind: 'bytes', doc: 'memory available for new work (MemAvailable)' },
+  { name: 'swap_total_bytes', kind: 'bytes', doc: 'swap space' },
+  { name: 'swap_used_bytes', kind: 'bytes', doc: 'swap in use' },
+  { name: 'uptime_s', kind: 'seconds', doc: 'time since boot, seconds' },
+] as const satisfies ReadonlyArray<{ name: string; kind: ReadingKind; doc: string }>);
+
+export type ReadingName = (typeof READINGS)[number]['name'];
+export type Readings = Partial<Record<ReadingName, number>>;
+
+export interface Sample extends Readings {
+  type: typeof MSG_SAMPLE;
+  /** 1, 2, 3 ... per connection. */
+  seq: number;
+  /** When the agent took the sample, ms since the epoch (agent's clock). */
+  ts: number;
+  /** Readings left out of this sample, with the reason each could not be taken. */
+  missing?: Record<string, string>;
+}
+
+export type AgentMessage = Hello | Sample;
+
+function bad(field: string, message: string, code: ErrorCode = ERROR_CODES.PROTO_BAD_FIELD): ProtocolError {
+  return new ProtocolError(code, `${field}: ${message}`, field);
+}
+
+function utf8Bytes(s: string): number {
+  return Buffer.byteLength(s, 'utf8');
+}
+
+function str(msg: Message, field: string, maxBytes: number, required: true): string;
+function str(msg: Message, field: string, maxBytes: number, required: false): string | undefined;
+function str(msg: Message, field: string, maxBytes: number, required: boolean): string | undefined {
+  const v = msg[field];
+  if (v === undefined || v === null) {
+    if (required) throw bad(field, 'missing');
+    return undefined;
+  }
+  if (typeof v !== 'string') throw bad(field, `must be a string, got ${typeof v}`);
+  if (required && v.length === 0) throw bad(field, 'must not be empty');
+  if (utf8Bytes(v) > maxBytes) throw bad(field, `longer than ${maxBytes} bytes`);
+  return v;
+}
+
+function int(msg: Message, field: string, min: number, max: number, required: boolean): number | undefined {
+  const v = msg[field];
+  if (v === undefined || v === null) {
+    if (required) throw bad(field, 'missing');
+    return undefined;
+  }
+  if (typeof v !== 'number' || !Number.isInteger(v)) throw bad(field, 'must be an integer');
+  if (v < min || v > max) throw bad(field, `must be from ${min} to ${max}, got ${v}`);
+  return v;
+}
+
+/** Characters refused in host names: C0/C1 controls, DEL, line/paragraph separators, bidi controls. */
+// eslint-disable-next-line no-control-regex
+const HOST_FORBIDDEN = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]/u;
+
+/**
+ * Normalises and checks a host name. Rule (PROTOCOL.md, "Host names"): Unicode NFC, 1-253 UTF-8
+ * bytes, no control, bidi-control or line-separator characters, no leading or trailing space.
+ * Case is kept: two names that differ only in case stay two hosts, so distinct hosts never merge.
+ * Markup characters are allowed and escaped wherever a name is shown.
+ */
+export function normaliseHostName(raw: unknown, field = 'host'): string {
+  if (typeof raw !== 'string') throw bad(field, `must be a string, got ${typeof raw}`);
+  const name = raw.normalize('NFC');
+  if (name.length === 0) throw bad(field, 'must not be empty');
+  if (utf8Bytes(name) > MAX_HOST_BYTES) throw bad(field, `longer than ${MAX_HOST_BYTES} bytes`);
+  if (HOST_FORBIDDEN.test(name)) throw bad(field, 'contains a control, bidi-control or line-separator character');
+  if (name.trim() !== name) throw bad(field, 'must not start or end with white space');
+  return name;
+}
+
+function checkType(msg: Message): string {
+  const t = msg['type'];
+  if (typeof t !== 'string') throw bad('type', 'missing or not a string');
+  return t;
+}
+
+/** Validates the first frame of a session. Throws ProtocolError. */
+export function parseHello(msg: Message): Hello {
+  const type = checkType(msg);
+  if (type !== MSG_HELLO) throw bad('type', `the first frame must be "hello", got "${truncate(type)}"`, ERROR_CODES.PROTO_UNEXPECTED);
+  const proto = msg['proto'];
+  if (proto !== PROTO_VERSION) {
+    throw bad('proto', `this collector speaks protocol ${PROTO_VERSION}, got ${truncate(String(proto))}`, ERROR_CODES.PROTO_VERSION);
+  }
+  const hello: Hello = {
+    type: MSG_HELLO,
+    proto: PROTO_VERSION,
+    host: normaliseHostName(msg['host']),
+    agent: str(msg, 'agent', MAX_AGENT_VERSION_BYTES, true),
+    token: str(msg, 'token', MAX_TOKEN_BYTES, true),
+    interval_ms: int(msg, 'interval_ms', MIN_INTERVAL_MS, MAX_INTERVAL_MS, false) ?? DEFAULT_INTERVAL_MS,
+  };
+  const os = str(msg, 'os', MAX_OS_BYTES, false);
+  const kernel = str(msg, 'kernel', MAX_KERNEL_BYTES, false);
+  const arch = str(msg, 'arch', MAX_ARCH_BYTES, false);
+  const cpuModel = str(msg, 'cpu_model', MAX_CPU_MODEL_BYTES, false);
+  const cores = int(msg, 'cpu_cores', 1, MAX_CPU_CORES, false);
+  if (os !== undefined) hello.os = os;
+  if (kernel !== undefined) hello.kernel = kernel;
+  if (arch !== undefined) hello.arch = arch;
+  if (cpuModel !== undefined) hello.cpu_model = cpuModel;
+  if (cores !== undefined) hello.cpu_cores = cores;
+  return hello;
+}
+
+/**
+ * Validates a frame received after the welcome. Unknown fields are ignored, so a newer agent can
+ * talk to an older collector; unknown message types are refused. Throws ProtocolError.
+ */
+export function parseSample(msg: Message): Sample {
+  const type = checkType(msg);
+  if (type === MSG_HELLO) throw bad('type', 'hello sent twice', ERROR_CODES.PROTO_UNEXPECTED);
+  if (type !== MSG_SAMPLE) throw bad('type', `unknown message type "${truncate(type)}"`, ERROR_CODES.PROTO_UNKNOWN_TYPE);
+  const seq = int(msg, 'seq', 1, Number.MAX_SAFE_INTEGER, true)!;
+  const ts = msg['ts'];
+  if (typeof ts !== 'number' || !Number.isFinite(ts) || ts <= 0) throw bad('ts', 'must be a positive, finite number of ms since the epoch');
+  const sample: Sample = { type: MSG_SAMPLE, seq, ts };
+  for (const r of READINGS) {
+    const v = msg[r.name];
+    if (v === undefined || v === null) continue;
+    sample[r.name] = checkReading(r.name, r.kind, v);
+  }
+  checkRelation(sample, 'mem_used_bytes', 'mem_total_bytes');
+  checkRelation(sample, 'mem_available_bytes', 'mem_total_bytes');
+  checkRelation(sample, 'swap_used_bytes', 'swap_total_bytes');
+  const missing = parseMissing(msg['missing']);
+  if (missing) sample.missing = missing;
+  return sample;
+}
+
+function checkReading(name: string, kind: ReadingKind, v: unknown): number {
+  if (typeof v !== 'number') throw bad(name, `must be a number, got ${typeof v}`);
+  if (!Number.isFinite(v)) throw bad(name, 'must be finite (NaN and Infinity are refused)');
+  if (v < 0) throw bad(name, `must not be negative, got ${v}`);
+  if (kind === 'percent' && v > 100) throw bad(name, `must be from 0 to 100, got ${v}`);
+  if (kind === 'bytes' && !Number.isSafeInteger(v)) throw bad(name, 'must be a whole number of bytes below 2^53');
+  if (v > Number.MAX_SAFE_INTEGER) throw bad(name, 'must be below 2^53');
+  return v;
+}
+
+function checkRelation(s: Sample, part: ReadingName, whole: ReadingName): void {
+  const p = s[part];
+  const w = s[whole];
+  if (p !== undefined && w !== undefined && p > w) throw bad(part, `must not exceed ${whole} (${p} > ${w})`);
+}
+
+function parseMissing(v: unknown): Record<string, string> | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'object' || Array.isArray(v)) throw bad('missing', 'must be a map of reading name to reason');
+  const entries = Object.entries(v as Record<string, unknown>);
+  if (entries.length > MAX_MISSING_ENTRIES) throw bad('missing', `more than ${MAX_MISSING_ENTRIES} entries`);
+  const out: Record<string, string> = {};
+  for (const [name, reason] of entries) {
+    if (typeof reason !== 'string') throw bad(`missing.${truncate(name)}`, 'reason must be a string');
+    if (utf8Bytes(reason) > MAX_REASON_BYTES) throw bad(`missing.${truncate(name)}`, `reason longer than ${MAX_REASON_BYTES} bytes`);
+    out[name] = reason;
+  }
+  return out;
+}
+
+/** Keeps agent text quoted in error messages short. */
+function truncate(s: string, max = 40): string {
+  return s.length > max ? `${s.slice(0, max)}…` : s;
+}
