@@ -7,6 +7,7 @@
  * each slot copied under its sequence lock. This script decodes that copy with the same layout
  * and store code the dashboard uses, and exits 1 if any slot fails a consistency check.
  */
+import { pathToFileURL } from 'node:url';
 import { fetchSnapshot } from '../collector/control_socket.ts';
 import { COLLECTOR_SETTINGS } from '../collector/settings.ts';
 import { helpText, loadConfig } from '../shared/config.ts';
@@ -103,7 +104,10 @@ async function main(): Promise<number> {
   return bad === 0 ? 0 : 1;
 }
 
-main().then((code) => process.exit(code), (err: unknown) => {
-  process.stderr.write(`test_reader: ${err instanceof Error ? err.message : String(err)}\n`);
-  process.exit(1);
-});
+// Run only as a program, so tests can import checkSlot.
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().then((code) => process.exit(code), (err: unknown) => {
+    process.stderr.write(`test_reader: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,99 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { parseSample, type Readings } from '../../../shared/protocol.ts';
+import { memoryCollector, parseMemory, type RawMem } from '../../../agent/collectors/memory.ts';
+import type { CollectResult } from '../../../agent/collectors/types.ts';
+
+function fixture(name: string): RawMem {
+  return JSON.parse(readFileSync(new URL(`../../fixtures/si/${name}`, import.meta.url), 'utf8')) as RawMem;
+}
+
+function assertValidSample(result: CollectResult): void {
+  const sample = parseSample({ type: 'sample', seq: 1, ts: Date.now(), ...result.readings, missing: result.missing });
+  for (const [name, value] of Object.entries(result.readings)) assert.equal(sample[name as keyof typeof sample], value);
+}
+
+const CASES: ReadonlyArray<{ name: string; raw: RawMem; readings: Readings; missing: readonly string[] }> = [
+  {
+    name: 'recorded mem.json (this machine has no swap)',
+    raw: fixture('mem.json'),
+    readings: {
+      mem_total_bytes: 25_276_063_744,
+      mem_available_bytes: 24_979_939_328,
+      mem_used_bytes: 25_276_063_744 - 24_979_939_328,
+      swap_total_bytes: 0,
+      swap_used_bytes: 0,
+    },
+    missing: [],
+  },
+  {
+    name: 'mem_with_swap.json',
+    raw: fixture('mem_with_swap.json'),
+    readings: {
+      mem_total_bytes: 16_624_521_216,
+      mem_available_bytes: 7_522_398_208,
+      mem_used_bytes: 16_624_521_216 - 7_522_398_208,
+      swap_total_bytes: 2_147_479_552,
+      swap_used_bytes: 389_021_696,
+    },
+    missing: [],
+  },
+  {
+    name: 'mem_inconsistent.json: fractions rounded, parts clamped to their wholes',
+    raw: fixture('mem_inconsistent.json'),
+    readings: {
+      mem_total_bytes: 8_589_934_592,
+      mem_available_bytes: 8_589_934_592,
+      mem_used_bytes: 0,
+      swap_total_bytes: 1_073_741_824,
+      swap_used_bytes: 1_073_741_824,
+    },
+    missing: [],
+  },
+  {
+    name: 'mem_broken.json: bad fields cost only what depends on them',
+    raw: fixture('mem_broken.json'),
+    readings: { mem_total_bytes: 8_589_934_592 },
+    missing: ['mem_available_bytes', 'mem_used_bytes', 'swap_total_bytes', 'swap_used_bytes'],
+  },
+  {
+    name: 'swap used without a valid swap total is still sent',
+    raw: { total: 1024, available: 512, swaptotal: Number.NaN, swapused: 100 },
+    readings: { mem_total_bytes: 1024, mem_available_bytes: 512, mem_used_bytes: 512, swap_used_bytes: 100 },
+    missing: ['swap_total_bytes'],
+  },
+  {
+    name: 'total above 2^53',
+    raw: { total: 2 ** 60, available: 512, swaptotal: 0, swapused: 0 },
+    readings: { mem_available_bytes: 512, swap_total_bytes: 0, swap_used_bytes: 0 },
+    missing: ['mem_total_bytes', 'mem_used_bytes'],
+  },
+  {
+    name: 'empty object',
+    raw: {},
+    readings: {},
+    missing: ['mem_total_bytes', 'mem_used_bytes', 'mem_available_bytes', 'swap_total_bytes', 'swap_used_bytes'],
+  },
+];
+
+for (const c of CASES) {
+  test(`parseMemory: ${c.name}`, () => {
+    const result = parseMemory(c.raw);
+    assert.deepEqual(result.readings, c.readings);
+    assert.deepEqual(Object.keys(result.missing).sort(), [...c.missing].sort());
+    for (const reason of Object.values(result.missing)) assert.match(reason, /^si\.mem\(\) gave \w+ = /);
+    assertValidSample(result);
+  });
+}
+
+test('memoryCollector on this machine gives consistent byte counts', async () => {
+  const result = await memoryCollector.collect();
+  const r = result.readings;
+  for (const name of memoryCollector.provides) assert.ok(r[name] !== undefined || result.missing[name] !== undefined, name);
+  if (r.mem_total_bytes !== undefined) assert.ok(r.mem_total_bytes > 0, 'a running machine has memory');
+  if (r.mem_used_bytes !== undefined && r.mem_available_bytes !== undefined) {
+    assert.equal(r.mem_used_bytes + r.mem_available_bytes, r.mem_total_bytes);
+  }
+  assertValidSample(result);
+});

@@ -1,0 +1,97 @@
+/** The agent's sender against the real collector over loopback: connect, send, lose it, reconnect. */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { Sender } from '../../agent/sender.ts';
+import { startCollector, type RunningCollector } from '../../collector/app.ts';
+import { COLLECTOR_SETTINGS } from '../../collector/settings.ts';
+import { loadConfig } from '../../shared/config.ts';
+import { ERROR_CODES } from '../../shared/errors.ts';
+import { hostView } from '../../shared/host_view.ts';
+import { createLogger } from '../../shared/log.ts';
+import { waitFor } from '../helpers/net.ts';
+
+const TOKEN = 'sender-test-token';
+const dirs: string[] = [];
+after(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
+
+function collectorOn(port: number): Promise<RunningCollector> {
+  const dir = mkdtempSync(join(tmpdir(), 'sentinel-sender-'));
+  dirs.push(dir);
+  const cfg = loadConfig(COLLECTOR_SETTINGS, ['--listen', `127.0.0.1:${port}`, '--http', '127.0.0.1:0', '--data-dir', dir, '--token', TOKEN], {}).config;
+  return startCollector(cfg, createLogger('collector', 'error'));
+}
+
+function sender(port: number, token = TOKEN, lines: string[] = []): Sender {
+  return new Sender({
+    host: '127.0.0.1', port,
+    hello: { host: 'sender-host', agent: 'test', token, interval_ms: 1000 },
+    log: createLogger('agent', 'info', (l) => lines.push(l)),
+    backoff: { firstMs: 50, capMs: 200 },
+  });
+}
+
+function cpuOf(c: RunningCollector): number | null | undefined {
+  return c.store.readAll().map((s) => hostView(s, Date.now())).find((h) => h.name === 'sender-host')?.cpu_pct;
+}
+
+test('sends samples after the welcome; reconnects by itself when the collector restarts; logs once per state change', async () => {
+  let c = await collectorOn(0);
+  const port = c.agentAddress.port;
+  const lines: string[] = [];
+  const s = sender(port, TOKEN, lines);
+  try {
+    assert.equal(s.sendSample(Date.now(), { cpu_pct: 1 }, {}), false, 'nothing is sent before the welcome');
+    s.start();
+    await waitFor('ready', () => s.state === 'ready');
+    assert.equal(s.sendSample(Date.now(), { cpu_pct: 12 }, {}), true);
+    await waitFor('sample landed', () => cpuOf(c) === 12);
+
+    await c.stop();
+    await waitFor('link down', () => s.state !== 'ready');
+    // Let it retry several times against a closed port (50-200 ms apart).
+    await new Promise((r) => setTimeout(r, 1200));
+    const downLines = lines.filter((l) => l.includes('link down'));
+    assert.ok(downLines.length >= 1 && downLines.length <= 3, `logged once per change, not once per try:\n${downLines.join('')}`);
+
+    c = await collectorOn(port);
+    await waitFor('reconnected', () => s.state === 'ready', 5000);
+    s.sendSample(Date.now(), { cpu_pct: 34 }, { load_1m: 'test reason' });
+    await waitFor('sample after reconnect', () => cpuOf(c) === 34);
+    const note = c.store.readAll().map((x) => hostView(x, Date.now()))[0]!.note;
+    assert.equal(note, 'load_1m: test reason');
+    assert.equal(lines.filter((l) => l.includes('connected to the collector')).length, 2);
+  } finally {
+    await s.stop();
+    await c.stop();
+  }
+});
+
+test('a refused token is reported with its code and retried at the capped delay', async () => {
+  const c = await collectorOn(0);
+  const s = sender(c.agentAddress.port, 'not-the-token');
+  const codes: string[] = [];
+  s.on('refused', (code: string) => codes.push(code));
+  try {
+    s.start();
+    await waitFor('refusal', () => codes.length > 0);
+    assert.equal(codes[0], ERROR_CODES.AUTH_FAILED);
+    assert.notEqual(s.state, 'ready');
+  } finally {
+    await s.stop();
+    await c.stop();
+  }
+});
+
+test('stop() closes the link and stops retrying', async () => {
+  const c = await collectorOn(0);
+  const s = sender(c.agentAddress.port);
+  s.start();
+  await waitFor('ready', () => s.state === 'ready');
+  await s.stop();
+  assert.equal(s.state, 'stopped');
+  await waitFor('host offline', () => c.store.readAll().map((x) => hostView(x, Date.now()))[0]!.status === 'offline');
+  await c.stop();
+});

@@ -1,0 +1,181 @@
+/**
+ * The collector's agent port, in-process, over real TCP on loopback: handshake, validation,
+ * isolation of a broken agent, capacity, takeover of a host by a newer connection, shutdown.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { startCollector, type RunningCollector } from '../../collector/app.ts';
+import { COLLECTOR_SETTINGS, type CollectorConfig } from '../../collector/settings.ts';
+import { loadConfig } from '../../shared/config.ts';
+import { ERROR_CODES } from '../../shared/errors.ts';
+import { hostView } from '../../shared/host_view.ts';
+import { createLogger } from '../../shared/log.ts';
+import { PROTO_VERSION } from '../../shared/protocol.ts';
+import { RawClient, waitFor } from '../helpers/net.ts';
+
+const TOKEN = 'test-cluster-token';
+let dir: string;
+let c: RunningCollector;
+
+function config(extra: string[] = []): CollectorConfig {
+  return loadConfig(COLLECTOR_SETTINGS, ['--listen', '127.0.0.1:0', '--http', '127.0.0.1:0', '--data-dir', dir, '--token', TOKEN, '--capacity', '8', '--hello-timeout-ms', '300', ...extra], {}).config;
+}
+
+function hello(host: string, token = TOKEN): Record<string, unknown> {
+  return { type: 'hello', proto: PROTO_VERSION, host, agent: 'test', token, interval_ms: 1000 };
+}
+
+function sample(seq: number, cpu = 10): Record<string, unknown> {
+  return { type: 'sample', seq, ts: Date.now(), cpu_pct: cpu, mem_total_bytes: 100, mem_used_bytes: 50, mem_available_bytes: 50 };
+}
+
+function hostsNow(): ReturnType<typeof hostView>[] {
+  return c.store.readAll().map((s) => hostView(s, Date.now()));
+}
+
+async function agent(host: string): Promise<RawClient> {
+  const a = await RawClient.open(c.agentAddress.port);
+  a.send(hello(host));
+  await a.next('welcome');
+  return a;
+}
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'sentinel-server-'));
+  c = await startCollector(config(), createLogger('test', 'error'));
+});
+
+after(async () => {
+  await c.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test('hello -> welcome, samples land in shared memory, seq and readings visible', async () => {
+  const a = await agent('good-1');
+  const welcome = a.messages.find((m) => m['type'] === 'welcome')!;
+  assert.equal(welcome['proto'], PROTO_VERSION);
+  assert.equal(welcome['host'], 'good-1');
+  a.send(sample(1, 11));
+  a.send(sample(2, 22));
+  const h = await waitFor('good-1 sample 2', () => hostsNow().find((x) => x.name === 'good-1' && x.sample_seq === 2));
+  assert.equal(h.cpu_pct, 22);
+  assert.equal(h.status, 'online');
+  assert.equal(h.mem_used_bytes, 50);
+  a.close();
+  await waitFor('good-1 offline', () => hostsNow().find((x) => x.name === 'good-1' && x.status === 'offline'));
+});
+
+const REFUSALS: Array<{ name: string; frames: (raw: RawClient) => void; code: string }> = [
+  { name: 'wrong token', frames: (r) => r.send(hello('x', 'wrong')), code: ERROR_CODES.AUTH_FAILED },
+  { name: 'sample before hello', frames: (r) => r.send(sample(1)), code: ERROR_CODES.PROTO_UNEXPECTED },
+  { name: 'old protocol version', frames: (r) => r.send({ ...hello('x'), proto: 0 }), code: ERROR_CODES.PROTO_VERSION },
+  { name: 'frame of length 0', frames: (r) => r.sendBytes(Buffer.alloc(4)), code: ERROR_CODES.FRAME_EMPTY },
+  { name: 'hello larger than 4 KiB', frames: (r) => r.sendBytes(Buffer.from('00002000', 'hex')), code: ERROR_CODES.FRAME_TOO_LARGE },
+  { name: 'not msgpack at all', frames: (r) => r.sendBytes(Buffer.from('GET / HTTP/1.1\r\n\r\n')), code: ERROR_CODES.FRAME_TOO_LARGE },
+  { name: 'silence: no hello in time', frames: () => {}, code: ERROR_CODES.HELLO_TIMEOUT },
+];
+
+for (const r of REFUSALS) {
+  test(`refused before the welcome: ${r.name} -> ${r.code}, connection closed`, async () => {
+    const raw = await RawClient.open(c.agentAddress.port);
+    r.frames(raw);
+    const err = await raw.next('error');
+    assert.equal(err['code'], r.code);
+    assert.equal(typeof err['message'], 'string');
+    assert.equal(await raw.waitClosed(), true);
+  });
+}
+
+const BAD_AFTER_WELCOME: Array<{ name: string; msg: Record<string, unknown>; code: string }> = [
+  { name: 'cpu 150 %', msg: { ...sample(1), cpu_pct: 150 }, code: ERROR_CODES.PROTO_BAD_FIELD },
+  { name: 'negative bytes', msg: { ...sample(1), mem_total_bytes: -1 }, code: ERROR_CODES.PROTO_BAD_FIELD },
+  { name: 'NaN load', msg: { ...sample(1), load_1m: Number.NaN }, code: ERROR_CODES.PROTO_BAD_FIELD },
+  { name: 'missing ts', msg: { type: 'sample', seq: 1 }, code: ERROR_CODES.PROTO_BAD_FIELD },
+  { name: 'unknown type', msg: { type: 'exec', cmd: 'rm -rf /' }, code: ERROR_CODES.PROTO_UNKNOWN_TYPE },
+  { name: 'second hello', msg: hello('bad'), code: ERROR_CODES.PROTO_UNEXPECTED },
+];
+
+for (const b of BAD_AFTER_WELCOME) {
+  test(`a bad frame from one agent closes only that agent: ${b.name} -> ${b.code}`, async () => {
+    const good = await agent('steady');
+    const bad = await agent('broken');
+    good.send(sample(1, 5));
+    bad.send(b.msg);
+    const err = await bad.next('error');
+    assert.equal(err['code'], b.code);
+    await bad.waitClosed();
+    // The good agent carries on: its next sample lands and its connection stays open.
+    good.send(sample(2, 6));
+    const h = await waitFor('steady sample 2', () => hostsNow().find((x) => x.name === 'steady' && x.sample_seq === 2));
+    assert.equal(h.cpu_pct, 6);
+    assert.equal(good.closed, false);
+    assert.equal(hostsNow().find((x) => x.name === 'broken')!.status, 'offline');
+    good.close();
+  });
+}
+
+test('a replayed seq is refused and does not overwrite the newer reading', async () => {
+  const a = await agent('replay');
+  a.send(sample(5, 50));
+  await waitFor('seq 5', () => hostsNow().find((x) => x.name === 'replay' && x.sample_seq === 5));
+  a.send(sample(4, 40));
+  assert.equal((await a.next('error'))['code'], ERROR_CODES.PROTO_BAD_FIELD);
+  assert.equal(hostsNow().find((x) => x.name === 'replay')!.cpu_pct, 50);
+});
+
+test('a newer connection for the same host takes it over; the old one is closed; the slot is kept', async () => {
+  const old = await agent('twin');
+  const slot = hostsNow().find((x) => x.name === 'twin')!.slot;
+  const fresh = await agent('twin');
+  assert.equal((await old.next('error'))['code'], ERROR_CODES.HOST_REPLACED);
+  await old.waitClosed();
+  fresh.send(sample(1, 33));
+  const h = await waitFor('twin from the new connection', () => hostsNow().find((x) => x.name === 'twin' && x.cpu_pct === 33));
+  assert.equal(h.slot, slot);
+  assert.equal(h.status, 'online', 'the old connection closing did not mark the host offline');
+  fresh.close();
+});
+
+test('a host that reconnects keeps its slot', async () => {
+  const a = await agent('comeback');
+  const slot = hostsNow().find((x) => x.name === 'comeback')!.slot;
+  a.close();
+  await waitFor('comeback offline', () => hostsNow().find((x) => x.name === 'comeback' && x.status === 'offline'));
+  const b = await agent('comeback');
+  b.send(sample(1));
+  await waitFor('comeback online', () => hostsNow().find((x) => x.name === 'comeback' && x.status === 'online'));
+  assert.equal(hostsNow().find((x) => x.name === 'comeback')!.slot, slot);
+  b.close();
+});
+
+test('when capacity is full a new host gets CAPACITY_FULL and existing hosts keep their slots', async () => {
+  // Earlier tests used some of the 8 slots; fill the rest.
+  const before = hostsNow();
+  const fillers: RawClient[] = [];
+  for (let i = before.length; i < c.store.capacity; i++) fillers.push(await agent(`filler-${i}`));
+  const extra = await RawClient.open(c.agentAddress.port);
+  extra.send(hello('one-too-many'));
+  assert.equal((await extra.next('error'))['code'], ERROR_CODES.CAPACITY_FULL);
+  const after = hostsNow();
+  assert.equal(after.length, c.store.capacity);
+  for (const h of before) assert.equal(after.find((x) => x.name === h.name)!.slot, h.slot);
+  // A known host still gets back in.
+  const known = await agent(before[0]!.name);
+  known.close();
+  for (const f of fillers) f.close();
+});
+
+test('stop tells connected agents SHUTDOWN and closes them', async () => {
+  const local = mkdtempSync(join(tmpdir(), 'sentinel-stop-'));
+  const c2 = await startCollector(loadConfig(COLLECTOR_SETTINGS, ['--listen', '127.0.0.1:0', '--http', '127.0.0.1:0', '--data-dir', local, '--token', TOKEN], {}).config, createLogger('test', 'error'));
+  const a = await RawClient.open(c2.agentAddress.port);
+  a.send(hello('leaving'));
+  await a.next('welcome');
+  await c2.stop();
+  assert.equal((await a.next('error'))['code'], ERROR_CODES.SHUTDOWN);
+  assert.equal(await a.waitClosed(), true);
+  rmSync(local, { recursive: true, force: true });
+});

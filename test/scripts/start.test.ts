@@ -1,0 +1,32 @@
+/** `npm start` as a newcomer runs it: collector, dashboard and this machine's agent, one command. */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import type { HostsPayload } from '../../dashboard/api.ts';
+import { getJson, waitFor } from '../helpers/net.ts';
+import { startTs, waitForOutput } from '../helpers/procs.ts';
+
+test('npm start shows this machine on the dashboard within 5 s of the dashboard opening, and stops on SIGINT', { timeout: 60_000 }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'sentinel-start-'));
+  const p = startTs('scripts/start.ts', ['--listen', '127.0.0.1:0', '--http', '127.0.0.1:0', '--data-dir', dir]);
+  try {
+    const dash = await waitForOutput(p, /dashboard: (http:\/\/127\.0\.0\.1:\d+)\//);
+    const opened = Date.now();
+    const me = hostname().normalize('NFC');
+    const h = await waitFor('this machine online', async () => {
+      const payload = await getJson<HostsPayload>(`${dash[1]}/api/hosts`);
+      return payload.hosts.find((x) => x.name === me && x.status === 'online');
+    }, 15_000);
+    const seconds = (Date.now() - opened) / 1000;
+    t.diagnostic(`this machine appeared ${seconds.toFixed(2)} s after the dashboard opened`);
+    assert.ok(h.mem_total_bytes! > 0);
+    // Bounded generously here; the 5 s figure is a user-facing target, checked and reported in the note.
+    assert.ok(seconds < 10, `took ${seconds} s`);
+    assert.equal(await p.stop('SIGINT'), 0);
+  } finally {
+    await p.stop('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -1,0 +1,130 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Worker } from 'node:worker_threads';
+import { ShmError } from '../../shared/errors.ts';
+import { bufferBytes, HDR_LAYOUT_VERSION, HDR_MAGIC, NUM, SLOT_BYTES, SLOT_FLAG_CONNECTED, SLOT_FLAG_USED, SLOT_STRING_LENGTHS, slotOffset, STR, STRING_CAPACITY } from '../../shared/shm_layout.ts';
+import { decodeSlot, MAX_CAPACITY, ShmStore } from '../../shared/shm_store.ts';
+
+test('create writes a header that attach accepts', () => {
+  const s = ShmStore.create(8, 1234);
+  assert.equal(s.buffer.byteLength, bufferBytes(8));
+  const again = new ShmStore(s.buffer);
+  assert.equal(again.capacity, 8);
+  assert.equal(again.createdAtMs, 1234);
+  assert.equal(again.slotsUsed(), 0);
+});
+
+test('attach refuses buffers that are not this layout', () => {
+  const cases: Array<[string, (b: SharedArrayBuffer) => SharedArrayBuffer]> = [
+    ['bad magic', (b) => { new Int32Array(b)[HDR_MAGIC >> 2] = 0; return b; }],
+    ['other layout version', (b) => { new Int32Array(b)[HDR_LAYOUT_VERSION >> 2] = 99; return b; }],
+    ['too short for its capacity', (b) => { const c = new SharedArrayBuffer(b.byteLength - 8); new Uint8Array(c).set(new Uint8Array(b).subarray(0, c.byteLength)); return c; }],
+    ['smaller than a header', () => new SharedArrayBuffer(8)],
+  ];
+  for (const [name, spoil] of cases) {
+    assert.throws(() => new ShmStore(spoil(ShmStore.create(2).buffer as SharedArrayBuffer)), (e: unknown) => e instanceof ShmError && e.code === 'SENTINEL_SHM_INCONSISTENT', name);
+  }
+});
+
+test('capacity outside 1..MAX_CAPACITY is a RangeError', () => {
+  for (const c of [0, -1, 1.5, MAX_CAPACITY + 1]) assert.throws(() => ShmStore.create(c), RangeError);
+});
+
+test('slots are handed out in order until the store is full', () => {
+  const s = ShmStore.create(3);
+  assert.deepEqual([s.allocateSlot(), s.allocateSlot(), s.allocateSlot(), s.allocateSlot()], [0, 1, 2, -1]);
+  assert.equal(s.slotsUsed(), 3);
+  const slot = s.readSlot(1)!;
+  assert.equal(slot.flags, SLOT_FLAG_USED);
+  assert.ok(Number.isNaN(slot.numbers[NUM.CPU_PCT]!), 'a fresh slot has no readings');
+  assert.equal(slot.strings[STR.HOST], '');
+});
+
+test('a write is read back whole; a partial write leaves other fields alone', () => {
+  const s = ShmStore.create(2);
+  const i = s.allocateSlot();
+  s.write(i, { flags: SLOT_FLAG_USED | SLOT_FLAG_CONNECTED, numbers: [[NUM.CPU_PCT, 42.5], [NUM.MEM_TOTAL_BYTES, 2 ** 40]], strings: [[STR.HOST, 'web-1'], [STR.OS, 'Debian']] });
+  s.write(i, { numbers: [[NUM.CPU_PCT, 7]] });
+  const r = s.readSlot(i)!;
+  assert.equal(r.flags, SLOT_FLAG_USED | SLOT_FLAG_CONNECTED);
+  assert.equal(r.numbers[NUM.CPU_PCT], 7);
+  assert.equal(r.numbers[NUM.MEM_TOTAL_BYTES], 2 ** 40);
+  assert.equal(r.strings[STR.HOST], 'web-1');
+  assert.equal(r.strings[STR.OS], 'Debian');
+  assert.equal(r.lockSeq % 2, 0);
+  assert.ok(r.lockSeq >= 6, 'three writes advanced the sequence by two each');
+});
+
+test('a string longer than its field is cut at a character boundary', () => {
+  const s = ShmStore.create(1);
+  s.allocateSlot();
+  const cap = STRING_CAPACITY[STR.NOTE]!;
+  s.write(0, { strings: [[STR.NOTE, 'é'.repeat(cap)]] }); // 2 bytes each: cannot all fit
+  const note = s.readSlot(0)!.strings[STR.NOTE]!;
+  assert.equal(note, 'é'.repeat(Math.floor(cap / 2)));
+});
+
+test('decodeSlot clamps a corrupt string length to its field', () => {
+  const s = ShmStore.create(1);
+  s.allocateSlot();
+  s.write(0, { strings: [[STR.HOST, 'abc']] });
+  const copy = new Uint8Array(SLOT_BYTES);
+  s.copySlot(0, copy);
+  new Int32Array(copy.buffer)[(SLOT_STRING_LENGTHS >> 2) + STR.HOST] = 1 << 30;
+  assert.equal(decodeSlot(copy, 0, 0).strings[STR.HOST]!.length <= STRING_CAPACITY[STR.HOST]!, true);
+});
+
+test('readSlot gives up (null) on a slot whose lock stays odd, and snapshot marks it', () => {
+  const s = ShmStore.create(2);
+  s.allocateSlot();
+  s.allocateSlot();
+  const i32 = new Int32Array(s.buffer);
+  i32[slotOffset(1) >> 2] = 5; // a writer that died mid-write
+  assert.equal(s.readSlot(1), null);
+  assert.notEqual(s.readSlot(0), null);
+  assert.equal(s.readAll().length, 1);
+  const snap = s.snapshot();
+  assert.equal(new Int32Array(snap.buffer, slotOffset(1), 1)[0]! % 2, 1);
+});
+
+test('slot indexes outside the store are a RangeError', () => {
+  const s = ShmStore.create(2);
+  for (const i of [-1, 2, 0.5]) assert.throws(() => s.write(i, {}), RangeError);
+});
+
+function runWorker(job: Record<string, unknown>): Promise<Record<string, number>> {
+  return new Promise((resolve, reject) => {
+    const w = new Worker(new URL('../helpers/worker_boot.mjs', import.meta.url), {
+      workerData: { ...job, module: new URL('./shm_hammer_worker.ts', import.meta.url).href },
+    });
+    w.once('message', resolve);
+    w.once('error', reject);
+    w.once('exit', (code) => { if (code !== 0) reject(new Error(`worker exited ${code}`)); });
+  });
+}
+
+async function hammer(guarded: boolean, durationMs: number): Promise<{ writes: number; reads: number; torn: number; busy: number }> {
+  const SLOTS = 4;
+  const store = ShmStore.create(SLOTS);
+  for (let i = 0; i < SLOTS; i++) store.allocateSlot();
+  const common = { buffer: store.buffer, slots: SLOTS, durationMs };
+  const [w, r] = await Promise.all([
+    runWorker({ ...common, role: 'writer', guarded }),
+    runWorker({ ...common, role: 'reader', guarded, stopOnTorn: !guarded }),
+  ]);
+  return { writes: w['writes']!, reads: r['reads']!, torn: r['torn']!, busy: r['busy']! };
+}
+
+test('one writer thread and one reader thread: zero torn reads through the store', async (t) => {
+  const r = await hammer(true, 2000);
+  t.diagnostic(`guarded: ${r.writes} writes, ${r.reads} reads, ${r.busy} busy retries exhausted, ${r.torn} torn`);
+  assert.ok(r.writes > 10_000, `writer made progress (${r.writes} writes)`);
+  assert.ok(r.reads > 10_000, `reader made progress (${r.reads} reads, ${r.busy} busy)`);
+  assert.equal(r.torn, 0, `torn reads: ${r.torn} of ${r.reads}`);
+});
+
+test('the torn-read check can fail: unguarded reads of the same slots are caught torn', async (t) => {
+  const r = await hammer(false, 3000);
+  t.diagnostic(`unguarded: ${r.reads} reads before stopping, ${r.torn} torn`);
+  assert.ok(r.torn > 0, `expected torn unguarded reads, got 0 of ${r.reads} (writer: ${r.writes})`);
+});
