@@ -23,6 +23,8 @@ export class DashboardSupervisor {
   private restartDelayMs = RESTART_FIRST_MS;
   private startedAt = 0;
   private address: DashboardAddress | null = null;
+  /** True between a worker's `listening` report and its exit. */
+  private listening = false;
   private restartTimer: NodeJS.Timeout | null = null;
   /** Times the worker was restarted after dying. */
   restarts = 0;
@@ -34,7 +36,10 @@ export class DashboardSupervisor {
   start(): Promise<DashboardAddress> {
     return new Promise((resolve, reject) => {
       const w = this.spawn();
-      const onExit = (code: number): void => reject(new Error(`dashboard worker exited with code ${code} before listening`));
+      const onExit = (code: number): void => {
+        this.stopping = true; // a first start that fails is reported, not retried in the background
+        reject(new Error(`dashboard worker exited with code ${code} before listening`));
+      };
       const onMessage = (m: WorkerReport): void => {
         if (m.type === 'listening') { w.off('exit', onExit); w.off('message', onMessage); resolve(m); }
         if (m.type === 'failed') { w.off('exit', onExit); w.off('message', onMessage); this.stopping = true; reject(new Error(m.error)); }
@@ -46,7 +51,7 @@ export class DashboardSupervisor {
 
   /** Resolves once a worker is listening (immediately when one is). */
   ready(): Promise<DashboardAddress> {
-    if (this.worker && this.address) return Promise.resolve(this.address);
+    if (this.listening && this.address) return Promise.resolve(this.address);
     return new Promise((resolve) => this.readyWaiters.push(resolve));
   }
 
@@ -64,11 +69,15 @@ export class DashboardSupervisor {
     w.on('message', (m: WorkerReport) => {
       if (m.type !== 'listening') return;
       this.address = { host: m.host, port: m.port };
+      this.listening = true;
       for (const r of this.readyWaiters.splice(0)) r(this.address);
     });
     w.on('error', (err) => this.log.error('dashboard worker failed', { error: err.message }));
     w.on('exit', (code) => {
-      if (this.worker === w) this.worker = null;
+      if (this.worker === w) {
+        this.worker = null;
+        this.listening = false;
+      }
       if (this.stopping) return;
       if (Date.now() - this.startedAt > HEALTHY_AFTER_MS) this.restartDelayMs = RESTART_FIRST_MS;
       this.log.warn('dashboard worker exited; restarting', { code, in_ms: this.restartDelayMs });

@@ -29,7 +29,7 @@ const HTML = `<!doctype html>
 <header>
   <h1>Cluster Sentinel</h1>
   <p id="summary" aria-live="polite">Loading…</p>
-  <p id="live" class="live" role="status" title="Time since the page last got readings from the collector">connecting…</p>
+  <p id="live" class="live" title="Time since the page last got readings from the collector">connecting…</p>
 </header>
 <main>
   <noscript><p class="warn">This page needs JavaScript to refresh. The same data is at <a href="/api/hosts">/api/hosts</a>.</p></noscript>

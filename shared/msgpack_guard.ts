@@ -34,7 +34,22 @@ export const DEFAULT_GUARD_LIMITS: GuardLimits = Object.freeze({
   maxMapSize: 256,
 });
 
-const FORBIDDEN_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
+const FORBIDDEN_KEYS: readonly Buffer[] = ['__proto__', 'constructor', 'prototype'].map((k) => Buffer.from(k, 'latin1'));
+
+function sameBytes(b: Uint8Array, aStart: number, bStart: number, len: number): boolean {
+  for (let i = 0; i < len; i++) if (b[aStart + i] !== b[bStart + i]) return false;
+  return true;
+}
+
+function isForbiddenKey(b: Uint8Array, start: number, len: number): boolean {
+  for (const k of FORBIDDEN_KEYS) {
+    if (k.length !== len) continue;
+    let same = true;
+    for (let i = 0; i < len && same; i++) same = b[start + i] === k[i];
+    if (same) return true;
+  }
+  return false;
+}
 
 function malformed(message: string): FrameError {
   return new FrameError(ERROR_CODES.FRAME_MALFORMED, message);
@@ -85,8 +100,14 @@ class Walker {
     this.pos += n;
   }
 
-  /** Walks one value; returns the key text when `asKey` and the value is a string. */
-  private value(depth: number, asKey = false): string | undefined {
+  /** Start of the last string walked: map() reads it right after walking a key. */
+  private lastStrStart = 0;
+
+  /**
+   * Walks one value. With `asKey`, the value must be a string, and its 32-bit FNV-1a hash is
+   * returned, so that duplicate keys are found without building a string per key.
+   */
+  private value(depth: number, asKey = false): number | undefined {
     const t = this.u8();
     if (t <= 0x7f || t >= 0xe0) return this.notKey(asKey); // fixint
     if (t <= 0x8f) return this.map(t & 0x0f, depth, asKey);
@@ -120,14 +141,20 @@ class Walker {
     return undefined;
   }
 
-  private str(len: number, asKey: boolean): string | undefined {
+  private str(len: number, asKey: boolean): number | undefined {
     if (len > this.limits.maxStringBytes) throw malformed(`string of ${len} bytes exceeds the limit of ${this.limits.maxStringBytes}`);
     this.need(len);
     const start = this.pos;
     this.pos += len;
     if (!isValidUtf8(this.buf, start, this.pos)) throw malformed('string is not valid UTF-8');
-    // Keys are short by the limits; only they are turned into text (for duplicate and prototype checks).
-    return asKey ? Buffer.from(this.buf.buffer, this.buf.byteOffset + start, len).toString('utf8') : undefined;
+    if (!asKey) return undefined;
+    if (isForbiddenKey(this.buf, start, len)) {
+      throw new FrameError(ERROR_CODES.FRAME_FORBIDDEN_KEY, `key "${Buffer.from(this.buf.subarray(start, start + len)).toString('latin1')}" is not accepted`);
+    }
+    this.lastStrStart = start;
+    let h = 0x811c9dc5;
+    for (let i = start; i < this.pos; i++) h = Math.imul(h ^ this.buf[i]!, 0x01000193);
+    return h >>> 0;
   }
 
   private array(count: number, depth: number, asKey: boolean): undefined {
@@ -144,12 +171,24 @@ class Walker {
     if (depth > this.limits.maxDepth) throw new FrameError(ERROR_CODES.FRAME_TOO_DEEP, `nesting deeper than ${this.limits.maxDepth}`);
     if (count > this.limits.maxMapSize) throw malformed(`map of ${count} entries exceeds the limit of ${this.limits.maxMapSize}`);
     this.need(count * 2); // every key and value takes at least one byte
-    const seen = new Set<string>();
+    // Keys seen in this map: hash, start and length; bytes are compared only when hashes match.
+    // At most maxMapSize keys, so the pairwise hash check is bounded (256 keys: 32,640 compares).
+    const hashes: number[] = [];
+    const starts: number[] = [];
+    const lengths: number[] = [];
     for (let i = 0; i < count; i++) {
-      const key = this.value(depth + 1, true)!;
-      if (FORBIDDEN_KEYS.has(key)) throw new FrameError(ERROR_CODES.FRAME_FORBIDDEN_KEY, `key "${key}" is not accepted`);
-      if (seen.has(key)) throw new FrameError(ERROR_CODES.FRAME_FORBIDDEN_KEY, 'duplicate key in one map');
-      seen.add(key);
+      const keyPos = this.pos;
+      const hash = this.value(depth + 1, true)!;
+      const start = this.lastStrStart;
+      const len = this.pos - start;
+      for (let j = 0; j < hashes.length; j++) {
+        if (hashes[j] === hash && lengths[j] === len && sameBytes(this.buf, starts[j]!, start, len)) {
+          throw new FrameError(ERROR_CODES.FRAME_FORBIDDEN_KEY, `duplicate key at byte ${keyPos} of the frame`);
+        }
+      }
+      hashes.push(hash);
+      starts.push(start);
+      lengths.push(len);
       this.value(depth + 1);
     }
     return undefined;

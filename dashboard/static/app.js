@@ -6,6 +6,9 @@
   const REFRESH_MS = Number(document.body.dataset.refreshMs) || 1000;
   // After this long without a successful refresh the page says it is no longer live.
   const LOST_AFTER_MS = 3 * REFRESH_MS + 1000;
+  // A request on a dead connection (half-open after sleep or a network change) can hang for
+  // minutes; aborting it lets the next refresh open a new one.
+  const FETCH_TIMEOUT_MS = Math.max(5000, 2 * REFRESH_MS);
   const tbody = document.querySelector('#hosts tbody');
   const summary = document.getElementById('summary');
   const live = document.getElementById('live');
@@ -90,14 +93,22 @@
 
   function render(data) {
     const s = data.summary;
-    summary.textContent = `${s.hosts} host${s.hosts === 1 ? '' : 's'}: ${s.online} online, ${s.stale} stale, ${s.offline} offline`;
+    const text = `${s.hosts} host${s.hosts === 1 ? '' : 's'}: ${s.online} online, ${s.stale} stale, ${s.offline} offline`;
+    // #summary is a live region: rewrite it only when it changes, or screen readers repeat it every refresh.
+    if (summary.textContent !== text) summary.textContent = text;
     const rows = data.hosts.map(row);
     tbody.replaceChildren(...rows);
     empty.hidden = data.hosts.length > 0;
   }
 
   function tickLive() {
-    if (lastOkAt === 0) return;
+    // Before the first answer the page is connecting; a failure then already means not live.
+    if (lastOkAt === 0) {
+      const failed = !errorBox.hidden;
+      live.classList.toggle('lost', failed);
+      live.textContent = failed ? 'not live: no answer from the collector' : 'connecting…';
+      return;
+    }
     const since = Date.now() - lastOkAt;
     const lost = since > LOST_AFTER_MS;
     live.classList.toggle('lost', lost);
@@ -106,7 +117,8 @@
 
   async function refresh() {
     try {
-      const res = await fetch('/api/hosts', { cache: 'no-store', headers: { accept: 'application/json' } });
+      const signal = typeof AbortSignal.timeout === 'function' ? AbortSignal.timeout(FETCH_TIMEOUT_MS) : undefined;
+      const res = await fetch('/api/hosts', { cache: 'no-store', headers: { accept: 'application/json' }, signal });
       if (!res.ok) throw new Error(`HTTP ${res.status}`);
       render(await res.json());
       lastOkAt = Date.now();
