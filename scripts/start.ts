@@ -5,8 +5,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { ConfigError } from '../shared/errors.ts';
-import { formatHostPort, helpText, loadConfig } from '../shared/config.ts';
+import { configFromCommandLine } from '../shared/cli.ts';
+import { formatHostPort } from '../shared/config.ts';
 import { COLLECTOR_SETTINGS } from '../collector/settings.ts';
 import { loadOrCreateClusterToken } from '../collector/token.ts';
 
@@ -20,18 +20,7 @@ function run(script: string, args: string[], env: NodeJS.ProcessEnv, pipeStdout:
 
 function main(): void {
   const args = process.argv.slice(2);
-  let config;
-  try {
-    const loaded = loadConfig(COLLECTOR_SETTINGS, args, process.env);
-    if (loaded.help) return void process.stdout.write(helpText(USAGE, COLLECTOR_SETTINGS));
-    config = loaded.config;
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`start: ${err.message}\n`);
-      process.exit(2);
-    }
-    throw err;
-  }
+  const config = configFromCommandLine('start', USAGE, COLLECTOR_SETTINGS);
   // Created here (same file, same atomic rule as the collector) so the agent can be given it.
   const token = config.token !== '' ? config.token : loadOrCreateClusterToken(config.dataDir);
   const collector = run('collector/main.ts', args, process.env, true);
