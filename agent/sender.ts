@@ -17,6 +17,10 @@ export const KEEPALIVE_MS = 10_000;
 /** If this many bytes wait unsent, the collector is not reading: drop the link and reconnect. */
 export const MAX_UNSENT_BYTES = 1024 * 1024;
 
+const SLOW_RETRY_CODES: ReadonlySet<string> = new Set([
+  ERROR_CODES.AUTH_FAILED, ERROR_CODES.PROTO_VERSION, ERROR_CODES.HOST_IN_USE, ERROR_CODES.HOST_REPLACED,
+]);
+
 export interface SenderOptions {
   host: string;
   port: number;
@@ -110,8 +114,9 @@ export class Sender extends EventEmitter {
       this.emit('ready');
     } else if (m['type'] === MSG_ERROR) {
       const code = String(m['code']);
-      // A refusal that will not heal by itself (wrong token, wrong protocol) retries at the cap.
-      if (code === ERROR_CODES.AUTH_FAILED || code === ERROR_CODES.PROTO_VERSION) this.backoff.toCap();
+      // A refusal that will not heal by itself (wrong token, wrong protocol, another agent using
+      // this name) retries at the cap, so two agents with one name do not knock each other off.
+      if (SLOW_RETRY_CODES.has(code)) this.backoff.toCap();
       this.emit('refused', code);
       this.drop(`the collector refused: ${code}: ${String(m['message']).slice(0, 200)}`, socket);
     }

@@ -40,21 +40,23 @@ export async function startCollector(config: CollectorConfig, log: Logger): Prom
     maxFrameBytes: config.maxFrameBytes,
     helloTimeoutMs: config.helloTimeoutMs,
     idleTimeoutMs: config.idleTimeoutMs,
+    maxConnections: config.maxConnections,
   });
   const control: Server = await startControlSocket(config.dataDir, store, log);
   let agentAddress: HostPort;
+  let httpAddress: HostPort;
   const dashboard = new DashboardSupervisor({ buffer: store.buffer as SharedArrayBuffer, host: config.http.host, port: config.http.port }, log);
   try {
     agentAddress = await agents.listen(config.listen.host, config.listen.port);
-    await dashboard.start();
+    httpAddress = await dashboard.start();
   } catch (err) {
     control.close();
     agents.server.close();
     await dashboard.stop();
     throw err;
   }
-  const httpAddress = await dashboard.ready();
   const joinCommand = `npm run agent -- --collector ${formatHostPort(reachableAddress(agentAddress))} --token ${token}`;
+  // Hosts are told apart by name: a second agent on one machine needs a --name of its own.
   let stopped: Promise<void> | null = null;
   return {
     store, hosts, agents, dashboard, token, agentAddress, httpAddress, joinCommand,

@@ -20,6 +20,7 @@ export interface HandlerDeps {
 
 type Handler = (session: SessionContext, msg: Message, deps: HandlerDeps) => void;
 
+/** Every message type allowed after the welcome. The hello is handled by the session. */
 const HANDLERS: Readonly<Record<string, Handler>> = Object.freeze({
   [MSG_SAMPLE]: (session, msg, deps) => {
     const sample = parseSample(msg);

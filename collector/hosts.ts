@@ -4,6 +4,7 @@
  * reconnects; slots are never reused for another host, so a reader never sees one host's
  * readings under another's name.
  */
+import { ONLINE_INTERVALS } from '../shared/host_view.ts';
 import { READINGS, type Hello, type ReadingName, type Sample } from '../shared/protocol.ts';
 import { NUM, SLOT_FLAG_CONNECTED, SLOT_FLAG_USED, STR, type NumField } from '../shared/shm_layout.ts';
 import type { ShmStore } from '../shared/shm_store.ts';
@@ -31,11 +32,14 @@ interface HostEntry {
   slot: number;
   owner: HostOwner | null;
   samples: number;
+  /** Collector clock of the owner's welcome or last sample, ms. */
+  lastSeenMs: number;
+  intervalMs: number;
 }
 
 export type ClaimResult =
   | { ok: true; slot: number; replaced: HostOwner | null }
-  | { ok: false; reason: 'capacity' };
+  | { ok: false; reason: 'capacity' | 'in_use' };
 
 export class HostTable {
   private readonly byName = new Map<string, HostEntry>();
@@ -47,23 +51,32 @@ export class HostTable {
   }
 
   /**
-   * Gives `owner` the host named in `hello`. Rule for a second connection claiming a connected
-   * host: the newest wins; the old owner is returned so that the caller closes it. (An agent
-   * whose old connection died without a FIN must be able to come back at once.)
+   * Gives `owner` the host named in `hello`. Rule for a second connection claiming a host that is
+   * already connected (PROTOCOL.md, "Host names"): while the current owner is live (welcomed or
+   * sent a sample within ONLINE_INTERVALS of its interval) the newcomer is refused ('in_use'), so
+   * two agents with one name cannot knock each other off in a loop; once the owner has gone
+   * quiet (a connection that died without a FIN), the newcomer takes over and the old owner is
+   * returned so that the caller closes it. A host's readings only ever come from its one owner.
    */
   claim(hello: Hello, owner: HostOwner, nowMs: number): ClaimResult {
     let entry = this.byName.get(hello.host);
+    if (entry?.owner && nowMs - entry.lastSeenMs <= ONLINE_INTERVALS * entry.intervalMs) {
+      return { ok: false, reason: 'in_use' };
+    }
     if (!entry) {
       const slot = this.store.allocateSlot();
       if (slot < 0) return { ok: false, reason: 'capacity' };
-      entry = { slot, owner: null, samples: 0 };
+      entry = { slot, owner: null, samples: 0, lastSeenMs: nowMs, intervalMs: hello.interval_ms };
       this.byName.set(hello.host, entry);
     }
     const replaced = entry.owner;
     entry.owner = owner;
+    entry.lastSeenMs = nowMs;
+    entry.intervalMs = hello.interval_ms;
     this.store.write(entry.slot, {
       flags: SLOT_FLAG_USED | SLOT_FLAG_CONNECTED,
       numbers: [
+        [NUM.LAST_WRITE_MS, nowMs],
         [NUM.CONNECTED_AT_MS, nowMs],
         [NUM.INTERVAL_MS, hello.interval_ms],
         [NUM.CPU_CORES, hello.cpu_cores ?? Number.NaN],
@@ -85,7 +98,9 @@ export class HostTable {
     const entry = this.byName.get(host);
     if (!entry || entry.owner !== owner) return false;
     entry.samples++;
+    entry.lastSeenMs = nowMs;
     const numbers: Array<readonly [NumField, number]> = [
+      [NUM.LAST_WRITE_MS, nowMs],
       [NUM.RECEIVED_AT_MS, nowMs],
       [NUM.SAMPLE_TS_MS, sample.ts],
       [NUM.SAMPLE_SEQ, sample.seq],
@@ -102,7 +117,7 @@ export class HostTable {
     const entry = this.byName.get(host);
     if (!entry || entry.owner !== owner) return;
     entry.owner = null;
-    this.store.write(entry.slot, { flags: SLOT_FLAG_USED, numbers: [[NUM.DISCONNECTED_AT_MS, nowMs]] });
+    this.store.write(entry.slot, { flags: SLOT_FLAG_USED, numbers: [[NUM.LAST_WRITE_MS, nowMs], [NUM.DISCONNECTED_AT_MS, nowMs]] });
   }
 }
 

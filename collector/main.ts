@@ -19,7 +19,8 @@ async function main(): Promise<void> {
     `  agents:    ${formatHostPort(c.agentAddress)}\n` +
     `  dashboard: http://${formatHostPort(c.httpAddress)}/\n` +
     `To add a machine, run this on it (in a checkout of Cluster Sentinel, after npm install):\n` +
-    `  ${c.joinCommand}\n`,
+    `  ${c.joinCommand}\n` +
+    `(A second agent on one machine needs its own name: add --name OTHER-NAME.)\n`,
   );
   stopOnSignals(log, () => c.stop(), 5000);
 }

@@ -9,6 +9,7 @@ import { encodeFrame, FrameDecoder, type Message } from '../shared/frame_codec.t
 import type { Logger } from '../shared/log.ts';
 import { MSG_ERROR, MSG_WELCOME, parseHello, PROTO_VERSION } from '../shared/protocol.ts';
 import { SENTINEL_VERSION } from '../shared/version.ts';
+import { ONLINE_INTERVALS } from '../shared/host_view.ts';
 import { dispatch, type HandlerDeps, type SessionContext } from './handlers.ts';
 import type { HostTable } from './hosts.ts';
 import { MAX_HELLO_BYTES } from './settings.ts';
@@ -20,12 +21,16 @@ export interface AgentServerOptions {
   maxFrameBytes: number;
   helloTimeoutMs: number;
   idleTimeoutMs: number;
+  /** Connections held at once; one more is told TOO_MANY_CONNECTIONS and closed. */
+  maxConnections: number;
   log: Logger;
   now?: () => number;
 }
 
 /** After an error frame, how long a peer gets to read it before the socket is destroyed, ms. */
 const CLOSE_GRACE_MS = 1000;
+/** Added to ONLINE_INTERVALS x the agent's interval for its idle timeout, ms. */
+const IDLE_SLACK_MS = 5000;
 
 type State = 'hello' | 'ready' | 'closed';
 
@@ -77,6 +82,9 @@ class Session implements SessionContext {
       throw new SessionError(ERROR_CODES.AUTH_FAILED, 'token refused');
     }
     const claim = options.hosts.claim(hello, this, this.server.deps.now());
+    if (!claim.ok && claim.reason === 'in_use') {
+      throw new SessionError(ERROR_CODES.HOST_IN_USE, `another live connection is sending as "${hello.host}"; give this agent another --name`);
+    }
     if (!claim.ok) {
       throw new SessionError(ERROR_CODES.CAPACITY_FULL, `the collector holds its maximum of ${options.hosts.size} hosts`);
     }
@@ -85,6 +93,8 @@ class Session implements SessionContext {
     if (this.helloTimer) clearTimeout(this.helloTimer);
     this.helloTimer = null;
     this.decoder.setMaxFrameBytes(options.maxFrameBytes);
+    // An agent with a long interval is not idle between its samples.
+    this.socket.setTimeout(Math.max(options.idleTimeoutMs, ONLINE_INTERVALS * hello.interval_ms + IDLE_SLACK_MS));
     if (claim.replaced) {
       this.server.sessionById(claim.replaced.id)?.fail(new SessionError(ERROR_CODES.HOST_REPLACED, 'a newer connection took over this host'));
     }
@@ -137,6 +147,13 @@ export class AgentServer {
   constructor(readonly options: AgentServerOptions) {
     this.deps = { hosts: options.hosts, now: options.now ?? Date.now };
     this.server = createServer({ noDelay: true }, (socket) => {
+      if (this.sessions.size >= options.maxConnections) {
+        // Checked before any per-connection state exists: a flood costs one small write each.
+        socket.on('error', () => {});
+        socket.end(encodeFrame({ type: MSG_ERROR, code: ERROR_CODES.TOO_MANY_CONNECTIONS, message: `the collector holds its maximum of ${options.maxConnections} connections` }));
+        setTimeout(() => socket.destroy(), CLOSE_GRACE_MS).unref();
+        return;
+      }
       const session = new Session(this.nextId++, socket, this);
       this.sessions.set(session.id, session);
     });

@@ -18,6 +18,7 @@ export const COLLECTOR_SETTINGS = Object.freeze({
   maxFrameBytes: setting({ flag: 'max-frame-bytes', arg: 'BYTES', doc: 'largest frame accepted from an agent', default: DEFAULT_MAX_FRAME_BYTES, parse: intIn(1024, MAX_FRAME_BYTES_CEILING) }),
   helloTimeoutMs: setting({ flag: 'hello-timeout-ms', arg: 'MS', doc: 'a new connection must send its hello within this time', default: 5000, parse: intIn(100, 60_000) }),
   idleTimeoutMs: setting({ flag: 'idle-timeout-ms', arg: 'MS', doc: 'close an agent that sends nothing for this long', default: 60_000, parse: intIn(1000, 3_600_000) }),
+  maxConnections: setting({ flag: 'max-connections', arg: 'N', doc: 'agent connections held at once, authenticated or not', default: 4096, parse: intIn(1, 1_000_000) }),
   logLevel: setting({ flag: 'log-level', arg: 'LEVEL', doc: 'debug, info, warn or error', default: 'info' as const, parse: oneOf('debug', 'info', 'warn', 'error') }),
 });
 

@@ -1,15 +1,17 @@
 /**
- * The page: one HTML shell plus a script and a stylesheet served from the same origin (no
- * external font, script or style, so it works on an air-gapped network, and the CSP needs no
- * 'unsafe-inline'). The script fills the table from /api/hosts with textContent only, so a
- * host name is always text, never markup.
+ * The page: one self-contained HTML document, its style and script inline (no external font,
+ * script or style, so it works on an air-gapped network). The Content-Security-Policy allows
+ * exactly those two inline blocks by their SHA-256 hashes, so no 'unsafe-inline' is needed and
+ * any other script that might slip into the page would not run. The script fills the table
+ * from /api/hosts with textContent only, so a host name is always text, never markup.
  */
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 
 export interface PageAssets {
-  html: string;
-  js: Buffer;
-  css: Buffer;
+  html: Buffer;
+  /** The Content-Security-Policy for the page, naming its inline script and style by hash. */
+  csp: string;
 }
 
 /** How often the page asks for new readings, ms. Agents sample every 1000 ms by default. */
@@ -22,8 +24,7 @@ const HTML = `<!doctype html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="color-scheme" content="light dark">
 <title>Cluster Sentinel</title>
-<link rel="stylesheet" href="/app.css">
-<script src="/app.js" defer></script>
+<style>__CSS__</style>
 </head>
 <body data-refresh-ms="${PAGE_REFRESH_MS}">
 <header>
@@ -46,15 +47,22 @@ const HTML = `<!doctype html>
   </div>
   <p id="empty" hidden>No agent has connected yet. Start one with the command the collector printed.</p>
 </main>
+<script>__JS__</script>
 </body>
 </html>
 `;
 
+function sha256(text: string): string {
+  return `'sha256-${createHash('sha256').update(text, 'utf8').digest('base64')}'`;
+}
+
+/** Builds the page from dashboard/static/ once, at worker start. */
 export function loadPageAssets(): PageAssets {
   const dir = new URL('./static/', import.meta.url);
-  return {
-    html: HTML,
-    js: readFileSync(new URL('app.js', dir)),
-    css: readFileSync(new URL('app.css', dir)),
-  };
+  const js = readFileSync(new URL('app.js', dir), 'utf8');
+  const css = readFileSync(new URL('app.css', dir), 'utf8');
+  if (js.includes('</script') || css.includes('</style')) throw new Error('page assets must not close their own element');
+  const html = HTML.replace('__CSS__', () => css).replace('__JS__', () => js);
+  const csp = `default-src 'none'; script-src ${sha256(js)}; style-src ${sha256(css)}; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`;
+  return { html: Buffer.from(html, 'utf8'), csp };
 }

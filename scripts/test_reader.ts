@@ -88,15 +88,18 @@ async function main(): Promise<number> {
     rows.push({ slot, view: hostView(slot, now), problems });
   }
   if (json) {
-    process.stdout.write(JSON.stringify({ now_ms: now, capacity: store.capacity, slots_used: used, slots: rows.map((r) => ({ index: r.slot.index, lock_seq: r.slot.lockSeq, ...r.view, problems: r.problems })) }, null, 2) + '\n');
+    process.stdout.write(JSON.stringify({ now_ms: now, capacity: store.capacity, slots_used: used, slots: rows.map((r) => ({ index: r.slot.index, lock_seq: r.slot.lockSeq, last_write_ms: Number.isNaN(r.slot.numbers[NUM.LAST_WRITE_MS]!) ? null : r.slot.numbers[NUM.LAST_WRITE_MS], ...r.view, problems: r.problems })) }, null, 2) + '\n');
   } else {
     process.stdout.write(`shared memory of the collector in ${dataDir}: ${used} of ${store.capacity} slots used, ${store.buffer.byteLength} bytes\n`);
-    process.stdout.write(`${'slot'.padStart(4)} ${'seq'.padStart(8)} ${'status'.padEnd(7)} ${'age s'.padStart(7)} ${'cpu %'.padStart(6)} ${'mem GiB'.padStart(13)} ${'load1'.padStart(6)}  host\n`);
+    process.stdout.write(`${'slot'.padStart(4)} ${'lock seq'.padStart(8)} ${'write s'.padStart(8)} ${'status'.padEnd(7)} ${'sample s'.padStart(8)} ${'cpu %'.padStart(6)} ${'mem GiB'.padStart(13)} ${'load1'.padStart(6)}  host\n`);
     for (const { slot, view, problems } of rows) {
+      // Ages by this machine's clock: of the last write of any kind, and of the last sample.
+      const lastWrite = slot.numbers[NUM.LAST_WRITE_MS]!;
+      const writeAge = Number.isNaN(lastWrite) ? '-' : ((now - lastWrite) / 1000).toFixed(1);
       const age = view.age_ms === null ? '-' : (view.age_ms / 1000).toFixed(1);
       const mem = `${gib(view.mem_used_bytes)}/${gib(view.mem_total_bytes)}`;
       // JSON.stringify shows the name with any control character escaped.
-      process.stdout.write(`${String(slot.index).padStart(4)} ${String(slot.lockSeq).padStart(8)} ${view.status.padEnd(7)} ${age.padStart(7)} ${fmt(view.cpu_pct).padStart(6)} ${mem.padStart(13)} ${fmt(view.load[0], 2).padStart(6)}  ${JSON.stringify(view.name)}\n`);
+      process.stdout.write(`${String(slot.index).padStart(4)} ${String(slot.lockSeq).padStart(8)} ${writeAge.padStart(8)} ${view.status.padEnd(7)} ${age.padStart(8)} ${fmt(view.cpu_pct).padStart(6)} ${mem.padStart(13)} ${fmt(view.load[0], 2).padStart(6)}  ${JSON.stringify(view.name)}\n`);
       for (const p of problems) process.stdout.write(`     PROBLEM: ${p}\n`);
     }
     process.stdout.write(bad === 0 ? 'consistency: all slots pass\n' : `consistency: ${bad} slot(s) FAIL\n`);

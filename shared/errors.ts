@@ -30,6 +30,9 @@ export const ERROR_CODES = Object.freeze({
   // Local.
   CONFIG_INVALID: 'SENTINEL_CONFIG_INVALID',
   SHM_INCONSISTENT: 'SENTINEL_SHM_INCONSISTENT',
+  // Appended: a host name already held by a live connection.
+  HOST_IN_USE: 'SENTINEL_HOST_IN_USE',
+  TOO_MANY_CONNECTIONS: 'SENTINEL_TOO_MANY_CONNECTIONS',
 } as const);
 
 export type ErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES];

@@ -17,7 +17,7 @@ export interface Logger {
 
 // C0, DEL, C1, line/paragraph separators, bidi controls.
 // eslint-disable-next-line no-control-regex
-const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]/gu;
+const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u00ad\u180e\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/gu;
 
 /** Escapes a value for a log line: plain words stay bare, anything else is quoted with every unsafe character as \uXXXX. */
 export function logValue(v: string | number | boolean | null): string {

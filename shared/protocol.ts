@@ -132,9 +132,13 @@ function int(msg: Message, field: string, min: number, max: number, required: bo
   return v;
 }
 
-/** Characters refused in host names: C0/C1 controls, DEL, line/paragraph separators, bidi controls. */
+/**
+ * Characters refused in host names: C0/C1 controls, DEL, soft hyphen, zero-width and other
+ * invisible characters (two names that look the same must not be two hosts), line/paragraph
+ * separators, bidi controls.
+ */
 // eslint-disable-next-line no-control-regex
-const HOST_FORBIDDEN = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]/u;
+const HOST_FORBIDDEN = /[\u0000-\u001f\u007f-\u009f\u00ad\u180e\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/u;
 
 /**
  * Normalises and checks a host name. Rule (PROTOCOL.md, "Host names"): Unicode NFC, 1-253 UTF-8
@@ -188,13 +192,11 @@ export function parseHello(msg: Message): Hello {
 }
 
 /**
- * Validates a frame received after the welcome. Unknown fields are ignored, so a newer agent can
- * talk to an older collector; unknown message types are refused. Throws ProtocolError.
+ * Validates the fields of a sample (the collector's handler map has already routed it here by
+ * its type). Unknown fields are ignored, so a newer agent can talk to an older collector.
+ * Throws ProtocolError.
  */
 export function parseSample(msg: Message): Sample {
-  const type = checkType(msg);
-  if (type === MSG_HELLO) throw bad('type', 'hello sent twice', ERROR_CODES.PROTO_UNEXPECTED);
-  if (type !== MSG_SAMPLE) throw bad('type', `unknown message type "${truncate(type)}"`, ERROR_CODES.PROTO_UNKNOWN_TYPE);
   const seq = int(msg, 'seq', 1, Number.MAX_SAFE_INTEGER, true)!;
   const ts = msg['ts'];
   if (typeof ts !== 'number' || !Number.isFinite(ts) || ts <= 0) throw bad('ts', 'must be a positive, finite number of ms since the epoch');

@@ -69,9 +69,10 @@ export const NUM = Object.freeze({
   SWAP_TOTAL_BYTES: 15,
   SWAP_USED_BYTES: 16,
   UPTIME_S: 17,
+  LAST_WRITE_MS: 18, // collector clock of the last change to this slot, of any kind
 } as const);
 export type NumField = (typeof NUM)[keyof typeof NUM];
-export const NUMBER_FIELD_COUNT = 18;
+export const NUMBER_FIELD_COUNT = 19;
 
 /** String fields of a slot: index into the length array, byte offset in the slot, capacity. */
 export const STR = Object.freeze({

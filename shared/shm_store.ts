@@ -116,8 +116,9 @@ export class ShmStore {
     const base = slotOffset(index);
     const lock = (base + SLOT_LOCK) >> 2;
     // 1. Make the sequence odd first: a reader that starts now waits, one in progress will
-    //    see the sequence change and retry. Atomics.add is a full barrier, so none of the stores
-    //    below can become visible before it.
+    //    see the sequence change and retry. Atomics.add is sequentially consistent; V8 emits it
+    //    as a locked RMW (x86) or acquire-release exclusive pair (ARM64), so the plain stores
+    //    below do not become visible before it on the CPUs Node runs on.
     Atomics.add(this.i32, lock, 1);
     // 2. Plain stores: readers never trust them without the check of step 3.
     if (update.flags !== undefined) this.i32[(base + SLOT_FLAGS) >> 2] = update.flags;
@@ -133,7 +134,7 @@ export class ShmStore {
         this.i32[((base + SLOT_STRING_LENGTHS) >> 2) + field] = written;
       }
     }
-    // 3. Make the sequence even again, after every store above (full barrier again).
+    // 3. Make the sequence even again; as a release, it publishes every store above first.
     Atomics.add(this.i32, lock, 1);
   }
 

@@ -95,3 +95,33 @@ test('stop() closes the link and stops retrying', async () => {
   await waitFor('host offline', () => c.store.readAll().map((x) => hostView(x, Date.now()))[0]!.status === 'offline');
   await c.stop();
 });
+
+test('two agents with one name do not knock each other off: the second waits at the capped delay', async () => {
+  const c = await collectorOn(0);
+  const first = sender(c.agentAddress.port);
+  const second = sender(c.agentAddress.port);
+  const refused: string[] = [];
+  let firstDowns = 0;
+  first.on('down', () => firstDowns++);
+  second.on('refused', (code: string) => refused.push(code));
+  try {
+    first.start();
+    await waitFor('first ready', () => first.state === 'ready');
+    second.start();
+    await waitFor('second refused', () => refused.length > 0);
+    assert.equal(refused[0], ERROR_CODES.HOST_IN_USE);
+    // The capped delay here is 200 ms; over a second the first connection must stay up.
+    const t0 = Date.now();
+    while (Date.now() - t0 < 1000) {
+      first.sendSample(Date.now(), { cpu_pct: 5 }, {});
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(firstDowns, 0, 'the first agent was never knocked off');
+    assert.equal(first.state, 'ready');
+    assert.notEqual(second.state, 'ready');
+  } finally {
+    await first.stop();
+    await second.stop();
+    await c.stop();
+  }
+});

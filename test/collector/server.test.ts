@@ -21,7 +21,7 @@ let dir: string;
 let c: RunningCollector;
 
 function config(extra: string[] = []): CollectorConfig {
-  return loadConfig(COLLECTOR_SETTINGS, ['--listen', '127.0.0.1:0', '--http', '127.0.0.1:0', '--data-dir', dir, '--token', TOKEN, '--capacity', '8', '--hello-timeout-ms', '300', ...extra], {}).config;
+  return loadConfig(COLLECTOR_SETTINGS, ['--listen', '127.0.0.1:0', '--http', '127.0.0.1:0', '--data-dir', dir, '--token', TOKEN, '--capacity', '10', '--hello-timeout-ms', '300', ...extra], {}).config;
 }
 
 function hello(host: string, token = TOKEN): Record<string, unknown> {
@@ -126,14 +126,31 @@ test('a replayed seq is refused and does not overwrite the newer reading', async
   assert.equal(hostsNow().find((x) => x.name === 'replay')!.cpu_pct, 50);
 });
 
-test('a newer connection for the same host takes it over; the old one is closed; the slot is kept', async () => {
-  const old = await agent('twin');
-  const slot = hostsNow().find((x) => x.name === 'twin')!.slot;
-  const fresh = await agent('twin');
-  assert.equal((await old.next('error'))['code'], ERROR_CODES.HOST_REPLACED);
-  await old.waitClosed();
+test('a second live connection for the same host is refused (HOST_IN_USE); the first carries on', async () => {
+  const first = await agent('twin');
+  first.send(sample(1, 11));
+  const second = await RawClient.open(c.agentAddress.port);
+  second.send(hello('twin'));
+  assert.equal((await second.next('error'))['code'], ERROR_CODES.HOST_IN_USE);
+  await second.waitClosed();
+  first.send(sample(2, 22));
+  await waitFor('twin still fed by the first connection', () => hostsNow().find((x) => x.name === 'twin' && x.cpu_pct === 22));
+  assert.equal(first.closed, false);
+  first.close();
+});
+
+test('once the owner has gone quiet (no FIN), a newer connection takes the host over; the slot is kept', async () => {
+  // interval 100 ms: the owner counts as gone after 3 intervals without a sample.
+  const quiet = await RawClient.open(c.agentAddress.port);
+  quiet.send({ ...hello('quiet'), interval_ms: 100 });
+  await quiet.next('welcome');
+  const slot = hostsNow().find((x) => x.name === 'quiet')!.slot;
+  await new Promise((r) => setTimeout(r, 450));
+  const fresh = await agent('quiet');
+  assert.equal((await quiet.next('error'))['code'], ERROR_CODES.HOST_REPLACED);
+  await quiet.waitClosed();
   fresh.send(sample(1, 33));
-  const h = await waitFor('twin from the new connection', () => hostsNow().find((x) => x.name === 'twin' && x.cpu_pct === 33));
+  const h = await waitFor('quiet from the new connection', () => hostsNow().find((x) => x.name === 'quiet' && x.cpu_pct === 33));
   assert.equal(h.slot, slot);
   assert.equal(h.status, 'online', 'the old connection closing did not mark the host offline');
   fresh.close();
@@ -152,7 +169,7 @@ test('a host that reconnects keeps its slot', async () => {
 });
 
 test('when capacity is full a new host gets CAPACITY_FULL and existing hosts keep their slots', async () => {
-  // Earlier tests used some of the 8 slots; fill the rest.
+  // Earlier tests used some of the slots; fill the rest.
   const before = hostsNow();
   const fillers: RawClient[] = [];
   for (let i = before.length; i < c.store.capacity; i++) fillers.push(await agent(`filler-${i}`));
@@ -166,6 +183,41 @@ test('when capacity is full a new host gets CAPACITY_FULL and existing hosts kee
   const known = await agent(before[0]!.name);
   known.close();
   for (const f of fillers) f.close();
+});
+
+test('connections beyond --max-connections are told TOO_MANY_CONNECTIONS and closed', async () => {
+  const local = mkdtempSync(join(tmpdir(), 'sentinel-cap-'));
+  const c2 = await startCollector(loadConfig(COLLECTOR_SETTINGS, ['--listen', '127.0.0.1:0', '--http', '127.0.0.1:0', '--data-dir', local, '--token', TOKEN, '--max-connections', '2'], {}).config, createLogger('test', 'error'));
+  try {
+    const held = [await RawClient.open(c2.agentAddress.port), await RawClient.open(c2.agentAddress.port)];
+    await waitFor('two sessions', () => c2.agents.connectionCount === 2);
+    const third = await RawClient.open(c2.agentAddress.port);
+    assert.equal((await third.next('error'))['code'], ERROR_CODES.TOO_MANY_CONNECTIONS);
+    await third.waitClosed();
+    held[0]!.send(hello('under-cap'));
+    assert.equal((await held[0]!.next('welcome'))['host'], 'under-cap');
+    for (const h of held) h.close();
+  } finally {
+    await c2.stop();
+    rmSync(local, { recursive: true, force: true });
+  }
+});
+
+test('an agent with a long interval is not closed as idle between its samples', async () => {
+  // idle timeout 1 s, interval 1 s: the session's own timeout becomes 3 x 1 s + slack.
+  const local = mkdtempSync(join(tmpdir(), 'sentinel-idle-'));
+  const c2 = await startCollector(loadConfig(COLLECTOR_SETTINGS, ['--listen', '127.0.0.1:0', '--http', '127.0.0.1:0', '--data-dir', local, '--token', TOKEN, '--idle-timeout-ms', '1000'], {}).config, createLogger('test', 'error'));
+  try {
+    const a = await RawClient.open(c2.agentAddress.port);
+    a.send(hello('slow'));
+    await a.next('welcome');
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(a.closed, false, 'still connected after more than --idle-timeout-ms of silence');
+    a.close();
+  } finally {
+    await c2.stop();
+    rmSync(local, { recursive: true, force: true });
+  }
 });
 
 test('stop tells connected agents SHUTDOWN and closes them', async () => {

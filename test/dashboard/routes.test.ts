@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { HostsPayload } from '../../dashboard/api.ts';
@@ -27,8 +28,9 @@ async function startServer(t: { after: (fn: () => Promise<void>) => void }): Pro
 
 function assertSecurityHeaders(res: HttpResult, what: string): void {
   const csp = String(res.headers['content-security-policy'] ?? '');
-  assert.match(csp, /(^|;)\s*script-src 'self'(;|$)/, `${what}: CSP ${csp}`);
-  assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval/, `${what}: CSP ${csp}`);
+  // Scripts run only where the CSP names them by hash (the page), nowhere else.
+  assert.match(csp, /(^|;)\s*default-src 'none'(;|$)/, `${what}: CSP ${csp}`);
+  assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval|script-src[^;]*'self'/, `${what}: CSP ${csp}`);
   assert.equal(res.headers['x-content-type-options'], 'nosniff', what);
   assert.equal(res.headers['referrer-policy'], 'no-referrer', what);
 }
@@ -50,18 +52,21 @@ const ROUTE_CASES: readonly RouteCase[] = [
     name: 'GET / is the page shell', method: 'GET', path: '/', status: 200, type: /^text\/html; charset=utf-8$/,
     check: (res) => {
       assert.match(res.body, /^<!doctype html>/i);
-      assert.match(res.body, /<script src="\/app\.js" defer><\/script>/);
-      assert.match(res.body, /<link rel="stylesheet" href="\/app\.css">/);
-      // No inline script: the CSP would block it, and the page must work without it.
-      assert.doesNotMatch(res.body, /<script(?![^>]*\ssrc=)[^>]*>/);
+      // Self-contained: nothing loaded from elsewhere, not even from this origin.
+      assert.doesNotMatch(res.body, /<script[^>]*\ssrc=|<link[^>]*\shref=|@import|url\(/);
+      // The one inline script and the one inline style are exactly those the CSP allows by hash.
+      const csp = String(res.headers['content-security-policy']);
+      const script = /<script>([\s\S]*?)<\/script>/.exec(res.body)![1]!;
+      const style = /<style>([\s\S]*?)<\/style>/.exec(res.body)![1]!;
+      const hash = (x: string): string => `'sha256-${createHash('sha256').update(x, 'utf8').digest('base64')}'`;
+      assert.match(csp, new RegExp(`script-src ${hash(script).replace(/[+/]/g, '\\$&')}(;|$)`));
+      assert.match(csp, new RegExp(`style-src ${hash(style).replace(/[+/]/g, '\\$&')}(;|$)`));
+      assert.equal((res.body.match(/<script/g) ?? []).length, 1);
+      assert.match(script, /fetch\('\/api\/hosts'/);
     },
   },
   { name: 'GET / with a query string', method: 'GET', path: '/?view=all', status: 200, type: /^text\/html/ },
-  {
-    name: 'GET /app.js', method: 'GET', path: '/app.js', status: 200, type: /^text\/javascript; charset=utf-8$/,
-    check: (res) => assert.match(res.body, /fetch\('\/api\/hosts'/),
-  },
-  { name: 'GET /app.css', method: 'GET', path: '/app.css', status: 200, type: /^text\/css; charset=utf-8$/, check: (res) => assert.match(res.body, /:root/) },
+  { name: 'no separate script: the page is self-contained', method: 'GET', path: '/app.js', status: 404, type: /^application\/json/ },
   { name: 'GET /api/hosts is never cached', method: 'GET', path: '/api/hosts', status: 200, type: /^application\/json/, headers: { 'cache-control': 'no-store' } },
   { name: 'GET /api/hosts with a query string', method: 'GET', path: '/api/hosts?since=0&x=%3Cb%3E', status: 200, type: /^application\/json/, check: (res) => assert.equal((JSON.parse(res.body) as HostsPayload).summary.hosts, HOSTS.length) },
   {
@@ -96,7 +101,7 @@ test('routes: status, content type and security headers', async (t) => {
 
 test('routes: HEAD answers with the headers of GET and no body', async (t) => {
   const base = await startServer(t);
-  for (const path of ['/', '/app.js', '/app.css', '/api/hosts', '/healthz', '/nope']) {
+  for (const path of ['/', '/api/hosts', '/healthz', '/nope']) {
     await t.test(path, async () => {
       const [get, head] = [await httpRequest(base + path), await httpRequest(base + path, { method: 'HEAD' })];
       assert.equal(head.status, get.status);

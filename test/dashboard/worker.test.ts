@@ -77,6 +77,8 @@ test('dashboard worker: serves shared memory live and survives being killed', as
     assert.ok(worker, 'a worker is running');
     const killedAt = Date.now();
     await worker.terminate();
+    // Ingestion goes on while no worker runs: this reading is written with the dashboard down.
+    fixture.sample('late-1', { ...FIXTURE_READINGS, cpu_pct: 66.5 });
     // The old worker's server went with it: no answer until the new one listens.
     const after = await waitFor('the restarted worker on the same port', async () => {
       if (supervisor.restarts !== 1 || supervisor.current === worker) return null;
@@ -87,7 +89,12 @@ test('dashboard worker: serves shared memory live and survives being killed', as
     assert.equal(supervisor.restarts, 1);
     assert.notEqual(supervisor.current, worker);
     assert.deepEqual(after.summary, before.summary);
-    assert.deepEqual(after.hosts.map(readingsOf), before.hosts.map(readingsOf));
+    const lateAfter = after.hosts.find((h) => h.name === 'late-1')!;
+    assert.equal(lateAfter.cpu_pct, 66.5, 'the reading written while the worker was down is served');
+    assert.equal(lateAfter.samples_total, 3);
+    // Every other reading is as it was before the kill.
+    const others = (p: HostsPayload): unknown[] => p.hosts.filter((h) => h.name !== 'late-1').map(readingsOf);
+    assert.deepEqual(others(after), others(before));
     assert.ok(logLines.some((l) => l.includes('dashboard worker exited; restarting')), logLines.join(''));
     // The restarted worker still reads shared memory live.
     fixture.add({ name: 'after-restart', status: 'online', intervalMs: INTERVAL_MS });

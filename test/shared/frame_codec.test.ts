@@ -161,11 +161,22 @@ test('nesting of exactly the limit (8) is accepted', () => {
   assert.deepEqual(decodeBody(Buffer.from(body.replace(/\s/g, ''), 'hex')), { a: { a: { a: { a: { a: { a: { a: {} } } } } } } });
 });
 
-test('decoded messages are plain objects and never touch Object.prototype', () => {
+test('decoded messages are plain objects', () => {
   const m = decodeBody(Buffer.from('82a474797065a3666f6fa17882a16101a162c3', 'hex'));
   assert.equal(Object.getPrototypeOf(m), Object.prototype);
+  assert.equal(Object.getPrototypeOf(m['x']), Object.prototype);
   assert.deepEqual(m, { type: 'foo', x: { a: 1, b: true } });
-  assert.equal(({} as Record<string, unknown>)['polluted'], undefined);
+});
+
+test('a __proto__ key is refused with a code, not silently renamed as msgpackr alone does', async () => {
+  const { Unpackr } = await import('msgpackr');
+  // {"__proto__": {"isAdmin": true}}
+  const body = Buffer.from('81a95f5f70726f746f5f5f81a7697341646d696ec3', 'hex');
+  const raw = new Unpackr({ useRecords: false, mapsAsObjects: true }).unpack(body) as Record<string, unknown>;
+  // msgpackr (this version) does not pollute, but changes the key behind the sender's back.
+  assert.equal(Object.getPrototypeOf(raw), Object.prototype);
+  assert.deepEqual(Object.keys(raw), ['__proto_']);
+  assert.throws(() => decodeBody(body), (e: unknown) => (e as { code?: string }).code === 'SENTINEL_FRAME_FORBIDDEN_KEY');
 });
 
 test('integers above 2^53 decode as numbers, not BigInt', () => {
