@@ -22,7 +22,8 @@ const VIRTUAL_TIME_BUDGET_MS = 5000;
 /** Wall-clock bound on one chromium run, ms. */
 const CHROMIUM_TIMEOUT_MS = 30_000;
 /** Where the screenshot for a human goes; outside the repository. */
-const SCREENSHOT_FILE = join(tmpdir(), 'sentinel-page.png');
+// Per process, so suites running side by side do not overwrite each other's picture.
+const SCREENSHOT_FILE = join(tmpdir(), `sentinel-page-${process.pid}.png`);
 
 interface Served {
   base: string;
