@@ -23,12 +23,9 @@ export class DashboardSupervisor {
   private restartDelayMs = RESTART_FIRST_MS;
   private startedAt = 0;
   private address: DashboardAddress | null = null;
-  /** True between a worker's `listening` report and its exit. */
-  private listening = false;
   private restartTimer: NodeJS.Timeout | null = null;
   /** Times the worker was restarted after dying. */
   restarts = 0;
-  private readyWaiters: Array<(a: DashboardAddress) => void> = [];
 
   constructor(private readonly data: Omit<DashboardWorkerData, 'port'> & { port: number }, private readonly log: Logger) {}
 
@@ -49,12 +46,6 @@ export class DashboardSupervisor {
     });
   }
 
-  /** Resolves once a worker is listening (immediately when one is). */
-  ready(): Promise<DashboardAddress> {
-    if (this.listening && this.address) return Promise.resolve(this.address);
-    return new Promise((resolve) => this.readyWaiters.push(resolve));
-  }
-
   /** The running worker, for tests that kill it on purpose. */
   get current(): Worker | null {
     return this.worker;
@@ -69,15 +60,10 @@ export class DashboardSupervisor {
     w.on('message', (m: WorkerReport) => {
       if (m.type !== 'listening') return;
       this.address = { host: m.host, port: m.port };
-      this.listening = true;
-      for (const r of this.readyWaiters.splice(0)) r(this.address);
     });
     w.on('error', (err) => this.log.error('dashboard worker failed', { error: err.message }));
     w.on('exit', (code) => {
-      if (this.worker === w) {
-        this.worker = null;
-        this.listening = false;
-      }
+      if (this.worker === w) this.worker = null;
       if (this.stopping) return;
       if (Date.now() - this.startedAt > HEALTHY_AFTER_MS) this.restartDelayMs = RESTART_FIRST_MS;
       this.log.warn('dashboard worker exited; restarting', { code, in_ms: this.restartDelayMs });

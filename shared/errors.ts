@@ -37,12 +37,6 @@ export const ERROR_CODES = Object.freeze({
 
 export type ErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES];
 
-const KNOWN_CODES: ReadonlySet<string> = new Set(Object.values(ERROR_CODES));
-
-export function isErrorCode(value: unknown): value is ErrorCode {
-  return typeof value === 'string' && KNOWN_CODES.has(value);
-}
-
 /** Base class: every error the project raises on purpose carries a stable code. */
 export class SentinelError extends Error {
   readonly code: ErrorCode;
