@@ -2,11 +2,12 @@
  * The agent's loop: static facts once, then every interval collect all readings in parallel and
  * hand them to the sender. main.ts wires it to the command line; tests start it directly.
  */
+import { readFileSync } from 'node:fs';
 import type { Logger } from '../shared/log.ts';
 import { SENTINEL_VERSION } from '../shared/version.ts';
 import { collectAll } from './collectors/index.ts';
 import { collectStaticFacts } from './collectors/static_facts.ts';
-import { Sender } from './sender.ts';
+import { Sender, type SenderTls } from './sender.ts';
 import type { AgentConfig } from './settings.ts';
 
 /** Static facts (OS, CPU model) may take a while on first call; never hold the agent longer, ms. */
@@ -19,6 +20,15 @@ export interface RunningAgent {
   stop(): Promise<void>;
 }
 
+/** TLS when --tls on or --ca is given; the CA file is read once, at start. */
+export function tlsOptions(config: AgentConfig): SenderTls | undefined {
+  if (config.tls !== 'on' && config.ca === '') return undefined;
+  const tls: SenderTls = {};
+  if (config.ca !== '') tls.ca = readFileSync(config.ca, 'utf8');
+  if (config.tlsServername !== '') tls.servername = config.tlsServername;
+  return tls;
+}
+
 export async function startAgent(config: AgentConfig, log: Logger): Promise<RunningAgent> {
   const { facts, missing } = await collectStaticFacts(STATIC_FACTS_TIMEOUT_MS);
   for (const [name, reason] of Object.entries(missing)) log.warn('static fact not available', { fact: name, reason });
@@ -27,6 +37,7 @@ export async function startAgent(config: AgentConfig, log: Logger): Promise<Runn
     port: config.collector.port,
     hello: { host: config.name, agent: SENTINEL_VERSION, token: config.token, interval_ms: config.intervalMs, ...facts },
     log,
+    ...(tlsOptions(config) ? { tls: tlsOptions(config)! } : {}),
   });
   sender.start();
 

@@ -1,19 +1,26 @@
 /**
- * Starts a whole collector in this process: shared memory, the agents' TCP server, the
- * dashboard worker and the control socket. main.ts wires it to the command line; tests call it
- * directly with ports 0 and a temporary data directory.
+ * Starts a whole collector in this process: shared memory, the agents' server, the dashboard
+ * worker and the control socket. main.ts wires it to the command line; tests call it directly
+ * with ports 0 and a temporary data directory.
+ *
+ * A data directory that cannot be used does not stop the collector: it says so once, keeps the
+ * cluster token in memory (printed in the join command), and serves agents and the dashboard.
  */
-import type { Server } from 'node:net';
+import { readFileSync } from 'node:fs';
+import { isIP, type Server } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { formatHostPort, type HostPort } from '../shared/config.ts';
+import { ConfigError } from '../shared/errors.ts';
 import type { Logger } from '../shared/log.ts';
 import { ShmStore } from '../shared/shm_store.ts';
+import { Authenticator } from './auth.ts';
 import { startControlSocket } from './control_socket.ts';
-import { DashboardSupervisor } from './dashboard_supervisor.ts';
+import { DashboardSupervisor, type DashboardOptions } from './dashboard_supervisor.ts';
+import { HostTokenSet } from './host_tokens.ts';
 import { HostTable } from './hosts.ts';
 import { AgentServer } from './server.ts';
-import type { CollectorConfig } from './settings.ts';
-import { ensureDataDir, loadOrCreateClusterToken } from './token.ts';
+import { HTTP_TOKEN_NONE, type CollectorConfig } from './settings.ts';
+import { ensureDataDir, HTTP_TOKEN_FILE, loadOrCreateClusterToken, randomToken, TOKEN_FILE } from './token.ts';
 
 export interface RunningCollector {
   readonly store: ShmStore;
@@ -21,48 +28,118 @@ export interface RunningCollector {
   readonly agents: AgentServer;
   readonly dashboard: DashboardSupervisor;
   readonly token: string;
+  /** The dashboard's password, or '' when it has none. */
+  readonly httpToken: string;
   /** Where agents connect, as bound. */
   readonly agentAddress: HostPort;
   /** Where the dashboard listens, as bound. */
   readonly httpAddress: HostPort;
+  /** The dashboard's URL. */
+  readonly url: string;
   /** The command that makes another machine join. */
   readonly joinCommand: string;
   stop(): Promise<void>;
 }
 
+/** True for addresses only this machine can reach. */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || (isIP(host) === 4 && host.startsWith('127.'));
+}
+
+function readPem(file: string, setting: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(setting, `cannot read "${file}": ${(err as Error).message}`);
+  }
+}
+
+function pair(cert: string, key: string, certFlag: string, keyFlag: string): { cert: string; key: string } | undefined {
+  if (cert === '' && key === '') return undefined;
+  if (cert === '' || key === '') throw new ConfigError(cert === '' ? certFlag : keyFlag, `is required with ${cert === '' ? keyFlag : certFlag}`);
+  return { cert: readPem(cert, certFlag), key: readPem(key, keyFlag) };
+}
+
 export async function startCollector(config: CollectorConfig, log: Logger): Promise<RunningCollector> {
-  ensureDataDir(config.dataDir);
-  const token = config.token !== '' ? config.token : loadOrCreateClusterToken(config.dataDir);
+  let dataDirOk = true;
+  try {
+    ensureDataDir(config.dataDir);
+  } catch (err) {
+    dataDirOk = false;
+    log.error('data directory unusable; running without it (tokens in memory only, no control socket)', { dir: config.dataDir, error: (err as Error).message });
+  }
+  /** A secret from its flag, else from its file in the data directory, else (directory unusable) made for this run. */
+  const secret = (given: string, file: string): string => {
+    if (given !== '') return given;
+    if (dataDirOk) {
+      try {
+        return loadOrCreateClusterToken(config.dataDir, file);
+      } catch (err) {
+        log.error('cannot read or create a token file; using a token for this run only', { file, error: (err as Error).message });
+      }
+    }
+    return randomToken();
+  };
+  const token = secret(config.token, TOKEN_FILE);
+  let httpToken = '';
+  if (config.httpToken === HTTP_TOKEN_NONE) httpToken = '';
+  else if (config.httpToken !== '' || !isLoopback(config.http.host)) httpToken = secret(config.httpToken, HTTP_TOKEN_FILE);
+  const agentTls = pair(config.tlsCert, config.tlsKey, '--tls-cert', '--tls-key');
+  const https = pair(config.httpsCert, config.httpsKey, '--https-cert', '--https-key');
+
   const store = ShmStore.create(config.capacity);
-  const hosts = new HostTable(store);
+  const hosts = new HostTable(store, config.evictAfterS * 1000);
+  const hostTokens = new HostTokenSet(config.dataDir, (message) => log.error('host tokens unreadable', { error: message }));
   const agents = new AgentServer({
-    hosts, token, log,
+    hosts, log,
+    auth: new Authenticator(hostTokens, token, config.auth),
+    maxHelloBytes: config.maxHelloBytes,
     maxFrameBytes: config.maxFrameBytes,
+    guardLimits: { maxDepth: config.maxDepth, maxStringBytes: config.maxStringBytes, maxArrayLength: config.maxArrayItems, maxMapSize: config.maxMapEntries },
     helloTimeoutMs: config.helloTimeoutMs,
     idleTimeoutMs: config.idleTimeoutMs,
+    ackIntervalMs: config.ackIntervalMs,
     maxConnections: config.maxConnections,
+    maxConnectionsPerAddress: config.maxConnectionsPerAddress,
+    failedHandshakesPerMinute: config.failedHandshakesPerMinute,
+    ...(agentTls ? { tls: agentTls } : {}),
   });
-  const control: Server = await startControlSocket(config.dataDir, store, log);
+  let control: Server | null = null;
+  if (dataDirOk) {
+    try {
+      control = await startControlSocket(config.dataDir, store, log);
+    } catch (err) {
+      if (err instanceof ConfigError) throw err; // another collector owns this data directory
+      log.error('control socket unavailable; test_reader cannot attach', { dir: config.dataDir, error: (err as Error).message });
+    }
+  }
+  const dashboardOptions: DashboardOptions = {
+    buffer: store.buffer as SharedArrayBuffer, host: config.http.host, port: config.http.port,
+    httpToken,
+    limits: { maxConnections: config.httpMaxConnections, headersTimeoutMs: config.httpHeadersTimeoutMs, requestTimeoutMs: config.httpRequestTimeoutMs },
+    ...(https ? { tls: https } : {}),
+  };
+  const dashboard = new DashboardSupervisor(dashboardOptions, log);
   let agentAddress: HostPort;
   let httpAddress: HostPort;
-  const dashboard = new DashboardSupervisor({ buffer: store.buffer as SharedArrayBuffer, host: config.http.host, port: config.http.port }, log);
   try {
     agentAddress = await agents.listen(config.listen.host, config.listen.port);
     httpAddress = await dashboard.start();
   } catch (err) {
-    control.close();
-    agents.server.close();
+    control?.close();
+    await agents.close();
     await dashboard.stop();
     throw err;
   }
-  const joinCommand = `npm run agent -- --collector ${formatHostPort(reachableAddress(agentAddress))} --token ${token}`;
-  // Hosts are told apart by name: a second agent on one machine needs a --name of its own.
+  const url = `${https ? 'https' : 'http'}://${formatHostPort(httpAddress)}/`;
+  const tlsArgs = agentTls ? ' --ca CA.pem' : '';
+  const joinCommand = `npm run agent -- --collector ${formatHostPort(reachableAddress(agentAddress))} --token ${token}${tlsArgs}`;
   let stopped: Promise<void> | null = null;
   return {
-    store, hosts, agents, dashboard, token, agentAddress, httpAddress, joinCommand,
+    store, hosts, agents, dashboard, token, httpToken, agentAddress, httpAddress, url, joinCommand,
     stop() {
       stopped ??= (async () => {
-        await Promise.all([agents.close(), dashboard.stop(), new Promise<void>((r) => control.close(() => r()))]);
+        await Promise.all([agents.close(), dashboard.stop(), new Promise<void>((r) => (control ? control.close(() => r()) : r()))]);
       })();
       return stopped;
     },

@@ -7,6 +7,7 @@
 import { chmodSync, existsSync, unlinkSync } from 'node:fs';
 import { createConnection, createServer, type Server } from 'node:net';
 import { join } from 'node:path';
+import { ConfigError } from '../shared/errors.ts';
 import type { Logger } from '../shared/log.ts';
 import type { ShmStore } from '../shared/shm_store.ts';
 
@@ -28,7 +29,7 @@ function isLive(path: string): Promise<boolean> {
 export async function startControlSocket(dataDir: string, store: ShmStore, log: Logger): Promise<Server> {
   const path = controlSocketPath(dataDir);
   if (existsSync(path)) {
-    if (await isLive(path)) throw new Error(`another collector is running with data directory ${dataDir}`);
+    if (await isLive(path)) throw new ConfigError('--data-dir', `another collector is running with data directory ${dataDir}`);
     unlinkSync(path); // left over from a collector that was killed
   }
   const server = createServer((socket) => {

@@ -12,10 +12,19 @@ const RESTART_CAP_MS = 5000;
 /** A worker that lived this long resets the delay, ms. */
 const HEALTHY_AFTER_MS = 10_000;
 
+/** Heap ceiling of the dashboard worker, MiB: a leak or a flood there ends the worker, not the collector. */
+export const DASHBOARD_HEAP_MB = 256;
+
 export interface DashboardAddress {
   host: string;
   port: number;
 }
+
+export type DashboardOptions = DashboardWorkerData & {
+  /** The worker's entry (tests run a worker that fails on purpose). */
+  workerUrl?: URL;
+  resourceLimits?: { maxOldGenerationSizeMb?: number; maxYoungGenerationSizeMb?: number };
+};
 
 export class DashboardSupervisor {
   private worker: Worker | null = null;
@@ -27,7 +36,7 @@ export class DashboardSupervisor {
   /** Times the worker was restarted after dying. */
   restarts = 0;
 
-  constructor(private readonly data: Omit<DashboardWorkerData, 'port'> & { port: number }, private readonly log: Logger) {}
+  constructor(private readonly data: DashboardOptions, private readonly log: Logger) {}
 
   /** Starts the worker; resolves with the address it listens on. Rejects if the first start fails. */
   start(): Promise<DashboardAddress> {
@@ -53,8 +62,12 @@ export class DashboardSupervisor {
 
   private spawn(): Worker {
     // A restarted worker binds the port the first one got, so the URL people use stays valid.
-    const data: DashboardWorkerData = { ...this.data, port: this.address?.port ?? this.data.port };
-    const w = new Worker(new URL('../dashboard/worker_boot.mjs', import.meta.url), { workerData: data });
+    const { workerUrl, resourceLimits, ...rest } = this.data;
+    const data: DashboardWorkerData = { ...rest, port: this.address?.port ?? this.data.port };
+    const w = new Worker(workerUrl ?? new URL('../dashboard/worker_boot.mjs', import.meta.url), {
+      workerData: data,
+      resourceLimits: { maxOldGenerationSizeMb: DASHBOARD_HEAP_MB, ...resourceLimits },
+    });
     this.worker = w;
     this.startedAt = Date.now();
     w.on('message', (m: WorkerReport) => {

@@ -5,17 +5,21 @@
 import { ERROR_CODES, ProtocolError } from '../shared/errors.ts';
 import type { Message } from '../shared/frame_codec.ts';
 import { MSG_HELLO, MSG_SAMPLE, parseSample } from '../shared/protocol.ts';
+import type { Logger } from '../shared/log.ts';
 import type { HostOwner, HostTable } from './hosts.ts';
 
 export interface SessionContext extends HostOwner {
   readonly host: string;
   /** seq of the last sample accepted on this connection (0 before the first). */
   lastSeq: number;
+  /** Set once a sample older than the host's newest reading was dropped, so that it is logged once. */
+  droppedOlder?: boolean;
 }
 
 export interface HandlerDeps {
   readonly hosts: HostTable;
   readonly now: () => number;
+  readonly log: Logger;
 }
 
 type Handler = (session: SessionContext, msg: Message, deps: HandlerDeps) => void;
@@ -29,7 +33,13 @@ const HANDLERS: Readonly<Record<string, Handler>> = Object.freeze({
       throw new ProtocolError(ERROR_CODES.PROTO_BAD_FIELD, `seq: must increase, got ${sample.seq} after ${session.lastSeq}`, 'seq');
     }
     session.lastSeq = sample.seq;
-    deps.hosts.recordSample(session.host, session, sample, deps.now());
+    const result = deps.hosts.recordSample(session.host, session, sample, deps.now());
+    // Across connections, a replayed or older session never overwrites a newer reading: the
+    // sample is dropped and the session goes on (the agent's clock may have stepped back).
+    if (result === 'older' && !session.droppedOlder) {
+      session.droppedOlder = true;
+      deps.log.warn('samples older than the newest reading are dropped', { host: session.host, ts: sample.ts });
+    }
   },
 });
 

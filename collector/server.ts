@@ -1,28 +1,43 @@
 /**
- * The agents' TCP server: one FrameDecoder per socket, the hello handshake, then dispatch.
- * Whatever an agent sends, the worst outcome is an error frame with a stable code and the end
- * of that one connection; other sessions and the process carry on.
+ * The agents' server (TCP, or TLS): per-address admission, one FrameDecoder per socket, the
+ * hello handshake with its credential check, then dispatch. Whatever an agent sends, the worst
+ * outcome is an error frame with a stable code and the end of that one connection; other
+ * sessions and the process carry on.
+ *
+ * Deadlines (hello, idle) and acks are driven by one sweep timer for all sessions rather than a
+ * timer per socket: cheap with thousands of agents, and independent of what we write (Node's
+ * socket timeout counts our own writes, such as acks, as activity).
  */
-import { createServer, type Server, type Socket } from 'node:net';
+import { createServer as createTcpServer, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import { ERROR_CODES, SentinelError, SessionError, type ErrorCode } from '../shared/errors.ts';
 import { encodeFrame, FrameDecoder, type Message } from '../shared/frame_codec.ts';
+import type { GuardLimits } from '../shared/msgpack_guard.ts';
 import type { Logger } from '../shared/log.ts';
-import { MSG_ERROR, MSG_WELCOME, parseHello, PROTO_VERSION } from '../shared/protocol.ts';
+import { MSG_ACK, MSG_ERROR, MSG_WELCOME, parseHello, PROTO_VERSION, type Hello } from '../shared/protocol.ts';
 import { SENTINEL_VERSION } from '../shared/version.ts';
 import { ONLINE_INTERVALS } from '../shared/host_view.ts';
+import type { Authenticator, Credential } from './auth.ts';
 import { dispatch, type HandlerDeps, type SessionContext } from './handlers.ts';
 import type { HostTable } from './hosts.ts';
-import { MAX_HELLO_BYTES } from './settings.ts';
-import { tokensEqual } from './token.ts';
+import { addressKey, ConnectionCounter, FailureLimiter } from './limits.ts';
 
 export interface AgentServerOptions {
   hosts: HostTable;
-  token: string;
+  auth: Authenticator;
+  /** Largest hello, bytes; nothing may precede it. */
+  maxHelloBytes: number;
   maxFrameBytes: number;
+  guardLimits: GuardLimits;
   helloTimeoutMs: number;
   idleTimeoutMs: number;
+  ackIntervalMs: number;
   /** Connections held at once; one more is told TOO_MANY_CONNECTIONS and closed. */
   maxConnections: number;
+  maxConnectionsPerAddress: number;
+  failedHandshakesPerMinute: number;
+  /** PEM certificate and key: the port speaks TLS. */
+  tls?: { cert: string; key: string };
   log: Logger;
   now?: () => number;
 }
@@ -31,25 +46,42 @@ export interface AgentServerOptions {
 const CLOSE_GRACE_MS = 1000;
 /** Added to ONLINE_INTERVALS x the agent's interval for its idle timeout, ms. */
 const IDLE_SLACK_MS = 5000;
+/** The sweep runs this often at most, ms (more often when the hello timeout is short). */
+const MAX_SWEEP_MS = 250;
+/** How often the token file is checked for revocations, ms. */
+const TOKEN_CHECK_MS = 1000;
 
-type State = 'hello' | 'ready' | 'closed';
+/** Session endings before the welcome that count against the address's allowance of failures. */
+const FAILED_HANDSHAKE: ReadonlySet<string> = new Set<string>([
+  ERROR_CODES.AUTH_FAILED, ERROR_CODES.HELLO_TIMEOUT, ERROR_CODES.PROTO_BAD_FIELD, ERROR_CODES.PROTO_UNEXPECTED,
+  ERROR_CODES.PROTO_UNKNOWN_TYPE, ERROR_CODES.PROTO_VERSION, ERROR_CODES.FRAME_EMPTY, ERROR_CODES.FRAME_TOO_LARGE,
+  ERROR_CODES.FRAME_MALFORMED, ERROR_CODES.FRAME_NOT_MAP, ERROR_CODES.FRAME_TOO_DEEP, ERROR_CODES.FRAME_FORBIDDEN_TYPE,
+  ERROR_CODES.FRAME_FORBIDDEN_KEY,
+]);
+
+type State = 'hello' | 'auth' | 'ready' | 'closed';
 
 class Session implements SessionContext {
   state: State = 'hello';
   host = '';
   lastSeq = 0;
-  readonly decoder = new FrameDecoder({ maxFrameBytes: MAX_HELLO_BYTES });
+  credential: Credential | null = null;
+  readonly decoder: FrameDecoder;
   readonly remote: string;
-  private helloTimer: NodeJS.Timeout | null;
+  readonly openedMs: number;
+  lastRxMs: number;
+  lastAckMs: number;
+  idleLimitMs: number;
 
-  constructor(readonly id: number, readonly socket: Socket, private readonly server: AgentServer) {
+  constructor(readonly id: number, readonly socket: Socket, readonly addressKey: string, private readonly server: AgentServer) {
     this.remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
     const opts = server.options;
-    this.helloTimer = setTimeout(() => this.fail(new SessionError(ERROR_CODES.HELLO_TIMEOUT, `no hello within ${opts.helloTimeoutMs} ms`)), opts.helloTimeoutMs);
+    this.decoder = new FrameDecoder({ maxFrameBytes: opts.maxHelloBytes, limits: opts.guardLimits });
+    this.openedMs = this.lastRxMs = this.lastAckMs = server.deps.now();
+    this.idleLimitMs = opts.idleTimeoutMs;
     socket.setNoDelay(true);
-    // Keepalive notices a peer that vanished without a FIN; the idle timeout one that stays silent.
+    // Keepalive helps the kernel notice a peer that vanished; the idle deadline is the sure way.
     socket.setKeepAlive(true, 15_000);
-    socket.setTimeout(opts.idleTimeoutMs, () => this.fail(new SessionError(ERROR_CODES.IDLE_TIMEOUT, `nothing received for ${opts.idleTimeoutMs} ms`)));
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', () => { /* reported by 'close'; a reset peer is not our failure */ });
     socket.on('close', () => this.onClose());
@@ -57,6 +89,7 @@ class Session implements SessionContext {
 
   private onData(chunk: Buffer): void {
     if (this.state === 'closed') return;
+    this.lastRxMs = this.server.deps.now();
     const { messages, error } = this.decoder.push(chunk);
     for (const msg of messages) {
       // A message may have closed the session (an error, or a newer connection took over).
@@ -72,38 +105,69 @@ class Session implements SessionContext {
   }
 
   private onMessage(msg: Message): void {
-    const { options } = this.server;
     if (this.state === 'ready') {
       dispatch(this, msg, this.server.deps);
       return;
     }
+    if (this.state === 'auth') throw new SessionError(ERROR_CODES.PROTO_UNEXPECTED, 'a frame arrived before the welcome');
     const hello = parseHello(msg);
-    if (!tokensEqual(hello.token, options.token)) {
-      throw new SessionError(ERROR_CODES.AUTH_FAILED, 'token refused');
+    this.state = 'auth';
+    this.server.options.auth.verify(hello.host, hello.token).then(
+      (cred) => this.admit(hello, cred),
+      (err: unknown) => this.fail(err),
+    );
+  }
+
+  /** Second half of the handshake, once the credential has been checked. */
+  private admit(hello: Hello, cred: Credential | null): void {
+    if (this.state !== 'auth') return; // closed meanwhile
+    const { options } = this.server;
+    try {
+      if (!cred) throw new SessionError(ERROR_CODES.AUTH_FAILED, 'token refused');
+      const claim = options.hosts.claim(hello, this, this.server.deps.now());
+      if (!claim.ok && claim.reason === 'in_use') {
+        throw new SessionError(ERROR_CODES.HOST_IN_USE, `another live connection is sending as "${hello.host}"; give this agent another --name`);
+      }
+      if (!claim.ok) throw new SessionError(ERROR_CODES.CAPACITY_FULL, `the collector holds its maximum of ${options.hosts.capacity} hosts`);
+      this.host = hello.host;
+      this.credential = cred;
+      this.state = 'ready';
+      this.decoder.setMaxFrameBytes(options.maxFrameBytes);
+      // An agent with a long interval is not idle between its samples.
+      this.idleLimitMs = Math.max(options.idleTimeoutMs, ONLINE_INTERVALS * hello.interval_ms + IDLE_SLACK_MS);
+      if (claim.replaced) {
+        this.server.sessionById(claim.replaced.id)?.fail(new SessionError(ERROR_CODES.HOST_REPLACED, 'a newer connection took over this host'));
+      }
+      this.send({
+        type: MSG_WELCOME, proto: PROTO_VERSION, host: hello.host, collector: SENTINEL_VERSION,
+        max_frame_bytes: options.maxFrameBytes, ack_interval_ms: options.ackIntervalMs,
+      });
+      options.log.info('agent connected', { host: hello.host, agent: hello.agent, from: this.remote, slot: claim.slot, auth: cred.kind, evicted: claim.evicted ?? undefined });
+    } catch (err) {
+      this.fail(err);
     }
-    const claim = options.hosts.claim(hello, this, this.server.deps.now());
-    if (!claim.ok && claim.reason === 'in_use') {
-      throw new SessionError(ERROR_CODES.HOST_IN_USE, `another live connection is sending as "${hello.host}"; give this agent another --name`);
-    }
-    if (!claim.ok) {
-      throw new SessionError(ERROR_CODES.CAPACITY_FULL, `the collector holds its maximum of ${options.hosts.size} hosts`);
-    }
-    this.host = hello.host;
-    this.state = 'ready';
-    if (this.helloTimer) clearTimeout(this.helloTimer);
-    this.helloTimer = null;
-    this.decoder.setMaxFrameBytes(options.maxFrameBytes);
-    // An agent with a long interval is not idle between its samples.
-    this.socket.setTimeout(Math.max(options.idleTimeoutMs, ONLINE_INTERVALS * hello.interval_ms + IDLE_SLACK_MS));
-    if (claim.replaced) {
-      this.server.sessionById(claim.replaced.id)?.fail(new SessionError(ERROR_CODES.HOST_REPLACED, 'a newer connection took over this host'));
-    }
-    this.send({ type: MSG_WELCOME, proto: PROTO_VERSION, host: hello.host, collector: SENTINEL_VERSION, max_frame_bytes: options.maxFrameBytes });
-    options.log.info('agent connected', { host: hello.host, agent: hello.agent, from: this.remote, slot: claim.slot });
   }
 
   send(msg: Message): void {
     if (!this.socket.destroyed && this.socket.writable) this.socket.write(encodeFrame(msg));
+  }
+
+  /** Called by the sweep: enforces deadlines and sends the ack when due. */
+  tick(nowMs: number): void {
+    const { options } = this.server;
+    if (this.state === 'hello' || this.state === 'auth') {
+      if (nowMs - this.openedMs > options.helloTimeoutMs) this.fail(new SessionError(ERROR_CODES.HELLO_TIMEOUT, `no hello within ${options.helloTimeoutMs} ms`));
+      return;
+    }
+    if (this.state !== 'ready') return;
+    if (nowMs - this.lastRxMs > this.idleLimitMs) {
+      this.fail(new SessionError(ERROR_CODES.IDLE_TIMEOUT, `nothing received for ${this.idleLimitMs} ms`));
+      return;
+    }
+    if (nowMs - this.lastAckMs >= options.ackIntervalMs) {
+      this.lastAckMs = nowMs;
+      this.send({ type: MSG_ACK, seq: this.lastSeq });
+    }
   }
 
   /** Ends the session with an error frame naming why. Safe to call more than once. */
@@ -113,9 +177,11 @@ class Session implements SessionContext {
     this.state = 'closed';
     const code: ErrorCode = err instanceof SentinelError ? err.code : ERROR_CODES.PROTO_BAD_FIELD;
     const message = err instanceof Error ? err.message : String(err);
-    if (!(err instanceof SentinelError)) this.server.options.log.error('unexpected error in a session', { from: this.remote, error: message });
+    const { log } = this.server.options;
+    if (!(err instanceof SentinelError)) log.error('unexpected error in a session', { from: this.remote, error: message });
     const level = code === ERROR_CODES.SHUTDOWN || code === ERROR_CODES.HOST_REPLACED ? 'info' : 'warn';
-    this.server.options.log[level]('session closed', { code, host: wasReady ? this.host : undefined, from: this.remote, reason: message });
+    log[level]('session closed', { code, host: wasReady ? this.host : undefined, from: this.remote, reason: message });
+    if (!wasReady && FAILED_HANDSHAKE.has(code)) this.server.handshakeFailed(this.addressKey);
     this.send({ type: MSG_ERROR, code, message });
     this.release();
     this.socket.end();
@@ -132,8 +198,6 @@ class Session implements SessionContext {
   }
 
   private release(): void {
-    if (this.helloTimer) clearTimeout(this.helloTimer);
-    this.helloTimer = null;
     if (this.host) this.server.options.hosts.release(this.host, this, this.server.deps.now());
   }
 }
@@ -141,23 +205,94 @@ class Session implements SessionContext {
 export class AgentServer {
   readonly server: Server;
   readonly deps: HandlerDeps;
+  readonly failures: FailureLimiter;
+  private readonly perAddress: ConnectionCounter;
   private readonly sessions = new Map<number, Session>();
   private nextId = 1;
+  /** Sockets accepted and not yet closed, authenticated or not (TLS ones before their handshake too). */
+  private open = 0;
+  private readonly sweepTimer: NodeJS.Timeout;
+  private readonly tokenTimer: NodeJS.Timeout;
 
   constructor(readonly options: AgentServerOptions) {
-    this.deps = { hosts: options.hosts, now: options.now ?? Date.now };
-    this.server = createServer({ noDelay: true }, (socket) => {
-      if (this.sessions.size >= options.maxConnections) {
-        // Checked before any per-connection state exists: a flood costs one small write each.
-        socket.on('error', () => {});
-        socket.end(encodeFrame({ type: MSG_ERROR, code: ERROR_CODES.TOO_MANY_CONNECTIONS, message: `the collector holds its maximum of ${options.maxConnections} connections` }));
-        setTimeout(() => socket.destroy(), CLOSE_GRACE_MS).unref();
-        return;
-      }
-      const session = new Session(this.nextId++, socket, this);
-      this.sessions.set(session.id, session);
-    });
+    this.deps = { hosts: options.hosts, now: options.now ?? Date.now, log: options.log };
+    this.failures = new FailureLimiter(options.failedHandshakesPerMinute);
+    this.perAddress = new ConnectionCounter(options.maxConnectionsPerAddress);
+    if (options.tls) {
+      const tlsServer = createTlsServer({ cert: options.tls.cert, key: options.tls.key, minVersion: 'TLSv1.2', handshakeTimeout: options.helloTimeoutMs });
+      tlsServer.on('connection', (raw: Socket) => this.admit(raw, false));
+      tlsServer.on('secureConnection', (socket: TLSSocket) => this.startSession(socket));
+      tlsServer.on('tlsClientError', (err) => options.log.debug('TLS handshake failed', { error: err.message }));
+      this.server = tlsServer;
+    } else {
+      const tcpServer = createTcpServer({ noDelay: true });
+      tcpServer.on('connection', (socket: Socket) => {
+        if (this.admit(socket, true)) this.startSession(socket);
+      });
+      this.server = tcpServer;
+    }
     this.server.on('error', (err) => options.log.error('agent server error', { error: err.message }));
+    const sweepMs = Math.max(20, Math.min(MAX_SWEEP_MS, Math.floor(options.helloTimeoutMs / 4), Math.floor(options.ackIntervalMs / 2)));
+    this.sweepTimer = setInterval(() => this.sweep(), sweepMs).unref();
+    this.tokenTimer = setInterval(() => this.recheckCredentials(), TOKEN_CHECK_MS).unref();
+  }
+
+  /**
+   * Admission, checked on the raw socket before any per-connection state or TLS work exists:
+   * the total cap, the per-address cap, and the failed-handshake allowance. A refused plain-TCP
+   * peer is told why in one small frame; a refused TLS peer is simply closed.
+   */
+  private admit(socket: Socket, canExplain: boolean): boolean {
+    const key = addressKey(socket.remoteAddress);
+    const { options } = this;
+    let refusal: { code: ErrorCode; message: string } | null = null;
+    if (this.open >= options.maxConnections) {
+      refusal = { code: ERROR_CODES.TOO_MANY_CONNECTIONS, message: `the collector holds its maximum of ${options.maxConnections} connections` };
+    } else if (this.failures.blocked(key, this.deps.now())) {
+      refusal = { code: ERROR_CODES.RATE_LIMITED, message: `too many failed handshakes from this address; retry in ${Math.ceil(this.failures.retryAfterMs(key, this.deps.now()) / 1000)} s` };
+    } else if (!this.perAddress.tryAdd(key)) {
+      refusal = { code: ERROR_CODES.TOO_MANY_CONNECTIONS, message: `this address holds its maximum of ${options.maxConnectionsPerAddress} connections` };
+    }
+    socket.on('error', () => {});
+    if (refusal) {
+      options.log.debug('connection refused', { code: refusal.code, from: socket.remoteAddress });
+      if (canExplain) socket.end(encodeFrame({ type: MSG_ERROR, ...refusal }));
+      else socket.destroy();
+      setTimeout(() => socket.destroy(), CLOSE_GRACE_MS).unref();
+      return false;
+    }
+    this.open++;
+    socket.once('close', () => {
+      this.open--;
+      this.perAddress.remove(key);
+    });
+    return true;
+  }
+
+  private startSession(socket: Socket): void {
+    const session = new Session(this.nextId++, socket, addressKey(socket.remoteAddress), this);
+    this.sessions.set(session.id, session);
+  }
+
+  handshakeFailed(key: string): void {
+    if (this.failures.fail(key, this.deps.now())) {
+      this.options.log.warn('address refused for failed handshakes', { address: key, per_minute: this.options.failedHandshakesPerMinute });
+    }
+  }
+
+  private sweep(): void {
+    const now = this.deps.now();
+    for (const s of this.sessions.values()) s.tick(now);
+  }
+
+  /** Closes sessions whose token was revoked or replaced since they were admitted. */
+  recheckCredentials(): void {
+    if (!this.options.auth.refresh()) return;
+    for (const s of this.sessions.values()) {
+      if (s.state === 'ready' && s.credential && !this.options.auth.stillValid(s.host, s.credential)) {
+        s.fail(new SessionError(ERROR_CODES.AUTH_REVOKED, 'the token this agent used was revoked or replaced'));
+      }
+    }
   }
 
   /** Listens and resolves with the bound address (port 0 picks a free port). */
@@ -174,8 +309,9 @@ export class AgentServer {
     });
   }
 
+  /** Connections open now, authenticated or not. */
   get connectionCount(): number {
-    return this.sessions.size;
+    return this.open;
   }
 
   sessionById(id: number): Session | undefined {
@@ -188,6 +324,8 @@ export class AgentServer {
 
   /** Stops accepting, tells every agent why, and resolves when every socket is closed. */
   async close(): Promise<void> {
+    clearInterval(this.sweepTimer);
+    clearInterval(this.tokenTimer);
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     for (const s of this.sessions.values()) s.fail(new SessionError(ERROR_CODES.SHUTDOWN, 'the collector is shutting down'));
     await closed;

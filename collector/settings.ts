@@ -2,27 +2,53 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_MAX_FRAME_BYTES, MAX_FRAME_BYTES_CEILING } from '../shared/frame_codec.ts';
-import { intIn, nonEmptyString, oneOf, parseHostPort, setting, type ConfigOf } from '../shared/config.ts';
+import { DEFAULT_GUARD_LIMITS } from '../shared/msgpack_guard.ts';
+import { intIn, nonEmptyString, oneOf, optionalFile, parseHostPort, setting, type ConfigOf } from '../shared/config.ts';
 import { MAX_CAPACITY } from '../shared/shm_store.ts';
 import { MAX_TOKEN_BYTES } from '../shared/protocol.ts';
 
 /** Default data directory: under the user's home, so it survives reboots and checkouts. */
 export const DEFAULT_DATA_DIR = join(homedir(), '.cluster-sentinel');
 
+/** The value of --http-token that turns dashboard authentication off even beyond localhost. */
+export const HTTP_TOKEN_NONE = 'none';
+
+/**
+ * Every setting and limit, with its default. README's Security section lists the same limits;
+ * `--help` is generated from this table.
+ */
 export const COLLECTOR_SETTINGS = Object.freeze({
-  listen: setting({ flag: 'listen', arg: 'HOST:PORT', doc: 'where agents connect (TCP)', default: parseHostPort('0.0.0.0:8765', 'listen'), parse: parseHostPort }),
-  http: setting({ flag: 'http', arg: 'HOST:PORT', doc: 'dashboard and API (HTTP)', default: parseHostPort('127.0.0.1:8080', 'http'), parse: parseHostPort }),
-  dataDir: setting({ flag: 'data-dir', arg: 'DIR', doc: 'cluster token and control socket live here', default: DEFAULT_DATA_DIR, parse: nonEmptyString(4096) }),
+  listen: setting({ flag: 'listen', arg: 'HOST:PORT', doc: 'where agents connect (TCP, or TLS with --tls-cert)', default: parseHostPort('0.0.0.0:8765', 'listen'), parse: parseHostPort }),
+  http: setting({ flag: 'http', arg: 'HOST:PORT', doc: 'dashboard and API (HTTP, or HTTPS with --https-cert)', default: parseHostPort('127.0.0.1:8080', 'http'), parse: parseHostPort }),
+  dataDir: setting({ flag: 'data-dir', arg: 'DIR', doc: 'tokens and the control socket live here', default: DEFAULT_DATA_DIR, parse: nonEmptyString(4096) }),
   capacity: setting({ flag: 'capacity', arg: 'HOSTS', doc: 'host slots in shared memory (1 KiB each)', default: 1024, parse: intIn(1, MAX_CAPACITY) }),
-  token: setting({ flag: 'token', arg: 'TOKEN', doc: 'cluster token agents must present; default: read or create DATA_DIR/cluster.token', default: '', parse: nonEmptyString(MAX_TOKEN_BYTES), secret: true }),
-  maxFrameBytes: setting({ flag: 'max-frame-bytes', arg: 'BYTES', doc: 'largest frame accepted from an agent', default: DEFAULT_MAX_FRAME_BYTES, parse: intIn(1024, MAX_FRAME_BYTES_CEILING) }),
-  helloTimeoutMs: setting({ flag: 'hello-timeout-ms', arg: 'MS', doc: 'a new connection must send its hello within this time', default: 5000, parse: intIn(100, 60_000) }),
-  idleTimeoutMs: setting({ flag: 'idle-timeout-ms', arg: 'MS', doc: 'close an agent that sends nothing for this long', default: 60_000, parse: intIn(1000, 3_600_000) }),
+  evictAfterS: setting({ flag: 'evict-after-s', arg: 'S', doc: 'when all slots are taken, a host offline this long gives its slot to a new one', default: 600, parse: intIn(0, 365 * 86_400) }),
+  // Credentials.
+  auth: setting({ flag: 'auth', arg: 'MODE', doc: 'cluster: the cluster token or a host\'s own token; per-host: only tokens made by `npm run token`', default: 'cluster' as const, parse: oneOf('cluster', 'per-host') }),
+  token: setting({ flag: 'token', arg: 'TOKEN', doc: 'cluster token; default: read or create DATA_DIR/cluster.token', default: '', parse: nonEmptyString(MAX_TOKEN_BYTES), secret: true }),
+  tlsCert: setting({ flag: 'tls-cert', arg: 'FILE', doc: 'PEM certificate (chain): agents connect over TLS', default: '', parse: optionalFile }),
+  tlsKey: setting({ flag: 'tls-key', arg: 'FILE', doc: 'PEM private key for --tls-cert', default: '', parse: optionalFile }),
+  httpsCert: setting({ flag: 'https-cert', arg: 'FILE', doc: 'PEM certificate (chain): the dashboard serves HTTPS', default: '', parse: optionalFile }),
+  httpsKey: setting({ flag: 'https-key', arg: 'FILE', doc: 'PEM private key for --https-cert', default: '', parse: optionalFile }),
+  httpToken: setting({ flag: 'http-token', arg: 'TOKEN', doc: `dashboard/API password (Bearer, or Basic with any user); default: none on a loopback address, else read or create DATA_DIR/http.token; "${HTTP_TOKEN_NONE}" turns it off`, default: '', parse: nonEmptyString(MAX_TOKEN_BYTES), secret: true }),
+  // Limits on the agent port.
   maxConnections: setting({ flag: 'max-connections', arg: 'N', doc: 'agent connections held at once, authenticated or not', default: 4096, parse: intIn(1, 1_000_000) }),
+  maxConnectionsPerAddress: setting({ flag: 'max-connections-per-address', arg: 'N', doc: 'agent connections from one IPv4 address or IPv6 /64', default: 256, parse: intIn(1, 1_000_000) }),
+  failedHandshakesPerMinute: setting({ flag: 'failed-handshakes-per-minute', arg: 'N', doc: 'failed hellos allowed per address a minute; beyond, it is refused until it cools down', default: 10, parse: intIn(1, 1_000_000) }),
+  maxHelloBytes: setting({ flag: 'max-hello-bytes', arg: 'BYTES', doc: 'largest first frame (the hello); nothing may come before it', default: 4096, parse: intIn(256, 65_536) }),
+  maxFrameBytes: setting({ flag: 'max-frame-bytes', arg: 'BYTES', doc: 'largest frame after the welcome', default: DEFAULT_MAX_FRAME_BYTES, parse: intIn(1024, MAX_FRAME_BYTES_CEILING) }),
+  maxDepth: setting({ flag: 'max-depth', arg: 'N', doc: 'msgpack nesting depth (the top map is 1)', default: DEFAULT_GUARD_LIMITS.maxDepth, parse: intIn(2, 64) }),
+  maxStringBytes: setting({ flag: 'max-string-bytes', arg: 'BYTES', doc: 'longest msgpack string', default: DEFAULT_GUARD_LIMITS.maxStringBytes, parse: intIn(256, 1 << 20) }),
+  maxArrayItems: setting({ flag: 'max-array-items', arg: 'N', doc: 'most items in a msgpack array', default: DEFAULT_GUARD_LIMITS.maxArrayLength, parse: intIn(16, 1 << 20) }),
+  maxMapEntries: setting({ flag: 'max-map-entries', arg: 'N', doc: 'most entries in a msgpack map', default: DEFAULT_GUARD_LIMITS.maxMapSize, parse: intIn(64, 1 << 16) }),
+  helloTimeoutMs: setting({ flag: 'hello-timeout-ms', arg: 'MS', doc: 'a new connection must finish TLS and send its hello within this time', default: 5000, parse: intIn(100, 60_000) }),
+  idleTimeoutMs: setting({ flag: 'idle-timeout-ms', arg: 'MS', doc: 'close an agent that sends nothing for this long (at least 3 of its intervals + 5 s)', default: 60_000, parse: intIn(1000, 3_600_000) }),
+  ackIntervalMs: setting({ flag: 'ack-interval-ms', arg: 'MS', doc: 'how often agents are sent an ack, so they notice a vanished collector', default: 5000, parse: intIn(100, 60_000) }),
+  // Limits on the dashboard.
+  httpMaxConnections: setting({ flag: 'http-max-connections', arg: 'N', doc: 'dashboard connections held at once', default: 256, parse: intIn(1, 100_000) }),
+  httpHeadersTimeoutMs: setting({ flag: 'http-headers-timeout-ms', arg: 'MS', doc: 'a request\'s headers must arrive within this time', default: 10_000, parse: intIn(100, 600_000) }),
+  httpRequestTimeoutMs: setting({ flag: 'http-request-timeout-ms', arg: 'MS', doc: 'a whole request must arrive within this time', default: 15_000, parse: intIn(100, 600_000) }),
   logLevel: setting({ flag: 'log-level', arg: 'LEVEL', doc: 'debug, info, warn or error', default: 'info' as const, parse: oneOf('debug', 'info', 'warn', 'error') }),
 });
 
 export type CollectorConfig = ConfigOf<typeof COLLECTOR_SETTINGS>;
-
-/** Largest hello accepted, in bytes: a hello is small, so a stranger cannot make us buffer 64 KiB before authenticating. */
-export const MAX_HELLO_BYTES = 4096;

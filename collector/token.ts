@@ -7,6 +7,8 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export const TOKEN_FILE = 'cluster.token';
+/** The dashboard's password when it is bound beyond loopback and none was given. */
+export const HTTP_TOKEN_FILE = 'http.token';
 /** Entropy of a generated token, in bytes (256 bits). */
 export const TOKEN_BYTES = 32;
 
@@ -15,15 +17,21 @@ export function ensureDataDir(dir: string): void {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
 }
 
+/** A fresh random token, 43 characters of base64url. */
+export function randomToken(): string {
+  return randomBytes(TOKEN_BYTES).toString('base64url');
+}
+
 /**
- * Reads DATA_DIR/cluster.token, creating it (mode 0600) with a fresh random token when absent.
- * `wx` makes creation atomic: two processes starting at once end with the same token.
+ * Reads DATA_DIR/FILE (cluster.token by default), creating it (mode 0600) with a fresh random
+ * token when absent. `wx` makes creation atomic: two processes starting at once end with the
+ * same token.
  */
-export function loadOrCreateClusterToken(dataDir: string): string {
+export function loadOrCreateClusterToken(dataDir: string, fileName = TOKEN_FILE): string {
   ensureDataDir(dataDir);
-  const file = join(dataDir, TOKEN_FILE);
+  const file = join(dataDir, fileName);
   try {
-    writeFileSync(file, randomBytes(TOKEN_BYTES).toString('base64url') + '\n', { flag: 'wx', mode: 0o600 });
+    writeFileSync(file, randomToken() + '\n', { flag: 'wx', mode: 0o600 });
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
   }

@@ -2,15 +2,46 @@
  * The dashboard's routes, on a hand-rolled node:http server. Only GET and HEAD; every response
  * carries security headers; the API is never cached.
  */
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ShmStore } from '../shared/shm_store.ts';
+import { hostView } from '../shared/host_view.ts';
 import { hostsPayload } from './api.ts';
+import { metricsText } from './metrics.ts';
+import { PROM_CONTENT_TYPE } from './prom_text.ts';
 import type { PageAssets } from './page.ts';
 
 export interface RouteContext {
   store: ShmStore;
   assets: PageAssets;
   now: () => number;
+  /** Password for every route but /healthz; '' for none. */
+  httpToken: string;
+}
+
+/** Routes anyone may read even when a password is set: health checks carry no reading. */
+const OPEN_ROUTES: ReadonlySet<string> = new Set(['/healthz']);
+
+function digest(s: string): Buffer {
+  return createHash('sha256').update(s, 'utf8').digest();
+}
+
+/**
+ * Whether the request carries the password: `Authorization: Bearer TOKEN` (scripts, Prometheus)
+ * or `Basic` with any user name and TOKEN as password (browsers). Compared in constant time.
+ */
+export function authorized(header: string | undefined, token: string): boolean {
+  if (token === '') return true;
+  if (!header) return false;
+  let presented: string | null = null;
+  const m = /^(Bearer|Basic)\s+(\S+)\s*$/i.exec(header);
+  if (m && m[1]!.toLowerCase() === 'bearer') presented = m[2]!;
+  if (m && m[1]!.toLowerCase() === 'basic') {
+    const decoded = Buffer.from(m[2]!, 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    if (colon >= 0) presented = decoded.slice(colon + 1);
+  }
+  return presented !== null && timingSafeEqual(digest(presented), digest(token));
 }
 
 const SECURITY_HEADERS: Readonly<Record<string, string>> = Object.freeze({
@@ -38,6 +69,10 @@ type Route = (req: IncomingMessage, res: ServerResponse, ctx: RouteContext) => v
 const ROUTES: ReadonlyMap<string, Route> = new Map<string, Route>([
   ['/', (req, res, ctx) => send(req, res, 200, 'text/html; charset=utf-8', ctx.assets.html, { 'cache-control': 'no-cache', 'content-security-policy': ctx.assets.csp })],
   ['/api/hosts', (req, res, ctx) => sendJson(req, res, 200, hostsPayload(ctx.store, ctx.now()))],
+  ['/metrics', (req, res, ctx) => {
+    const now = ctx.now();
+    send(req, res, 200, PROM_CONTENT_TYPE, metricsText(ctx.store.readAll().map((slot) => hostView(slot, now)), now), { 'cache-control': 'no-store' });
+  }],
   ['/healthz', (req, res, ctx) => {
     // Healthy while the buffer still reads as this layout (attaching re-checks the header).
     try {
@@ -60,6 +95,10 @@ export function handleRequest(req: IncomingMessage, res: ServerResponse, ctx: Ro
     path = new URL(req.url ?? '/', 'http://localhost').pathname;
   } catch {
     sendJson(req, res, 400, { error: 'bad request target' });
+    return;
+  }
+  if (!OPEN_ROUTES.has(path) && !authorized(req.headers.authorization, ctx.httpToken)) {
+    sendJson(req, res, 401, { error: 'authentication required' }, { 'www-authenticate': 'Basic realm="Cluster Sentinel", charset="UTF-8"' });
     return;
   }
   const route = ROUTES.get(path);

@@ -1,31 +1,64 @@
-/** The dashboard's HTTP server: node:http with timeouts and a connection cap, routes in routes.ts. */
-import { createServer, type Server } from 'node:http';
+/**
+ * The dashboard's server: node:http (or node:https) with timeouts and a connection cap; routes
+ * in routes.ts. Slow clients are closed at their deadlines: Node checks them every
+ * `connectionsCheckingInterval`, which is set from the headers timeout (Node's default is 30 s).
+ */
+import { createServer as createHttpServer, type Server, type ServerOptions } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { ShmStore } from '../shared/shm_store.ts';
 import { loadPageAssets } from './page.ts';
 import { handleRequest } from './routes.ts';
 
-/** Bounds so that slow or idle clients cannot hold the server: ms, and connections. */
-export const HTTP_HEADERS_TIMEOUT_MS = 10_000;
-export const HTTP_REQUEST_TIMEOUT_MS = 15_000;
-export const HTTP_KEEPALIVE_TIMEOUT_MS = 5_000;
-export const HTTP_MAX_CONNECTIONS = 256;
-export const HTTP_MAX_HEADER_BYTES = 16 * 1024;
+export interface HttpLimits {
+  maxConnections: number;
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+  /** Request line and headers together, bytes; more is answered 431. */
+  maxHeaderBytes: number;
+}
 
-export function createDashboardServer(store: ShmStore, now: () => number = Date.now): Server {
+export const DEFAULT_HTTP_LIMITS: HttpLimits = Object.freeze({
+  maxConnections: 256,
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 15_000,
+  keepAliveTimeoutMs: 5_000,
+  maxHeaderBytes: 16 * 1024,
+});
+
+export interface DashboardServerOptions {
+  /** Password for every route but /healthz; '' for none. */
+  httpToken?: string;
+  limits?: Partial<HttpLimits>;
+  tls?: { cert: string; key: string };
+  now?: () => number;
+}
+
+export function createDashboardServer(store: ShmStore, opts: DashboardServerOptions = {}): Server {
   const assets = loadPageAssets();
-  const server = createServer(
-    { headersTimeout: HTTP_HEADERS_TIMEOUT_MS, requestTimeout: HTTP_REQUEST_TIMEOUT_MS, keepAliveTimeout: HTTP_KEEPALIVE_TIMEOUT_MS, maxHeaderSize: HTTP_MAX_HEADER_BYTES },
-    (req, res) => {
-      try {
-        handleRequest(req, res, { store, assets, now });
-      } catch (err) {
-        // A bug in one route answers 500 and leaves the server up.
-        if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' });
-        res.end('internal error\n');
-        process.emitWarning(`dashboard route failed: ${err instanceof Error ? err.stack : String(err)}`);
-      }
-    },
-  );
-  server.maxConnections = HTTP_MAX_CONNECTIONS;
+  const limits: HttpLimits = { ...DEFAULT_HTTP_LIMITS, ...opts.limits };
+  const now = opts.now ?? Date.now;
+  const httpToken = opts.httpToken ?? '';
+  const options: ServerOptions = {
+    headersTimeout: limits.headersTimeoutMs,
+    requestTimeout: Math.max(limits.requestTimeoutMs, limits.headersTimeoutMs),
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    maxHeaderSize: limits.maxHeaderBytes,
+    connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(limits.headersTimeoutMs / 4))),
+  };
+  const handler: Parameters<typeof createHttpServer>[1] = (req, res) => {
+    try {
+      handleRequest(req, res, { store, assets, now, httpToken });
+    } catch (err) {
+      // A bug in one route answers 500 and leaves the server up.
+      if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' });
+      res.end('internal error\n');
+      process.emitWarning(`dashboard route failed: ${err instanceof Error ? err.stack : String(err)}`);
+    }
+  };
+  const server: Server = opts.tls
+    ? (createHttpsServer({ ...options, cert: opts.tls.cert, key: opts.tls.key, minVersion: 'TLSv1.2', handshakeTimeout: limits.headersTimeoutMs }, handler) as unknown as Server)
+    : createHttpServer(options, handler);
+  server.maxConnections = limits.maxConnections;
   return server;
 }

@@ -1,15 +1,21 @@
 /**
  * The dashboard worker thread: attaches to the collector's SharedArrayBuffer (read only, through
- * the store) and serves HTTP. It reports `listening` or `failed` to the collector's main thread.
+ * the store) and serves HTTP or HTTPS. It reports `listening` or `failed` to the collector's
+ * main thread.
  */
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { ShmStore } from '../shared/shm_store.ts';
-import { createDashboardServer } from './server.ts';
+import { createDashboardServer, type HttpLimits } from './server.ts';
 
 export interface DashboardWorkerData {
   buffer: SharedArrayBuffer;
   host: string;
   port: number;
+  /** Password for every route but /healthz; '' for none. */
+  httpToken?: string;
+  limits?: Partial<HttpLimits>;
+  /** PEM certificate and key: serve HTTPS. */
+  tls?: { cert: string; key: string };
 }
 
 export type WorkerReport = { type: 'listening'; host: string; port: number } | { type: 'failed'; error: string };
@@ -21,7 +27,7 @@ function report(m: WorkerReport): void {
 if (!isMainThread && parentPort) {
   const data = workerData as DashboardWorkerData;
   const store = new ShmStore(data.buffer);
-  const server = createDashboardServer(store);
+  const server = createDashboardServer(store, { httpToken: data.httpToken ?? '', limits: data.limits ?? {}, ...(data.tls ? { tls: data.tls } : {}) });
   server.once('error', (err) => {
     report({ type: 'failed', error: `dashboard cannot listen on ${data.host}:${data.port}: ${err.message}` });
     process.exit(1);

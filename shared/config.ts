@@ -4,6 +4,7 @@
  * Every value is checked once at start; a bad one raises ConfigError naming the setting.
  * Functions take argv and env as parameters, so tests never touch process.env.
  */
+import { accessSync, constants as fsConstants } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ConfigError } from './errors.ts';
 
@@ -90,6 +91,7 @@ export function helpText(usage: string, table: SettingsTable): string {
 }
 
 function formatDefault(v: unknown): string {
+  if (v === '') return '(none)';
   if (v !== null && typeof v === 'object' && 'host' in v && 'port' in v) return formatHostPort(v as HostPort);
   return String(v);
 }
@@ -137,4 +139,15 @@ export function oneOf<T extends string>(...choices: T[]): (raw: string, name: st
     if (!(choices as string[]).includes(raw)) throw new ConfigError(name, `must be one of ${choices.join(', ')}, got "${raw}"`);
     return raw as T;
   };
+}
+
+/** A file that must exist and be readable now (certificates, keys); read at start. */
+export function optionalFile(raw: string, name: string): string {
+  if (raw.trim() === '') throw new ConfigError(name, 'must not be empty');
+  try {
+    accessSync(raw, fsConstants.R_OK);
+  } catch (err) {
+    throw new ConfigError(name, `cannot read "${raw}": ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+  return raw;
 }

@@ -33,6 +33,9 @@ export const ERROR_CODES = Object.freeze({
   // Appended: a host name already held by a live connection.
   HOST_IN_USE: 'SENTINEL_HOST_IN_USE',
   TOO_MANY_CONNECTIONS: 'SENTINEL_TOO_MANY_CONNECTIONS',
+  // Appended: too many failed handshakes from one address; a host token revoked while connected.
+  RATE_LIMITED: 'SENTINEL_RATE_LIMITED',
+  AUTH_REVOKED: 'SENTINEL_AUTH_REVOKED',
 } as const);
 
 export type ErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES];

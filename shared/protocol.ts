@@ -13,6 +13,8 @@ export const MSG_HELLO = 'hello';
 export const MSG_WELCOME = 'welcome';
 export const MSG_ERROR = 'error';
 export const MSG_SAMPLE = 'sample';
+/** Collector -> agent, every `ack_interval_ms`: proves the link is alive in that direction. */
+export const MSG_ACK = 'ack';
 
 /** Bounds on strings, in UTF-8 bytes. */
 export const MAX_HOST_BYTES = 253;
@@ -56,6 +58,17 @@ export interface Welcome {
   collector: string;
   /** Largest frame the collector accepts from now on, in bytes. */
   max_frame_bytes: number;
+  /**
+   * The collector sends an `ack` at least this often, ms. An agent that hears nothing for a few
+   * of these knows the collector is gone (even without a FIN) and reconnects.
+   */
+  ack_interval_ms: number;
+}
+
+export interface Ack {
+  type: typeof MSG_ACK;
+  /** seq of the last sample the collector accepted on this connection (0: none yet). */
+  seq: number;
 }
 
 export interface ErrorMessage {
@@ -199,7 +212,9 @@ export function parseHello(msg: Message): Hello {
 export function parseSample(msg: Message): Sample {
   const seq = int(msg, 'seq', 1, Number.MAX_SAFE_INTEGER, true)!;
   const ts = msg['ts'];
-  if (typeof ts !== 'number' || !Number.isFinite(ts) || ts <= 0) throw bad('ts', 'must be a positive, finite number of ms since the epoch');
+  if (typeof ts !== 'number' || !Number.isFinite(ts) || ts <= 0 || ts > Number.MAX_SAFE_INTEGER) {
+    throw bad('ts', 'must be a positive number of ms since the epoch, below 2^53');
+  }
   const sample: Sample = { type: MSG_SAMPLE, seq, ts };
   for (const r of READINGS) {
     const v = msg[r.name];

@@ -20,7 +20,7 @@ const HOSTS: readonly FixtureHost[] = [
 async function startServer(t: { after: (fn: () => Promise<void>) => void }): Promise<string> {
   const fixture = makeStore(HOSTS, { nowMs: NOW_MS });
   // A fixed clock: ages and statuses do not depend on how fast the test runs.
-  const server = createDashboardServer(fixture.store, () => NOW_MS);
+  const server = createDashboardServer(fixture.store, { now: () => NOW_MS });
   const base = await listenLoopback(server);
   t.after(() => closeServer(server));
   return base;
