@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { connect, createServer, type Socket } from 'node:net';
 import { after, test } from 'node:test';
 import { Sender } from '../../agent/sender.ts';
 import { startCollector, type RunningCollector } from '../../collector/app.ts';
@@ -17,10 +18,10 @@ const TOKEN = 'sender-test-token';
 const dirs: string[] = [];
 after(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
 
-function collectorOn(port: number): Promise<RunningCollector> {
+function collectorOn(port: number, extra: string[] = []): Promise<RunningCollector> {
   const dir = mkdtempSync(join(tmpdir(), 'sentinel-sender-'));
   dirs.push(dir);
-  const cfg = loadConfig(COLLECTOR_SETTINGS, ['--listen', `127.0.0.1:${port}`, '--http', '127.0.0.1:0', '--data-dir', dir, '--token', TOKEN], {}).config;
+  const cfg = loadConfig(COLLECTOR_SETTINGS, ['--listen', `127.0.0.1:${port}`, '--http', '127.0.0.1:0', '--data-dir', dir, '--token', TOKEN, ...extra], {}).config;
   return startCollector(cfg, createLogger('collector', 'error'));
 }
 
@@ -122,6 +123,59 @@ test('two agents with one name do not knock each other off: the second waits at 
   } finally {
     await first.stop();
     await second.stop();
+    await c.stop();
+  }
+});
+
+/**
+ * A TCP relay that can go silent: it keeps both sockets open but stops passing bytes, as a
+ * collector machine that lost power looks from the agent (no FIN, no RST).
+ */
+function blackholeRelay(targetPort: number): Promise<{ port: number; freeze(): void; close(): Promise<void> }> {
+  let frozen = false;
+  const sockets = new Set<Socket>();
+  const server = createServer((inbound) => {
+    const outbound = connect({ port: targetPort, host: '127.0.0.1' });
+    for (const s of [inbound, outbound]) {
+      sockets.add(s);
+      s.on('error', () => {});
+    }
+    inbound.on('data', (d) => { if (!frozen) outbound.write(d); });
+    outbound.on('data', (d) => { if (!frozen) inbound.write(d); });
+    inbound.on('close', () => { if (!frozen) outbound.destroy(); });
+    outbound.on('close', () => { if (!frozen) inbound.destroy(); });
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({
+    port: (server.address() as { port: number }).port,
+    freeze: () => { frozen = true; },
+    close: () => new Promise<void>((r) => { for (const s of sockets) s.destroy(); server.close(() => r()); }),
+  })));
+}
+
+test('a collector that vanishes without a FIN is noticed within a few ack intervals, and the agent reconnects', async () => {
+  const c = await collectorOn(0, ['--ack-interval-ms', '200']);
+  const relay = await blackholeRelay(c.agentAddress.port);
+  const s = sender(relay.port);
+  const downs: string[] = [];
+  s.on('down', (r: string) => downs.push(r));
+  try {
+    s.start();
+    await waitFor('ready through the relay', () => s.state === 'ready');
+    relay.freeze();
+    const t0 = performance.now();
+    const sending = setInterval(() => s.sendSample(Date.now(), { cpu_pct: 1 }, {}), 100);
+    try {
+      await waitFor('the agent to notice', () => downs.find((d) => d.startsWith('nothing from the collector')), 10_000);
+    } finally {
+      clearInterval(sending);
+    }
+    const ms = performance.now() - t0;
+    // 3 acks of 200 ms + 2 s of slack, checked every quarter of that.
+    assert.ok(ms < 4000, `noticed after ${ms.toFixed(0)} ms`);
+    await waitFor('retrying', () => s.state === 'connecting' || s.state === 'waiting');
+  } finally {
+    await s.stop();
+    await relay.close();
     await c.stop();
   }
 });

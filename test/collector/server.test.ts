@@ -21,7 +21,7 @@ let dir: string;
 let c: RunningCollector;
 
 function config(extra: string[] = []): CollectorConfig {
-  return loadConfig(COLLECTOR_SETTINGS, ['--listen', '127.0.0.1:0', '--http', '127.0.0.1:0', '--data-dir', dir, '--token', TOKEN, '--capacity', '10', '--hello-timeout-ms', '300', ...extra], {}).config;
+  return loadConfig(COLLECTOR_SETTINGS, ['--listen', '127.0.0.1:0', '--http', '127.0.0.1:0', '--data-dir', dir, '--token', TOKEN, '--capacity', '10', '--hello-timeout-ms', '300', '--failed-handshakes-per-minute', '100000', ...extra], {}).config;
 }
 
 function hello(host: string, token = TOKEN): Record<string, unknown> {

@@ -17,10 +17,10 @@ const HOSTS: readonly FixtureHost[] = [
   { name: HOSTILE, status: 'online' },
 ];
 
-async function startServer(t: { after: (fn: () => Promise<void>) => void }): Promise<string> {
+async function startServer(t: { after: (fn: () => Promise<void>) => void }, httpToken = ''): Promise<string> {
   const fixture = makeStore(HOSTS, { nowMs: NOW_MS });
   // A fixed clock: ages and statuses do not depend on how fast the test runs.
-  const server = createDashboardServer(fixture.store, { now: () => NOW_MS });
+  const server = createDashboardServer(fixture.store, { now: () => NOW_MS, httpToken });
   const base = await listenLoopback(server);
   t.after(() => closeServer(server));
   return base;
@@ -179,4 +179,48 @@ test('routes: a hostile host name is plain data in the JSON', async (t) => {
   assert.ok(res.body.includes(JSON.stringify(HOSTILE)));
   assert.match(String(res.headers['content-type']), /^application\/json/);
   assert.equal(res.headers['x-content-type-options'], 'nosniff');
+});
+
+test('routes: with a password, every route but /healthz needs it, as Bearer or as Basic with any user', async (t) => {
+  const PASSWORD = 'dash-secret';
+  const base = await startServer(t, PASSWORD);
+  const basic = (user: string, pass: string): string => `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}`;
+  for (const path of ['/', '/api/hosts', '/metrics', '/nope']) {
+    const res = await httpRequest(base + path);
+    assert.equal(res.status, 401, path);
+    assert.match(String(res.headers['www-authenticate']), /^Basic realm=/, path);
+    assert.ok(!res.body.includes('alpha'), `${path}: no reading leaks in a 401`);
+  }
+  const cases: Array<[string, number]> = [
+    [`Bearer ${PASSWORD}`, 200],
+    [`bearer ${PASSWORD}`, 200],
+    [basic('anyone', PASSWORD), 200],
+    [basic('', PASSWORD), 200],
+    [`Bearer ${PASSWORD}x`, 401],
+    [`Bearer ${PASSWORD.slice(0, -1)}`, 401],
+    [basic(PASSWORD, 'x'), 401],
+    ['Basic !!!notbase64', 401],
+    [`Digest ${PASSWORD}`, 401],
+    ['', 401],
+  ];
+  for (const [authorization, status] of cases) {
+    const res = await httpRequest(`${base}/api/hosts`, { headers: authorization ? { authorization } : {} });
+    assert.equal(res.status, status, authorization);
+  }
+  assert.equal((await httpRequest(`${base}/healthz`)).status, 200, 'health checks need no password');
+});
+
+test('routes: /metrics is Prometheus text with hostile host names escaped, never cached', async (t) => {
+  const base = await startServer(t);
+  const res = await httpRequest(`${base}/metrics`);
+  assert.equal(res.status, 200);
+  assert.equal(res.headers['content-type'], 'text/plain; version=0.0.4; charset=utf-8');
+  assert.equal(res.headers['cache-control'], 'no-store');
+  assertSecurityHeaders(res, '/metrics');
+  assert.match(res.body, /^sentinel_host_up\{host="alpha"\} 1$/m);
+  assert.match(res.body, /^sentinel_host_up\{host="<img src=x onerror=alert\(1\)>"\} 1$/m);
+  for (const line of res.body.split('\n')) {
+    if (line === '' || line.startsWith('# ')) continue;
+    assert.match(line, /^[a-z_0-9]+(\{.*\})? [-+0-9.eInfNa]+$/, line);
+  }
 });

@@ -1,6 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DashboardSupervisor } from '../../collector/dashboard_supervisor.ts';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DashboardSupervisor, type DashboardOptions } from '../../collector/dashboard_supervisor.ts';
 import type { HostsPayload } from '../../dashboard/api.ts';
 import type { HostView } from '../../shared/host_view.ts';
 import { createLogger } from '../../shared/log.ts';
@@ -112,3 +115,43 @@ test('dashboard worker: serves shared memory live and survives being killed', as
     assert.equal(supervisor.restarts, 1, 'no restart after stop');
   });
 });
+
+for (const fault of ['throw', 'oom'] as const) {
+  test(`dashboard worker: one that ${fault === 'oom' ? 'runs out of memory' : 'throws'} is restarted; ingestion and readings are untouched`, async (t) => {
+    const fixture = makeStore([{ name: 'steady', status: 'online', intervalMs: INTERVAL_MS }]);
+    const markerDir = mkdtempSync(join(tmpdir(), 'sentinel-fault-'));
+    t.after(() => rmSync(markerDir, { recursive: true, force: true }));
+    const marker = join(markerDir, 'fired');
+    const logLines: string[] = [];
+    const supervisor = new DashboardSupervisor(
+      {
+        buffer: fixture.store.buffer as SharedArrayBuffer, host: '127.0.0.1', port: 0,
+        workerUrl: new URL('../fixtures/workers/faulty_dashboard.mjs', import.meta.url),
+        resourceLimits: { maxOldGenerationSizeMb: 32, maxYoungGenerationSizeMb: 8 },
+        ...{ fault, marker },
+      } as DashboardOptions,
+      createLogger('test-dashboard', 'info', (line) => logLines.push(line)),
+    );
+    t.after(() => supervisor.stop());
+    const addr = await supervisor.start();
+    const base = `http://127.0.0.1:${addr.port}`;
+    const faultAt = Date.now();
+    // The main thread keeps writing while the worker fails and comes back.
+    let n = 0;
+    const writer = setInterval(() => fixture.sample('steady', { ...FIXTURE_READINGS, cpu_pct: ++n }), 20);
+    try {
+      await waitFor('the worker to fail and be restarted', () => supervisor.restarts === 1, RESTART_DEADLINE_MS + 5000);
+      const back = await waitFor('the restarted worker to answer', async () => getHosts(base).catch(() => null), RESTART_DEADLINE_MS);
+      t.diagnostic(`${fault}: worker back ${Date.now() - faultAt} ms after the fault was armed`);
+      assert.ok(back.hosts[0]!.cpu_pct! >= 1, 'readings are served');
+    } finally {
+      clearInterval(writer);
+    }
+    const last = n;
+    await waitFor('the last reading', async () => (await getHosts(base)).hosts[0]!.cpu_pct === last, LIVE_DEADLINE_MS);
+    assert.equal((await getHosts(base)).hosts[0]!.samples_total, last + 1, 'no sample was lost while the worker was down');
+    const exitLine = logLines.find((l) => l.includes('dashboard worker'));
+    assert.ok(exitLine, logLines.join(''));
+    if (fault === 'oom') assert.ok(logLines.some((l) => /ERR_WORKER_OUT_OF_MEMORY|out of memory/i.test(l)), logLines.join(''));
+  });
+}

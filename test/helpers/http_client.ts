@@ -3,6 +3,7 @@
  * restarted server is never reached through a dead pooled socket) and a deadline on each call.
  */
 import { request, type IncomingHttpHeaders } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 
@@ -21,14 +22,20 @@ export interface HttpRequestOptions {
   timeoutMs?: number;
   /** Request target sent as is, e.g. with dot segments that URL parsing would resolve. */
   rawPath?: string;
+  headers?: Record<string, string>;
+  /** For https URLs: the CA to verify the server against. */
+  ca?: string;
 }
 
 export function httpRequest(url: string, opts: HttpRequestOptions = {}): Promise<HttpResult> {
   const u = new URL(url);
   const path = opts.rawPath ?? u.pathname + u.search;
   return new Promise((resolve, reject) => {
-    const options = { host: u.hostname, port: u.port, path, method: opts.method ?? 'GET', agent: false, timeout: opts.timeoutMs ?? HTTP_TIMEOUT_MS };
-    const req = request(options, (res) => {
+    const options = {
+      host: u.hostname.replace(/^\[|\]$/g, ''), port: u.port, path, method: opts.method ?? 'GET', agent: false, timeout: opts.timeoutMs ?? HTTP_TIMEOUT_MS,
+      headers: opts.headers ?? {}, ...(opts.ca ? { ca: opts.ca } : {}),
+    };
+    const req = (u.protocol === 'https:' ? httpsRequest : request)(options, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.once('error', reject);

@@ -30,9 +30,10 @@ export class RawClient {
     socket.on('error', () => {});
   }
 
-  static open(port: number, host = '127.0.0.1'): Promise<RawClient> {
+  /** `localAddress`: another loopback source address (127.0.0.2 ...), to count as another peer. */
+  static open(port: number, host = '127.0.0.1', localAddress?: string): Promise<RawClient> {
     return new Promise((resolve, reject) => {
-      const s = connect({ port, host });
+      const s = connect({ port, host, ...(localAddress ? { localAddress } : {}) });
       s.once('connect', () => resolve(new RawClient(s)));
       s.once('error', reject);
     });

@@ -1,0 +1,65 @@
+/** collector/auth.ts: which credential opens which host, in both modes. */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { Authenticator } from '../../collector/auth.ts';
+import { hashToken, HostTokenSet, writeHostTokens } from '../../collector/host_tokens.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'sentinel-auth-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+const CLUSTER = 'cluster-secret';
+
+test('per-host tokens are bound to their host; the cluster token opens only hosts without one', async () => {
+  writeHostTokens(dir, new Map([['web1', await hashToken('web1', 'web1-secret')], ['db', await hashToken('db', 'db-secret')]]));
+  const auth = new Authenticator(new HostTokenSet(dir), CLUSTER, 'cluster');
+  assert.equal((await auth.verify('web1', 'web1-secret'))?.kind, 'host');
+  assert.equal(await auth.verify('db', 'web1-secret'), null, 'a token opens only its own host');
+  assert.equal(await auth.verify('web1', CLUSTER), null, 'a host with its own token refuses the cluster token');
+  assert.equal((await auth.verify('new-host', CLUSTER))?.kind, 'cluster');
+  assert.equal(await auth.verify('new-host', 'web1-secret'), null);
+  assert.equal(await auth.verify('new-host', 'wrong'), null);
+});
+
+test('per-host mode: the cluster token opens nothing', async () => {
+  writeHostTokens(dir, new Map([['web1', await hashToken('web1', 'web1-secret')]]));
+  const auth = new Authenticator(new HostTokenSet(dir), CLUSTER, 'per-host');
+  assert.equal(await auth.verify('new-host', CLUSTER), null);
+  assert.equal((await auth.verify('web1', 'web1-secret'))?.kind, 'host');
+});
+
+test('stillValid: a replaced or revoked token, or a new token for a cluster host, ends the session', async () => {
+  writeHostTokens(dir, new Map([['web1', await hashToken('web1', 'one')]]));
+  const auth = new Authenticator(new HostTokenSet(dir), CLUSTER, 'cluster');
+  const hostCred = (await auth.verify('web1', 'one'))!;
+  const clusterCred = (await auth.verify('other', CLUSTER))!;
+  assert.equal(auth.stillValid('web1', hostCred), true);
+  assert.equal(auth.stillValid('other', clusterCred), true);
+  writeHostTokens(dir, new Map([['web1', await hashToken('web1', 'two')]]));
+  assert.equal(auth.refresh(), true);
+  assert.equal(auth.stillValid('web1', hostCred), false, 'replaced');
+  writeHostTokens(dir, new Map([['other', await hashToken('other', 'x')]]));
+  auth.refresh();
+  assert.equal(auth.stillValid('other', clusterCred), false, 'the host now has its own token');
+  assert.equal(auth.stillValid('web1', hostCred), false, 'revoked');
+});
+
+test('an unknown host costs one scrypt, like a known host with a wrong token', async () => {
+  writeHostTokens(dir, new Map([['web1', await hashToken('web1', 'one')]]));
+  const auth = new Authenticator(new HostTokenSet(dir), CLUSTER, 'cluster');
+  // Interleaved, medians: the machine is noisy, so only a gross difference (a skipped hash) fails.
+  const known: number[] = [];
+  const unknown: number[] = [];
+  for (let i = 0; i < 30; i++) {
+    let t = performance.now();
+    await auth.verify('web1', 'wrong');
+    known.push(performance.now() - t);
+    t = performance.now();
+    await auth.verify('nobody', 'wrong');
+    unknown.push(performance.now() - t);
+  }
+  const median = (a: number[]): number => a.sort((x, y) => x - y)[a.length >> 1]!;
+  const ratio = median(unknown) / median(known);
+  assert.ok(ratio > 0.5 && ratio < 2, `unknown/known median time ratio ${ratio.toFixed(2)} (${median(unknown).toFixed(1)} ms vs ${median(known).toFixed(1)} ms)`);
+});
