@@ -45,6 +45,32 @@ export function checkSlot(bytes: Uint8Array, slot: SlotData, names: Map<string, 
   return problems;
 }
 
+export interface Inspection {
+  store: ShmStore;
+  used: number;
+  rows: Array<{ slot: SlotData; view: ReturnType<typeof hostView>; problems: string[] }>;
+  /** Slots (and the header) that fail a check. */
+  bad: number;
+}
+
+/** Decodes a snapshot and checks every slot. Throws ShmError when the header is not this layout. */
+export function inspectSnapshot(bytes: Uint8Array, now: number): Inspection {
+  const store = new ShmStore(bytes.buffer.byteLength === bytes.byteLength ? bytes.buffer as ArrayBuffer : bytes.slice().buffer);
+  const used = store.slotsUsed();
+  const names = new Map<string, number>();
+  const rows: Inspection['rows'] = [];
+  let bad = used > store.capacity ? 1 : 0;
+  for (let i = 0; i < Math.min(used, store.capacity); i++) {
+    const raw = bytes.subarray(slotOffset(i), slotOffset(i) + SLOT_BYTES);
+    const lock = new Int32Array(raw.buffer, raw.byteOffset, 1)[0]!;
+    const slot = decodeSlot(raw, i, lock);
+    const problems = checkSlot(raw, slot, names);
+    if (problems.length > 0) bad++;
+    rows.push({ slot, view: hostView(slot, now), problems });
+  }
+  return { store, used, rows, bad };
+}
+
 function fmt(v: number | null, digits = 1): string {
   return v === null ? '-' : v.toFixed(digits);
 }
@@ -66,27 +92,16 @@ async function main(): Promise<number> {
     throw err;
   }
   const bytes = await fetchSnapshot(dataDir);
-  let store: ShmStore;
+  const now = Date.now();
+  let inspected: Inspection;
   try {
-    store = new ShmStore(bytes.buffer as ArrayBuffer);
+    inspected = inspectSnapshot(bytes, now);
   } catch (err) {
     process.stderr.write(`test_reader: header check failed: ${err instanceof ShmError ? err.message : String(err)}\n`);
     return 1;
   }
-  const now = Date.now();
-  const used = store.slotsUsed();
-  const names = new Map<string, number>();
-  const rows = [];
-  let bad = 0;
-  if (used > store.capacity) { process.stderr.write(`test_reader: ${used} slots used > capacity ${store.capacity}\n`); bad++; }
-  for (let i = 0; i < Math.min(used, store.capacity); i++) {
-    const raw = bytes.subarray(slotOffset(i), slotOffset(i) + SLOT_BYTES);
-    const lock = new Int32Array(raw.buffer, raw.byteOffset, 1)[0]!;
-    const slot = decodeSlot(raw, i, lock);
-    const problems = checkSlot(raw, slot, names);
-    if (problems.length > 0) bad++;
-    rows.push({ slot, view: hostView(slot, now), problems });
-  }
+  const { store, used, rows, bad } = inspected;
+  if (used > store.capacity) process.stderr.write(`test_reader: ${used} slots used > capacity ${store.capacity}\n`);
   if (json) {
     process.stdout.write(JSON.stringify({ now_ms: now, capacity: store.capacity, slots_used: used, slots: rows.map((r) => ({ index: r.slot.index, lock_seq: r.slot.lockSeq, last_write_ms: Number.isNaN(r.slot.numbers[NUM.LAST_WRITE_MS]!) ? null : r.slot.numbers[NUM.LAST_WRITE_MS], ...r.view, problems: r.problems })) }, null, 2) + '\n');
   } else {
