@@ -181,7 +181,7 @@ export function parseHello(msg: Message): Hello {
   if (type !== MSG_HELLO) throw bad('type', `the first frame must be "hello", got "${truncate(type)}"`, ERROR_CODES.PROTO_UNEXPECTED);
   const proto = msg['proto'];
   if (proto !== PROTO_VERSION) {
-    throw bad('proto', `this collector speaks protocol ${PROTO_VERSION}, got ${truncate(String(proto))}`, ERROR_CODES.PROTO_VERSION);
+    throw bad('proto', `this collector speaks protocol ${PROTO_VERSION}, got ${describeValue(proto)}`, ERROR_CODES.PROTO_VERSION);
   }
   const hello: Hello = {
     type: MSG_HELLO,
@@ -257,6 +257,16 @@ function parseMissing(v: unknown): Record<string, string> | undefined {
     out[name] = reason;
   }
   return out;
+}
+
+/**
+ * A decoded value in an error message without calling anything on it: String() of a decoded map
+ * would call its `toString` key, which an agent controls (found by the fuzz suite).
+ */
+function describeValue(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(truncate(v));
+  if (typeof v === 'number' || typeof v === 'boolean' || v === null || v === undefined) return String(v);
+  return Array.isArray(v) ? 'an array' : `a ${typeof v}`;
 }
 
 /** Keeps agent text quoted in error messages short. */
