@@ -14,7 +14,7 @@ function hostName(raw: string, name: string): string {
 
 export const AGENT_SETTINGS = Object.freeze({
   collector: setting({ flag: 'collector', arg: 'HOST:PORT', doc: 'the collector to send readings to', default: undefined, parse: parseHostPort }),
-  token: setting({ flag: 'token', arg: 'TOKEN', doc: 'the cluster token the collector printed', default: undefined, parse: nonEmptyString(MAX_TOKEN_BYTES), secret: true }),
+  token: setting({ flag: 'token', arg: 'TOKEN', doc: 'this host\'s own token (npm run token -- add NAME) or the cluster token the collector printed', default: undefined, parse: nonEmptyString(MAX_TOKEN_BYTES), secret: true }),
   name: setting({ flag: 'name', arg: 'NAME', doc: 'this host\'s name on the dashboard', default: hostName(hostname(), 'hostname'), parse: hostName }),
   intervalMs: setting({ flag: 'interval', arg: 'MS', doc: 'time between samples, ms', default: DEFAULT_INTERVAL_MS, parse: intIn(MIN_INTERVAL_MS, MAX_INTERVAL_MS) }),
   tls: setting({ flag: 'tls', arg: 'on|off', doc: 'speak TLS to the collector, verifying its certificate against the system CAs (or --ca)', default: 'off' as const, parse: oneOf('on', 'off') }),

@@ -13,11 +13,13 @@ async function main(): Promise<void> {
   const log = createLogger('collector', config.logLevel);
   const c = await startCollector(config, log);
   log.info('agents port open', { listen: formatHostPort(c.agentAddress), capacity: config.capacity });
-  log.info('dashboard ready', { url: `http://${formatHostPort(c.httpAddress)}/` });
+  log.info('dashboard ready', { url: c.url, password: c.httpToken !== '' });
   process.stdout.write(
     `Cluster Sentinel collector ${SENTINEL_VERSION}\n` +
-    `  agents:    ${formatHostPort(c.agentAddress)}\n` +
-    `  dashboard: http://${formatHostPort(c.httpAddress)}/\n` +
+    `  agents:    ${formatHostPort(c.agentAddress)}${config.tlsCert ? ' (TLS)' : ''}\n` +
+    `  dashboard: ${c.url}\n` +
+    // Printed like the join command's token: whoever reads this output runs the collector.
+    (c.httpToken !== '' ? `  dashboard password (any user name, or Authorization: Bearer): ${c.httpToken}\n` : '') +
     `To add a machine, run this on it (in a checkout of Cluster Sentinel, after npm install):\n` +
     `  ${c.joinCommand}\n` +
     `(A second agent on one machine needs its own name: add --name OTHER-NAME.)\n`,

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { COLLECTOR_SETTINGS } from '../../collector/settings.ts';
 import { AGENT_SETTINGS } from '../../agent/settings.ts';
@@ -78,4 +79,14 @@ test('--help needs no required setting and lists every flag with its environment
 test('a secret default is not printed by --help', () => {
   assert.doesNotMatch(helpText('usage', COLLECTOR_SETTINGS), /default: \n/);
   assert.match(helpText('usage', COLLECTOR_SETTINGS), /SENTINEL_TOKEN; default: \(set\)/);
+});
+
+test('README lists every setting of the collector and the agent, with its environment variable', () => {
+  const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+  for (const table of [COLLECTOR_SETTINGS, AGENT_SETTINGS]) {
+    for (const s of Object.values(table)) {
+      assert.ok(readme.includes(`\`--${s.flag} ${s.arg.replace('|', '\\|')}\``), `README lacks --${s.flag}`);
+      assert.ok(readme.includes(`\`${envName(s.flag)}\``), `README lacks ${envName(s.flag)}`);
+    }
+  }
 });
