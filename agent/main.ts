@@ -4,7 +4,7 @@ import { createLogger } from '../shared/log.ts';
 import { startAgent } from './agent.ts';
 import { AGENT_SETTINGS } from './settings.ts';
 
-const USAGE = 'Usage: npm run agent -- --collector HOST:PORT --token TOKEN [--name NAME] [--interval MS]\n\nCollects this machine\'s readings every interval and sends them to the collector.';
+const USAGE = 'Usage: npm run agent -- --collector HOST:PORT --token TOKEN [--name NAME] [--interval MS] [--ca CA.pem]\n\nCollects this machine\'s readings every interval and sends them to the collector.';
 
 async function main(): Promise<void> {
   const config = configFromCommandLine('agent', USAGE, AGENT_SETTINGS);
