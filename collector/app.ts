@@ -101,6 +101,7 @@ export async function startCollector(config: CollectorConfig, log: Logger): Prom
     ackIntervalMs: config.ackIntervalMs,
     maxConnections: config.maxConnections,
     maxConnectionsPerAddress: config.maxConnectionsPerAddress,
+    maxPendingPerAddress: config.maxPendingPerAddress,
     failedHandshakesPerMinute: config.failedHandshakesPerMinute,
     ...(agentTls ? { tls: agentTls } : {}),
   });
@@ -116,7 +117,11 @@ export async function startCollector(config: CollectorConfig, log: Logger): Prom
   const dashboardOptions: DashboardOptions = {
     buffer: store.buffer as SharedArrayBuffer, host: config.http.host, port: config.http.port,
     httpToken,
-    limits: { maxConnections: config.httpMaxConnections, headersTimeoutMs: config.httpHeadersTimeoutMs, requestTimeoutMs: config.httpRequestTimeoutMs },
+    limits: {
+      maxConnections: config.httpMaxConnections, headersTimeoutMs: config.httpHeadersTimeoutMs, requestTimeoutMs: config.httpRequestTimeoutMs,
+      keepAliveTimeoutMs: config.httpKeepAliveTimeoutMs, maxHeaderBytes: config.httpMaxHeaderBytes,
+    },
+    resourceLimits: { maxOldGenerationSizeMb: config.dashboardHeapMb },
     ...(https ? { tls: https } : {}),
   };
   const dashboard = new DashboardSupervisor(dashboardOptions, log);

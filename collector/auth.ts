@@ -6,6 +6,8 @@
  *   once) and refused in mode `per-host`.
  * A host that has its own token must use it: the cluster token never opens its slot.
  *
+ * While the token file exists but cannot be read, the cluster token opens nothing (fail closed).
+ *
  * Every hello costs the same: one scrypt against the host's record, or against a dummy record
  * when the host has none, and one constant-time comparison with the cluster token. So neither
  * the answer time nor the answer tells whether a host name is known.
@@ -31,19 +33,28 @@ export class Authenticator {
     const record = this.hostTokens.get(host);
     const hostOk = await verifyToken(record ?? DUMMY_RECORD, token);
     const clusterOk = tokensEqual(token, this.clusterToken);
-    if (record) return hostOk && this.hostTokens.get(host)?.salt === record.salt ? { kind: 'host', salt: record.salt } : null;
-    return clusterOk && this.mode === 'cluster' ? { kind: 'cluster' } : null;
+    const cred: Credential | null = record
+      ? (hostOk ? { kind: 'host', salt: record.salt } : null)
+      : (clusterOk ? { kind: 'cluster' } : null);
+    // The token file may have changed during the hash: decide against what holds now.
+    return cred && this.stillValid(host, cred) ? cred : null;
   }
 
   /** Whether a session admitted earlier with `cred` for `host` may go on under the current token file. */
   stillValid(host: string, cred: Credential): boolean {
     const record = this.hostTokens.get(host);
     if (cred.kind === 'host') return record !== undefined && record.salt === cred.salt;
-    return record === undefined && this.mode === 'cluster';
+    // A token file that exists but cannot be read might name this host: fail closed.
+    return record === undefined && this.mode === 'cluster' && this.hostTokens.trustworthy;
   }
 
-  /** Re-reads the token file; true when it changed (sessions should then be re-checked). */
-  refresh(): boolean {
-    return this.hostTokens.refresh();
+  /** Re-reads the token file if it changed. */
+  refresh(): void {
+    this.hostTokens.refresh();
+  }
+
+  /** Changes whenever the set of host tokens does (see HostTokenSet.generation). */
+  get generation(): number {
+    return this.hostTokens.generation;
   }
 }

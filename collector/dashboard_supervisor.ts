@@ -12,7 +12,7 @@ const RESTART_CAP_MS = 5000;
 /** A worker that lived this long resets the delay, ms. */
 const HEALTHY_AFTER_MS = 10_000;
 
-/** Heap ceiling of the dashboard worker, MiB: a leak or a flood there ends the worker, not the collector. */
+/** Default heap ceiling of the dashboard worker, MiB: a leak or a flood there ends the worker, not the collector. */
 export const DASHBOARD_HEAP_MB = 256;
 
 export interface DashboardAddress {

@@ -105,7 +105,7 @@ export function readHostTokens(dataDir: string): Map<string, HostTokenRecord> {
     if (statSync(file).size > MAX_FILE_BYTES) throw new Error(`${file} is larger than ${MAX_FILE_BYTES} bytes`);
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return new Map();
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return new Map();
     throw err;
   }
   return parseHostTokens(text);
@@ -130,6 +130,13 @@ export class HostTokenSet {
   private signature = '';
   /** The last error reading the file, or null. */
   lastError: string | null = null;
+  /** Grows by one each time the set changes, whoever re-read the file: sessions are re-checked against it. */
+  generation = 0;
+  /**
+   * False while the file exists but has never been read successfully: the set may be missing
+   * hosts that have tokens, so the cluster token must not be accepted for anyone (fail closed).
+   */
+  trustworthy = false;
 
   constructor(private readonly dataDir: string, private readonly onError: (message: string) => void = () => {}) {
     this.refresh();
@@ -151,8 +158,12 @@ export class HostTokenSet {
       const st = statSync(file);
       sig = `${st.ino}:${st.size}:${st.mtimeMs}`;
     } catch (err) {
-      sig = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'absent' : `error:${(err as Error).message}`;
+      // No such file, or no such directory (a data directory that cannot be made): no host has a
+      // token. Anything else (no permission, I/O error) may hide one: see `trustworthy`.
+      const code = (err as NodeJS.ErrnoException).code;
+      sig = code === 'ENOENT' || code === 'ENOTDIR' ? 'absent' : `error:${(err as Error).message}`;
     }
+    if (sig === 'absent') this.trustworthy = true; // no file: no host has a token
     if (sig === this.signature) return false;
     this.signature = sig;
     try {
@@ -160,6 +171,8 @@ export class HostTokenSet {
       const changed = !sameRecords(this.records, next);
       this.records = next;
       this.lastError = null;
+      this.trustworthy = true;
+      if (changed) this.generation++;
       return changed;
     } catch (err) {
       this.lastError = `${file}: ${err instanceof Error ? err.message : String(err)}; keeping the ${this.records.size} tokens read before`;

@@ -35,6 +35,8 @@ export interface AgentServerOptions {
   /** Connections held at once; one more is told TOO_MANY_CONNECTIONS and closed. */
   maxConnections: number;
   maxConnectionsPerAddress: number;
+  /** Connections from one address not yet welcomed (connecting, in TLS, or being checked). */
+  maxPendingPerAddress: number;
   failedHandshakesPerMinute: number;
   /** PEM certificate and key: the port speaks TLS. */
   tls?: { cert: string; key: string };
@@ -50,6 +52,10 @@ const IDLE_SLACK_MS = 5000;
 const MAX_SWEEP_MS = 250;
 /** How often the token file is checked for revocations, ms. */
 const TOKEN_CHECK_MS = 1000;
+/** Token checks (scrypt, on libuv's thread pool) run at once; the rest wait in a queue. */
+const PARALLEL_VERIFICATIONS = 4;
+/** Refused sockets kept open for their error frame to be read; beyond, refusals are silent closes. */
+const MAX_LINGERING = 1024;
 
 /** Session endings before the welcome that count against the address's allowance of failures. */
 const FAILED_HANDSHAKE: ReadonlySet<string> = new Set<string>([
@@ -73,11 +79,18 @@ class Session implements SessionContext {
   lastAckMs: number;
   idleLimitMs: number;
 
-  constructor(readonly id: number, readonly socket: Socket, readonly addressKey: string, private readonly server: AgentServer) {
+  /** The parsed hello, waiting for its token check. */
+  private hello: Hello | null = null;
+  /** Still counted as pending (not yet welcomed) for its address. */
+  private pending = true;
+
+  constructor(readonly id: number, readonly socket: Socket, readonly addressKey: string, acceptedMs: number, private readonly server: AgentServer) {
     this.remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
     const opts = server.options;
     this.decoder = new FrameDecoder({ maxFrameBytes: opts.maxHelloBytes, limits: opts.guardLimits });
-    this.openedMs = this.lastRxMs = this.lastAckMs = server.deps.now();
+    // The hello deadline runs from the TCP accept, so a TLS handshake spends the same budget.
+    this.openedMs = acceptedMs;
+    this.lastRxMs = this.lastAckMs = server.deps.now();
     this.idleLimitMs = opts.idleTimeoutMs;
     socket.setNoDelay(true);
     // Keepalive helps the kernel notice a peer that vanished; the idle deadline is the sure way.
@@ -110,12 +123,23 @@ class Session implements SessionContext {
       return;
     }
     if (this.state === 'auth') throw new SessionError(ERROR_CODES.PROTO_UNEXPECTED, 'a frame arrived before the welcome');
-    const hello = parseHello(msg);
+    this.hello = parseHello(msg);
     this.state = 'auth';
-    this.server.options.auth.verify(hello.host, hello.token).then(
-      (cred) => this.admit(hello, cred),
-      (err: unknown) => this.fail(err),
-    );
+    this.server.queueVerification(this);
+  }
+
+  /** Runs the token check of a session still waiting for it; resolves when done (or skipped). */
+  async verify(): Promise<void> {
+    const hello = this.hello;
+    if (this.state !== 'auth' || !hello) return; // closed while queued: its check costs nothing
+    let cred: Credential | null;
+    try {
+      cred = await this.server.options.auth.verify(hello.host, hello.token);
+    } catch (err) {
+      this.fail(err);
+      return;
+    }
+    this.admit(hello, cred);
   }
 
   /** Second half of the handshake, once the credential has been checked. */
@@ -123,7 +147,8 @@ class Session implements SessionContext {
     if (this.state !== 'auth') return; // closed meanwhile
     const { options } = this.server;
     try {
-      if (!cred) throw new SessionError(ERROR_CODES.AUTH_FAILED, 'token refused');
+      // Checked again now: the token file may have changed while the hash was computed.
+      if (!cred || !options.auth.stillValid(hello.host, cred)) throw new SessionError(ERROR_CODES.AUTH_FAILED, 'token refused');
       const claim = options.hosts.claim(hello, this, this.server.deps.now());
       if (!claim.ok && claim.reason === 'in_use') {
         throw new SessionError(ERROR_CODES.HOST_IN_USE, `another live connection is sending as "${hello.host}"; give this agent another --name`);
@@ -132,6 +157,7 @@ class Session implements SessionContext {
       this.host = hello.host;
       this.credential = cred;
       this.state = 'ready';
+      this.leavePending();
       this.decoder.setMaxFrameBytes(options.maxFrameBytes);
       // An agent with a long interval is not idle between its samples.
       this.idleLimitMs = Math.max(options.idleTimeoutMs, ONLINE_INTERVALS * hello.interval_ms + IDLE_SLACK_MS);
@@ -170,10 +196,16 @@ class Session implements SessionContext {
     }
   }
 
+  private leavePending(): void {
+    if (this.pending) this.server.pendingDone(this.addressKey);
+    this.pending = false;
+  }
+
   /** Ends the session with an error frame naming why. Safe to call more than once. */
   fail(err: unknown): void {
     if (this.state === 'closed') return;
     const wasReady = this.state === 'ready';
+    const wasChecking = this.state === 'auth';
     this.state = 'closed';
     const code: ErrorCode = err instanceof SentinelError ? err.code : ERROR_CODES.PROTO_BAD_FIELD;
     const message = err instanceof Error ? err.message : String(err);
@@ -181,7 +213,8 @@ class Session implements SessionContext {
     if (!(err instanceof SentinelError)) log.error('unexpected error in a session', { from: this.remote, error: message });
     const level = code === ERROR_CODES.SHUTDOWN || code === ERROR_CODES.HOST_REPLACED ? 'info' : 'warn';
     log[level]('session closed', { code, host: wasReady ? this.host : undefined, from: this.remote, reason: message });
-    if (!wasReady && FAILED_HANDSHAKE.has(code)) this.server.handshakeFailed(this.addressKey);
+    // A hello that timed out while waiting for its check is our slowness, not the agent's fault.
+    if (!wasReady && FAILED_HANDSHAKE.has(code) && !(wasChecking && code === ERROR_CODES.HELLO_TIMEOUT)) this.server.handshakeFailed(this.addressKey);
     this.send({ type: MSG_ERROR, code, message });
     this.release();
     this.socket.end();
@@ -191,8 +224,12 @@ class Session implements SessionContext {
   private onClose(): void {
     if (this.state !== 'closed') {
       if (this.state === 'ready') this.server.options.log.info('agent disconnected', { host: this.host, from: this.remote });
+      // Leaving while its token is being checked counts as a failed handshake: otherwise
+      // "hello, then hang up" would queue hashes for free, never meeting the rate limit.
+      if (this.state === 'auth') this.server.handshakeFailed(this.addressKey);
       this.state = 'closed';
     }
+    this.leavePending();
     this.release();
     this.server.forget(this);
   }
@@ -207,10 +244,19 @@ export class AgentServer {
   readonly deps: HandlerDeps;
   readonly failures: FailureLimiter;
   private readonly perAddress: ConnectionCounter;
+  private readonly pendingPerAddress: ConnectionCounter;
   private readonly sessions = new Map<number, Session>();
   private nextId = 1;
   /** Sockets accepted and not yet closed, authenticated or not (TLS ones before their handshake too). */
-  private open = 0;
+  private readonly rawSockets = new Set<Socket>();
+  /** TLS: accept time by remote address:port, until the handshake ends (the hello deadline starts there). */
+  private readonly acceptedAt = new Map<string, number>();
+  private readonly verifyQueue: Session[] = [];
+  private verifying = 0;
+  private lingering = 0;
+  private closing = false;
+  /** The token-set generation the live sessions were last checked against. */
+  private checkedGeneration: number;
   private readonly sweepTimer: NodeJS.Timeout;
   private readonly tokenTimer: NodeJS.Timeout;
 
@@ -218,16 +264,33 @@ export class AgentServer {
     this.deps = { hosts: options.hosts, now: options.now ?? Date.now, log: options.log };
     this.failures = new FailureLimiter(options.failedHandshakesPerMinute);
     this.perAddress = new ConnectionCounter(options.maxConnectionsPerAddress);
+    this.pendingPerAddress = new ConnectionCounter(options.maxPendingPerAddress);
+    this.checkedGeneration = options.auth.generation;
     if (options.tls) {
       const tlsServer = createTlsServer({ cert: options.tls.cert, key: options.tls.key, minVersion: 'TLSv1.2', handshakeTimeout: options.helloTimeoutMs });
-      tlsServer.on('connection', (raw: Socket) => this.admit(raw, false));
-      tlsServer.on('secureConnection', (socket: TLSSocket) => this.startSession(socket));
-      tlsServer.on('tlsClientError', (err) => options.log.debug('TLS handshake failed', { error: err.message }));
+      tlsServer.on('connection', (raw: Socket) => {
+        if (!this.admit(raw, false)) return;
+        const peer = `${raw.remoteAddress}:${raw.remotePort}`;
+        this.acceptedAt.set(peer, this.deps.now());
+        // Gone before its TLS handshake finished: no session will release its pending count.
+        raw.once('close', () => { if (this.acceptedAt.delete(peer)) this.pendingDone(addressKey(raw.remoteAddress)); });
+      });
+      tlsServer.on('secureConnection', (socket: TLSSocket) => {
+        const peer = `${socket.remoteAddress}:${socket.remotePort}`;
+        const accepted = this.acceptedAt.get(peer) ?? this.deps.now();
+        this.acceptedAt.delete(peer);
+        this.startSession(socket, accepted);
+      });
+      tlsServer.on('tlsClientError', (err, socket) => {
+        // A failed or timed-out TLS handshake of an admitted connection is a failed handshake.
+        if (this.acceptedAt.has(`${socket.remoteAddress}:${socket.remotePort}`)) this.handshakeFailed(addressKey(socket.remoteAddress));
+        options.log.debug('TLS handshake failed', { error: err.message, from: socket.remoteAddress });
+      });
       this.server = tlsServer;
     } else {
       const tcpServer = createTcpServer({ noDelay: true });
       tcpServer.on('connection', (socket: Socket) => {
-        if (this.admit(socket, true)) this.startSession(socket);
+        if (this.admit(socket, true)) this.startSession(socket, this.deps.now());
       });
       this.server = tcpServer;
     }
@@ -246,32 +309,70 @@ export class AgentServer {
     const key = addressKey(socket.remoteAddress);
     const { options } = this;
     let refusal: { code: ErrorCode; message: string } | null = null;
-    if (this.open >= options.maxConnections) {
+    if (this.closing) {
+      refusal = { code: ERROR_CODES.SHUTDOWN, message: 'the collector is shutting down' };
+    } else if (this.rawSockets.size >= options.maxConnections) {
       refusal = { code: ERROR_CODES.TOO_MANY_CONNECTIONS, message: `the collector holds its maximum of ${options.maxConnections} connections` };
     } else if (this.failures.blocked(key, this.deps.now())) {
       refusal = { code: ERROR_CODES.RATE_LIMITED, message: `too many failed handshakes from this address; retry in ${Math.ceil(this.failures.retryAfterMs(key, this.deps.now()) / 1000)} s` };
-    } else if (!this.perAddress.tryAdd(key)) {
+    } else if (this.perAddress.count(key) >= options.maxConnectionsPerAddress) {
       refusal = { code: ERROR_CODES.TOO_MANY_CONNECTIONS, message: `this address holds its maximum of ${options.maxConnectionsPerAddress} connections` };
+    } else if (!this.pendingPerAddress.tryAdd(key)) {
+      refusal = { code: ERROR_CODES.TOO_MANY_CONNECTIONS, message: `this address has ${options.maxPendingPerAddress} handshakes in progress; retry shortly` };
     }
     socket.on('error', () => {});
     if (refusal) {
       options.log.debug('connection refused', { code: refusal.code, from: socket.remoteAddress });
-      if (canExplain) socket.end(encodeFrame({ type: MSG_ERROR, ...refusal }));
-      else socket.destroy();
-      setTimeout(() => socket.destroy(), CLOSE_GRACE_MS).unref();
+      if (canExplain && this.lingering < MAX_LINGERING) {
+        // Kept open a moment so the peer can read why; bounded, so refusals cannot hold descriptors.
+        this.lingering++;
+        socket.once('close', () => this.lingering--);
+        socket.end(encodeFrame({ type: MSG_ERROR, ...refusal }));
+        setTimeout(() => socket.destroy(), CLOSE_GRACE_MS).unref();
+      } else {
+        socket.destroy();
+      }
       return false;
     }
-    this.open++;
+    this.perAddress.tryAdd(key);
+    this.rawSockets.add(socket);
     socket.once('close', () => {
-      this.open--;
+      this.rawSockets.delete(socket);
       this.perAddress.remove(key);
     });
     return true;
   }
 
-  private startSession(socket: Socket): void {
-    const session = new Session(this.nextId++, socket, addressKey(socket.remoteAddress), this);
+  private startSession(socket: Socket, acceptedMs: number): void {
+    if (this.closing) {
+      socket.destroy();
+      return;
+    }
+    const session = new Session(this.nextId++, socket, addressKey(socket.remoteAddress), acceptedMs, this);
     this.sessions.set(session.id, session);
+  }
+
+  /** A connection from `key` was welcomed or ended: one fewer handshake in progress. */
+  pendingDone(key: string): void {
+    this.pendingPerAddress.remove(key);
+  }
+
+  /** Queues a session's token check; at most PARALLEL_VERIFICATIONS run at once, in arrival order. */
+  queueVerification(session: Session): void {
+    this.verifyQueue.push(session);
+    this.runVerifications();
+  }
+
+  private runVerifications(): void {
+    while (this.verifying < PARALLEL_VERIFICATIONS && this.verifyQueue.length > 0) {
+      const next = this.verifyQueue.shift()!;
+      if (next.state !== 'auth') continue; // gone while it waited
+      this.verifying++;
+      void next.verify().finally(() => {
+        this.verifying--;
+        this.runVerifications();
+      });
+    }
   }
 
   handshakeFailed(key: string): void {
@@ -285,9 +386,14 @@ export class AgentServer {
     for (const s of this.sessions.values()) s.tick(now);
   }
 
-  /** Closes sessions whose token was revoked or replaced since they were admitted. */
+  /**
+   * Closes sessions whose token was revoked or replaced since they were admitted. Keyed on the
+   * token set's generation, so a change noticed by a hello's check is acted on here too.
+   */
   recheckCredentials(): void {
-    if (!this.options.auth.refresh()) return;
+    this.options.auth.refresh();
+    if (this.options.auth.generation === this.checkedGeneration) return;
+    this.checkedGeneration = this.options.auth.generation;
     for (const s of this.sessions.values()) {
       if (s.state === 'ready' && s.credential && !this.options.auth.stillValid(s.host, s.credential)) {
         s.fail(new SessionError(ERROR_CODES.AUTH_REVOKED, 'the token this agent used was revoked or replaced'));
@@ -311,7 +417,7 @@ export class AgentServer {
 
   /** Connections open now, authenticated or not. */
   get connectionCount(): number {
-    return this.open;
+    return this.rawSockets.size;
   }
 
   sessionById(id: number): Session | undefined {
@@ -324,10 +430,14 @@ export class AgentServer {
 
   /** Stops accepting, tells every agent why, and resolves when every socket is closed. */
   async close(): Promise<void> {
+    this.closing = true;
     clearInterval(this.sweepTimer);
     clearInterval(this.tokenTimer);
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     for (const s of this.sessions.values()) s.fail(new SessionError(ERROR_CODES.SHUTDOWN, 'the collector is shutting down'));
+    // Connections without a session (TLS handshakes in progress) have no one to end them.
+    const stragglers = setTimeout(() => { for (const s of this.rawSockets) s.destroy(); }, CLOSE_GRACE_MS);
     await closed;
+    clearTimeout(stragglers);
   }
 }

@@ -34,6 +34,7 @@ export const COLLECTOR_SETTINGS = Object.freeze({
   // Limits on the agent port.
   maxConnections: setting({ flag: 'max-connections', arg: 'N', doc: 'agent connections held at once, authenticated or not', default: 4096, parse: intIn(1, 1_000_000) }),
   maxConnectionsPerAddress: setting({ flag: 'max-connections-per-address', arg: 'N', doc: 'agent connections from one IPv4 address or IPv6 /64', default: 256, parse: intIn(1, 1_000_000) }),
+  maxPendingPerAddress: setting({ flag: 'max-pending-per-address', arg: 'N', doc: 'connections from one address not yet welcomed (in TLS, before or during the token check)', default: 32, parse: intIn(1, 1_000_000) }),
   failedHandshakesPerMinute: setting({ flag: 'failed-handshakes-per-minute', arg: 'N', doc: 'failed hellos allowed per address a minute; beyond, it is refused until it cools down', default: 10, parse: intIn(1, 1_000_000) }),
   maxHelloBytes: setting({ flag: 'max-hello-bytes', arg: 'BYTES', doc: 'largest first frame (the hello); nothing may come before it', default: 4096, parse: intIn(256, 65_536) }),
   maxFrameBytes: setting({ flag: 'max-frame-bytes', arg: 'BYTES', doc: 'largest frame after the welcome', default: DEFAULT_MAX_FRAME_BYTES, parse: intIn(1024, MAX_FRAME_BYTES_CEILING) }),
@@ -47,6 +48,9 @@ export const COLLECTOR_SETTINGS = Object.freeze({
   // Limits on the dashboard.
   httpMaxConnections: setting({ flag: 'http-max-connections', arg: 'N', doc: 'dashboard connections held at once', default: 256, parse: intIn(1, 100_000) }),
   httpHeadersTimeoutMs: setting({ flag: 'http-headers-timeout-ms', arg: 'MS', doc: 'a request\'s headers must arrive within this time', default: 10_000, parse: intIn(100, 600_000) }),
+  httpKeepAliveTimeoutMs: setting({ flag: 'http-keepalive-timeout-ms', arg: 'MS', doc: 'an idle kept-alive dashboard connection is closed after this time', default: 5000, parse: intIn(100, 600_000) }),
+  httpMaxHeaderBytes: setting({ flag: 'http-max-header-bytes', arg: 'BYTES', doc: 'request line and headers together; more is answered 431', default: 16 * 1024, parse: intIn(1024, 1 << 20) }),
+  dashboardHeapMb: setting({ flag: 'dashboard-heap-mb', arg: 'MIB', doc: 'heap ceiling of the dashboard worker; beyond it the worker is restarted', default: 256, parse: intIn(16, 16_384) }),
   httpRequestTimeoutMs: setting({ flag: 'http-request-timeout-ms', arg: 'MS', doc: 'a whole request must arrive within this time', default: 15_000, parse: intIn(100, 600_000) }),
   logLevel: setting({ flag: 'log-level', arg: 'LEVEL', doc: 'debug, info, warn or error', default: 'info' as const, parse: oneOf('debug', 'info', 'warn', 'error') }),
 });

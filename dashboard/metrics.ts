@@ -78,11 +78,17 @@ export const HOST_METRICS: readonly HostMetric[] = Object.freeze([
 
 /**
  * The scrape answer for `views`, as of `nowMs` (the collector's clock, ms since the epoch).
- * Hosts come out sorted by name, so equal input gives equal output. Host names are unique
- * (a slot is never reused for another host), so no series is written twice.
+ * Hosts come out sorted by name, so equal input gives equal output. A name is written once: a
+ * read that raced the reuse of an evicted host's slot can list a name twice, and a repeated
+ * series would make Prometheus refuse the whole scrape; the freshest of the two is kept.
  */
 export function metricsText(views: readonly HostView[], nowMs: number): string {
-  const hosts = [...views].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const byName = new Map<string, HostView>();
+  for (const v of views) {
+    const seen = byName.get(v.name);
+    if (!seen || (v.received_at_ms ?? -1) > (seen.received_at_ms ?? -1)) byName.set(v.name, v);
+  }
+  const hosts = [...byName.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const w = new PromWriter();
   for (const m of HOST_METRICS) {
     w.family(m.name, m.type, m.help);

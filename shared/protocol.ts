@@ -5,6 +5,7 @@
  */
 import { ERROR_CODES, ProtocolError, type ErrorCode } from './errors.ts';
 import type { Message } from './frame_codec.ts';
+import { UNSAFE_CHAR } from './unsafe_chars.ts';
 
 /** The protocol version spoken by this code; it travels in `hello` and `welcome`. */
 export const PROTO_VERSION = 1;
@@ -146,14 +147,6 @@ function int(msg: Message, field: string, min: number, max: number, required: bo
 }
 
 /**
- * Characters refused in host names: C0/C1 controls, DEL, soft hyphen, zero-width and other
- * invisible characters (two names that look the same must not be two hosts), line/paragraph
- * separators, bidi controls.
- */
-// eslint-disable-next-line no-control-regex
-const HOST_FORBIDDEN = /[\u0000-\u001f\u007f-\u009f\u00ad\u180e\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/u;
-
-/**
  * Normalises and checks a host name. Rule (PROTOCOL.md, "Host names"): Unicode NFC, 1-253 UTF-8
  * bytes, no control, bidi-control or line-separator characters, no leading or trailing space.
  * Case is kept: two names that differ only in case stay two hosts, so distinct hosts never merge.
@@ -164,7 +157,7 @@ export function normaliseHostName(raw: unknown, field = 'host'): string {
   const name = raw.normalize('NFC');
   if (name.length === 0) throw bad(field, 'must not be empty');
   if (utf8Bytes(name) > MAX_HOST_BYTES) throw bad(field, `longer than ${MAX_HOST_BYTES} bytes`);
-  if (HOST_FORBIDDEN.test(name)) throw bad(field, 'contains a control, bidi-control or line-separator character');
+  if (UNSAFE_CHAR.test(name)) throw bad(field, 'contains a control, invisible, bidi-control or line-separator character');
   if (name.trim() !== name) throw bad(field, 'must not start or end with white space');
   return name;
 }

@@ -36,8 +36,10 @@ test('stillValid: a replaced or revoked token, or a new token for a cluster host
   const clusterCred = (await auth.verify('other', CLUSTER))!;
   assert.equal(auth.stillValid('web1', hostCred), true);
   assert.equal(auth.stillValid('other', clusterCred), true);
+  const generation = auth.generation;
   writeHostTokens(dir, new Map([['web1', await hashToken('web1', 'two')]]));
-  assert.equal(auth.refresh(), true);
+  auth.refresh();
+  assert.equal(auth.generation, generation + 1, 'a change raises the generation');
   assert.equal(auth.stillValid('web1', hostCred), false, 'replaced');
   writeHostTokens(dir, new Map([['other', await hashToken('other', 'x')]]));
   auth.refresh();

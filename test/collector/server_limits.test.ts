@@ -5,7 +5,7 @@
  * for other machines.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -159,4 +159,77 @@ test('handshake time does not tell a good token from a bad one, nor a known host
     const ratio = v / m['good token']!;
     assert.ok(ratio > 0.5 && ratio < 2, `${k}: median ${v.toFixed(2)} ms vs good ${m['good token']!.toFixed(2)} ms`);
   }
+});
+
+test('"hello, then hang up" floods are counted: the address is refused, nothing queues, a real agent is welcomed at once', async () => {
+  const { c } = await collector();
+  const from = '127.0.0.31';
+  let refused = 0;
+  for (let burst = 0; burst < 20; burst++) {
+    await Promise.all(Array.from({ length: 25 }, async () => {
+      const client = await RawClient.open(c.agentAddress.port, '127.0.0.1', from).catch(() => null);
+      if (!client) return;
+      client.send(hello(`drop-${burst}`, 'wrong-token'));
+      client.close();
+    }));
+    await new Promise((r) => setImmediate(r));
+  }
+  await waitFor('the flooding address to be refused', async () => {
+    const probe = await RawClient.open(c.agentAddress.port, '127.0.0.1', from);
+    const reply = await waitFor('a reply', () => probe.messages[0] ?? (probe.closed ? { code: 'closed' } : null));
+    probe.close();
+    if (reply['code'] === ERROR_CODES.RATE_LIMITED) refused++;
+    return reply['code'] === ERROR_CODES.RATE_LIMITED;
+  }, 5000);
+  const t0 = performance.now();
+  const good = await handshake(c, 'real-agent', TOKEN, '127.0.0.32');
+  const ms = performance.now() - t0;
+  assert.equal(good.type, 'welcome');
+  assert.ok(ms < 1500, `a real agent waited ${ms.toFixed(0)} ms behind the flood`);
+  assert.ok(refused >= 1);
+  good.client.close();
+});
+
+test('connections from one address that have not been welcomed are capped (--max-pending-per-address)', async () => {
+  const { c } = await collector(['--max-pending-per-address', '4']);
+  const silent = await Promise.all(Array.from({ length: 4 }, () => RawClient.open(c.agentAddress.port, '127.0.0.1', '127.0.0.41')));
+  const fifth = await RawClient.open(c.agentAddress.port, '127.0.0.1', '127.0.0.41');
+  const refusal = await fifth.next('error');
+  assert.equal(refusal['code'], ERROR_CODES.TOO_MANY_CONNECTIONS);
+  assert.match(String(refusal['message']), /handshakes in progress/);
+  // Welcomed connections no longer count as pending.
+  silent[0]!.send(hello('pending-0'));
+  await silent[0]!.next('welcome');
+  const again = await handshake(c, 'pending-next', TOKEN, '127.0.0.41');
+  assert.equal(again.type, 'welcome');
+  for (const s of [...silent, again.client]) s.close();
+});
+
+test('a revocation is acted on even when a hello re-read the token file first', async () => {
+  const { c, dir } = await collector();
+  const made = await runTs('scripts/token.ts', ['add', 'revoked-host', '--data-dir', dir]);
+  const token = /^\s+(\S{43})$/m.exec(made.stdout)![1]!;
+  const live = await handshake(c, 'revoked-host', token);
+  assert.equal(live.type, 'welcome');
+  const revoked = await runTs('scripts/token.ts', ['revoke', 'revoked-host', '--data-dir', dir]);
+  assert.equal(revoked.code, 0);
+  // Any hello makes the collector re-read the file before its timer does.
+  (await handshake(c, 'someone', 'wrong', '127.0.0.51')).client.close();
+  const end = await live.client.next('error', 5000);
+  assert.equal(end['code'], ERROR_CODES.AUTH_REVOKED);
+});
+
+test('a token file that exists but cannot be read: the cluster token opens nothing (fail closed)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sentinel-failclosed-'));
+  dirs.push(dir);
+  writeFileSync(join(dir, 'host_tokens.json'), '{"format":1,"tokens":[{"host":"web"'); // cut short
+  const logs: string[] = [];
+  const cfg = loadConfig(COLLECTOR_SETTINGS, ['--listen', '127.0.0.1:0', '--http', '127.0.0.1:0', '--data-dir', dir, '--token', TOKEN], {}).config;
+  const c = await startCollector(cfg, createLogger('collector', 'info', (l) => logs.push(l)));
+  running.push(c);
+  assert.ok(logs.some((l) => l.includes('host tokens unreadable')), logs.join(''));
+  assert.equal((await handshake(c, 'web', TOKEN)).code, ERROR_CODES.AUTH_FAILED);
+  assert.equal((await handshake(c, 'any-other', TOKEN, '127.0.0.61')).code, ERROR_CODES.AUTH_FAILED);
+  writeFileSync(join(dir, 'host_tokens.json'), '{"format":1,"tokens":[]}');
+  assert.equal((await handshake(c, 'any-other', TOKEN, '127.0.0.62')).type, 'welcome', 'once readable, the cluster token works again');
 });

@@ -6,11 +6,15 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { connect } from 'node:net';
 import { after, before, test } from 'node:test';
+import { connect as tlsConnect } from 'node:tls';
 import { Sender, type SenderTls } from '../../agent/sender.ts';
 import { startCollector, type RunningCollector } from '../../collector/app.ts';
 import { COLLECTOR_SETTINGS } from '../../collector/settings.ts';
 import { loadConfig } from '../../shared/config.ts';
+import { ERROR_CODES } from '../../shared/errors.ts';
+import { encodeFrame, FrameDecoder, type Message } from '../../shared/frame_codec.ts';
 import { hostView } from '../../shared/host_view.ts';
 import { createLogger } from '../../shared/log.ts';
 import { httpRequest } from '../helpers/http_client.ts';
@@ -91,4 +95,39 @@ test('the dashboard serves HTTPS verified by the private CA; plain HTTP gets no 
   await assert.rejects(httpRequest(url), /self-signed|unable to verify|certificate/i, 'without the CA the client refuses');
   const plain = await httpRequest(`http://127.0.0.1:${c.httpAddress.port}/api/hosts`).catch((e: Error) => e);
   assert.ok(plain instanceof Error || plain.status >= 400, 'plain HTTP is not served');
+});
+
+test('the hello deadline runs from the TCP accept: time spent before and in TLS counts', async () => {
+  // 700 ms of silence before the TLS handshake, 500 ms after it: 1.2 s > --hello-timeout-ms 1000.
+  const raw = connect({ port: c.agentAddress.port, host: '127.0.0.1' });
+  raw.on('error', () => {});
+  await new Promise((r) => setTimeout(r, 700));
+  const secure = tlsConnect({ socket: raw, ca: certs.ca, servername: 'localhost' });
+  secure.on('error', () => {});
+  const closed = new Promise<void>((resolve) => secure.once('close', () => resolve()));
+  const decoder = new FrameDecoder();
+  const replies: Message[] = [];
+  secure.on('data', (chunk: Buffer) => replies.push(...decoder.push(chunk).messages));
+  await new Promise<void>((resolve) => secure.once('secureConnect', () => resolve()));
+  await new Promise((r) => setTimeout(r, 500));
+  if (!secure.destroyed) secure.write(encodeFrame({ type: 'hello', proto: 1, host: 'late-over-tls', agent: 'test', token: TOKEN }));
+  await closed;
+  assert.equal(replies.find((m) => m['type'] === 'welcome'), undefined);
+  assert.equal(replies.find((m) => m['type'] === 'error')?.['code'], ERROR_CODES.HELLO_TIMEOUT);
+});
+
+test('stopping a TLS collector with a handshake in progress finishes promptly', async () => {
+  const d = mkdtempSync(join(tmpdir(), 'sentinel-tls-stop-'));
+  const cfg = loadConfig(COLLECTOR_SETTINGS, ['--listen', '127.0.0.1:0', '--http', '127.0.0.1:0', '--data-dir', d, '--token', TOKEN, '--tls-cert', certs.certFile, '--tls-key', certs.keyFile], {}).config;
+  const other = await startCollector(cfg, createLogger('collector', 'error'));
+  const raw = connect({ port: other.agentAddress.port, host: '127.0.0.1' }); // connects, never starts TLS
+  raw.on('error', () => {});
+  await new Promise<void>((resolve) => raw.once('connect', () => resolve()));
+  await waitFor('the connection to be counted', () => other.agents.connectionCount === 1);
+  const t0 = performance.now();
+  await other.stop();
+  const ms = performance.now() - t0;
+  raw.destroy();
+  rmSync(d, { recursive: true, force: true });
+  assert.ok(ms < 3000, `stop took ${ms.toFixed(0)} ms`);
 });

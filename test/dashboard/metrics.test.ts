@@ -157,6 +157,15 @@ test('metrics: output is sorted by host and does not depend on input order', () 
   assert.deepEqual(ups, ['alpha', 'beta', 'delta', 'gamma', ODD_NAME]);
 });
 
+test('metrics: a name listed twice (a read racing the reuse of a slot) is written once, the fresher one', () => {
+  const v = views();
+  const alpha = v.find((h) => h.name === 'alpha')!;
+  const older: HostView = { ...alpha, received_at_ms: (alpha.received_at_ms ?? 0) - 60_000, cpu_pct: 1 };
+  const text = metricsText([older, ...v], NOW_MS);
+  assert.equal(text, metricsText(v, NOW_MS));
+  assert.equal(parseProm(text).families.get('sentinel_host_up')!.samples.filter((s) => s.labels['host'] === 'alpha').length, 1);
+});
+
 test('metrics: no hosts, no samples', () => {
   assert.equal(metricsText([], NOW_MS), '');
 });
