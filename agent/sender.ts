@@ -114,7 +114,8 @@ export class Sender extends EventEmitter {
     // SNI and the name checked: --tls-servername, else the host connected to (an IP is checked against the certificate's IP entries).
     const servername = tls?.servername ?? (isIP(host) ? undefined : host);
     const socket: Socket = tls
-      ? tlsConnect({ host, port, minVersion: 'TLSv1.2', ...(tls.ca ? { ca: tls.ca } : {}), ...(servername ? { servername } : {}) })
+      // rejectUnauthorized explicitly: NODE_TLS_REJECT_UNAUTHORIZED=0 in the environment must not turn the check off.
+      ? tlsConnect({ host, port, minVersion: 'TLSv1.2', rejectUnauthorized: true, ...(tls.ca ? { ca: tls.ca } : {}), ...(servername ? { servername } : {}) })
       : connect({ host, port });
     socket.setNoDelay(true);
     this.socket = socket;
