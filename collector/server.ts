@@ -123,6 +123,10 @@ class Session implements SessionContext {
       return;
     }
     if (this.state === 'auth') throw new SessionError(ERROR_CODES.PROTO_UNEXPECTED, 'a frame arrived before the welcome');
+    // The sweep enforces the deadline on silent peers; a hello that arrives late is refused here,
+    // whichever of the two a busy event loop runs first.
+    const { helloTimeoutMs } = this.server.options;
+    if (this.server.deps.now() - this.openedMs > helloTimeoutMs) throw new SessionError(ERROR_CODES.HELLO_TIMEOUT, `no hello within ${helloTimeoutMs} ms`);
     this.hello = parseHello(msg);
     this.state = 'auth';
     this.server.queueVerification(this);
