@@ -125,8 +125,8 @@ class Session implements SessionContext {
     if (this.state === 'auth') throw new SessionError(ERROR_CODES.PROTO_UNEXPECTED, 'a frame arrived before the welcome');
     // The sweep enforces the deadline on silent peers; a hello that arrives late is refused here,
     // whichever of the two a busy event loop runs first.
-    const { helloTimeoutMs } = this.server.options;
-    if (this.server.deps.now() - this.openedMs > helloTimeoutMs) throw new SessionError(ERROR_CODES.HELLO_TIMEOUT, `no hello within ${helloTimeoutMs} ms`);
+    const late = this.helloOverdue(this.server.deps.now());
+    if (late) throw late;
     this.hello = parseHello(msg);
     this.state = 'auth';
     this.server.queueVerification(this);
@@ -182,11 +182,18 @@ class Session implements SessionContext {
     if (!this.socket.destroyed && this.socket.writable) this.socket.write(encodeFrame(msg));
   }
 
+  /** The error to end the session with when its hello deadline (from the TCP accept) has passed. */
+  private helloOverdue(nowMs: number): SessionError | null {
+    const { helloTimeoutMs } = this.server.options;
+    return nowMs - this.openedMs > helloTimeoutMs ? new SessionError(ERROR_CODES.HELLO_TIMEOUT, `no hello within ${helloTimeoutMs} ms`) : null;
+  }
+
   /** Called by the sweep: enforces deadlines and sends the ack when due. */
   tick(nowMs: number): void {
     const { options } = this.server;
     if (this.state === 'hello' || this.state === 'auth') {
-      if (nowMs - this.openedMs > options.helloTimeoutMs) this.fail(new SessionError(ERROR_CODES.HELLO_TIMEOUT, `no hello within ${options.helloTimeoutMs} ms`));
+      const late = this.helloOverdue(nowMs);
+      if (late) this.fail(late);
       return;
     }
     if (this.state !== 'ready') return;
