@@ -20,12 +20,15 @@ import { HostTokenSet } from './host_tokens.ts';
 import { HostTable } from './hosts.ts';
 import { AgentServer } from './server.ts';
 import { HTTP_TOKEN_NONE, type CollectorConfig } from './settings.ts';
+import { restoreState, StateSaver } from './state_saver.ts';
 import { ensureDataDir, HTTP_TOKEN_FILE, loadOrCreateClusterToken, randomToken, TOKEN_FILE } from './token.ts';
 
 export interface RunningCollector {
   readonly store: ShmStore;
   readonly hosts: HostTable;
   readonly agents: AgentServer;
+  /** Saves shared memory to the data directory; null when the directory is unusable or saving is off. */
+  readonly saver: StateSaver | null;
   readonly dashboard: DashboardSupervisor;
   readonly token: string;
   /** The dashboard's password, or '' when it has none. */
@@ -87,8 +90,11 @@ export async function startCollector(config: CollectorConfig, log: Logger): Prom
   const agentTls = pair(config.tlsCert, config.tlsKey, '--tls-cert', '--tls-key');
   const https = pair(config.httpsCert, config.httpsKey, '--https-cert', '--https-key');
 
-  const store = ShmStore.create(config.capacity);
+  const store = ShmStore.create(config.capacity, Date.now(), config.historyS);
+  // Restored before the host table is built, which takes over the hosts it finds.
+  if (dataDirOk) restoreState(config.dataDir, store, log);
   const hosts = new HostTable(store, config.evictAfterS * 1000);
+  const saver = dataDirOk && config.saveIntervalS > 0 ? new StateSaver(config.dataDir, store, log, config.saveIntervalS * 1000) : null;
   const hostTokens = new HostTokenSet(config.dataDir, (message) => log.error('host tokens unreadable', { error: message }));
   const agents = new AgentServer({
     hosts, log,
@@ -136,15 +142,18 @@ export async function startCollector(config: CollectorConfig, log: Logger): Prom
     await dashboard.stop();
     throw err;
   }
+  saver?.start();
   const url = `${https ? 'https' : 'http'}://${formatHostPort(httpAddress)}/`;
   const tlsArgs = agentTls ? ' --ca CA.pem' : '';
   const joinCommand = `npm run agent -- --collector ${formatHostPort(reachableAddress(agentAddress))} --token ${token}${tlsArgs}`;
   let stopped: Promise<void> | null = null;
   return {
-    store, hosts, agents, dashboard, token, httpToken, agentAddress, httpAddress, url, joinCommand,
+    store, hosts, agents, saver, dashboard, token, httpToken, agentAddress, httpAddress, url, joinCommand,
     stop() {
       stopped ??= (async () => {
-        await Promise.all([agents.close(), dashboard.stop(), new Promise<void>((r) => (control ? control.close(() => r()) : r()))]);
+        // The last save comes after the agents are told to go, so it records them offline.
+        await agents.close();
+        await Promise.all([saver?.stop(), dashboard.stop(), new Promise<void>((r) => (control ? control.close(() => r()) : r()))]);
       })();
       return stopped;
     },

@@ -4,7 +4,7 @@
  */
 import { ERROR_CODES, ProtocolError } from '../shared/errors.ts';
 import type { Message } from '../shared/frame_codec.ts';
-import { MSG_HELLO, MSG_SAMPLE, parseSample } from '../shared/protocol.ts';
+import { MSG_FACTS, MSG_HELLO, MSG_SAMPLE, parseFacts, parseSample } from '../shared/protocol.ts';
 import type { Logger } from '../shared/log.ts';
 import type { HostOwner, HostTable } from './hosts.ts';
 
@@ -12,8 +12,8 @@ export interface SessionContext extends HostOwner {
   readonly host: string;
   /** seq of the last sample accepted on this connection (0 before the first). */
   lastSeq: number;
-  /** Set once a sample older than the host's newest reading was dropped, so that it is logged once. */
-  droppedOlder?: boolean;
+  /** Set once a sample older than the host's newest reading arrived (a replayed buffer), so that it is logged once. */
+  replaying?: boolean;
 }
 
 export interface HandlerDeps {
@@ -34,12 +34,16 @@ const HANDLERS: Readonly<Record<string, Handler>> = Object.freeze({
     }
     session.lastSeq = sample.seq;
     const result = deps.hosts.recordSample(session.host, session, sample, deps.now());
-    // Across connections, a replayed or older session never overwrites a newer reading: the
-    // sample is dropped and the session goes on (the agent's clock may have stepped back).
-    if (result === 'older' && !session.droppedOlder) {
-      session.droppedOlder = true;
-      deps.log.warn('samples older than the newest reading are dropped', { host: session.host, ts: sample.ts });
+    // Across connections, an older sample (the agent's buffer from an outage, a resend of what
+    // was not acknowledged, a clock that stepped back) goes into the history at its own time
+    // and never overwrites the newer latest reading.
+    if (result === 'history' && !session.replaying) {
+      session.replaying = true;
+      deps.log.info('older samples placed in the history only', { host: session.host, ts: sample.ts });
     }
+  },
+  [MSG_FACTS]: (session, msg, deps) => {
+    deps.hosts.updateFacts(session.host, session, parseFacts(msg), deps.now());
   },
 });
 

@@ -7,23 +7,13 @@
  * another's name.
  */
 import { ONLINE_INTERVALS } from '../shared/host_view.ts';
-import { READINGS, type Hello, type ReadingName, type Sample } from '../shared/protocol.ts';
-import { NUM, NUMBER_FIELD_COUNT, SLOT_FLAG_CONNECTED, SLOT_FLAG_USED, STR, STRING_FIELD_COUNT, type NumField, type StrField } from '../shared/shm_layout.ts';
+import { READINGS, TABLES, type Facts, type Hello, type Sample, type TableName } from '../shared/protocol.ts';
+import {
+  HISTORY_SERIES, NUM, NUMBER_FIELD_COUNT, READING_NUM, SLOT_FLAG_CONNECTED, SLOT_FLAG_USED, STR, STRING_FIELD_COUNT,
+  type NumField, type StrField,
+} from '../shared/shm_layout.ts';
 import type { ShmStore } from '../shared/shm_store.ts';
-
-/** Which slot field each protocol reading lands in. */
-const READING_FIELD: Readonly<Record<ReadingName, NumField>> = Object.freeze({
-  cpu_pct: NUM.CPU_PCT,
-  load_1m: NUM.LOAD_1M,
-  load_5m: NUM.LOAD_5M,
-  load_15m: NUM.LOAD_15M,
-  mem_total_bytes: NUM.MEM_TOTAL_BYTES,
-  mem_used_bytes: NUM.MEM_USED_BYTES,
-  mem_available_bytes: NUM.MEM_AVAILABLE_BYTES,
-  swap_total_bytes: NUM.SWAP_TOTAL_BYTES,
-  swap_used_bytes: NUM.SWAP_USED_BYTES,
-  uptime_s: NUM.UPTIME_S,
-});
+import type { TableInput } from '../shared/shm_tables.ts';
 
 /** Something that can be told its host was taken over by a newer connection. */
 export interface HostOwner {
@@ -37,6 +27,12 @@ export interface HostOwner {
 export const FUTURE_TOLERANCE_MS = 60_000;
 /** A sample time further than this from the collector's clock is noted on the host, ms. */
 export const CLOCK_SKEW_NOTE_MS = 5 * 60_000;
+/**
+ * An agent clock further than this from the collector's (measured at the hello) has its sample
+ * times shifted by the difference before they are placed in the history, ms. Below it, the
+ * agent's own times are used: they are exact, and a shift by the network delay would blur them.
+ */
+export const HISTORY_CLOCK_CORRECTION_MS = 2000;
 
 interface HostEntry {
   slot: number;
@@ -47,20 +43,45 @@ interface HostEntry {
   intervalMs: number;
   /** Ordering time of the newest stored sample (its ts, capped at arrival + FUTURE_TOLERANCE_MS). */
   newestMs: number;
+  /** Added to the owner's sample times to place them in the history, ms (see HISTORY_CLOCK_CORRECTION_MS). */
+  clockOffsetMs: number;
 }
 
 export type ClaimResult =
   | { ok: true; slot: number; replaced: HostOwner | null; evicted: string | null }
   | { ok: false; reason: 'capacity' | 'in_use' };
 
-/** stored: the sample is the host's reading now; older: dropped, not newer than the stored one; not_owner: dropped. */
-export type RecordResult = 'stored' | 'older' | 'not_owner';
+/**
+ * stored: the sample is the host's latest reading now (and is in its history); history: older
+ * than the latest reading (a replayed or buffered sample), placed in the history at its own time
+ * only; not_owner: dropped.
+ */
+export type RecordResult = 'stored' | 'history' | 'not_owner';
 
 export class HostTable {
   private readonly byName = new Map<string, HostEntry>();
 
-  /** @param evictAfterMs how long a host must have been offline before a new host may take its slot when all are taken. */
-  constructor(private readonly store: ShmStore, private readonly evictAfterMs = Number.POSITIVE_INFINITY) {}
+  /**
+   * Takes over whatever hosts `store` already holds (a store restored from the state file): each
+   * keeps its slot, its newest reading and its history, and is marked offline until its agent
+   * reconnects.
+   * @param evictAfterMs how long a host must have been offline before a new host may take its slot when all are taken.
+   */
+  constructor(private readonly store: ShmStore, private readonly evictAfterMs = Number.POSITIVE_INFINITY) {
+    for (const slot of store.readAll()) {
+      const n = slot.numbers;
+      const at = (f: NumField): number => (Number.isNaN(n[f]!) ? Number.NEGATIVE_INFINITY : n[f]!);
+      const lastSeenMs = Math.max(at(NUM.LAST_WRITE_MS), at(NUM.RECEIVED_AT_MS), at(NUM.CONNECTED_AT_MS), 0);
+      const newestMs = Math.min(at(NUM.SAMPLE_TS_MS), at(NUM.RECEIVED_AT_MS) + FUTURE_TOLERANCE_MS);
+      this.byName.set(slot.strings[STR.HOST]!, {
+        slot: slot.index, owner: null, samples: Number.isNaN(n[NUM.SAMPLES_TOTAL]!) ? 0 : n[NUM.SAMPLES_TOTAL]!, lastSeenMs,
+        intervalMs: Number.isNaN(n[NUM.INTERVAL_MS]!) ? 1000 : n[NUM.INTERVAL_MS]!, newestMs, clockOffsetMs: 0,
+      });
+      if ((slot.flags & SLOT_FLAG_CONNECTED) !== 0) {
+        store.write(slot.index, { flags: SLOT_FLAG_USED, numbers: [[NUM.DISCONNECTED_AT_MS, lastSeenMs]] });
+      }
+    }
+  }
 
   /** Hosts known (slots taken). */
   get size(): number {
@@ -92,7 +113,7 @@ export class HostTable {
    * quiet (a connection that died without a FIN), the newcomer takes over and the old owner is
    * returned so that the caller closes it. A host's readings only ever come from its one owner.
    */
-  claim(hello: Hello, owner: HostOwner, nowMs: number): ClaimResult {
+  claim(hello: Hello, owner: HostOwner, nowMs: number, helloAtMs = nowMs): ClaimResult {
     let entry = this.byName.get(hello.host);
     if (entry?.owner && nowMs - entry.lastSeenMs <= ONLINE_INTERVALS * entry.intervalMs) {
       return { ok: false, reason: 'in_use' };
@@ -110,14 +131,17 @@ export class HostTable {
         // Everything the old host left is cleared in the same write that names the new one.
         for (let f = 0; f < NUMBER_FIELD_COUNT; f++) numbers.push([f as NumField, Number.NaN]);
         for (let f = 0; f < STRING_FIELD_COUNT; f++) strings.push([f as StrField, '']);
+        this.store.clearHistory(slot);
       }
-      entry = { slot, owner: null, samples: 0, lastSeenMs: nowMs, intervalMs: hello.interval_ms, newestMs: Number.NEGATIVE_INFINITY };
+      entry = { slot, owner: null, samples: 0, lastSeenMs: nowMs, intervalMs: hello.interval_ms, newestMs: Number.NEGATIVE_INFINITY, clockOffsetMs: 0 };
       this.byName.set(hello.host, entry);
     }
     const replaced = entry.owner;
     entry.owner = owner;
     entry.lastSeenMs = nowMs;
     entry.intervalMs = hello.interval_ms;
+    const offset = hello.ts === undefined ? 0 : helloAtMs - hello.ts;
+    entry.clockOffsetMs = Math.abs(offset) > HISTORY_CLOCK_CORRECTION_MS ? offset : 0;
     numbers.push(
       [NUM.LAST_WRITE_MS, nowMs],
       [NUM.CONNECTED_AT_MS, nowMs],
@@ -126,6 +150,7 @@ export class HostTable {
     );
     this.store.write(entry.slot, {
       flags: SLOT_FLAG_USED | SLOT_FLAG_CONNECTED,
+      ...(evicted !== null ? { clearTables: true } : {}),
       numbers,
       strings: [
         ...strings,
@@ -141,16 +166,19 @@ export class HostTable {
   }
 
   /**
-   * Stores a validated sample as the host's latest reading, unless `owner` does not hold the
-   * host, or the sample is older than the reading already stored (a replayed session, or an
-   * agent clock that stepped back): freshness itself is judged by the collector's clock.
+   * Places a validated sample in the host's history at its own time, and stores it as the host's
+   * latest reading unless it is older than the reading already stored (a buffered or replayed
+   * sample, or an agent clock that stepped back): the latest reading never moves backwards, and
+   * freshness itself is judged by the collector's clock. Nothing is stored unless `owner` holds
+   * the host.
    */
   recordSample(host: string, owner: HostOwner, sample: Sample, nowMs: number): RecordResult {
     const entry = this.byName.get(host);
     if (!entry || entry.owner !== owner) return 'not_owner';
     entry.lastSeenMs = nowMs;
+    this.store.writeHistory(entry.slot, sample.ts + entry.clockOffsetMs, HISTORY_SERIES.map((name) => sample[name] ?? Number.NaN));
     const orderMs = Math.min(sample.ts, nowMs + FUTURE_TOLERANCE_MS);
-    if (orderMs < entry.newestMs) return 'older';
+    if (orderMs < entry.newestMs) return 'history';
     entry.newestMs = orderMs;
     entry.samples++;
     const numbers: Array<readonly [NumField, number]> = [
@@ -161,9 +189,28 @@ export class HostTable {
       [NUM.SAMPLES_TOTAL, entry.samples],
     ];
     // A reading absent from this sample becomes NaN: the page must not show a stale value as current.
-    for (const r of READINGS) numbers.push([READING_FIELD[r.name], sample[r.name] ?? Number.NaN]);
-    this.store.write(entry.slot, { numbers, strings: [[STR.NOTE, formatNote(sample, nowMs)]] });
+    for (const r of READINGS) numbers.push([READING_NUM[r.name], sample[r.name] ?? Number.NaN]);
+    // Same rule for tables: one absent from this sample is emptied, not left showing old rows.
+    const tables: Partial<Record<TableName, TableInput>> = {};
+    for (const t of TABLES) tables[t.name] = (sample[t.name] ?? []) as TableInput;
+    this.store.write(entry.slot, { numbers, strings: [[STR.NOTE, formatNote(sample, nowMs)]], tables });
     return 'stored';
+  }
+
+  /** Updates the static facts of the host `owner` holds (a `facts` message). */
+  updateFacts(host: string, owner: HostOwner, facts: Facts, nowMs: number): boolean {
+    const entry = this.byName.get(host);
+    if (!entry || entry.owner !== owner) return false;
+    entry.lastSeenMs = nowMs;
+    const strings: Array<readonly [StrField, string]> = [];
+    if (facts.os !== undefined) strings.push([STR.OS, facts.os]);
+    if (facts.kernel !== undefined) strings.push([STR.KERNEL, facts.kernel]);
+    if (facts.arch !== undefined) strings.push([STR.ARCH, facts.arch]);
+    if (facts.cpu_model !== undefined) strings.push([STR.CPU_MODEL, facts.cpu_model]);
+    const numbers: Array<readonly [NumField, number]> = [[NUM.LAST_WRITE_MS, nowMs]];
+    if (facts.cpu_cores !== undefined) numbers.push([NUM.CPU_CORES, facts.cpu_cores]);
+    this.store.write(entry.slot, { numbers, strings });
+    return true;
   }
 
   /** Marks the host offline, unless a newer connection has taken it over meanwhile. */

@@ -81,6 +81,8 @@ class Session implements SessionContext {
 
   /** The parsed hello, waiting for its token check. */
   private hello: Hello | null = null;
+  /** Collector clock when the hello arrived: the agent's clock offset is measured against it, not after the token check. */
+  private helloAtMs = 0;
   /** Still counted as pending (not yet welcomed) for its address. */
   private pending = true;
 
@@ -128,6 +130,7 @@ class Session implements SessionContext {
     const late = this.helloOverdue(this.server.deps.now());
     if (late) throw late;
     this.hello = parseHello(msg);
+    this.helloAtMs = this.server.deps.now();
     this.state = 'auth';
     this.server.queueVerification(this);
   }
@@ -153,7 +156,7 @@ class Session implements SessionContext {
     try {
       // Checked again now: the token file may have changed while the hash was computed.
       if (!cred || !options.auth.stillValid(hello.host, cred)) throw new SessionError(ERROR_CODES.AUTH_FAILED, 'token refused');
-      const claim = options.hosts.claim(hello, this, this.server.deps.now());
+      const claim = options.hosts.claim(hello, this, this.server.deps.now(), this.helloAtMs);
       if (!claim.ok && claim.reason === 'in_use') {
         throw new SessionError(ERROR_CODES.HOST_IN_USE, `another live connection is sending as "${hello.host}"; give this agent another --name`);
       }

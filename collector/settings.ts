@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { DEFAULT_MAX_FRAME_BYTES, MAX_FRAME_BYTES_CEILING } from '../shared/frame_codec.ts';
 import { DEFAULT_GUARD_LIMITS } from '../shared/msgpack_guard.ts';
 import { intIn, nonEmptyString, oneOf, optionalFile, parseHostPort, setting, type ConfigOf } from '../shared/config.ts';
-import { MAX_CAPACITY } from '../shared/shm_store.ts';
+import { MAX_CAPACITY, MAX_HISTORY_POINTS } from '../shared/shm_store.ts';
+import { DEFAULT_HISTORY_POINTS } from '../shared/shm_layout.ts';
 import { MAX_TOKEN_BYTES } from '../shared/protocol.ts';
 
 /** Default data directory: under the user's home, so it survives reboots and checkouts. */
@@ -20,8 +21,10 @@ export const HTTP_TOKEN_NONE = 'none';
 export const COLLECTOR_SETTINGS = Object.freeze({
   listen: setting({ flag: 'listen', arg: 'HOST:PORT', doc: 'where agents connect (TCP, or TLS with --tls-cert)', default: parseHostPort('0.0.0.0:8765', 'listen'), parse: parseHostPort }),
   http: setting({ flag: 'http', arg: 'HOST:PORT', doc: 'dashboard and API (HTTP, or HTTPS with --https-cert)', default: parseHostPort('127.0.0.1:8080', 'http'), parse: parseHostPort }),
-  dataDir: setting({ flag: 'data-dir', arg: 'DIR', doc: 'tokens and the control socket live here', default: DEFAULT_DATA_DIR, parse: nonEmptyString(4096) }),
-  capacity: setting({ flag: 'capacity', arg: 'HOSTS', doc: 'host slots in shared memory (1 KiB each)', default: 1024, parse: intIn(1, MAX_CAPACITY) }),
+  dataDir: setting({ flag: 'data-dir', arg: 'DIR', doc: 'tokens, the saved state and the control socket live here', default: DEFAULT_DATA_DIR, parse: nonEmptyString(4096) }),
+  capacity: setting({ flag: 'capacity', arg: 'HOSTS', doc: 'host slots in shared memory (16 KiB each, plus its history)', default: 1024, parse: intIn(1, MAX_CAPACITY) }),
+  historyS: setting({ flag: 'history-s', arg: 'S', doc: 'seconds of per-second history kept per host in shared memory (39 KiB per host at 900)', default: DEFAULT_HISTORY_POINTS, parse: intIn(60, MAX_HISTORY_POINTS) }),
+  saveIntervalS: setting({ flag: 'save-interval-s', arg: 'S', doc: 'save shared memory to DATA_DIR/state.bin this often (and on stop); 0: never', default: 10, parse: intIn(0, 3600) }),
   evictAfterS: setting({ flag: 'evict-after-s', arg: 'S', doc: 'when all slots are taken, a host offline this long gives its slot to a new one', default: 600, parse: intIn(0, 365 * 86_400) }),
   // Credentials.
   auth: setting({ flag: 'auth', arg: 'MODE', doc: 'cluster: the cluster token or a host\'s own token; per-host: only tokens made by `npm run token`', default: 'cluster' as const, parse: oneOf('cluster', 'per-host') }),

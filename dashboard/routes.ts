@@ -6,7 +6,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ShmStore } from '../shared/shm_store.ts';
 import { hostView } from '../shared/host_view.ts';
-import { hostsPayload } from './api.ts';
+import { historyPayload, hostDetailPayload, hostsPayload } from './api.ts';
 import { metricsText } from './metrics.ts';
 import { PROM_CONTENT_TYPE } from './prom_text.ts';
 import type { PageAssets } from './page.ts';
@@ -84,15 +84,53 @@ const ROUTES: ReadonlyMap<string, Route> = new Map<string, Route>([
   }],
 ]);
 
+/** Most seconds of history one request may ask for. */
+export const MAX_HISTORY_SECONDS = 86_400;
+
+/**
+ * Routes with a host name in the path: /api/hosts/NAME and /api/hosts/NAME/history?seconds=N.
+ * NAME is percent-encoded (encodeURIComponent). Returns false when the path is not one of them.
+ */
+function hostRoute(req: IncomingMessage, res: ServerResponse, ctx: RouteContext, url: URL): boolean {
+  const m = /^\/api\/hosts\/([^/]+)(\/history)?$/.exec(url.pathname);
+  if (!m) return false;
+  let name: string;
+  try {
+    name = decodeURIComponent(m[1]!);
+  } catch {
+    sendJson(req, res, 400, { error: 'host name in the path is not valid percent-encoding' });
+    return true;
+  }
+  const now = ctx.now();
+  if (m[2] === undefined) {
+    const detail = hostDetailPayload(ctx.store, name, now);
+    if (detail) sendJson(req, res, 200, detail);
+    else sendJson(req, res, 404, { error: 'no such host' });
+    return true;
+  }
+  const raw = url.searchParams.get('seconds');
+  const seconds = raw === null ? ctx.store.historyPoints : Number(raw);
+  if (!Number.isInteger(seconds) || seconds < 1 || seconds > MAX_HISTORY_SECONDS) {
+    sendJson(req, res, 400, { error: `seconds must be a whole number from 1 to ${MAX_HISTORY_SECONDS}` });
+    return true;
+  }
+  const history = historyPayload(ctx.store, name, seconds, now);
+  if (history) sendJson(req, res, 200, history);
+  else sendJson(req, res, 404, { error: 'no such host' });
+  return true;
+}
+
 export function handleRequest(req: IncomingMessage, res: ServerResponse, ctx: RouteContext): void {
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     sendJson(req, res, 405, { error: 'method not allowed' }, { allow: ALLOWED_METHODS });
     return;
   }
-  // Only the path matters; the host part of this URL is a placeholder and never trusted.
+  // Only the path and query matter; the host part of this URL is a placeholder and never trusted.
+  let url: URL;
   let path: string;
   try {
-    path = new URL(req.url ?? '/', 'http://localhost').pathname;
+    url = new URL(req.url ?? '/', 'http://localhost');
+    path = url.pathname;
   } catch {
     sendJson(req, res, 400, { error: 'bad request target' });
     return;
@@ -102,6 +140,12 @@ export function handleRequest(req: IncomingMessage, res: ServerResponse, ctx: Ro
     return;
   }
   const route = ROUTES.get(path);
+  if (!route && hostRoute(req, res, ctx, url)) return;
+  // The host page: its script reads the name from the path, so one document serves every host.
+  if (!route && path.startsWith('/hosts/')) {
+    send(req, res, 200, 'text/html; charset=utf-8', ctx.assets.detail.html, { 'cache-control': 'no-cache', 'content-security-policy': ctx.assets.detail.csp });
+    return;
+  }
   if (!route) {
     sendJson(req, res, 404, { error: 'not found' });
     return;

@@ -36,6 +36,8 @@ export const ERROR_CODES = Object.freeze({
   // Appended: too many failed handshakes from one address; a host token revoked while connected.
   RATE_LIMITED: 'SENTINEL_RATE_LIMITED',
   AUTH_REVOKED: 'SENTINEL_AUTH_REVOKED',
+  // Appended: the saved state file cannot be restored.
+  STATE_FILE_INVALID: 'SENTINEL_STATE_FILE_INVALID',
 } as const);
 
 export type ErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES];
@@ -82,5 +84,12 @@ export class ConfigError extends SentinelError {
 export class ShmError extends SentinelError {
   constructor(message: string) {
     super(ERROR_CODES.SHM_INCONSISTENT, message);
+  }
+}
+
+/** The collector's saved state file is damaged, truncated or of another layout (collector/state_codec.ts). */
+export class StateFileError extends SentinelError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(ERROR_CODES.STATE_FILE_INVALID, message, options);
   }
 }

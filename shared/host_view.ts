@@ -2,8 +2,10 @@
  * Turns a slot read from shared memory into what people see: a host's status and readings.
  * Pure; used by the dashboard and by scripts/test_reader.ts so that both read alike.
  */
-import { NUM, SLOT_FLAG_CONNECTED, STR } from './shm_layout.ts';
+import { READINGS, type ReadingName, type TableName } from './protocol.ts';
+import { NUM, READING_NUM, SLOT_FLAG_CONNECTED, STR, TABLE_LAYOUT } from './shm_layout.ts';
 import type { SlotData } from './shm_store.ts';
+import type { StoredRow } from './shm_tables.ts';
 
 export type HostStatus = 'online' | 'stale' | 'offline';
 
@@ -39,6 +41,18 @@ export interface HostView {
   uptime_s: number | null;
   /** Why readings are missing from the last sample, as the agent said; empty when none are. */
   note: string;
+  /** Every reading of the last sample by its protocol name; null where it was not taken. */
+  readings: Record<ReadingName, number | null>;
+  /** When the host booted, by the agent's clock (sample time - uptime), ms; null when unknown. */
+  boot_time_ms: number | null;
+}
+
+/** A host with its tables: what the detail page shows. */
+export interface HostDetail extends HostView {
+  /** Rows by table; per-core lists are arrays of numbers (null where not read). */
+  tables: Record<TableName, Array<StoredRow | number | null>>;
+  /** Rows the agent sent beyond what shared memory keeps, by table. */
+  truncated: Record<TableName, number>;
 }
 
 function num(v: number | undefined): number | null {
@@ -88,5 +102,24 @@ export function hostView(slot: SlotData, nowMs: number): HostView {
     swap_used_bytes: num(n[NUM.SWAP_USED_BYTES]),
     uptime_s: num(n[NUM.UPTIME_S]),
     note: s[STR.NOTE]!,
+    readings: Object.fromEntries(READINGS.map((r) => [r.name, num(n[READING_NUM[r.name]])])) as Record<ReadingName, number | null>,
+    boot_time_ms: bootTimeMs(num(n[NUM.SAMPLE_TS_MS]), num(n[NUM.UPTIME_S])),
   };
+}
+
+/** Sample time - uptime, rounded to the second (uptime has that resolution). */
+function bootTimeMs(ts: number | null, uptimeS: number | null): number | null {
+  return ts === null || uptimeS === null ? null : Math.round((ts - uptimeS * 1000) / 1000) * 1000;
+}
+
+/** The view of a slot read with its tables (ShmStore.readSlot(i, true)). */
+export function hostDetail(slot: SlotData, nowMs: number): HostDetail {
+  if (!slot.tables) throw new TypeError('hostDetail needs a slot read with its tables');
+  const tables = {} as HostDetail['tables'];
+  const truncated = {} as HostDetail['truncated'];
+  for (const t of TABLE_LAYOUT) {
+    tables[t.name] = slot.tables[t.name].rows;
+    truncated[t.name] = slot.tables[t.name].truncated;
+  }
+  return { ...hostView(slot, nowMs), tables, truncated };
 }

@@ -5,7 +5,7 @@
  */
 import { ERROR_CODES, ProtocolError, type ErrorCode } from './errors.ts';
 import type { Message } from './frame_codec.ts';
-import { UNSAFE_CHAR } from './unsafe_chars.ts';
+import { UNSAFE_CHAR, UNSAFE_CHARS_GLOBAL } from './unsafe_chars.ts';
 
 /** The protocol version spoken by this code; it travels in `hello` and `welcome`. */
 export const PROTO_VERSION = 1;
@@ -16,6 +16,8 @@ export const MSG_ERROR = 'error';
 export const MSG_SAMPLE = 'sample';
 /** Collector -> agent, every `ack_interval_ms`: proves the link is alive in that direction. */
 export const MSG_ACK = 'ack';
+/** Agent -> collector, after the welcome: static facts that changed since the hello. */
+export const MSG_FACTS = 'facts';
 
 /** Bounds on strings, in UTF-8 bytes. */
 export const MAX_HOST_BYTES = 253;
@@ -26,8 +28,8 @@ export const MAX_KERNEL_BYTES = 64;
 export const MAX_ARCH_BYTES = 16;
 export const MAX_CPU_MODEL_BYTES = 96;
 export const MAX_REASON_BYTES = 200;
-/** Most entries in a sample's `missing` map. */
-export const MAX_MISSING_ENTRIES = 32;
+/** Most entries in a sample's `missing` map (one per reading or table, with room to grow). */
+export const MAX_MISSING_ENTRIES = 64;
 /** Bounds on the sampling interval an agent announces, in milliseconds. */
 export const MIN_INTERVAL_MS = 100;
 export const MAX_INTERVAL_MS = 60_000;
@@ -48,7 +50,15 @@ export interface Hello {
   arch?: string;
   cpu_model?: string;
   cpu_cores?: number;
+  /**
+   * The agent's clock when it sent the hello, ms since the epoch. Lets the collector place
+   * replayed samples of an agent whose clock is off at the collector's time (PROTOCOL.md, "Time").
+   */
+  ts?: number;
 }
+
+/** Static facts that changed after the hello (a CPU brought online, an OS upgraded in place). */
+export type Facts = { type: typeof MSG_FACTS } & Pick<Hello, 'os' | 'kernel' | 'arch' | 'cpu_model' | 'cpu_cores'>;
 
 export interface Welcome {
   type: typeof MSG_WELCOME;
@@ -78,8 +88,11 @@ export interface ErrorMessage {
   message: string;
 }
 
-/** How a reading's value is checked. */
-type ReadingKind = 'percent' | 'gauge' | 'bytes' | 'seconds';
+/**
+ * How a reading's value is checked: percent 0-100; gauge, bytes, seconds, count >= 0 (bytes and
+ * count whole numbers); celsius -273.15..1000 (a sensor outdoors reads below zero).
+ */
+type ReadingKind = 'percent' | 'gauge' | 'bytes' | 'seconds' | 'count' | 'celsius';
 
 /**
  * Every reading a sample may carry, in wire order. All are optional: a reading that could not be
@@ -96,10 +109,104 @@ export const READINGS = Object.freeze([
   { name: 'swap_total_bytes', kind: 'bytes', doc: 'swap space' },
   { name: 'swap_used_bytes', kind: 'bytes', doc: 'swap in use' },
   { name: 'uptime_s', kind: 'seconds', doc: 'time since boot, seconds' },
+  // Appended with protocol 1 still current: older collectors ignore them.
+  { name: 'cpu_user_pct', kind: 'percent', doc: 'CPU in user mode (user + nice), all cores, %' },
+  { name: 'cpu_system_pct', kind: 'percent', doc: 'CPU in the kernel (system + irq + softirq), all cores, %' },
+  { name: 'cpu_iowait_pct', kind: 'percent', doc: 'CPU idle waiting for I/O, all cores, %' },
+  { name: 'cpu_steal_pct', kind: 'percent', doc: 'CPU taken by the hypervisor for other guests, all cores, %' },
+  { name: 'cpu_freq_mhz', kind: 'gauge', doc: 'current CPU clock, mean over cores, MHz' },
+  { name: 'mem_cached_bytes', kind: 'bytes', doc: 'page cache (Cached + SReclaimable)' },
+  { name: 'mem_buffers_bytes', kind: 'bytes', doc: 'block-device buffers (Buffers)' },
+  { name: 'disk_read_bps', kind: 'gauge', doc: 'bytes read per second, all physical disks' },
+  { name: 'disk_write_bps', kind: 'gauge', doc: 'bytes written per second, all physical disks' },
+  { name: 'disk_read_iops', kind: 'gauge', doc: 'read operations completed per second, all physical disks' },
+  { name: 'disk_write_iops', kind: 'gauge', doc: 'write operations completed per second, all physical disks' },
+  { name: 'net_rx_bps', kind: 'gauge', doc: 'bytes received per second, all interfaces but loopback' },
+  { name: 'net_tx_bps', kind: 'gauge', doc: 'bytes sent per second, all interfaces but loopback' },
+  { name: 'temp_cpu_c', kind: 'celsius', doc: 'CPU package temperature, °C' },
+  { name: 'temp_max_c', kind: 'celsius', doc: 'hottest temperature sensor of the machine, °C' },
+  { name: 'procs_total', kind: 'count', doc: 'processes' },
+  { name: 'procs_running', kind: 'count', doc: 'processes running or runnable' },
+  { name: 'procs_blocked', kind: 'count', doc: 'processes blocked on I/O' },
+  { name: 'power_w', kind: 'gauge', doc: 'power the machine draws, W' },
 ] as const satisfies ReadonlyArray<{ name: string; kind: ReadingKind; doc: string }>);
 
 export type ReadingName = (typeof READINGS)[number]['name'];
-export type Readings = Partial<Record<ReadingName, number>>;
+
+/** One column of a table reading: a number checked like a reading, or bounded text. */
+type ColumnKind = ReadingKind | 'text';
+interface ColumnSpec { readonly name: string; readonly kind: ColumnKind; readonly maxBytes?: number; readonly doc: string }
+interface TableSpec { readonly name: string; readonly maxRows: number; readonly columns: readonly ColumnSpec[]; readonly doc: string }
+
+/** Most rows a table may carry on the wire; shared memory keeps fewer (shm_layout.ts) and counts the rest. */
+export const MAX_WIRE_ROWS = 1024;
+/** Longest text in a table cell, UTF-8 bytes: a mount point or a process name. Longer is refused. */
+export const MAX_CELL_BYTES = 512;
+
+/**
+ * Readings with a count that varies by machine, as arrays of maps (or of numbers, for the
+ * per-core lists). Every column is optional in a row except the text that names it; a value
+ * that could not be read is left out. Append only.
+ */
+export const TABLES = Object.freeze([
+  { name: 'cpu_cores_pct', maxRows: MAX_WIRE_ROWS, columns: [{ name: 'pct', kind: 'percent', doc: 'busy %' }], doc: 'per logical core, busy %, as an array of numbers' },
+  { name: 'temp_cores_c', maxRows: MAX_WIRE_ROWS, columns: [{ name: 'c', kind: 'celsius', doc: '°C' }], doc: 'per physical core temperature, °C, as an array of numbers' },
+  {
+    name: 'fs', maxRows: MAX_WIRE_ROWS, doc: 'mounted filesystems (pseudo and container-overlay left out)',
+    columns: [
+      { name: 'mount', kind: 'text', maxBytes: MAX_CELL_BYTES, doc: 'mount point' },
+      { name: 'type', kind: 'text', maxBytes: 64, doc: 'filesystem type, e.g. ext4' },
+      { name: 'size_bytes', kind: 'bytes', doc: 'size' },
+      { name: 'used_bytes', kind: 'bytes', doc: 'used' },
+      { name: 'free_bytes', kind: 'bytes', doc: 'available to unprivileged users' },
+    ],
+  },
+  {
+    name: 'net', maxRows: MAX_WIRE_ROWS, doc: 'network interfaces, loopback left out',
+    columns: [
+      { name: 'name', kind: 'text', maxBytes: 64, doc: 'interface name' },
+      { name: 'rx_bps', kind: 'gauge', doc: 'bytes received per second' },
+      { name: 'tx_bps', kind: 'gauge', doc: 'bytes sent per second' },
+      { name: 'rx_pps', kind: 'gauge', doc: 'packets received per second' },
+      { name: 'tx_pps', kind: 'gauge', doc: 'packets sent per second' },
+      { name: 'rx_errs_ps', kind: 'gauge', doc: 'receive errors per second' },
+      { name: 'tx_errs_ps', kind: 'gauge', doc: 'transmit errors per second' },
+      { name: 'rx_drops_ps', kind: 'gauge', doc: 'received packets dropped per second' },
+      { name: 'tx_drops_ps', kind: 'gauge', doc: 'sent packets dropped per second' },
+    ],
+  },
+  {
+    name: 'gpu', maxRows: 64, doc: 'graphics processors',
+    columns: [
+      { name: 'model', kind: 'text', maxBytes: 128, doc: 'vendor and model' },
+      { name: 'util_pct', kind: 'percent', doc: 'utilisation %' },
+      { name: 'mem_used_bytes', kind: 'bytes', doc: 'memory used' },
+      { name: 'mem_total_bytes', kind: 'bytes', doc: 'memory' },
+      { name: 'temp_c', kind: 'celsius', doc: 'temperature, °C' },
+      { name: 'power_w', kind: 'gauge', doc: 'power draw, W' },
+    ],
+  },
+  {
+    name: 'procs_top', maxRows: 64, doc: 'the processes using most CPU, busiest first',
+    columns: [
+      { name: 'name', kind: 'text', maxBytes: 256, doc: 'process name' },
+      { name: 'pid', kind: 'count', doc: 'process id' },
+      { name: 'cpu_pct', kind: 'gauge', doc: '% of one core, as top shows it (may exceed 100)' },
+    ],
+  },
+] as const satisfies readonly TableSpec[]);
+
+export type TableName = (typeof TABLES)[number]['name'];
+type ColumnValue<C> = C extends { kind: 'text' } ? string : number;
+type RowOf<T extends TableSpec> = { [C in T['columns'][number] as C['name']]?: ColumnValue<C> };
+/** A table's rows: numbers for the per-core lists, maps for the others. */
+export type TableRows<N extends TableName> = Extract<(typeof TABLES)[number], { name: N }> extends infer T
+  ? T extends TableSpec ? (T['columns'] extends readonly [ColumnSpec] ? number[] : Array<RowOf<T>>) : never
+  : never;
+export type Tables = { [N in TableName]?: TableRows<N> };
+
+/** Every reading and table a sample may carry: what a collector returns. */
+export type Readings = Partial<Record<ReadingName, number>> & Tables;
 
 export interface Sample extends Readings {
   type: typeof MSG_SAMPLE;
@@ -111,7 +218,7 @@ export interface Sample extends Readings {
   missing?: Record<string, string>;
 }
 
-export type AgentMessage = Hello | Sample;
+export type AgentMessage = Hello | Sample | Facts;
 
 function bad(field: string, message: string, code: ErrorCode = ERROR_CODES.PROTO_BAD_FIELD): ProtocolError {
   return new ProtocolError(code, `${field}: ${message}`, field);
@@ -194,6 +301,13 @@ export function parseHello(msg: Message): Hello {
   if (arch !== undefined) hello.arch = arch;
   if (cpuModel !== undefined) hello.cpu_model = cpuModel;
   if (cores !== undefined) hello.cpu_cores = cores;
+  const ts = msg['ts'];
+  if (ts !== undefined && ts !== null) {
+    if (typeof ts !== 'number' || !Number.isFinite(ts) || ts <= 0 || ts > Number.MAX_SAFE_INTEGER) {
+      throw bad('ts', 'must be a positive number of ms since the epoch, below 2^53');
+    }
+    hello.ts = ts;
+  }
   return hello;
 }
 
@@ -217,17 +331,78 @@ export function parseSample(msg: Message): Sample {
   checkRelation(sample, 'mem_used_bytes', 'mem_total_bytes');
   checkRelation(sample, 'mem_available_bytes', 'mem_total_bytes');
   checkRelation(sample, 'swap_used_bytes', 'swap_total_bytes');
+  checkRelation(sample, 'mem_cached_bytes', 'mem_total_bytes');
+  checkRelation(sample, 'mem_buffers_bytes', 'mem_total_bytes');
+  checkRelation(sample, 'procs_running', 'procs_total');
+  checkRelation(sample, 'procs_blocked', 'procs_total');
+  for (const t of TABLES) {
+    const rows = parseTable(t, msg[t.name]);
+    if (rows !== undefined) (sample as unknown as Record<string, unknown>)[t.name] = rows;
+  }
   const missing = parseMissing(msg['missing']);
   if (missing) sample.missing = missing;
   return sample;
 }
 
+/**
+ * Validates a table: an array of at most maxRows rows; for a one-column table each row is a
+ * number, else a map whose known columns are checked (unknown ones ignored, so a newer agent
+ * can add columns). Text cells keep their characters; unsafe ones (controls, bidi, invisible)
+ * become U+FFFD so that no name can reorder or hide what a page shows.
+ */
+function parseTable(t: TableSpec, v: unknown): unknown[] | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (!Array.isArray(v)) throw bad(t.name, 'must be an array');
+  if (v.length > t.maxRows) throw bad(t.name, `more than ${t.maxRows} rows`);
+  const single = t.columns.length === 1;
+  return v.map((row: unknown, i) => {
+    const where = `${t.name}[${i}]`;
+    if (single) return checkReading(where, t.columns[0]!.kind as ReadingKind, row);
+    if (typeof row !== 'object' || row === null || Array.isArray(row)) throw bad(where, 'must be a map');
+    const out: Record<string, string | number> = {};
+    for (const c of t.columns) {
+      const cell = (row as Record<string, unknown>)[c.name];
+      if (cell === undefined || cell === null) continue;
+      if (c.kind === 'text') {
+        if (typeof cell !== 'string') throw bad(`${where}.${c.name}`, `must be a string, got ${typeof cell}`);
+        if (utf8Bytes(cell) > c.maxBytes!) throw bad(`${where}.${c.name}`, `longer than ${c.maxBytes} bytes`);
+        out[c.name] = cell.replace(UNSAFE_CHARS_GLOBAL, '\uFFFD');
+      } else {
+        out[c.name] = checkReading(`${where}.${c.name}`, c.kind, cell);
+      }
+    }
+    if (t.columns[0]!.kind === 'text' && out[t.columns[0]!.name] === undefined) throw bad(`${where}.${t.columns[0]!.name}`, 'missing');
+    return out;
+  });
+}
+
+/** Validates a `facts` message: the optional static fields of the hello. Throws ProtocolError. */
+export function parseFacts(msg: Message): Facts {
+  const facts: Facts = { type: MSG_FACTS };
+  const os = str(msg, 'os', MAX_OS_BYTES, false);
+  const kernel = str(msg, 'kernel', MAX_KERNEL_BYTES, false);
+  const arch = str(msg, 'arch', MAX_ARCH_BYTES, false);
+  const cpuModel = str(msg, 'cpu_model', MAX_CPU_MODEL_BYTES, false);
+  const cores = int(msg, 'cpu_cores', 1, MAX_CPU_CORES, false);
+  if (os !== undefined) facts.os = os;
+  if (kernel !== undefined) facts.kernel = kernel;
+  if (arch !== undefined) facts.arch = arch;
+  if (cpuModel !== undefined) facts.cpu_model = cpuModel;
+  if (cores !== undefined) facts.cpu_cores = cores;
+  return facts;
+}
+
 function checkReading(name: string, kind: ReadingKind, v: unknown): number {
   if (typeof v !== 'number') throw bad(name, `must be a number, got ${typeof v}`);
   if (!Number.isFinite(v)) throw bad(name, 'must be finite (NaN and Infinity are refused)');
+  if (kind === 'celsius') {
+    if (v < -273.15 || v > 1000) throw bad(name, `must be from -273.15 to 1000 °C, got ${v}`);
+    return v;
+  }
   if (v < 0) throw bad(name, `must not be negative, got ${v}`);
   if (kind === 'percent' && v > 100) throw bad(name, `must be from 0 to 100, got ${v}`);
   if (kind === 'bytes' && !Number.isSafeInteger(v)) throw bad(name, 'must be a whole number of bytes below 2^53');
+  if (kind === 'count' && !Number.isSafeInteger(v)) throw bad(name, 'must be a whole number below 2^53');
   if (v > Number.MAX_SAFE_INTEGER) throw bad(name, 'must be below 2^53');
   return v;
 }

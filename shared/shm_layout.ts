@@ -5,29 +5,42 @@
  *   SharedArrayBuffer
  *   +--------------------------- header, HEADER_BYTES = 64 -----------------------------+
  *   | 0  MAGIC i32 | 4 LAYOUT_VERSION i32 | 8 CAPACITY i32 | 12 SLOT_BYTES i32           |
- *   | 16 SLOTS_USED i32 (high-water mark of allocated slots) | 20 reserved i32           |
+ *   | 16 SLOTS_USED i32 (high-water mark of allocated slots) | 20 HISTORY_POINTS i32     |
  *   | 24 CREATED_AT_MS f64 | 32..63 reserved                                            |
- *   +--------------------------- slot 0, SLOT_BYTES = 1024 -----------------------------+
+ *   +--------------------------- slot 0, SLOT_BYTES = 16384 ----------------------------+
  *   | 0  LOCK i32   sequence lock: odd while a write is in progress                     |
  *   | 4  FLAGS i32  SLOT_FLAG_USED | SLOT_FLAG_CONNECTED                                 |
- *   | 8  string lengths, i32 x STRING_FIELD_COUNT (bytes used by each string)           |
- *   | 40 numbers, f64 x NUMBER_FIELD_COUNT (NaN = no value)                             |
- *   | 232 string bytes, UTF-8, each field at its own fixed offset and capacity          |
+ *   | 8  string lengths, i32 x SLOT_STRING_LENGTHS_MAX (bytes used by each string)      |
+ *   | 40 numbers, f64 x SLOT_NUMBERS_MAX (NaN = no value): NUM, then READING_NUM        |
+ *   | SLOT_STRINGS: string bytes, UTF-8, each field at its own fixed offset, capacity   |
+ *   | SLOT_TABLES: one block per table (TABLE_LAYOUT): rows i32, truncated i32, then    |
+ *   |   maxRows fixed-size rows: numeric columns f64, then text columns u16 len + bytes |
  *   | ... padding to SLOT_BYTES                                                         |
  *   +--------------------------- slot 1 ... slot CAPACITY-1 ----------------------------+
+ *   +--------------------------- history ring of slot 0, ringBytes(points) -------------+
+ *   | 0  LOCK i32 (same sequence lock discipline as a slot) | 4 reserved                |
+ *   | 8  t f64 x points: collector-placed time of the sample in each bucket, NaN = empty|
+ *   | 8 + 8 x points: values f32 x points x HISTORY_SERIES.length, bucket-major         |
+ *   +--------------------------- history ring of slot 1 ... ----------------------------+
  *
- * Offsets are in bytes from the start of the buffer (header) or of the slot (slot fields).
- * Every f64 sits at a multiple of 8 and every i32 at a multiple of 4, so typed-array views over
- * the whole buffer can address them.
+ * History buckets are one second wide: a sample taken at time t lands in bucket
+ * floor(t / 1000) mod points, so a late (replayed) sample lands at its own time, a replay of
+ * the same sample lands on itself (no duplicate), and points seconds are kept whatever the
+ * agent's interval. Values are float32 (7 significant digits: ample for a chart).
+ *
+ * Offsets are in bytes from the start of the buffer (header) or of the slot or ring. Every f64
+ * sits at a multiple of 8, every i32/f32 at a multiple of 4 and every u16 at a multiple of 2,
+ * so typed-array views over the whole buffer can address them.
  */
 import {
   MAX_AGENT_VERSION_BYTES, MAX_ARCH_BYTES, MAX_CPU_MODEL_BYTES, MAX_HOST_BYTES, MAX_KERNEL_BYTES, MAX_OS_BYTES,
+  READINGS, TABLES, type ReadingName, type TableName,
 } from './protocol.ts';
 
 /** 'CSN1' as a big-endian 32-bit integer. */
 export const SHM_MAGIC = 0x43534e31;
 /** Bumped whenever this file changes the meaning of a byte. */
-export const SHM_LAYOUT_VERSION = 1;
+export const SHM_LAYOUT_VERSION = 2;
 
 export const HEADER_BYTES = 64;
 export const HDR_MAGIC = 0;
@@ -35,6 +48,7 @@ export const HDR_LAYOUT_VERSION = 4;
 export const HDR_CAPACITY = 8;
 export const HDR_SLOT_BYTES = 12;
 export const HDR_SLOTS_USED = 16;
+export const HDR_HISTORY_POINTS = 20;
 export const HDR_CREATED_AT_MS = 24;
 
 export const SLOT_LOCK = 0;
@@ -42,9 +56,9 @@ export const SLOT_FLAGS = 4;
 export const SLOT_STRING_LENGTHS = 8;
 export const SLOT_STRING_LENGTHS_MAX = 8; // room for 8 string fields: 8 x i32 = 32 bytes
 export const SLOT_NUMBERS = SLOT_STRING_LENGTHS + SLOT_STRING_LENGTHS_MAX * 4; // 40
-export const SLOT_NUMBERS_MAX = 24; // room for 24 f64 fields: 192 bytes
-export const SLOT_STRINGS = SLOT_NUMBERS + SLOT_NUMBERS_MAX * 8; // 232
-export const SLOT_BYTES = 1024;
+export const SLOT_NUMBERS_MAX = 64; // room for 64 f64 fields: 512 bytes
+export const SLOT_STRINGS = SLOT_NUMBERS + SLOT_NUMBERS_MAX * 8; // 552
+export const SLOT_BYTES = 16_384;
 
 export const SLOT_FLAG_USED = 1 << 0;
 export const SLOT_FLAG_CONNECTED = 1 << 1;
@@ -71,8 +85,21 @@ export const NUM = Object.freeze({
   UPTIME_S: 17,
   LAST_WRITE_MS: 18, // collector clock of the last change to this slot, of any kind
 } as const);
-export type NumField = (typeof NUM)[keyof typeof NUM];
-export const NUMBER_FIELD_COUNT = 19;
+export type NumField = number;
+/** NUM's own fields; the readings appended after them (READING_NUM) make up the rest. */
+const META_FIELD_COUNT = 19;
+
+/**
+ * The number field of every protocol reading. The first ten readings keep the fields they had in
+ * layout 1; readings appended to the protocol take the next fields in protocol order.
+ */
+export const READING_NUM: Readonly<Record<ReadingName, NumField>> = Object.freeze(
+  READINGS.reduce<Record<string, number>>((acc, r, i) => {
+    acc[r.name] = i < 10 ? NUM.CPU_PCT + i : META_FIELD_COUNT + (i - 10);
+    return acc;
+  }, {}) as Record<ReadingName, NumField>,
+);
+export const NUMBER_FIELD_COUNT = META_FIELD_COUNT + READINGS.length - 10;
 
 /** String fields of a slot: index into the length array, byte offset in the slot, capacity. */
 export const STR = Object.freeze({
@@ -86,10 +113,12 @@ export const STR = Object.freeze({
 } as const);
 export type StrField = (typeof STR)[keyof typeof STR];
 export const STRING_FIELD_COUNT = 7;
+/** Bytes of the host's note; a longer note is cut at a character boundary. */
+export const NOTE_BYTES = 1024;
 
 /** Capacity of each string field, in UTF-8 bytes, by StrField. */
 export const STRING_CAPACITY: readonly number[] = Object.freeze([
-  MAX_HOST_BYTES, MAX_AGENT_VERSION_BYTES, MAX_OS_BYTES, MAX_KERNEL_BYTES, MAX_ARCH_BYTES, MAX_CPU_MODEL_BYTES, 200,
+  MAX_HOST_BYTES, MAX_AGENT_VERSION_BYTES, MAX_OS_BYTES, MAX_KERNEL_BYTES, MAX_ARCH_BYTES, MAX_CPU_MODEL_BYTES, NOTE_BYTES,
 ]);
 
 /** Byte offset of each string field inside a slot, by StrField. */
@@ -100,12 +129,96 @@ export const STRING_OFFSET: readonly number[] = Object.freeze(
   }, []),
 );
 
-/** The first byte after the last string field; must fit in the slot. */
-export const SLOT_USED_BYTES = STRING_OFFSET[STRING_FIELD_COUNT - 1]! + STRING_CAPACITY[STRING_FIELD_COUNT - 1]!;
+/** Where the tables start: after the last string field, 8-aligned. */
+export const SLOT_TABLES = align(STRING_OFFSET[STRING_FIELD_COUNT - 1]! + STRING_CAPACITY[STRING_FIELD_COUNT - 1]!, 8);
 
-/** Bytes a buffer of `capacity` slots takes. */
-export function bufferBytes(capacity: number): number {
-  return HEADER_BYTES + capacity * SLOT_BYTES;
+/**
+ * Rows each table keeps in shared memory, and the bytes of each text column. Rows beyond are
+ * counted in the table's `truncated` field, never silently dropped. A text longer than its
+ * column is cut at a character boundary. Sized for a large server: 256 logical cores, 24
+ * filesystems and interfaces (the agent sends them sorted, so a cut keeps the first by name).
+ */
+export const TABLE_BOUNDS: Readonly<Record<TableName, { rows: number; textBytes?: Readonly<Record<string, number>> }>> = Object.freeze({
+  cpu_cores_pct: { rows: 256 },
+  temp_cores_c: { rows: 128 },
+  fs: { rows: 24, textBytes: { mount: 96, type: 16 } },
+  net: { rows: 24, textBytes: { name: 32 } },
+  gpu: { rows: 8, textBytes: { model: 64 } },
+  procs_top: { rows: 8, textBytes: { name: 48 } },
+});
+
+/** Where one table sits in a slot, and how its rows are laid out. */
+export interface TableLayout {
+  readonly name: TableName;
+  /** Byte offset of the block in the slot: rows i32 at +0, truncated i32 at +4, rows from +8. */
+  readonly offset: number;
+  readonly maxRows: number;
+  readonly rowBytes: number;
+  /** Numeric columns, stored as f64 at +8 x i from the row's start. */
+  readonly numColumns: readonly string[];
+  /** Text columns after the numbers: u16 length, then capacity bytes of UTF-8. */
+  readonly textColumns: ReadonlyArray<{ readonly name: string; readonly offset: number; readonly capacity: number }>;
+  /** One-column tables (per-core lists) are arrays of numbers, not of maps. */
+  readonly scalar: boolean;
+}
+
+export const TABLE_LAYOUT: readonly TableLayout[] = Object.freeze(TABLES.reduce<TableLayout[]>((acc, t) => {
+  const bounds = TABLE_BOUNDS[t.name];
+  const columns = t.columns as ReadonlyArray<{ name: string; kind: string }>;
+  const numColumns = columns.filter((c) => c.kind !== 'text').map((c) => c.name);
+  let rowBytes = numColumns.length * 8;
+  const textColumns = columns.filter((c) => c.kind === 'text').map((c) => {
+    const capacity = bounds.textBytes?.[c.name] ?? 32;
+    const col = { name: c.name, offset: rowBytes, capacity };
+    rowBytes += align(2 + capacity, 2);
+    return col;
+  });
+  rowBytes = align(rowBytes, 8);
+  const prev = acc[acc.length - 1];
+  const offset = prev ? prev.offset + 8 + prev.maxRows * prev.rowBytes : SLOT_TABLES;
+  acc.push(Object.freeze({ name: t.name, offset, maxRows: bounds.rows, rowBytes, numColumns, textColumns, scalar: columns.length === 1 }));
+  return acc;
+}, []));
+
+/** The first byte after the last table; must fit in the slot. */
+export const SLOT_USED_BYTES = ((): number => {
+  const last = TABLE_LAYOUT[TABLE_LAYOUT.length - 1]!;
+  return last.offset + 8 + last.maxRows * last.rowBytes;
+})();
+
+/** The readings kept in each host's history ring, in ring order. */
+export const HISTORY_SERIES = Object.freeze([
+  'cpu_pct', 'mem_used_bytes', 'load_1m', 'net_rx_bps', 'net_tx_bps', 'disk_read_bps', 'disk_write_bps', 'temp_max_c', 'power_w',
+] as const satisfies readonly ReadingName[]);
+/** Width of one history bucket, ms. */
+export const HISTORY_STEP_MS = 1000;
+/** Default ring length: 15 minutes of one-second buckets. */
+export const DEFAULT_HISTORY_POINTS = 900;
+export const RING_LOCK = 0;
+export const RING_TIMES = 8;
+
+/** Bytes of one host's history ring holding `points` buckets. */
+export function ringBytes(points: number): number {
+  return align(RING_TIMES + points * 8 + points * HISTORY_SERIES.length * 4, 8);
+}
+
+/** Byte offset, in a ring, of the values of bucket 0 (f32, HISTORY_SERIES.length per bucket). */
+export function ringValuesOffset(points: number): number {
+  return RING_TIMES + points * 8;
+}
+
+/** Bytes a buffer of `capacity` slots, each with a ring of `points` buckets, takes. */
+export function bufferBytes(capacity: number, points: number): number {
+  return HEADER_BYTES + capacity * SLOT_BYTES + capacity * ringBytes(points);
+}
+
+/** Byte offset of slot `index`'s history ring from the start of the buffer. */
+export function ringOffset(capacity: number, points: number, index: number): number {
+  return HEADER_BYTES + capacity * SLOT_BYTES + index * ringBytes(points);
+}
+
+function align(n: number, to: number): number {
+  return Math.ceil(n / to) * to;
 }
 
 /** Byte offset of slot `index` from the start of the buffer. */
@@ -117,6 +230,6 @@ export function slotOffset(index: number): number {
 if (NUMBER_FIELD_COUNT > SLOT_NUMBERS_MAX || STRING_FIELD_COUNT > SLOT_STRING_LENGTHS_MAX || SLOT_USED_BYTES > SLOT_BYTES) {
   throw new RangeError(`shared-memory slot overflows: ${SLOT_USED_BYTES} bytes used of ${SLOT_BYTES}`);
 }
-if (Object.keys(NUM).length !== NUMBER_FIELD_COUNT || Object.keys(STR).length !== STRING_FIELD_COUNT) {
+if (Object.keys(NUM).length !== META_FIELD_COUNT || Object.keys(STR).length !== STRING_FIELD_COUNT) {
   throw new RangeError('NUMBER_FIELD_COUNT / STRING_FIELD_COUNT disagree with NUM / STR');
 }

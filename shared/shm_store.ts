@@ -1,16 +1,22 @@
 /**
  * The one module that touches Atomics. One writer (the collector's main thread) updates slots
- * under a sequence lock; any number of readers (the dashboard worker, snapshots) copy a slot
- * and keep the copy only if the sequence was even and unchanged around it. A writer never
- * waits on a reader; a reader retries a bounded number of times.
+ * and history rings under a sequence lock each; any number of readers (the dashboard worker,
+ * snapshots) copy a slot or ring and keep the copy only if the sequence was even and unchanged
+ * around it. A writer never waits on a reader; a reader retries a bounded number of times.
  */
 import {
-  bufferBytes, HDR_CAPACITY, HDR_CREATED_AT_MS, HDR_LAYOUT_VERSION, HDR_MAGIC, HDR_SLOT_BYTES, HDR_SLOTS_USED,
-  HEADER_BYTES, NUMBER_FIELD_COUNT, SHM_LAYOUT_VERSION, SHM_MAGIC, SLOT_BYTES, SLOT_FLAG_USED, SLOT_FLAGS, SLOT_LOCK,
-  SLOT_NUMBERS, SLOT_STRING_LENGTHS, slotOffset, STRING_CAPACITY, STRING_FIELD_COUNT, STRING_OFFSET,
+  bufferBytes, DEFAULT_HISTORY_POINTS, HDR_CAPACITY, HDR_CREATED_AT_MS, HDR_HISTORY_POINTS, HDR_LAYOUT_VERSION, HDR_MAGIC,
+  HDR_SLOT_BYTES, HDR_SLOTS_USED, HEADER_BYTES, HISTORY_SERIES, HISTORY_STEP_MS, NUMBER_FIELD_COUNT, RING_LOCK, RING_TIMES,
+  ringBytes, ringOffset, ringValuesOffset, SHM_LAYOUT_VERSION, SHM_MAGIC, SLOT_BYTES, SLOT_FLAG_USED, SLOT_FLAGS, SLOT_LOCK,
+  SLOT_NUMBERS, SLOT_STRING_LENGTHS, slotOffset, STRING_CAPACITY, STRING_FIELD_COUNT, STRING_OFFSET, TABLE_LAYOUT,
   type NumField, type StrField,
 } from './shm_layout.ts';
 import { ShmError } from './errors.ts';
+import type { TableName } from './protocol.ts';
+import { clearTables, readTables, writeTable, type SlotViews, type StoredTables, type TableInput } from './shm_tables.ts';
+
+/** Most history buckets per host a store accepts (one day of seconds). */
+export const MAX_HISTORY_POINTS = 86_400;
 
 /** Largest capacity a store accepts, in slots (64 MiB of slots). */
 export const MAX_CAPACITY = 65_536;
@@ -21,6 +27,17 @@ export interface SlotUpdate {
   flags?: number;
   numbers?: ReadonlyArray<readonly [NumField, number]>;
   strings?: ReadonlyArray<readonly [StrField, string]>;
+  /** Tables to replace whole; a table not named keeps its rows. */
+  tables?: Partial<Record<TableName, TableInput>>;
+  /** Empty every table (a slot handed to another host). */
+  clearTables?: boolean;
+}
+
+/** A consistent copy of a host's history between two times: `t` ascending, one array per series. */
+export interface HistoryData {
+  t: number[];
+  /** By HISTORY_SERIES index; NaN where the sample had no value. */
+  values: number[][];
 }
 
 /** A consistent copy of one slot, decoded. */
@@ -33,6 +50,8 @@ export interface SlotData {
   numbers: Float64Array;
   /** By StrField. */
   strings: string[];
+  /** Present when read with tables (readSlot(i, true)). */
+  tables?: StoredTables;
 }
 
 const encoder = new TextEncoder();
@@ -41,22 +60,31 @@ const decoder = new TextDecoder('utf-8', { fatal: false });
 export class ShmStore {
   readonly buffer: SharedArrayBuffer | ArrayBuffer;
   readonly capacity: number;
+  /** History buckets (seconds) kept per host. */
+  readonly historyPoints: number;
   private readonly i32: Int32Array;
   private readonly f64: Float64Array;
+  private readonly f32: Float32Array;
+  private readonly u16: Uint16Array;
   private readonly u8: Uint8Array;
   private readonly scratch = new Uint8Array(SLOT_BYTES);
+  private ringScratch: Uint8Array | null = null;
 
-  /** Allocates and initialises a new buffer of `capacity` slots. */
-  static create(capacity: number, nowMs = Date.now()): ShmStore {
+  /** Allocates and initialises a new buffer of `capacity` slots, each with `historyPoints` seconds of history. */
+  static create(capacity: number, nowMs = Date.now(), historyPoints = DEFAULT_HISTORY_POINTS): ShmStore {
     if (!Number.isInteger(capacity) || capacity < 1 || capacity > MAX_CAPACITY) {
       throw new RangeError(`capacity must be an integer from 1 to ${MAX_CAPACITY}, got ${capacity}`);
     }
-    const sab = new SharedArrayBuffer(bufferBytes(capacity));
+    if (!Number.isInteger(historyPoints) || historyPoints < 1 || historyPoints > MAX_HISTORY_POINTS) {
+      throw new RangeError(`historyPoints must be an integer from 1 to ${MAX_HISTORY_POINTS}, got ${historyPoints}`);
+    }
+    const sab = new SharedArrayBuffer(bufferBytes(capacity, historyPoints));
     const i32 = new Int32Array(sab);
     i32[HDR_MAGIC >> 2] = SHM_MAGIC;
     i32[HDR_LAYOUT_VERSION >> 2] = SHM_LAYOUT_VERSION;
     i32[HDR_CAPACITY >> 2] = capacity;
     i32[HDR_SLOT_BYTES >> 2] = SLOT_BYTES;
+    i32[HDR_HISTORY_POINTS >> 2] = historyPoints;
     new Float64Array(sab)[HDR_CREATED_AT_MS >> 3] = nowMs;
     return new ShmStore(sab);
   }
@@ -68,20 +96,25 @@ export class ShmStore {
   constructor(buffer: SharedArrayBuffer | ArrayBuffer) {
     if (buffer.byteLength < HEADER_BYTES) throw new ShmError(`buffer of ${buffer.byteLength} bytes is smaller than the header`);
     this.buffer = buffer;
-    this.i32 = new Int32Array(buffer);
+    this.i32 = new Int32Array(buffer, 0, Math.floor(buffer.byteLength / 4));
+    this.f32 = new Float32Array(buffer, 0, Math.floor(buffer.byteLength / 4));
     this.f64 = new Float64Array(buffer, 0, Math.floor(buffer.byteLength / 8));
+    this.u16 = new Uint16Array(buffer, 0, Math.floor(buffer.byteLength / 2));
     this.u8 = new Uint8Array(buffer);
     const magic = this.i32[HDR_MAGIC >> 2]!;
     const version = this.i32[HDR_LAYOUT_VERSION >> 2]!;
     const slotBytes = this.i32[HDR_SLOT_BYTES >> 2]!;
     const capacity = this.i32[HDR_CAPACITY >> 2]!;
+    const points = this.i32[HDR_HISTORY_POINTS >> 2]!;
     if (magic !== SHM_MAGIC) throw new ShmError(`bad magic 0x${(magic >>> 0).toString(16)}`);
     if (version !== SHM_LAYOUT_VERSION) throw new ShmError(`layout version ${version}, this code reads ${SHM_LAYOUT_VERSION}`);
     if (slotBytes !== SLOT_BYTES) throw new ShmError(`slot size ${slotBytes}, this code reads ${SLOT_BYTES}`);
-    if (capacity < 1 || capacity > MAX_CAPACITY || bufferBytes(capacity) !== buffer.byteLength) {
+    if (points < 1 || points > MAX_HISTORY_POINTS) throw new ShmError(`history of ${points} points is out of range`);
+    if (capacity < 1 || capacity > MAX_CAPACITY || bufferBytes(capacity, points) !== buffer.byteLength) {
       throw new ShmError(`capacity ${capacity} does not match a buffer of ${buffer.byteLength} bytes`);
     }
     this.capacity = capacity;
+    this.historyPoints = points;
   }
 
   get createdAtMs(): number {
@@ -105,9 +138,14 @@ export class ShmStore {
     for (let f = 0; f < NUMBER_FIELD_COUNT; f++) nums.push([f as NumField, Number.NaN]);
     const strs: Array<readonly [StrField, string]> = [];
     for (let f = 0; f < STRING_FIELD_COUNT; f++) strs.push([f as StrField, '']);
-    this.write(index, { flags: SLOT_FLAG_USED, numbers: nums, strings: strs });
+    this.write(index, { flags: SLOT_FLAG_USED, numbers: nums, strings: strs, clearTables: true });
+    this.clearHistory(index);
     Atomics.store(this.i32, HDR_SLOTS_USED >> 2, index + 1);
     return index;
+  }
+
+  private views(base: number): SlotViews {
+    return { u8: this.u8, i32: this.i32, f64: this.f64, u16: this.u16, base };
   }
 
   /** Updates some fields of a slot as one change: a reader sees all of it or none. Writer only. */
@@ -132,6 +170,13 @@ export class ShmStore {
         // encodeInto writes whole characters only, so a string cut at capacity stays valid UTF-8.
         const { written } = encoder.encodeInto(value, this.u8.subarray(off, off + STRING_CAPACITY[field]!));
         this.i32[((base + SLOT_STRING_LENGTHS) >> 2) + field] = written;
+      }
+    }
+    if (update.clearTables) clearTables(this.views(base));
+    if (update.tables) {
+      for (const t of TABLE_LAYOUT) {
+        const rows = update.tables[t.name];
+        if (rows !== undefined) writeTable(this.views(base), t, rows);
       }
     }
     // 3. Make the sequence even again; as a release, it publishes every store above first.
@@ -161,11 +206,76 @@ export class ShmStore {
     return -1;
   }
 
-  /** A consistent, decoded copy of slot `index`, or null if it could not be read this round. */
-  readSlot(index: number): SlotData | null {
+  /** A consistent, decoded copy of slot `index` (with its tables if asked), or null if it could not be read this round. */
+  readSlot(index: number, withTables = false): SlotData | null {
     const seq = this.copySlot(index, this.scratch);
     if (seq < 0) return null;
-    return decodeSlot(this.scratch, index, seq);
+    return decodeSlot(this.scratch, index, seq, withTables);
+  }
+
+  // ---- History rings -----------------------------------------------------------------------
+
+  /**
+   * Stores one sample's headline values at time `tMs` in slot `index`'s ring, in the bucket of
+   * its second. A bucket already holding a later time of the same second, or any time of a
+   * later second (the ring has wrapped past this one), is kept: a late or replayed sample never
+   * overwrites newer history. Returns whether the sample was stored. Writer only.
+   */
+  writeHistory(index: number, tMs: number, values: ArrayLike<number>): boolean {
+    this.checkIndex(index);
+    if (!Number.isFinite(tMs) || tMs < 0) return false;
+    const points = this.historyPoints;
+    const base = ringOffset(this.capacity, points, index);
+    const second = Math.floor(tMs / HISTORY_STEP_MS);
+    const bucket = second % points;
+    const tAt = (base + RING_TIMES) / 8 + bucket;
+    const held = this.f64[tAt]!;
+    if (!Number.isNaN(held)) {
+      const heldSecond = Math.floor(held / HISTORY_STEP_MS);
+      if (heldSecond > second || (heldSecond === second && held > tMs)) return false;
+    }
+    const lock = (base + RING_LOCK) >> 2;
+    // Same order as write(): odd, plain stores, even.
+    Atomics.add(this.i32, lock, 1);
+    this.f64[tAt] = tMs;
+    const vAt = (base + ringValuesOffset(points)) / 4 + bucket * HISTORY_SERIES.length;
+    for (let s = 0; s < HISTORY_SERIES.length; s++) this.f32[vAt + s] = values[s] ?? Number.NaN;
+    Atomics.add(this.i32, lock, 1);
+    return true;
+  }
+
+  /** Empties slot `index`'s ring (a new host in the slot). Writer only. */
+  clearHistory(index: number): void {
+    this.checkIndex(index);
+    const base = ringOffset(this.capacity, this.historyPoints, index);
+    const lock = (base + RING_LOCK) >> 2;
+    Atomics.add(this.i32, lock, 1);
+    this.f64.fill(Number.NaN, (base + RING_TIMES) / 8, (base + RING_TIMES) / 8 + this.historyPoints);
+    Atomics.add(this.i32, lock, 1);
+  }
+
+  /** Copies slot `index`'s ring into `dest` (ringBytes long) under its lock; -1 if kept busy. */
+  copyRing(index: number, dest: Uint8Array): number {
+    this.checkIndex(index);
+    const bytes = ringBytes(this.historyPoints);
+    const base = ringOffset(this.capacity, this.historyPoints, index);
+    const lock = (base + RING_LOCK) >> 2;
+    for (let attempt = 0; attempt < MAX_READ_ATTEMPTS; attempt++) {
+      // The same three steps as copySlot, for the same reasons.
+      const before = Atomics.load(this.i32, lock);
+      if ((before & 1) !== 0) continue;
+      dest.set(this.u8.subarray(base, base + bytes));
+      if (Atomics.compareExchange(this.i32, lock, before, before) === before) return before;
+    }
+    return -1;
+  }
+
+  /** Slot `index`'s history with fromMs <= t <= toMs, oldest first; null if the ring was kept busy. */
+  readHistory(index: number, fromMs: number, toMs: number): HistoryData | null {
+    const bytes = ringBytes(this.historyPoints);
+    if (this.ringScratch?.length !== bytes) this.ringScratch = new Uint8Array(bytes);
+    if (this.copyRing(index, this.ringScratch) < 0) return null;
+    return decodeRing(this.ringScratch, this.historyPoints, fromMs, toMs);
   }
 
   /** Every used slot, each read consistently (slots busy past MAX_READ_ATTEMPTS are skipped). */
@@ -180,20 +290,66 @@ export class ShmStore {
   }
 
   /**
-   * A copy of the whole buffer in which every used slot was copied under its lock, for readers
-   * in another process (scripts/test_reader.ts). A slot that stayed busy is copied with its
-   * lock odd, which the reader reports as inconsistent.
+   * A store of its own holding the used slots and their rings, each copied under its lock: its
+   * capacity is the number of used slots (at least 1), so it is small, and it is a valid buffer
+   * of this layout. For readers in another process (scripts/test_reader.ts) and for the state
+   * file (collector/state_file.ts). A slot or ring that stayed busy is copied with its lock
+   * odd, which test_reader reports and a restore skips.
    */
   snapshot(): Uint8Array {
-    const out = new Uint8Array(this.buffer.byteLength);
-    out.set(this.u8.subarray(0, HEADER_BYTES));
     const used = this.slotsUsed();
-    new Int32Array(out.buffer, 0, HEADER_BYTES >> 2)[HDR_SLOTS_USED >> 2] = used;
+    const capacity = Math.max(1, used);
+    const points = this.historyPoints;
+    const out = new Uint8Array(bufferBytes(capacity, points));
+    out.set(this.u8.subarray(0, HEADER_BYTES));
+    const hdr = new Int32Array(out.buffer, 0, HEADER_BYTES >> 2);
+    hdr[HDR_SLOTS_USED >> 2] = used;
+    hdr[HDR_CAPACITY >> 2] = capacity;
     for (let i = 0; i < used; i++) {
-      const dest = out.subarray(slotOffset(i), slotOffset(i) + SLOT_BYTES);
-      if (this.copySlot(i, dest) < 0) new Int32Array(out.buffer, slotOffset(i), 1)[0] = 1;
+      if (this.copySlot(i, out.subarray(slotOffset(i), slotOffset(i) + SLOT_BYTES)) < 0) new Int32Array(out.buffer, slotOffset(i), 1)[0] = 1;
+      const r = ringOffset(capacity, points, i);
+      if (this.copyRing(i, out.subarray(r, r + ringBytes(points))) < 0) new Int32Array(out.buffer, r, 1)[0] = 1;
     }
     return out;
+  }
+
+  /**
+   * Fills an empty store from a snapshot (a restart restoring its state file): slots in order,
+   * as many as fit, each with its history re-bucketed into this store's ring length. Slots or
+   * rings whose copy was taken mid-write are skipped. Returns how many slots were restored and
+   * how many did not fit. Writer only, before any other write.
+   */
+  restoreFrom(source: ShmStore): { restored: number; dropped: number } {
+    if (this.slotsUsed() !== 0) throw new Error('restoreFrom needs an empty store');
+    const used = source.slotsUsed();
+    let restored = 0;
+    const all = Number.POSITIVE_INFINITY;
+    for (let i = 0; i < used && restored < this.capacity; i++) {
+      const slot = source.readSlot(i, true);
+      if (!slot || (slot.flags & SLOT_FLAG_USED) === 0) continue;
+      const index = this.allocateSlot();
+      const numbers: Array<readonly [NumField, number]> = [];
+      for (let f = 0; f < NUMBER_FIELD_COUNT; f++) numbers.push([f, slot.numbers[f]!]);
+      const strings = slot.strings.map((v, f) => [f as StrField, v] as const);
+      const tables: Partial<Record<TableName, TableInput>> = {};
+      for (const t of TABLE_LAYOUT) tables[t.name] = slot.tables![t.name].rows.map((r) => (r === null ? Number.NaN : r)) as TableInput;
+      this.write(index, { flags: slot.flags, numbers, strings, tables });
+      for (const t of TABLE_LAYOUT) this.setTruncated(index, t.name, slot.tables![t.name].truncated);
+      const history = source.readHistory(i, 0, all);
+      if (history) history.t.forEach((t, k) => this.writeHistory(index, t, history.values.map((col) => col[k]!)));
+      restored++;
+    }
+    return { restored, dropped: used - restored };
+  }
+
+  /** Sets a table's truncated count without touching its rows (restore only). */
+  private setTruncated(index: number, table: TableName, truncated: number): void {
+    const t = TABLE_LAYOUT.find((x) => x.name === table)!;
+    const base = slotOffset(index);
+    const lock = (base + SLOT_LOCK) >> 2;
+    Atomics.add(this.i32, lock, 1);
+    this.i32[(base + t.offset + 4) >> 2] = truncated;
+    Atomics.add(this.i32, lock, 1);
   }
 
   private checkIndex(index: number): void {
@@ -204,7 +360,7 @@ export class ShmStore {
 }
 
 /** Decodes a slot's bytes (a consistent copy, SLOT_BYTES long, 8-byte aligned). Pure. */
-export function decodeSlot(bytes: Uint8Array, index: number, lockSeq: number): SlotData {
+export function decodeSlot(bytes: Uint8Array, index: number, lockSeq: number, withTables = false): SlotData {
   if (bytes.length < SLOT_BYTES || bytes.byteOffset % 8 !== 0) throw new RangeError('slot copy must be SLOT_BYTES long and 8-byte aligned');
   const i32 = new Int32Array(bytes.buffer, bytes.byteOffset, SLOT_BYTES >> 2);
   const numbers = new Float64Array(NUMBER_FIELD_COUNT);
@@ -216,7 +372,36 @@ export function decodeSlot(bytes: Uint8Array, index: number, lockSeq: number): S
     const off = STRING_OFFSET[f]!;
     strings.push(decoder.decode(bytes.subarray(off, off + len)));
   }
-  return { index, lockSeq, flags: i32[SLOT_FLAGS >> 2]!, numbers, strings };
+  const slot: SlotData = { index, lockSeq, flags: i32[SLOT_FLAGS >> 2]!, numbers, strings };
+  if (withTables) slot.tables = readTables(slotViewsOf(bytes));
+  return slot;
+}
+
+/** Typed views over a slot copy, for shm_tables.ts. */
+export function slotViewsOf(bytes: Uint8Array): SlotViews {
+  const b = bytes.buffer;
+  const o = bytes.byteOffset;
+  return {
+    u8: bytes,
+    i32: new Int32Array(b, o, SLOT_BYTES >> 2),
+    f64: new Float64Array(b, o, SLOT_BYTES >> 3),
+    u16: new Uint16Array(b, o, SLOT_BYTES >> 1),
+    base: 0,
+  };
+}
+
+/** Decodes a ring copy (ringBytes(points) long, 8-byte aligned): buckets with fromMs <= t <= toMs, oldest first. Pure. */
+export function decodeRing(bytes: Uint8Array, points: number, fromMs: number, toMs: number): HistoryData {
+  const times = new Float64Array(bytes.buffer, bytes.byteOffset + RING_TIMES, points);
+  const vals = new Float32Array(bytes.buffer, bytes.byteOffset + ringValuesOffset(points), points * HISTORY_SERIES.length);
+  const order: number[] = [];
+  for (let b = 0; b < points; b++) {
+    const t = times[b]!;
+    if (!Number.isNaN(t) && t >= fromMs && t <= toMs) order.push(b);
+  }
+  order.sort((a, b) => times[a]! - times[b]!);
+  const values = HISTORY_SERIES.map((_, s) => order.map((b) => vals[b * HISTORY_SERIES.length + s]!));
+  return { t: order.map((b) => times[b]!), values };
 }
 
 /** The raw string length stored for a field (for consistency checks on snapshots). */

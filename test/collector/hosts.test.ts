@@ -28,8 +28,9 @@ test('a replayed (older) session never overwrites a newer reading', () => {
   // The replay: a new connection sending samples captured earlier.
   const replay = { id: 2 };
   assert.equal(hosts.claim(hello('web'), replay, T0 + 10_000).ok, true);
-  assert.equal(hosts.recordSample('web', replay, sample(1, T0 - 2000, 99), T0 + 10_000), 'older');
+  assert.equal(hosts.recordSample('web', replay, sample(1, T0 - 2000, 99), T0 + 10_000), 'history');
   assert.equal(view(store, 'web')!.cpu_pct, 20, 'the newer reading stays');
+  assert.deepEqual(store.readHistory(0, 0, Infinity)!.values[0], [99, 20], 'the replayed sample took its own second in the history');
   assert.equal(hosts.recordSample('web', replay, sample(2, T0 + 10_000, 30), T0 + 10_000), 'stored', 'a fresh sample is taken');
   assert.equal(hosts.recordSample('web', live, sample(3, T0 + 20_000, 40), T0 + 20_000), 'not_owner');
 });
@@ -43,7 +44,7 @@ test('an agent clock far ahead, then corrected, is ignored for at most FUTURE_TO
   assert.equal(hosts.recordSample('h', o, sample(1, T0 + dayMs, 1), T0), 'stored');
   assert.match(view(store, 'h')!.note, /clock: agent clock 86400 s ahead/);
   // Clock fixed: samples carry the true time again.
-  assert.equal(hosts.recordSample('h', o, sample(2, T0 + 1000, 2), T0 + 1000), 'older');
+  assert.equal(hosts.recordSample('h', o, sample(2, T0 + 1000, 2), T0 + 1000), 'history');
   assert.equal(hosts.recordSample('h', o, sample(3, T0 + FUTURE_TOLERANCE_MS, 3), T0 + FUTURE_TOLERANCE_MS), 'stored');
   assert.equal(view(store, 'h')!.note, '');
   assert.ok(CLOCK_SKEW_NOTE_MS < FUTURE_TOLERANCE_MS * 10);

@@ -74,7 +74,7 @@ const ROUTE_CASES: readonly RouteCase[] = [
     check: (res) => assert.deepEqual(JSON.parse(res.body), { ok: true, capacity: 16, slots_used: HOSTS.length }),
   },
   { name: 'unknown path', method: 'GET', path: '/nope', status: 404, type: /^application\/json/, check: (res) => assert.deepEqual(JSON.parse(res.body), { error: 'not found' }) },
-  { name: 'a path below an API route', method: 'GET', path: '/api/hosts/alpha', status: 404, type: /^application\/json/ },
+  { name: 'a path below an API route', method: 'GET', path: '/api/hosts/alpha/nope', status: 404, type: /^application\/json/ },
   { name: 'no file server behind the page', method: 'GET', path: '/static/app.js', status: 404, type: /^application\/json/ },
   { name: 'dot segments do not escape', method: 'GET', path: '/../package.json', status: 404, type: /^application\/json/ },
   { name: 'encoded dot segments do not escape', method: 'GET', path: '/%2e%2e/%2e%2e/package.json', status: 404, type: /^application\/json/ },

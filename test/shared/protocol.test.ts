@@ -79,7 +79,7 @@ test('a valid sample passes; unknown fields are ignored; missing readings are al
 
 test('every reading in READINGS is validated when present', () => {
   for (const r of READINGS) {
-    assert.equal(code(() => parseSample({ ...SAMPLE, [r.name]: -1 })), ERROR_CODES.PROTO_BAD_FIELD, r.name);
+    assert.equal(code(() => parseSample({ ...SAMPLE, [r.name]: r.kind === 'celsius' ? -274 : -1 })), ERROR_CODES.PROTO_BAD_FIELD, r.name);
     assert.equal(code(() => parseSample({ ...SAMPLE, [r.name]: 'x' })), ERROR_CODES.PROTO_BAD_FIELD, r.name);
   }
 });

@@ -2,12 +2,12 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Worker } from 'node:worker_threads';
 import { ShmError } from '../../shared/errors.ts';
-import { bufferBytes, HDR_LAYOUT_VERSION, HDR_MAGIC, NUM, SLOT_BYTES, SLOT_FLAG_CONNECTED, SLOT_FLAG_USED, SLOT_STRING_LENGTHS, slotOffset, STR, STRING_CAPACITY } from '../../shared/shm_layout.ts';
+import { bufferBytes, DEFAULT_HISTORY_POINTS, HDR_LAYOUT_VERSION, HDR_MAGIC, NUM, SLOT_BYTES, SLOT_FLAG_CONNECTED, SLOT_FLAG_USED, SLOT_STRING_LENGTHS, slotOffset, STR, STRING_CAPACITY } from '../../shared/shm_layout.ts';
 import { decodeSlot, MAX_CAPACITY, ShmStore } from '../../shared/shm_store.ts';
 
 test('create writes a header that attach accepts', () => {
   const s = ShmStore.create(8, 1234);
-  assert.equal(s.buffer.byteLength, bufferBytes(8));
+  assert.equal(s.buffer.byteLength, bufferBytes(8, DEFAULT_HISTORY_POINTS));
   const again = new ShmStore(s.buffer);
   assert.equal(again.capacity, 8);
   assert.equal(again.createdAtMs, 1234);

@@ -1,0 +1,116 @@
+/**
+ * Saves the collector's shared memory to DATA_DIR/state.bin every few seconds and on a graceful
+ * stop, and restores it at start. A save is atomic: written to a temporary file, flushed to
+ * disk, then renamed over the old one, so a crash mid-save leaves the previous file whole.
+ * A file that cannot be restored is moved aside (state.bin.invalid) and the collector starts
+ * empty: a damaged file never stops it.
+ */
+import { mkdirSync, readFileSync, renameSync } from 'node:fs';
+import { open, rename, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { StateFileError } from '../shared/errors.ts';
+import type { Logger } from '../shared/log.ts';
+import { bufferBytes } from '../shared/shm_layout.ts';
+import { MAX_CAPACITY, ShmStore } from '../shared/shm_store.ts';
+import { decodeState, encodeStateAsync } from './state_codec.ts';
+
+export const STATE_FILE = 'state.bin';
+
+export interface RestoreResult {
+  /** Hosts brought back. */
+  restored: number;
+  /** Hosts in the file beyond this collector's capacity. */
+  dropped: number;
+  savedAtMs: number | null;
+}
+
+/**
+ * Fills the empty `store` from DATA_DIR/state.bin if there is one. Never throws for a bad file:
+ * it is logged, moved aside, and the store stays empty.
+ */
+export function restoreState(dataDir: string, store: ShmStore, log: Logger): RestoreResult {
+  const path = join(dataDir, STATE_FILE);
+  let file: Buffer;
+  try {
+    file = readFileSync(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') log.error('state file unreadable; starting empty', { file: path, error: (err as Error).message });
+    return { restored: 0, dropped: 0, savedAtMs: null };
+  }
+  try {
+    const { store: saved, savedAtMs } = decodeState(file, bufferBytes(MAX_CAPACITY, store.historyPoints));
+    const { restored, dropped } = store.restoreFrom(saved);
+    log.info('state restored', { file: path, hosts: restored, dropped, saved_s_ago: Math.round((Date.now() - savedAtMs) / 1000) });
+    if (dropped > 0) log.warn('the state file holds more hosts than --capacity; the rest were left out', { dropped });
+    return { restored, dropped, savedAtMs };
+  } catch (err) {
+    if (!(err instanceof StateFileError)) throw err;
+    const aside = `${path}.invalid`;
+    try { renameSync(path, aside); } catch { /* reported below either way */ }
+    log.error('state file cannot be restored; moved aside, starting empty', { file: path, moved_to: aside, code: err.code, error: err.message });
+    return { restored: 0, dropped: 0, savedAtMs: null };
+  }
+}
+
+/** Periodic saving. `save()` may be called at any time; saves never overlap. */
+export class StateSaver {
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<void> | null = null;
+  private failing = false;
+  /** Saves completed, and the size of the last one in bytes (for logs and tests). */
+  saves = 0;
+  lastBytes = 0;
+  lastSavedAtMs = 0;
+
+  constructor(private readonly dataDir: string, private readonly store: ShmStore, private readonly log: Logger, private readonly intervalMs: number) {}
+
+  /** Starts the periodic saves (none when the interval is 0). */
+  start(): void {
+    if (this.intervalMs <= 0) return;
+    mkdirSync(this.dataDir, { recursive: true });
+    this.timer = setInterval(() => { void this.save(); }, this.intervalMs);
+    this.timer.unref();
+  }
+
+  /** Stops the timer and writes one last save (graceful stop). */
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    await this.running;
+    await this.save();
+  }
+
+  /** One atomic save; a failure is logged once until a save succeeds again. */
+  save(): Promise<void> {
+    this.running ??= this.writeOnce().finally(() => { this.running = null; });
+    return this.running;
+  }
+
+  private async writeOnce(): Promise<void> {
+    const path = join(this.dataDir, STATE_FILE);
+    const tmp = `${path}.tmp`;
+    // The snapshot copies each slot under its lock, synchronously: it is one consistent moment.
+    const snapshot = this.store.snapshot();
+    const savedAtMs = Date.now();
+    try {
+      const bytes = await encodeStateAsync(snapshot, savedAtMs);
+      const fh = await open(tmp, 'w', 0o600);
+      try {
+        await fh.writeFile(bytes);
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      await rename(tmp, path);
+      this.saves++;
+      this.lastBytes = bytes.length;
+      this.lastSavedAtMs = savedAtMs;
+      if (this.failing) this.log.info('state saved again', { file: path });
+      this.failing = false;
+    } catch (err) {
+      await unlink(tmp).catch(() => undefined);
+      if (!this.failing) this.log.error('cannot save state; will retry', { file: path, error: (err as Error).message });
+      this.failing = true;
+    }
+  }
+}
