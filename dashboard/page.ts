@@ -1,20 +1,26 @@
 /**
- * The page: one self-contained HTML document, its style and script inline (no external font,
- * script or style, so it works on an air-gapped network). The Content-Security-Policy allows
- * exactly those two inline blocks by their SHA-256 hashes, so no 'unsafe-inline' is needed and
- * any other script that might slip into the page would not run. The script fills the table
- * from /api/hosts with textContent only, so a host name is always text, never markup.
+ * The pages: the fleet overview (/) and a host's detail page (/hosts/NAME), each one
+ * self-contained HTML document with its style and script inline (no external font, script or
+ * style, so they work on an air-gapped network). Each page's Content-Security-Policy allows
+ * exactly its inline blocks by their SHA-256 hashes, so no 'unsafe-inline' is needed and any
+ * other script that might slip into a page would not run. The scripts fill the pages from the
+ * API with textContent only, so agent text is always text, never markup.
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 
-export interface PageAssets {
+export interface PageAsset {
   html: Buffer;
   /** The Content-Security-Policy for the page, naming its inline script and style by hash. */
   csp: string;
 }
 
-/** How often the page asks for new readings, ms. Agents sample every 1000 ms by default. */
+/** The overview page (html, csp) and the host detail page. */
+export interface PageAssets extends PageAsset {
+  detail: PageAsset;
+}
+
+/** How often the pages ask for new readings, ms. Agents sample every 1000 ms by default. */
 export const PAGE_REFRESH_MS = 1000;
 
 const HTML = `<!doctype html>
@@ -52,17 +58,77 @@ const HTML = `<!doctype html>
 </html>
 `;
 
+/** One card per reading family; detail_view.js fills each card's body. */
+const FAMILIES: ReadonlyArray<[id: string, title: string]> = [
+  ['system', 'System'], ['cpu', 'CPU'], ['memory', 'Memory'], ['load', 'Load'],
+  ['disk', 'Disks and filesystems'], ['network', 'Network'], ['temps', 'Temperatures'],
+  ['gpu', 'GPUs'], ['power', 'Power'], ['procs', 'Processes'],
+];
+
+const DETAIL_HTML = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="color-scheme" content="light dark">
+<title>Host · Cluster Sentinel</title>
+<style>__CSS__</style>
+</head>
+<body class="detail" data-refresh-ms="${PAGE_REFRESH_MS}">
+<header>
+  <h1><a href="/">Cluster Sentinel</a> / <span id="host-name">…</span></h1>
+  <p id="host-status"><span class="dot"></span><span class="status">connecting</span></p>
+  <p id="live" class="live" title="Time since the page last got readings from the collector">connecting…</p>
+</header>
+<main>
+  <noscript><p class="warn">This page needs JavaScript to refresh.</p></noscript>
+  <p id="error" class="warn" hidden></p>
+  <section id="charts" class="card" aria-labelledby="charts-title">
+    <h2 id="charts-title">History</h2>
+    <div class="charts"></div>
+  </section>
+  <div class="cards">
+${FAMILIES.map(([id, title]) => `  <section id="${id}" class="card" aria-labelledby="${id}-title"><h2 id="${id}-title">${title}</h2><div class="body"></div></section>`).join('\n')}
+  </div>
+</main>
+<script type="module">__JS__</script>
+</body>
+</html>
+`;
+
 function sha256(text: string): string {
   return `'sha256-${createHash('sha256').update(text, 'utf8').digest('base64')}'`;
 }
 
-/** Builds the page from dashboard/static/ once, at worker start. */
+function cspFor(js: string, css: string): string {
+  return `default-src 'none'; script-src ${sha256(js)}; style-src ${sha256(css)}; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`;
+}
+
+function build(template: string, js: string, css: string): PageAsset {
+  if (js.includes('</script') || css.includes('</style')) throw new Error('page assets must not close their own element');
+  const html = template.replace('__CSS__', () => css).replace('__JS__', () => js);
+  return { html: Buffer.from(html, 'utf8'), csp: cspFor(js, css) };
+}
+
+/** A sibling import of the static modules: `import { a, b } from './chart.js';` on one line. */
+const LOCAL_IMPORT = /^import \{[^}]*\} from '\.\/[a-z_]+\.js';\n/gm;
+
+/**
+ * The detail page's modules joined into one inline module script, in dependency order, their
+ * imports of each other removed (their exports are harmless in a module script). One inline
+ * script keeps the page self-contained and its CSP a single hash: serving the modules from
+ * this origin instead would need script-src 'self'.
+ */
+function joinModules(dir: URL, files: readonly string[]): string {
+  return files.map((f) => readFileSync(new URL(f, dir), 'utf8').replace(LOCAL_IMPORT, '')).join('\n');
+}
+
+/** Builds both pages from dashboard/static/ once, at worker start. */
 export function loadPageAssets(): PageAssets {
   const dir = new URL('./static/', import.meta.url);
-  const js = readFileSync(new URL('app.js', dir), 'utf8');
-  const css = readFileSync(new URL('app.css', dir), 'utf8');
-  if (js.includes('</script') || css.includes('</style')) throw new Error('page assets must not close their own element');
-  const html = HTML.replace('__CSS__', () => css).replace('__JS__', () => js);
-  const csp = `default-src 'none'; script-src ${sha256(js)}; style-src ${sha256(css)}; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`;
-  return { html: Buffer.from(html, 'utf8'), csp };
+  const read = (f: string): string => readFileSync(new URL(f, dir), 'utf8');
+  const css = read('app.css');
+  const overview = build(HTML, read('app.js'), css);
+  const detail = build(DETAIL_HTML, joinModules(dir, ['chart.js', 'detail_view.js', 'detail.js']), css + read('detail.css'));
+  return { ...overview, detail };
 }

@@ -62,7 +62,11 @@
     tr.dataset.host = h.name;
 
     const name = el('td', 'host');
-    name.appendChild(el('span', 'host-name', h.name));
+    // The link is built from the name with encodeURIComponent: the agent's text can never
+    // choose where it points (no scheme, no other path), and it is shown as text.
+    const link = el('a', 'host-name', h.name);
+    link.setAttribute('href', `/hosts/${encodeURIComponent(h.name)}`);
+    name.appendChild(link);
     const facts = [h.os, h.kernel, h.arch, h.cpu_model, h.cpu_cores ? `${h.cpu_cores} cores` : ''].filter(Boolean).join(' · ');
     if (facts) name.appendChild(el('span', 'sub', facts));
     if (h.note) name.appendChild(el('span', 'sub', `missing: ${h.note}`));

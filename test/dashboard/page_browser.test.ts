@@ -5,7 +5,7 @@ import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createDashboardServer } from '../../dashboard/server.ts';
-import { chromiumOrSkip, dumpDom, screenshot } from '../helpers/chromium.ts';
+import { chromiumOrSkip, dumpDom, screenshot, startTags } from '../helpers/chromium.ts';
 import { closeServer, listenLoopback } from '../helpers/http_client.ts';
 import { makeStore, type FixtureHost } from '../helpers/store_fixture.ts';
 
@@ -44,26 +44,6 @@ async function serve(t: { after: (fn: () => Promise<void>) => void }, hosts: rea
   return { base, apiRequests: () => count, resetCount: () => { count = 0; } };
 }
 
-interface Tag {
-  name: string;
-  attrs: Map<string, string>;
-}
-
-function decodeEntities(s: string): string {
-  return s.replace(/&(lt|gt|quot|#39|nbsp|amp);/g, (_m, e: string) => ({ lt: '<', gt: '>', quot: '"', '#39': "'", nbsp: '\u00a0', amp: '&' })[e]!);
-}
-
-/** Every start tag of a serialised DOM (chromium always double-quotes attribute values). */
-function startTags(html: string): Tag[] {
-  const tags: Tag[] = [];
-  for (const m of html.matchAll(/<([a-zA-Z][\w-]*)((?:\s+[^\s=>/]+(?:="[^"]*")?)*)\s*\/?>/g)) {
-    const attrs = new Map<string, string>();
-    for (const a of m[2]!.matchAll(/\s+([^\s=>/]+)(?:="([^"]*)")?/g)) attrs.set(a[1]!.toLowerCase(), decodeEntities(a[2] ?? ''));
-    tags.push({ name: m[1]!.toLowerCase(), attrs });
-  }
-  return tags;
-}
-
 interface Row {
   host: string;
   className: string;
@@ -99,7 +79,9 @@ test('page in chromium: renders hosts from /api/hosts, escapes names, refreshes 
     const want: Record<string, string> = { alpha: 'online', beta: 'offline', [HOSTILE]: 'stale' };
     for (const r of rows) {
       assert.equal(r.className, `status-${want[r.host]}`, r.host);
-      assert.ok(r.html.includes(`<span class="host-name">${escapeHtml(r.host)}</span>`), `${r.host} name cell: ${r.html}`);
+      // The name is a link to the host's page, its text escaped and its address percent-encoded.
+      const link = `<a class="host-name" href="/hosts/${escapeHtml(encodeURIComponent(r.host))}">${escapeHtml(r.host)}</a>`;
+      assert.ok(r.html.includes(link), `${r.host} name cell: ${r.html}`);
       assert.ok(r.html.includes(`<span class="status">${want[r.host]}</span>`), `${r.host} status cell`);
     }
     assert.match(rows[1]!.html, /42\.5 %/, 'alpha shows its CPU reading');

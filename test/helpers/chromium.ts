@@ -153,3 +153,44 @@ export async function screenshot(url: string, file: string, opts: ScreenshotOpti
   if (opts.dark) args.push('--force-dark-mode', '--blink-settings=preferredColorScheme=0');
   await runChromium([...args, url], opts);
 }
+
+/** A start tag of a serialised DOM: its name and attributes (values with entities decoded). */
+export interface Tag {
+  name: string;
+  attrs: Map<string, string>;
+}
+
+/** Decodes the entities chromium writes when it serialises text and attribute values. */
+export function decodeEntities(s: string): string {
+  return s.replace(/&(lt|gt|quot|#39|nbsp|amp);/g, (_m, e: string) => ({ lt: '<', gt: '>', quot: '"', '#39': "'", nbsp: '\u00a0', amp: '&' })[e]!);
+}
+
+/** Every start tag of a serialised DOM (chromium always double-quotes attribute values). */
+export function startTags(html: string): Tag[] {
+  const tags: Tag[] = [];
+  for (const m of html.matchAll(/<([a-zA-Z][\w-]*)((?:\s+[^\s=>/]+(?:="[^"]*")?)*)\s*\/?>/g)) {
+    const attrs = new Map<string, string>();
+    for (const a of m[2]!.matchAll(/\s+([^\s=>/]+)(?:="([^"]*)")?/g)) attrs.set(a[1]!.toLowerCase(), decodeEntities(a[2] ?? ''));
+    tags.push({ name: m[1]!.toLowerCase(), attrs });
+  }
+  return tags;
+}
+
+/** The text of a serialised DOM fragment: tags dropped, entities decoded, white space collapsed. */
+export function textOf(html: string): string {
+  return decodeEntities(html.replace(/<[^>]*>/g, ' ')).replace(/\s+/g, ' ').trim();
+}
+
+/**
+ * Elements and event-handler attributes (`tag[onx]`) that agent text must never create: any
+ * `forbidden` element, and any <script> beyond the page's own one.
+ */
+export function injectedMarkup(html: string, forbidden: readonly string[] = ['img', 'iframe', 'object', 'embed']): string[] {
+  const tags = startTags(html);
+  const scripts = tags.filter((tag) => tag.name === 'script').length;
+  return tags.flatMap((tag) => [
+    ...(forbidden.includes(tag.name) ? [tag.name] : []),
+    ...(tag.name === 'script' && scripts > 1 ? ['script'] : []),
+    ...[...tag.attrs.keys()].filter((a) => a.startsWith('on')).map((a) => `${tag.name}[${a}]`),
+  ]);
+}
