@@ -94,7 +94,7 @@ export async function startCollector(config: CollectorConfig, log: Logger): Prom
   // Restored before the host table is built, which takes over the hosts it finds.
   if (dataDirOk) restoreState(config.dataDir, store, log);
   const hosts = new HostTable(store, config.evictAfterS * 1000);
-  const saver = dataDirOk && config.saveIntervalS > 0 ? new StateSaver(config.dataDir, store, log, config.saveIntervalS * 1000) : null;
+  const saving = dataDirOk && config.saveIntervalS > 0;
   const hostTokens = new HostTokenSet(config.dataDir, (message) => log.error('host tokens unreadable', { error: message }));
   const agents = new AgentServer({
     hosts, log,
@@ -109,8 +109,12 @@ export async function startCollector(config: CollectorConfig, log: Logger): Prom
     maxConnectionsPerAddress: config.maxConnectionsPerAddress,
     maxPendingPerAddress: config.maxPendingPerAddress,
     failedHandshakesPerMinute: config.failedHandshakesPerMinute,
+    durableAcks: saving,
     ...(agentTls ? { tls: agentTls } : {}),
   });
+  const saver = saving
+    ? new StateSaver(config.dataDir, store, log, config.saveIntervalS * 1000, { beforeSnapshot: () => agents.markDurable(), afterSave: () => agents.commitDurable() })
+    : null;
   let control: Server | null = null;
   if (dataDirOk) {
     try {

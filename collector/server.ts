@@ -40,6 +40,12 @@ export interface AgentServerOptions {
   failedHandshakesPerMinute: number;
   /** PEM certificate and key: the port speaks TLS. */
   tls?: { cert: string; key: string };
+  /**
+   * Acks confirm only samples already saved to the state file (markDurable/commitDurable), so
+   * an agent keeps, and after a reconnect resends, whatever a kill -9 of the collector could
+   * lose. Off: acks confirm samples as soon as they are stored in shared memory.
+   */
+  durableAcks?: boolean;
   log: Logger;
   now?: () => number;
 }
@@ -71,6 +77,10 @@ class Session implements SessionContext {
   state: State = 'hello';
   host = '';
   lastSeq = 0;
+  /** seq up to which this session's samples are in a saved state file (durableAcks). */
+  durableSeq = 0;
+  /** lastSeq when the save under way took its snapshot. */
+  snapshotSeq = 0;
   credential: Credential | null = null;
   readonly decoder: FrameDecoder;
   readonly remote: string;
@@ -206,7 +216,7 @@ class Session implements SessionContext {
     }
     if (nowMs - this.lastAckMs >= options.ackIntervalMs) {
       this.lastAckMs = nowMs;
-      this.send({ type: MSG_ACK, seq: this.lastSeq });
+      this.send({ type: MSG_ACK, seq: options.durableAcks ? this.durableSeq : this.lastSeq });
     }
   }
 
@@ -436,6 +446,16 @@ export class AgentServer {
 
   sessionById(id: number): Session | undefined {
     return this.sessions.get(id);
+  }
+
+  /** Called just before a state snapshot: what each session has stored so far is in it. */
+  markDurable(): void {
+    for (const s of this.sessions.values()) s.snapshotSeq = s.lastSeq;
+  }
+
+  /** Called once that snapshot is safely on disk: acks may now confirm it. */
+  commitDurable(): void {
+    for (const s of this.sessions.values()) s.durableSeq = Math.max(s.durableSeq, s.snapshotSeq);
   }
 
   forget(session: Session): void {

@@ -62,7 +62,14 @@ export class StateSaver {
   lastBytes = 0;
   lastSavedAtMs = 0;
 
-  constructor(private readonly dataDir: string, private readonly store: ShmStore, private readonly log: Logger, private readonly intervalMs: number) {}
+  /**
+   * @param hooks beforeSnapshot runs just before the snapshot is copied, afterSave once the file
+   *   holding it has been renamed into place (the agents' server acks on these: durableAcks).
+   */
+  constructor(
+    private readonly dataDir: string, private readonly store: ShmStore, private readonly log: Logger, private readonly intervalMs: number,
+    private readonly hooks: { beforeSnapshot?: () => void; afterSave?: () => void } = {},
+  ) {}
 
   /** Starts the periodic saves (none when the interval is 0). */
   start(): void {
@@ -90,6 +97,7 @@ export class StateSaver {
     const path = join(this.dataDir, STATE_FILE);
     const tmp = `${path}.tmp`;
     // The snapshot copies each slot under its lock, synchronously: it is one consistent moment.
+    this.hooks.beforeSnapshot?.();
     const snapshot = this.store.snapshot();
     const savedAtMs = Date.now();
     try {
@@ -105,6 +113,7 @@ export class StateSaver {
       this.saves++;
       this.lastBytes = bytes.length;
       this.lastSavedAtMs = savedAtMs;
+      this.hooks.afterSave?.();
       if (this.failing) this.log.info('state saved again', { file: path });
       this.failing = false;
     } catch (err) {
