@@ -1,12 +1,16 @@
 /**
- * The agent's loop: static facts once, then every interval collect all readings in parallel and
- * hand them to the sender. main.ts wires it to the command line; tests start it directly.
+ * The agent's loop: static facts at start (and re-read every few minutes), then every interval
+ * take a sample and hand it to the sender, whether or not the collector is there: the sender
+ * keeps what it cannot send yet. main.ts wires it to the command line; tests start it directly.
  */
 import { readFileSync } from 'node:fs';
 import type { Logger } from '../shared/log.ts';
 import { SENTINEL_VERSION } from '../shared/version.ts';
-import { collectAll } from './collectors/index.ts';
-import { collectStaticFacts } from './collectors/static_facts.ts';
+import type { BackoffOptions } from './backoff.ts';
+import { Sampler } from './collectors/index.ts';
+import { collectStaticFacts, type StaticFacts, type StaticFactsResult } from './collectors/static_facts.ts';
+import type { Collector } from './collectors/types.ts';
+import { samplesFor } from './sample_buffer.ts';
 import { Sender, type SenderTls } from './sender.ts';
 import type { AgentConfig } from './settings.ts';
 
@@ -14,9 +18,21 @@ import type { AgentConfig } from './settings.ts';
 export const STATIC_FACTS_TIMEOUT_MS = 5000;
 /** A collection round may use at most this share of the interval before its laggards are cut. */
 const COLLECT_SHARE = 0.8;
+/** Static facts are re-read this often, ms: rarely, as each read spawns ~20 child processes (static_facts.ts). */
+export const FACTS_REFRESH_MS = 5 * 60_000;
+
+/** What tests replace; production uses the defaults. */
+export interface AgentHooks {
+  backoff?: BackoffOptions;
+  /** Readings collectors for the sampler; default its own list. */
+  collectors?: readonly Collector[];
+  readStaticFacts?: (timeoutMs: number) => Promise<StaticFactsResult>;
+  factsRefreshMs?: number;
+}
 
 export interface RunningAgent {
   readonly sender: Sender;
+  readonly sampler: Sampler;
   stop(): Promise<void>;
 }
 
@@ -29,21 +45,35 @@ export function tlsOptions(config: AgentConfig): SenderTls | undefined {
   return tls;
 }
 
-export async function startAgent(config: AgentConfig, log: Logger): Promise<RunningAgent> {
-  const { facts, missing } = await collectStaticFacts(STATIC_FACTS_TIMEOUT_MS);
+/** The facts of `now` that are known and differ from `sent`; undefined when none do. */
+export function changedFacts(sent: StaticFacts, now: StaticFacts): StaticFacts | undefined {
+  const changed = Object.fromEntries(Object.entries(now).filter(([k, v]) => v !== undefined && v !== sent[k as keyof StaticFacts]));
+  return Object.keys(changed).length > 0 ? changed : undefined;
+}
+
+export async function startAgent(config: AgentConfig, log: Logger, hooks: AgentHooks = {}): Promise<RunningAgent> {
+  const readFacts = hooks.readStaticFacts ?? collectStaticFacts;
+  const { facts, missing } = await readFacts(STATIC_FACTS_TIMEOUT_MS);
   for (const [name, reason] of Object.entries(missing)) log.warn('static fact not available', { fact: name, reason });
+  const tls = tlsOptions(config);
   const sender = new Sender({
     host: config.collector.host,
     port: config.collector.port,
     hello: { host: config.name, agent: SENTINEL_VERSION, token: config.token, interval_ms: config.intervalMs, ...facts },
     log,
-    ...(tlsOptions(config) ? { tls: tlsOptions(config)! } : {}),
+    bufferMaxSamples: samplesFor(config.bufferSeconds, config.intervalMs),
+    ...(tls ? { tls } : {}),
+    ...(hooks.backoff ? { backoff: hooks.backoff } : {}),
   });
+  const sampler = new Sampler({ slowIntervalMs: config.slowIntervalMs, ...(hooks.collectors ? { collectors: hooks.collectors } : {}) });
+  sampler.start();
   sender.start();
 
   let stopped = false;
   let busy = false;
   let timer: NodeJS.Timeout | null = null;
+  let factsBusy = false;
+  const sentFacts: StaticFacts = { ...facts };
   const started = Date.now();
   let tick = 0;
   const collectTimeoutMs = Math.max(50, Math.floor(config.intervalMs * COLLECT_SHARE));
@@ -54,7 +84,7 @@ export async function startAgent(config: AgentConfig, log: Logger): Promise<Runn
     busy = true;
     try {
       const ts = Date.now();
-      const result = await collectAll(collectTimeoutMs);
+      const result = await sampler.sample(collectTimeoutMs);
       if (!stopped) sender.sendSample(ts, result.readings, result.missing);
     } catch (err) {
       log.error('collection round failed', { error: err instanceof Error ? err.message : String(err) });
@@ -68,14 +98,34 @@ export async function startAgent(config: AgentConfig, log: Logger): Promise<Runn
     tick++;
     timer = setTimeout(() => { void round(); schedule(); }, Math.max(0, started + tick * config.intervalMs - Date.now()));
   };
-  sender.on('ready', () => { void round(); });
+  // Facts rarely change (an OS upgraded in place, CPUs brought online); a change goes to the collector at once.
+  const refreshFacts = async (): Promise<void> => {
+    if (factsBusy || stopped) return;
+    factsBusy = true;
+    try {
+      const changed = changedFacts(sentFacts, (await readFacts(STATIC_FACTS_TIMEOUT_MS)).facts);
+      if (changed && !stopped) {
+        log.info('static facts changed', { ...changed });
+        Object.assign(sentFacts, changed);
+        sender.sendFacts(changed);
+      }
+    } catch (err) {
+      log.warn('static facts could not be re-read', { error: err instanceof Error ? err.message : String(err) });
+    } finally {
+      factsBusy = false;
+    }
+  };
   schedule();
+  const factsTimer = setInterval(() => { void refreshFacts(); }, hooks.factsRefreshMs ?? FACTS_REFRESH_MS);
 
   return {
     sender,
+    sampler,
     async stop() {
       stopped = true;
       if (timer) clearTimeout(timer);
+      clearInterval(factsTimer);
+      sampler.stop();
       await sender.stop();
     },
   };

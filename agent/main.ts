@@ -4,12 +4,14 @@ import { createLogger } from '../shared/log.ts';
 import { startAgent } from './agent.ts';
 import { AGENT_SETTINGS } from './settings.ts';
 
-const USAGE = 'Usage: npm run agent -- --collector HOST:PORT --token TOKEN [--name NAME] [--interval MS] [--ca CA.pem]\n\nCollects this machine\'s readings every interval and sends them to the collector.';
+const USAGE = 'Usage: npm run agent -- --collector HOST:PORT --token TOKEN [--name NAME] [--interval MS] [--slow-interval MS] [--buffer-s SECONDS] [--ca CA.pem]\n\n'
+  + 'Collects this machine\'s readings every interval and sends them to the collector. While the collector is away,\n'
+  + 'samples are kept (--buffer-s, at most 8 MiB of them) and sent, oldest first, when it is back.';
 
 async function main(): Promise<void> {
   const config = configFromCommandLine('agent', USAGE, AGENT_SETTINGS);
   const log = createLogger('agent', config.logLevel);
-  log.info('starting', { name: config.name, collector: `${config.collector.host}:${config.collector.port}`, interval_ms: config.intervalMs });
+  log.info('starting', { name: config.name, collector: `${config.collector.host}:${config.collector.port}`, interval_ms: config.intervalMs, slow_interval_ms: config.slowIntervalMs, buffer_s: config.bufferSeconds });
   const agent = await startAgent(config, log);
   stopOnSignals(log, () => agent.stop(), 3000);
 }

@@ -193,7 +193,7 @@ export class HostTable {
     // Same rule for tables: one absent from this sample is emptied, not left showing old rows.
     const tables: Partial<Record<TableName, TableInput>> = {};
     for (const t of TABLES) tables[t.name] = (sample[t.name] ?? []) as TableInput;
-    this.store.write(entry.slot, { numbers, strings: [[STR.NOTE, formatNote(sample, nowMs)]], tables });
+    this.store.write(entry.slot, { numbers, strings: [[STR.NOTE, formatNote(sample, nowMs)]], tables, ...(sample.truncated ? { truncatedBefore: sample.truncated } : {}) });
     return 'stored';
   }
 

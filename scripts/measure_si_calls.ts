@@ -1,4 +1,10 @@
 /**
+ * `npx tsx scripts/measure_si_calls.ts collectors [ROUNDS] [GAP_MS]`: the same for this agent's
+ * own collectors (agent/collectors/index.ts): each collector alone, then the whole fast class as
+ * one round and the whole slow class, wall time and child processes per round. The GPU collector's
+ * si.graphics() runs in a worker thread, whose child processes this wrapper cannot see (the
+ * `graphics` row of the si table counts them).
+ *
  * `npx tsx scripts/measure_si_calls.ts [ROUNDS] [GAP_MS]`: which `systeminformation` calls are cheap
  * enough for every sample on this machine, and which belong in a slower class. For each call:
  * median and worst wall time over ROUNDS calls (after one warm-up), and how many child
@@ -20,6 +26,35 @@ for (const name of ['readFile', 'readFileSync', 'readdir', 'readdirSync']) {
   fs[name] = (...args: unknown[]) => { counts.reads++; return orig.apply(fs, args); };
 }
 const si = (await import('systeminformation')).default as unknown as Record<string, () => Promise<unknown>>;
+
+if (process.argv[2] === 'collectors') {
+  const { COLLECTORS, collectFrom } = await import('../agent/collectors/index.ts');
+  const rounds = Number(process.argv[3] ?? 10);
+  const gapMs = Number(process.argv[4] ?? 1000);
+  const fast = COLLECTORS.filter((c) => c.kind !== 'slow');
+  const slow = COLLECTORS.filter((c) => c.kind === 'slow');
+  const units: Array<{ name: string; run: () => Promise<unknown> }> = [
+    ...COLLECTORS.map((c) => ({ name: `${c.kind ?? 'fast'}: ${c.name}`, run: () => c.collect() })),
+    { name: 'FAST CLASS (one round)', run: () => collectFrom(fast, 10_000) },
+    { name: 'SLOW CLASS (one run)', run: () => collectFrom(slow, 10_000) },
+  ];
+  const rows: Array<Record<string, string | number>> = [];
+  for (const unit of units) {
+    await unit.run(); // warm-up: the delta collectors take their baseline (and wait) here
+    const times: number[] = [];
+    counts.spawns = 0;
+    for (let i = 0; i < rounds; i++) {
+      await new Promise((r) => setTimeout(r, gapMs));
+      const t = performance.now();
+      await unit.run();
+      times.push(performance.now() - t);
+    }
+    times.sort((a, b) => a - b);
+    rows.push({ unit: unit.name, median_ms: Number(times[times.length >> 1]!.toFixed(2)), worst_ms: Number(times[times.length - 1]!.toFixed(2)), spawns_per_round: counts.spawns / rounds });
+  }
+  console.table(rows);
+  process.exit(0);
+}
 
 const CALLS = ['currentLoad', 'mem', 'cpuCurrentSpeed', 'fsSize', 'disksIO', 'fsStats', 'networkStats', 'networkInterfaces', 'cpuTemperature', 'graphics', 'processes', 'osInfo', 'cpu', 'blockDevices', 'time'];
 const rounds = Number(process.argv[2] ?? 5);

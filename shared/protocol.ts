@@ -216,6 +216,8 @@ export interface Sample extends Readings {
   ts: number;
   /** Readings left out of this sample, with the reason each could not be taken. */
   missing?: Record<string, string>;
+  /** Rows the agent left out of a table to keep the frame small, by table name. */
+  truncated?: Partial<Record<TableName, number>>;
 }
 
 export type AgentMessage = Hello | Sample | Facts;
@@ -341,7 +343,22 @@ export function parseSample(msg: Message): Sample {
   }
   const missing = parseMissing(msg['missing']);
   if (missing) sample.missing = missing;
+  const truncated = parseTruncated(msg['truncated']);
+  if (truncated) sample.truncated = truncated;
   return sample;
+}
+
+/** `truncated`: table name -> rows left out (a whole number); unknown table names are ignored. */
+function parseTruncated(v: unknown): Sample['truncated'] {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'object' || Array.isArray(v)) throw bad('truncated', 'must be a map of table name to a count of rows');
+  const out: Partial<Record<TableName, number>> = {};
+  for (const t of TABLES) {
+    const n = (v as Record<string, unknown>)[t.name];
+    if (n === undefined || n === null) continue;
+    out[t.name] = checkReading(`truncated.${t.name}`, 'count', n);
+  }
+  return out;
 }
 
 /**

@@ -31,6 +31,8 @@ export interface SlotUpdate {
   tables?: Partial<Record<TableName, TableInput>>;
   /** Empty every table (a slot handed to another host). */
   clearTables?: boolean;
+  /** Rows the agent already left out of a table, added to the rows this store has no room for. */
+  truncatedBefore?: Partial<Record<TableName, number>>;
 }
 
 /** A consistent copy of a host's history between two times: `t` ascending, one array per series. */
@@ -176,7 +178,7 @@ export class ShmStore {
     if (update.tables) {
       for (const t of TABLE_LAYOUT) {
         const rows = update.tables[t.name];
-        if (rows !== undefined) writeTable(this.views(base), t, rows);
+        if (rows !== undefined) writeTable(this.views(base), t, rows, update.truncatedBefore?.[t.name] ?? 0);
       }
     }
     // 3. Make the sequence even again; as a release, it publishes every store above first.

@@ -1,25 +1,28 @@
 /**
- * CPU busy, all cores, from the difference between two os.cpus() snapshots of per-core time
- * counters. On Linux libuv reads /proc/stat, /proc/cpuinfo and one cpufreq/scaling_cur_freq per
- * core with plain synchronous reads: no child process (strace -f -e trace=execve,clone shows none).
- * Measured on Linux (Debian 12, 2 vCPU VM, Node 20): ~0.13 ms a call (p90 ~0.2 ms), the event
- * loop blocked for all of it, ~0.1 ms of that in os.cpus(); it grows with the core count.
- * si.currentLoad(), used before, took ~4 ms a call (p90 ~9 ms), blocked, with 3 child processes
- * (sh, cat, grep), and ~510 ms the first time.
+ * CPU busy and its split, all cores and per core, from the difference between two snapshots of
+ * /proc/stat (one readFileSync of ~1 KB on 2 cores; no child process). The whole collector, clock
+ * included, measured 0.57 ms a call (median, worst 1.2 ms) on a 2 vCPU VM
+ * (`npx tsx scripts/measure_si_calls.ts collectors 10 500`). Where /proc/stat
+ * cannot be read (not Linux) the os.cpus() counters stand in, giving cpu_pct and cpu_cores_pct
+ * only: they have no iowait, softirq or steal. si.currentLoad(), used before that, took ~4 ms a
+ * call with 3 child processes (sh, cat, grep).
  *
- * The first call has no earlier snapshot, so it takes one, waits FIRST_SAMPLE_WAIT_MS and takes
- * another: the first sample carries a value, measured over that short window. Later calls compare
- * with the snapshot the previous call left, so each value covers the time since the last sample.
- * The agent cuts a round at 0.8 × its interval, so below a 125 ms interval the first sample gives
- * cpu_pct as timed out; the baseline is kept, and the next sample has a value.
+ * cpu_freq_mhz is the mean of os.cpus()[i].speed (libuv reads cpufreq/scaling_cur_freq, ~0.13 ms
+ * for os.cpus() on 2 cores, growing with the count); a VM without cpufreq reports 0 there, so the
+ * "cpu MHz" lines of /proc/cpuinfo stand in (x86 only; ~0.1 ms on 2 cores, more on large hosts).
  *
- * os.cpus() gives user, nice, sys, idle and irq only; iowait, softirq and steal are in neither the
- * idle nor the total ticks (as with si.currentLoad(), which did add steal as busy).
+ * The first call takes a snapshot, waits FIRST_SAMPLE_WAIT_MS and takes another (rates.ts,
+ * pairReader): the first sample already has a value. The agent cuts a round at 0.8 × its
+ * interval, so below a 125 ms interval the first sample gives a timeout; the next has a value.
  */
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
+import type { Readings } from '../../shared/protocol.ts';
+import { pairReader, type Timed } from './rates.ts';
 import type { Collector, CollectResult } from './types.ts';
+import { reasonFromError } from './types.ts';
 
-/** One core's counters as os.cpus()[i].times gives them: time since boot, ms (kernel ticks × 10 ms at USER_HZ 100). */
+/** One core's counters as os.cpus()[i].times gives them: time since boot, ms. */
 export interface CoreTimes {
   readonly user: number;
   readonly nice: number;
@@ -31,86 +34,251 @@ export interface CoreTimes {
 /** One CoreTimes per core, in os.cpus() order. */
 export type CpuSnapshot = readonly CoreTimes[];
 
-/** Wait between the first call's two snapshots, ms: 10 ticks a core at USER_HZ 100, so that value moves in steps of 10 % / cores. */
+/** The counters of one /proc/stat cpu line, USER_HZ ticks. guest and guest_nice are already inside user and nice, so they are not kept. */
+export interface CpuTicks {
+  readonly user: number;
+  readonly nice: number;
+  readonly system: number;
+  readonly idle: number;
+  readonly iowait: number;
+  readonly irq: number;
+  readonly softirq: number;
+  readonly steal: number;
+}
+
+export interface ProcStat {
+  /** The aggregate `cpu` line. */
+  readonly total?: CpuTicks;
+  /** Every `cpuN` line, in file order; id is N (offline cores have no line). */
+  readonly cores: ReadonlyArray<{ readonly id: number; readonly ticks: CpuTicks }>;
+  readonly procsRunning?: number;
+  readonly procsBlocked?: number;
+}
+
+/** What one snapshot read: /proc/stat, or os.cpus() where /proc/stat cannot be read. */
+export type CpuSource = { readonly kind: 'proc'; readonly stat: ProcStat } | { readonly kind: 'os'; readonly cpus: CpuSnapshot };
+
+/** Wait between the first call's two snapshots, ms: 10 ticks a core at USER_HZ 100. */
 export const FIRST_SAMPLE_WAIT_MS = 100;
 
-const CPU_PCT_MAX = 100;
-/** One decimal place: finer digits are below what a 1 s sample of 10 ms ticks can resolve. */
-const CPU_PCT_STEPS_PER_UNIT = 10;
-const FIELDS = ['user', 'nice', 'sys', 'idle', 'irq'] as const;
+const TICK_FIELDS = ['user', 'nice', 'system', 'idle', 'iowait', 'irq', 'softirq', 'steal'] as const;
+const OS_FIELDS = ['user', 'nice', 'sys', 'idle', 'irq'] as const;
+const SPLIT_NAMES = ['cpu_user_pct', 'cpu_system_pct', 'cpu_iowait_pct', 'cpu_steal_pct'] as const;
+const AGGREGATE_NAMES = ['cpu_pct', ...SPLIT_NAMES] as const;
+
+/** 100 × part / whole to 0.1 (finer is below what 10 ms ticks resolve in 1 s), within 0..100. */
+function pct(part: number, whole: number): number {
+  return Math.round(Math.min(100, Math.max(0, (100 * part) / whole)) * 10) / 10;
+}
+
+/** Pure: /proc/stat text -> counters. Lines it does not know are skipped; a short cpu line is skipped. */
+export function parseProcStat(text: string): ProcStat {
+  let total: CpuTicks | undefined;
+  const cores: Array<{ id: number; ticks: CpuTicks }> = [];
+  let procsRunning: number | undefined;
+  let procsBlocked: number | undefined;
+  for (const line of text.split('\n')) {
+    const parts = line.trim().split(/\s+/u);
+    const key = parts[0] ?? '';
+    if (key === 'procs_running' || key === 'procs_blocked') {
+      const n = Number(parts[1]);
+      if (Number.isSafeInteger(n) && n >= 0) {
+        if (key === 'procs_running') procsRunning = n;
+        else procsBlocked = n;
+      }
+      continue;
+    }
+    const m = /^cpu(\d*)$/u.exec(key);
+    // Kernels before 2.6.11 have no steal column; 2.6.0 has no iowait: treated as 0.
+    if (m === null || parts.length < 5) continue;
+    const nums = TICK_FIELDS.map((_f, i) => (parts[i + 1] === undefined ? 0 : Number(parts[i + 1])));
+    if (nums.some((n) => !Number.isFinite(n) || n < 0)) continue;
+    const ticks = Object.fromEntries(TICK_FIELDS.map((f, i) => [f, nums[i]])) as unknown as CpuTicks;
+    if (m[1] === '') total = ticks;
+    else cores.push({ id: Number(m[1]), ticks });
+  }
+  return { ...(total ? { total } : {}), cores, ...(procsRunning !== undefined ? { procsRunning } : {}), ...(procsBlocked !== undefined ? { procsBlocked } : {}) };
+}
+
+/**
+ * Deltas of one cpu line, or why there are none. iowait may go down (proc(5): "not reliable", a
+ * task that sleeps on one CPU and wakes on another): its negative delta counts as 0. Any other
+ * counter going back gives no value.
+ */
+function tickDeltas(prev: CpuTicks, curr: CpuTicks, where: string): Record<(typeof TICK_FIELDS)[number], number> | string {
+  const out = {} as Record<(typeof TICK_FIELDS)[number], number>;
+  for (const f of TICK_FIELDS) {
+    const d = curr[f] - prev[f];
+    if (d < 0 && f !== 'iowait') return `${where} ${f} counter went backwards`;
+    out[f] = Math.max(0, d);
+  }
+  return out;
+}
+
+function busyOf(d: Record<(typeof TICK_FIELDS)[number], number>): { busy: number; total: number } {
+  const total = TICK_FIELDS.reduce((sum, f) => sum + d[f], 0);
+  return { busy: total - d.idle - d.iowait, total };
+}
+
+/** Pure: two /proc/stat snapshots -> cpu_pct, its split and cpu_cores_pct, or the reasons. */
+export function parseProcStatPair(prev: ProcStat, curr: ProcStat): CollectResult {
+  const readings: Readings = {};
+  const missing: Record<string, string> = {};
+  const agg = prev.total && curr.total ? tickDeltas(prev.total, curr.total, 'CPU') : 'no aggregate cpu line in /proc/stat';
+  const aggTotal = typeof agg === 'string' ? 0 : busyOf(agg).total;
+  if (typeof agg === 'string' || aggTotal <= 0) {
+    const reason = typeof agg === 'string' ? agg : 'no CPU time elapsed between snapshots';
+    for (const name of AGGREGATE_NAMES) missing[name] = reason;
+  } else {
+    readings.cpu_pct = pct(busyOf(agg).busy, aggTotal);
+    readings.cpu_user_pct = pct(agg.user + agg.nice, aggTotal);
+    readings.cpu_system_pct = pct(agg.system + agg.irq + agg.softirq, aggTotal);
+    readings.cpu_iowait_pct = pct(agg.iowait, aggTotal);
+    readings.cpu_steal_pct = pct(agg.steal, aggTotal);
+  }
+  const cores = coresPct(prev, curr);
+  if (typeof cores === 'string') missing.cpu_cores_pct = cores;
+  else readings.cpu_cores_pct = cores;
+  return { readings, missing };
+}
+
+function coresPct(prev: ProcStat, curr: ProcStat): number[] | string {
+  if (curr.cores.length === 0) return 'no cpuN lines in /proc/stat';
+  const sameIds = prev.cores.length === curr.cores.length && prev.cores.every((c, i) => c.id === curr.cores[i]!.id);
+  if (!sameIds) return `CPU core count changed from ${prev.cores.length} to ${curr.cores.length}`;
+  const out: number[] = [];
+  for (let i = 0; i < curr.cores.length; i++) {
+    const d = tickDeltas(prev.cores[i]!.ticks, curr.cores[i]!.ticks, `CPU core ${curr.cores[i]!.id}`);
+    if (typeof d === 'string') return d;
+    const { busy, total } = busyOf(d);
+    out.push(total > 0 ? pct(busy, total) : 0);
+  }
+  return out;
+}
 
 /** Keeps only the counters of os.cpus()'s entries (model and speed are not needed to difference). */
 export function snapshotFromCpus(cpus: ReadonlyArray<{ readonly times: CoreTimes }>): CpuSnapshot {
   return cpus.map(({ times: { user, nice, sys, idle, irq } }) => ({ user, nice, sys, idle, irq }));
 }
 
-/** The I/O half: one snapshot of this machine's counters. */
+/** The os.cpus() half: one snapshot of this machine's counters. */
 export function takeSnapshot(): CpuSnapshot {
   return snapshotFromCpus(os.cpus());
 }
 
-/** Busy % from prev to curr, or why there is none. */
-function busyPctOrReason(prev: CpuSnapshot | undefined, curr: CpuSnapshot): number | string {
+/** os.cpus() deltas: busy % of all cores and of each core, or why there is none. */
+function osBusyOrReason(prev: CpuSnapshot | undefined, curr: CpuSnapshot): { all: number; cores: number[] } | string {
   if (prev === undefined) return 'no previous CPU snapshot yet';
   if (curr.length === 0) return 'os.cpus() gave no cores';
   if (curr.length !== prev.length) return `CPU core count changed from ${prev.length} to ${curr.length}`;
   let totalMs = 0;
   let idleMs = 0;
+  const cores: number[] = [];
   for (let core = 0; core < curr.length; core++) {
-    for (const field of FIELDS) {
-      const deltaMs = curr[core][field] - prev[core][field];
+    let coreTotal = 0;
+    let coreIdle = 0;
+    for (const field of OS_FIELDS) {
+      const deltaMs = curr[core]![field] - prev[core]![field];
       if (!Number.isFinite(deltaMs)) return `CPU core ${core} ${field} counter is not a finite number`;
-      // A counter that went backwards (hotplug, wrap, a different source) makes the whole delta
-      // meaningless, not just that core's: no value rather than a negative or absurd one.
+      // A counter that went backwards (hotplug, wrap) makes the delta meaningless: no value.
       if (deltaMs < 0) return `CPU core ${core} ${field} counter went backwards`;
-      totalMs += deltaMs;
-      if (field === 'idle') idleMs += deltaMs;
+      coreTotal += deltaMs;
+      if (field === 'idle') coreIdle += deltaMs;
     }
+    totalMs += coreTotal;
+    idleMs += coreIdle;
+    cores.push(coreTotal > 0 ? pct(coreTotal - coreIdle, coreTotal) : 0);
   }
   if (totalMs <= 0) return 'no CPU time elapsed between snapshots';
-  // Every delta is >= 0 and idle is part of the total, so this is already 0..100; the clamp only
-  // guards against rounding.
-  const pct = Math.min(CPU_PCT_MAX, Math.max(0, CPU_PCT_MAX * (1 - idleMs / totalMs)));
-  return Math.round(pct * CPU_PCT_STEPS_PER_UNIT) / CPU_PCT_STEPS_PER_UNIT;
+  return { all: pct(totalMs - idleMs, totalMs), cores };
 }
 
-/**
- * Busy % of all cores from `prev` to `curr`: 100 × (1 − Δidle / Δtotal), to 0.1, within 0..100.
- * Null when there is no `prev`, when no time passed (Δtotal <= 0), or when the core count changed
- * or a counter went backwards; parseCpuTimes says which.
- */
+/** Busy % of all cores from os.cpus() snapshots, or null (parseCpuTimes says why). */
 export function cpuBusyPct(prev: CpuSnapshot | undefined, curr: CpuSnapshot): number | null {
-  const v = busyPctOrReason(prev, curr);
-  return typeof v === 'number' ? v : null;
+  const v = osBusyOrReason(prev, curr);
+  return typeof v === 'string' ? null : v.all;
 }
 
-/** cpuBusyPct as readings: cpu_pct, or cpu_pct in `missing` with the reason. */
+/** Pure: os.cpus() snapshots -> cpu_pct and cpu_cores_pct, or both in `missing` with the reason. */
 export function parseCpuTimes(prev: CpuSnapshot | undefined, curr: CpuSnapshot): CollectResult {
-  const v = busyPctOrReason(prev, curr);
-  return typeof v === 'number' ? { readings: { cpu_pct: v }, missing: {} } : { readings: {}, missing: { cpu_pct: v } };
+  const v = osBusyOrReason(prev, curr);
+  if (typeof v === 'string') return { readings: {}, missing: { cpu_pct: v, cpu_cores_pct: v } };
+  return { readings: { cpu_pct: v.all, cpu_cores_pct: v.cores }, missing: {} };
 }
 
 /**
- * A CPU collector with its own previous snapshot. `readSnapshot` and `firstWaitMs` are there for
- * tests; the agent uses cpuCollector.
+ * Pure: the mean clock over cores, MHz, to 1 MHz, from os.cpus() speeds; where none is above 0,
+ * from the "cpu MHz" lines of /proc/cpuinfo text (undefined where it could not be read).
  */
-export function createCpuCollector(readSnapshot: () => CpuSnapshot = takeSnapshot, firstWaitMs = FIRST_SAMPLE_WAIT_MS): Collector {
-  let prev: CpuSnapshot | undefined;
+export function parseCpuFreq(speedsMhz: readonly number[], cpuinfo: string | undefined): CollectResult {
+  const mean = (xs: number[]): number => Math.round(xs.reduce((a, b) => a + b, 0) / xs.length);
+  const speeds = speedsMhz.filter((s) => Number.isFinite(s) && s > 0);
+  if (speeds.length > 0) return { readings: { cpu_freq_mhz: mean(speeds) }, missing: {} };
+  const fromInfo = [...(cpuinfo ?? '').matchAll(/^cpu MHz\s*:\s*([\d.]+)\s*$/gmu)].map((m) => Number(m[1])).filter((s) => Number.isFinite(s) && s > 0);
+  if (fromInfo.length > 0) return { readings: { cpu_freq_mhz: mean(fromInfo) }, missing: {} };
+  return { readings: {}, missing: { cpu_freq_mhz: 'no CPU clock exposed (os.cpus() speed is 0, no cpufreq and no "cpu MHz" in /proc/cpuinfo)' } };
+}
+
+/** The I/O half of the counters: /proc/stat where readable, else os.cpus(). */
+export function readCpuSource(procStatPath = '/proc/stat'): CpuSource {
+  try {
+    return { kind: 'proc', stat: parseProcStat(readFileSync(procStatPath, 'utf8')) };
+  } catch {
+    return { kind: 'os', cpus: takeSnapshot() };
+  }
+}
+
+/** The I/O half of the clock: os.cpus() speeds, and /proc/cpuinfo only when they are all 0. */
+export function readCpuFreq(): CollectResult {
+  const speeds = os.cpus().map((c) => c.speed);
+  if (speeds.some((s) => s > 0)) return parseCpuFreq(speeds, undefined);
+  let cpuinfo: string | undefined;
+  try {
+    cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
+  } catch {
+    cpuinfo = undefined;
+  }
+  return parseCpuFreq(speeds, cpuinfo);
+}
+
+/** Pure: two snapshots of either source -> readings. A source that changed between them gives reasons. */
+export function parseCpuPair(prev: Timed<CpuSource>, curr: Timed<CpuSource>): CollectResult {
+  const p = prev.value;
+  const c = curr.value;
+  if (p.kind === 'proc' && c.kind === 'proc') return parseProcStatPair(p.stat, c.stat);
+  if (p.kind === 'os' && c.kind === 'os') {
+    const result = parseCpuTimes(p.cpus, c.cpus);
+    for (const name of SPLIT_NAMES) result.missing[name] = 'needs /proc/stat (Linux); os.cpus() has no iowait or steal';
+    return result;
+  }
+  const reason = 'CPU counter source changed between snapshots (/proc/stat and os.cpus())';
+  return { readings: {}, missing: Object.fromEntries(['cpu_cores_pct', ...AGGREGATE_NAMES].map((n) => [n, reason])) };
+}
+
+export interface CpuCollectorOptions {
+  readSource?: () => CpuSource;
+  readFreq?: () => CollectResult;
+  firstWaitMs?: number;
+}
+
+/** A CPU collector with its own previous snapshot; the options are there for tests. */
+export function createCpuCollector(options: CpuCollectorOptions = {}): Collector {
+  const next = pairReader(options.readSource ?? (() => readCpuSource()), options.firstWaitMs ?? FIRST_SAMPLE_WAIT_MS);
+  const readFreq = options.readFreq ?? readCpuFreq;
   return {
     name: 'cpu',
-    provides: ['cpu_pct'],
+    kind: 'fast',
+    provides: ['cpu_pct', 'cpu_user_pct', 'cpu_system_pct', 'cpu_iowait_pct', 'cpu_steal_pct', 'cpu_freq_mhz', 'cpu_cores_pct'],
     async collect() {
-      let base = prev;
-      if (base === undefined) {
-        base = readSnapshot();
-        // Stored before waiting, so a call that overlaps this one (after a timeout) has a baseline too.
-        prev = base;
-        await new Promise((resolve) => setTimeout(resolve, firstWaitMs));
+      const { prev, curr } = await next();
+      const result = parseCpuPair(prev, curr);
+      let freq: CollectResult;
+      try {
+        freq = readFreq();
+      } catch (err) {
+        freq = { readings: {}, missing: { cpu_freq_mhz: reasonFromError(err) } };
       }
-      const curr = readSnapshot();
-      // Kept even when the comparison fails: after a hotplug or a wrap the next sample starts clean.
-      prev = curr;
-      return parseCpuTimes(base, curr);
+      return { readings: { ...result.readings, ...freq.readings }, missing: { ...result.missing, ...freq.missing } };
     },
   };
 }

@@ -26,6 +26,7 @@ export function parseLoad(loadavg: readonly unknown[], platform: string): Collec
 
 export const loadCollector: Collector = {
   name: 'load',
+  kind: 'fast',
   provides: LOAD_NAMES,
   async collect() {
     return parseLoad(os.loadavg(), os.platform());

@@ -5,7 +5,11 @@
  *     the os-release files, dmesg, hostname -f, ip link, cat machine-id), most for fields unused here.
  *   si.cpu(): ~15 ms (~23 ms the first time), 7 child processes from 3 shell commands (lscpu twice,
  *     the cpufreq governor, dmidecode where installed).
+ * Every few minutes is fine (~40 ms, 21 child processes); every slow round (15 s) is not worth it:
+ * factsFingerprint() costs microseconds and no process, and changes whenever a fact can have
+ * changed, so a caller re-runs collectStaticFacts() only then.
  */
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import si from 'systeminformation';
 import { MAX_ARCH_BYTES, MAX_CPU_CORES, MAX_CPU_MODEL_BYTES, MAX_KERNEL_BYTES, MAX_OS_BYTES } from '../../shared/protocol.ts';
@@ -110,4 +114,20 @@ export async function collectStaticFacts(timeoutMs: number): Promise<StaticFacts
   if (osInfo.status === 'rejected' && result.missing.os !== undefined) result.missing.os = reasonFromError(osInfo.reason);
   if (cpu.status === 'rejected' && result.missing.cpu_model !== undefined) result.missing.cpu_model = reasonFromError(cpu.reason);
   return result;
+}
+
+/**
+ * A cheap key that changes when a static fact may have changed: kernel release, architecture,
+ * online core count and model (os.cpus(), ~0.1 ms) and the text of /etc/os-release (a distro
+ * upgrade rewrites it). No child process.
+ */
+export function factsFingerprint(): string {
+  let osRelease = '';
+  try {
+    osRelease = readFileSync('/etc/os-release', 'utf8');
+  } catch {
+    // Not Linux, or a minimal container: the other parts still tell a kernel or CPU change.
+  }
+  const cpus = os.cpus();
+  return JSON.stringify([os.release(), os.arch(), cpus.length, cpus[0]?.model ?? '', osRelease]);
 }

@@ -3,7 +3,7 @@
  * A collector does its I/O in `collect()` and hands the raw result to a pure parser, so tests can
  * feed the parser recorded fixtures (test/fixtures/si/) and pass on any machine.
  */
-import { MAX_REASON_BYTES, type ReadingName, type Readings } from '../../shared/protocol.ts';
+import { MAX_REASON_BYTES, type ReadingName, type Readings, type TableName } from '../../shared/protocol.ts';
 
 export interface CollectResult {
   readings: Readings;
@@ -11,10 +11,18 @@ export interface CollectResult {
   missing: Record<string, string>;
 }
 
+/**
+ * How often a collector runs: 'fast' on every sample (must be cheap and start no child process),
+ * 'slow' on the Sampler's slow schedule (walks many files, spawns, or may hang: statfs on NFS).
+ */
+export type CollectorKind = 'fast' | 'slow';
+
 export interface Collector {
   readonly name: string;
-  /** Every reading this collector may return; all of them are reported missing if it fails. */
-  readonly provides: readonly ReadingName[];
+  /** Every reading or table this collector may return; all of them are reported missing if it fails. */
+  readonly provides: ReadonlyArray<ReadingName | TableName>;
+  /** Absent means 'fast'. */
+  readonly kind?: CollectorKind;
   collect(): Promise<CollectResult>;
 }
 

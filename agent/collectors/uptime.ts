@@ -13,6 +13,7 @@ export function parseUptime(uptimeS: unknown): CollectResult {
 
 export const uptimeCollector: Collector = {
   name: 'uptime',
+  kind: 'fast',
   provides: ['uptime_s'],
   async collect() {
     return parseUptime(os.uptime());

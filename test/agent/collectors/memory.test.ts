@@ -24,6 +24,9 @@ const CASES: ReadonlyArray<{ name: string; raw: RawMem; readings: Readings; miss
       mem_used_bytes: 25_276_063_744 - 24_979_939_328,
       swap_total_bytes: 0,
       swap_used_bytes: 0,
+      // Cached 108_142_592 + SReclaimable 68_784_128; Buffers 1_994_752.
+      mem_cached_bytes: 176_926_720,
+      mem_buffers_bytes: 1_994_752,
     },
     missing: [],
   },
@@ -36,6 +39,8 @@ const CASES: ReadonlyArray<{ name: string; raw: RawMem; readings: Readings; miss
       mem_used_bytes: 16_624_521_216 - 7_522_398_208,
       swap_total_bytes: 2_147_479_552,
       swap_used_bytes: 389_021_696,
+      mem_cached_bytes: 6_270_357_504 + 512_434_176,
+      mem_buffers_bytes: 412_049_408,
     },
     missing: [],
   },
@@ -49,33 +54,59 @@ const CASES: ReadonlyArray<{ name: string; raw: RawMem; readings: Readings; miss
       swap_total_bytes: 1_073_741_824,
       swap_used_bytes: 1_073_741_824,
     },
-    missing: [],
+    missing: ['mem_cached_bytes', 'mem_buffers_bytes'],
   },
   {
     name: 'mem_broken.json: bad fields cost only what depends on them',
     raw: fixture('mem_broken.json'),
     readings: { mem_total_bytes: 8_589_934_592 },
-    missing: ['mem_available_bytes', 'mem_used_bytes', 'swap_total_bytes', 'swap_used_bytes'],
+    missing: ['mem_available_bytes', 'mem_used_bytes', 'swap_total_bytes', 'swap_used_bytes', 'mem_cached_bytes', 'mem_buffers_bytes'],
   },
   {
     name: 'swap used without a valid swap total is still sent',
     raw: { total: 1024, available: 512, swaptotal: Number.NaN, swapused: 100 },
     readings: { mem_total_bytes: 1024, mem_available_bytes: 512, mem_used_bytes: 512, swap_used_bytes: 100 },
-    missing: ['swap_total_bytes'],
+    missing: ['swap_total_bytes', 'mem_cached_bytes', 'mem_buffers_bytes'],
   },
   {
     name: 'total above 2^53',
     raw: { total: 2 ** 60, available: 512, swaptotal: 0, swapused: 0 },
     readings: { mem_available_bytes: 512, swap_total_bytes: 0, swap_used_bytes: 0 },
-    missing: ['mem_total_bytes', 'mem_used_bytes'],
+    missing: ['mem_total_bytes', 'mem_used_bytes', 'mem_cached_bytes', 'mem_buffers_bytes'],
   },
   {
     name: 'empty object',
     raw: {},
     readings: {},
-    missing: ['mem_total_bytes', 'mem_used_bytes', 'mem_available_bytes', 'swap_total_bytes', 'swap_used_bytes'],
+    missing: ['mem_total_bytes', 'mem_used_bytes', 'mem_available_bytes', 'swap_total_bytes', 'swap_used_bytes', 'mem_cached_bytes', 'mem_buffers_bytes'],
+  },
+  {
+    name: 'cache and buffers read mid-update above the total are capped at it',
+    raw: { total: 1000, available: 500, swaptotal: 0, swapused: 0, cached: 900, reclaimable: 300, buffers: 2000 },
+    readings: { mem_total_bytes: 1000, mem_available_bytes: 500, mem_used_bytes: 500, swap_total_bytes: 0, swap_used_bytes: 0, mem_cached_bytes: 1000, mem_buffers_bytes: 1000 },
+    missing: [],
+  },
+  {
+    name: 'recorded_mem.json (re-recorded by scripts/record_fixtures.ts)',
+    raw: fixture('recorded_mem.json'),
+    readings: recordedReadings(fixture('recorded_mem.json')),
+    missing: [],
   },
 ];
+
+/** What recorded_mem.json must give, computed from its own fields. */
+function recordedReadings(raw: RawMem): Readings {
+  const n = (v: unknown): number => v as number;
+  return {
+    mem_total_bytes: n(raw.total),
+    mem_available_bytes: n(raw.available),
+    mem_used_bytes: n(raw.total) - n(raw.available),
+    swap_total_bytes: n(raw.swaptotal),
+    swap_used_bytes: n(raw.swapused),
+    mem_cached_bytes: n(raw.cached) + n(raw.reclaimable),
+    mem_buffers_bytes: n(raw.buffers),
+  };
+}
 
 for (const c of CASES) {
   test(`parseMemory: ${c.name}`, () => {
@@ -87,6 +118,15 @@ for (const c of CASES) {
   });
 }
 
+test('parseMemory: off Linux, si.mem() cache figures mean something else and are not sent', () => {
+  const result = parseMemory(fixture('mem_with_swap.json'), 'darwin');
+  assert.equal(result.readings.mem_cached_bytes, undefined);
+  assert.equal(result.readings.mem_total_bytes, 16_624_521_216);
+  assert.match(result.missing['mem_cached_bytes']!, /no page-cache figure on darwin/);
+  assert.match(result.missing['mem_buffers_bytes']!, /on darwin/);
+  assertValidSample(result);
+});
+
 test('memoryCollector on this machine gives consistent byte counts', async () => {
   const result = await memoryCollector.collect();
   const r = result.readings;
@@ -94,6 +134,10 @@ test('memoryCollector on this machine gives consistent byte counts', async () =>
   if (r.mem_total_bytes !== undefined) assert.ok(r.mem_total_bytes > 0, 'a running machine has memory');
   if (r.mem_used_bytes !== undefined && r.mem_available_bytes !== undefined) {
     assert.equal(r.mem_used_bytes + r.mem_available_bytes, r.mem_total_bytes);
+  }
+  if (process.platform === 'linux') {
+    assert.ok(r.mem_cached_bytes !== undefined && r.mem_buffers_bytes !== undefined, JSON.stringify(result.missing));
+    assert.ok(r.mem_cached_bytes + r.mem_buffers_bytes <= r.mem_total_bytes!);
   }
   assertValidSample(result);
 });

@@ -11,6 +11,7 @@ import {
 } from '../../../shared/protocol.ts';
 import {
   collectStaticFacts,
+  factsFingerprint,
   parseStaticFacts,
   type RawCpu,
   type RawOsInfo,
@@ -145,4 +146,14 @@ test('collectStaticFacts on this machine gives each fact or a reason, fit for a 
   for (const name of FACT_NAMES) assert.ok(facts[name] !== undefined || missing[name] !== undefined, name);
   assert.ok(facts.arch !== undefined && facts.kernel !== undefined, 'node:os always knows these');
   assertValidHello(facts);
+});
+
+test('factsFingerprint: stable between calls, cheap, and names the kernel it was taken on', async () => {
+  const { default: os } = await import('node:os');
+  const started = performance.now();
+  const a = factsFingerprint();
+  const elapsedMs = performance.now() - started;
+  assert.equal(factsFingerprint(), a);
+  assert.ok(a.includes(JSON.stringify(os.release())));
+  assert.ok(elapsedMs < 50, `took ${elapsedMs} ms`);
 });
