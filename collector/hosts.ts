@@ -176,8 +176,13 @@ export class HostTable {
     const entry = this.byName.get(host);
     if (!entry || entry.owner !== owner) return 'not_owner';
     entry.lastSeenMs = nowMs;
-    this.store.writeHistory(entry.slot, sample.ts + entry.clockOffsetMs, HISTORY_SERIES.map((name) => sample[name] ?? Number.NaN));
-    const orderMs = Math.min(sample.ts, nowMs + FUTURE_TOLERANCE_MS);
+    // Times corrected by the clock offset measured at the hello; a time still ahead of the
+    // collector's clock by more than FUTURE_TOLERANCE_MS cannot be placed: kept out of the history
+    // (it would hold a bucket against correct samples until the ring caught up with it) and
+    // capped for ordering.
+    const placedMs = sample.ts + entry.clockOffsetMs;
+    if (placedMs <= nowMs + FUTURE_TOLERANCE_MS) this.store.writeHistory(entry.slot, placedMs, HISTORY_SERIES.map((name) => sample[name] ?? Number.NaN));
+    const orderMs = Math.min(placedMs, nowMs + FUTURE_TOLERANCE_MS);
     if (orderMs < entry.newestMs) return 'history';
     entry.newestMs = orderMs;
     entry.samples++;

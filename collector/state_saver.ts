@@ -102,8 +102,11 @@ export class StateSaver {
     const savedAtMs = Date.now();
     try {
       const bytes = await encodeStateAsync(snapshot, savedAtMs);
+      // A temporary file left by a crashed save keeps its mode when reopened: start afresh.
+      await unlink(tmp).catch(() => undefined);
       const fh = await open(tmp, 'w', 0o600);
       try {
+        await fh.chmod(0o600);
         await fh.writeFile(bytes);
         await fh.sync();
       } finally {

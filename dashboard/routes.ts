@@ -92,7 +92,10 @@ export const MAX_HISTORY_SECONDS = 86_400;
  * NAME is percent-encoded (encodeURIComponent). Returns false when the path is not one of them.
  */
 function hostRoute(req: IncomingMessage, res: ServerResponse, ctx: RouteContext, url: URL): boolean {
-  const m = /^\/api\/hosts\/([^/]+)(\/history)?$/.exec(url.pathname);
+  // Matched on the raw request target: URL parsing would drop a host named "." or ".." (or
+  // "%2E") as a dot segment. Its name is still only ever used to look up a slot.
+  const rawPath = (req.url ?? '/').split('?', 1)[0]!;
+  const m = /^\/api\/hosts\/([^/]+)(\/history)?$/.exec(rawPath);
   if (!m) return false;
   let name: string;
   try {

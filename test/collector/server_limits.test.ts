@@ -5,7 +5,7 @@
  * for other machines.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -94,13 +94,28 @@ test('connections per address are capped; other addresses are not affected', asy
   other.client.close();
 });
 
-test('acks: the welcome names the interval, and acks carry the last accepted seq', async () => {
-  const { c } = await collector(['--ack-interval-ms', '100']);
+test('acks without saving (--save-interval-s 0): the welcome names the interval, and acks carry the last accepted seq', async () => {
+  const { c } = await collector(['--ack-interval-ms', '100', '--save-interval-s', '0']);
   const r = await handshake(c, 'acked', TOKEN);
   assert.equal(r.type, 'welcome');
   assert.equal(r.client.messages[0]!['ack_interval_ms'], 100);
   r.client.send({ type: 'sample', seq: 1, ts: Date.now(), cpu_pct: 5 });
   await waitFor('an ack of seq 1', () => r.client.messages.find((m) => m['type'] === 'ack' && m['seq'] === 1), 3000);
+  r.client.close();
+});
+
+test('durable acks: with saving on, an ack confirms a sample only once a saved state file holds it', async () => {
+  const { c, dir } = await collector(['--ack-interval-ms', '100', '--save-interval-s', '2']);
+  const r = await handshake(c, 'durable', TOKEN);
+  assert.equal(r.type, 'welcome');
+  r.client.send({ type: 'sample', seq: 1, ts: Date.now(), cpu_pct: 5 });
+  const sentAt = Date.now();
+  const acked = await waitFor('an ack of seq 1', () => r.client.messages.find((m) => m['type'] === 'ack' && m['seq'] === 1), 6000);
+  assert.ok(acked);
+  // Acks went on meanwhile (the link stays proven alive) but said 0 until the save.
+  assert.ok(r.client.messages.some((m) => m['type'] === 'ack' && m['seq'] === 0), 'acks before the save confirm nothing');
+  assert.ok(existsSync(join(dir, 'state.bin')), 'the save happened before the ack');
+  assert.ok(Date.now() - sentAt < 6000);
   r.client.close();
 });
 

@@ -224,3 +224,143 @@ test('routes: /metrics is Prometheus text with hostile host names escaped, never
     assert.match(line, /^[a-z_0-9]+(\{.*\})? [-+0-9.eInfNa]+$/, line);
   }
 });
+
+// ---- Host detail and history: /api/hosts/NAME and /api/hosts/NAME/history?seconds=N ----------
+
+/** Names that need percent-encoding in a path; each must reach its own host. */
+const ENCODED_NAMES: readonly string[] = ['rack 3/node<1>', 'сервер-1', '日本-😀', 'a%20b', 'q?x=1#frag', HOSTILE];
+
+interface DetailBody { now_ms: number; host: { name: string; status: string; cpu_pct: number | null; tables: Record<string, unknown[]>; truncated: Record<string, number> } }
+interface HistoryBody { host: string; seconds: number; step_ms: number; series: string[]; t: number[]; values: Record<string, Array<number | null>> }
+
+/** The usual hosts, one with tables, and the names of ENCODED_NAMES; a 900-second history each. */
+async function startDetailServer(t: { after: (fn: () => Promise<void>) => void }, httpToken = ''): Promise<string> {
+  const fixture = makeStore(HOSTS, { nowMs: NOW_MS });
+  fixture.add({
+    name: 'tabled', status: 'online',
+    readings: { ...FIXTURE_READINGS, cpu_cores_pct: [10, 90], fs: [{ mount: '/', type: 'ext4', size_bytes: 1000, used_bytes: 250, free_bytes: 750 }], net: [{ name: 'eth0', rx_bps: 12.5 }] },
+  }, NOW_MS);
+  for (const name of ENCODED_NAMES.filter((n) => n !== HOSTILE)) fixture.add({ name, status: 'online' }, NOW_MS);
+  const server = createDashboardServer(fixture.store, { now: () => NOW_MS, httpToken });
+  const base = await listenLoopback(server);
+  t.after(() => closeServer(server));
+  return base;
+}
+
+const hostPath = (name: string, rest = ''): string => `/api/hosts/${encodeURIComponent(name)}${rest}`;
+
+const DETAIL_CASES: readonly RouteCase[] = [
+  {
+    name: 'GET /api/hosts/NAME: the host with its tables, never cached', method: 'GET', path: hostPath('tabled'), status: 200, type: /^application\/json; charset=utf-8$/,
+    headers: { 'cache-control': 'no-store' },
+    check: (res) => {
+      const body = JSON.parse(res.body) as DetailBody;
+      assert.equal(body.now_ms, NOW_MS);
+      assert.equal(body.host.name, 'tabled');
+      assert.equal(body.host.status, 'online');
+      assert.equal(body.host.cpu_pct, FIXTURE_READINGS.cpu_pct);
+      assert.deepEqual(body.host.tables['cpu_cores_pct'], [10, 90]);
+      assert.deepEqual(body.host.tables['fs'], [{ mount: '/', type: 'ext4', size_bytes: 1000, used_bytes: 250, free_bytes: 750 }]);
+      assert.equal((body.host.tables['net']![0] as Record<string, unknown>)['rx_bps'], 12.5);
+      assert.deepEqual(body.host.tables['gpu'], []);
+      assert.equal(body.host.truncated['fs'], 0);
+    },
+  },
+  { name: 'GET /api/hosts/NAME of an offline host', method: 'GET', path: hostPath('gamma'), status: 200, type: /^application\/json/, check: (res) => assert.equal((JSON.parse(res.body) as DetailBody).host.status, 'offline') },
+  { name: 'unknown host: 404', method: 'GET', path: hostPath('nope'), status: 404, type: /^application\/json/, check: (res) => assert.deepEqual(JSON.parse(res.body), { error: 'no such host' }) },
+  { name: 'a name differing only in case: 404', method: 'GET', path: hostPath('ALPHA'), status: 404, type: /^application\/json/ },
+  { name: 'a truncated UTF-8 escape (%E0%A4%A): 400', method: 'GET', path: '/api/hosts/%E0%A4%A', status: 400, type: /^application\/json/, check: (res) => assert.match((JSON.parse(res.body) as { error: string }).error, /percent-encoding/) },
+  { name: 'an escape of a byte that is not UTF-8 (%FF): 400', method: 'GET', path: '/api/hosts/%FF', status: 400, type: /^application\/json/ },
+  { name: 'a lone %: 400', method: 'GET', path: '/api/hosts/a%', status: 400, type: /^application\/json/ },
+  { name: 'bad percent-encoding in the history path: 400', method: 'GET', path: '/api/hosts/%E0%A4%A/history?seconds=60', status: 400, type: /^application\/json/ },
+  {
+    name: 'GET /api/hosts/NAME/history?seconds=60', method: 'GET', path: `${hostPath('alpha', '/history')}?seconds=60`, status: 200, type: /^application\/json/,
+    headers: { 'cache-control': 'no-store' },
+    check: (res) => {
+      const body = JSON.parse(res.body) as HistoryBody;
+      assert.equal(body.host, 'alpha');
+      assert.equal(body.seconds, 60);
+      assert.equal(body.step_ms, 1000);
+      assert.deepEqual(body.t, [NOW_MS], 'the fixture\'s one sample');
+      assert.deepEqual(body.values['cpu_pct'], [FIXTURE_READINGS.cpu_pct]);
+      assert.deepEqual(body.values['net_rx_bps'], [null]);
+      assert.deepEqual(Object.keys(body.values), body.series);
+    },
+  },
+  { name: 'history without seconds: the whole ring', method: 'GET', path: hostPath('alpha', '/history'), status: 200, type: /^application\/json/, check: (res) => assert.equal((JSON.parse(res.body) as HistoryBody).seconds, 900) },
+  { name: 'history seconds beyond the ring is clamped to it', method: 'GET', path: `${hostPath('alpha', '/history')}?seconds=86400`, status: 200, type: /^application\/json/, check: (res) => assert.equal((JSON.parse(res.body) as HistoryBody).seconds, 900) },
+  { name: 'history of a stale host still has its point', method: 'GET', path: `${hostPath('beta', '/history')}?seconds=60`, status: 200, type: /^application\/json/, check: (res) => assert.deepEqual((JSON.parse(res.body) as HistoryBody).t, [NOW_MS - 4000]) },
+  { name: 'history of an unknown host: 404', method: 'GET', path: `${hostPath('nope', '/history')}?seconds=60`, status: 404, type: /^application\/json/ },
+  ...(['0', 'abc', '1e9', '-5', '1.5', '', '86401', 'Infinity', 'NaN'] as const).map((s): RouteCase => ({
+    name: `history seconds=${s || '(empty)'}: 400`, method: 'GET', path: `${hostPath('alpha', '/history')}?seconds=${s}`, status: 400, type: /^application\/json/,
+    check: (res) => assert.match((JSON.parse(res.body) as { error: string }).error, /seconds must be a whole number from 1 to 86400/),
+  })),
+  { name: 'a path below history: 404', method: 'GET', path: hostPath('alpha', '/history/x'), status: 404, type: /^application\/json/ },
+  { name: 'POST to a host: 405', method: 'POST', path: hostPath('alpha'), status: 405, type: /^application\/json/ },
+];
+
+test('routes: host detail and history', async (t) => {
+  const base = await startDetailServer(t);
+  for (const c of DETAIL_CASES) {
+    await t.test(c.name, async () => {
+      const res = await httpRequest(base, { rawPath: c.path, method: c.method, ...(c.method === 'POST' ? { body: '{}' } : {}) });
+      assert.equal(res.status, c.status, `${c.method} ${c.path}: ${res.body}`);
+      assert.match(String(res.headers['content-type']), c.type);
+      assert.equal(Number(res.headers['content-length']), Buffer.byteLength(res.body));
+      assertSecurityHeaders(res, `${c.method} ${c.path}`);
+      for (const [k, v] of Object.entries(c.headers ?? {})) assert.equal(res.headers[k], v, `header ${k}`);
+      c.check?.(res);
+    });
+  }
+});
+
+test('routes: names with /, spaces, <, % and non-ASCII reach their own host when encoded with encodeURIComponent', async (t) => {
+  const base = await startDetailServer(t);
+  for (const name of ENCODED_NAMES) {
+    await t.test(JSON.stringify(name), async () => {
+      const detail = await httpRequest(base, { rawPath: hostPath(name) });
+      assert.equal(detail.status, 200, `${hostPath(name)}: ${detail.body}`);
+      assert.equal((JSON.parse(detail.body) as DetailBody).host.name, name);
+      const history = await httpRequest(base, { rawPath: `${hostPath(name, '/history')}?seconds=60` });
+      assert.equal(history.status, 200, history.body);
+      const body = JSON.parse(history.body) as HistoryBody;
+      assert.equal(body.host, name);
+      assert.deepEqual(body.t, [NOW_MS]);
+    });
+  }
+});
+
+test('routes: host names made only of dots ("." and "..") reach their host too', async (t) => {
+  // Valid host names (normaliseHostName accepts them), but URL parsing reads "." / ".." and
+  // "%2E" / "%2E%2E" in a path as dot segments and removes them.
+  const fixture = makeStore([{ name: '.', status: 'online' }, { name: '..', status: 'online' }], { nowMs: NOW_MS });
+  const server = createDashboardServer(fixture.store, { now: () => NOW_MS });
+  const base = await listenLoopback(server);
+  t.after(() => closeServer(server));
+  for (const name of ['.', '..']) {
+    for (const path of [hostPath(name), `/api/hosts/${name === '.' ? '%2E' : '%2E%2E'}`]) {
+      await t.test(path, async () => {
+        const res = await httpRequest(base, { rawPath: path });
+        assert.equal(res.status, 200, `${path}: ${res.status} ${res.body}`);
+        assert.equal((JSON.parse(res.body) as DetailBody).host.name, name);
+      });
+    }
+  }
+});
+
+test('routes: HEAD of host detail and history answers the GET headers with no body; a password guards them', async (t) => {
+  const base = await startDetailServer(t);
+  for (const path of [hostPath('alpha'), `${hostPath('alpha', '/history')}?seconds=60`, hostPath('nope'), '/api/hosts/%E0%A4%A']) {
+    const [get, head] = [await httpRequest(base, { rawPath: path }), await httpRequest(base, { rawPath: path, method: 'HEAD' })];
+    assert.equal(head.status, get.status, path);
+    assert.equal(head.body, '');
+    assert.equal(head.headers['content-length'], get.headers['content-length'], path);
+  }
+  const guarded = await startDetailServer(t, 'pw');
+  for (const path of [hostPath('alpha'), `${hostPath('alpha', '/history')}?seconds=60`, hostPath('nope')]) {
+    const res = await httpRequest(guarded, { rawPath: path });
+    assert.equal(res.status, 401, path);
+    assert.ok(!res.body.includes('alpha'), 'no reading in a 401');
+    assert.equal((await httpRequest(guarded, { rawPath: path, headers: { authorization: 'Bearer pw' } })).status, path === hostPath('nope') ? 404 : 200, path);
+  }
+});

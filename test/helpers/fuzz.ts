@@ -137,7 +137,10 @@ const TOKENS = ['3f9c1e7a5b2d4f6081a9c3e5d7f90b1c2e4a6c8e0f1b3d5f7a9c1e3b5d7f9a1
 const INTERVALS_MS = [1000, 1000, 2000, 500, 5000, 100, 60_000];
 const GIB = 1024 ** 3;
 /** [part, whole]: the relations parseSample checks, kept true in valid samples. */
-const RELATIONS: ReadonlyArray<readonly [string, string]> = [['mem_used_bytes', 'mem_total_bytes'], ['mem_available_bytes', 'mem_total_bytes'], ['swap_used_bytes', 'swap_total_bytes']];
+const RELATIONS: ReadonlyArray<readonly [string, string]> = [
+  ['mem_used_bytes', 'mem_total_bytes'], ['mem_available_bytes', 'mem_total_bytes'], ['swap_used_bytes', 'swap_total_bytes'],
+  ['mem_cached_bytes', 'mem_total_bytes'], ['mem_buffers_bytes', 'mem_total_bytes'], ['procs_running', 'procs_total'], ['procs_blocked', 'procs_total'],
+];
 
 /** Single bytes and headers that change how the rest is read; long ones claim billions. */
 const INTERESTING: readonly Raw[] = [
@@ -259,13 +262,20 @@ export class FrameFuzzer {
         case 'gauge': m[r.name] = this.random() * 8; break;
         case 'bytes': m[r.name] = this.chance(0.1) ? 0 : this.pick([2, 4, 8, 16, 64, 256]) * GIB - this.int(GIB); break;
         case 'seconds': m[r.name] = this.int(10_000_000); break;
+        case 'count': m[r.name] = this.int(5000); break;
+        case 'celsius': m[r.name] = Math.round(this.random() * 1200 - 200) / 10; break;
       }
     }
+    // Each part is cut to its whole (mem_total_bytes is whole to several parts, so no swapping).
     for (const [part, whole] of RELATIONS) {
       const p = m[part] as number | undefined;
       const w = m[whole] as number | undefined;
-      if (p !== undefined && w !== undefined && p > w) { m[part] = w; m[whole] = p; }
+      if (p !== undefined && w !== undefined && p > w) m[part] = w;
     }
+    if (this.chance(0.3)) m['cpu_cores_pct'] = Array.from({ length: 1 + this.int(8) }, () => Math.round(this.random() * 1000) / 10);
+    if (this.chance(0.3)) m['net'] = [{ name: 'eth0', rx_bps: this.random() * 1e6, tx_bps: this.random() * 1e6 }];
+    if (this.chance(0.3)) m['fs'] = [{ mount: '/', type: 'ext4', size_bytes: 100 * GIB, used_bytes: 40 * GIB, free_bytes: 60 * GIB }];
+    if (this.chance(0.2)) m['procs_top'] = [{ name: 'node <script>', pid: 1 + this.int(99_999), cpu_pct: this.random() * 200 }];
     if (Object.keys(missing).length > 0) m['missing'] = missing;
     return m;
   }

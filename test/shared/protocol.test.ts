@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ERROR_CODES, ProtocolError } from '../../shared/errors.ts';
-import { MAX_HOST_BYTES, normaliseHostName, parseHello, parseSample, PROTO_VERSION, READINGS } from '../../shared/protocol.ts';
+import { MAX_HOST_BYTES, normaliseHostName, parseFacts, parseHello, parseSample, PROTO_VERSION, READINGS, TABLES } from '../../shared/protocol.ts';
 
 const HELLO = { type: 'hello', proto: PROTO_VERSION, host: 'web-1', agent: '0.1.0', token: 't0k3n', interval_ms: 1000 };
 const SAMPLE = {
@@ -118,3 +118,175 @@ test('a refusal names the field at fault', () => {
     assert.equal(err.field, 'mem_used_bytes');
   }
 });
+
+// ---- Tables, facts and the hello's ts ---------------------------------------------------------
+
+/** One valid row of every table (maps for the row tables, numbers for the per-core lists). */
+const VALID_TABLES = {
+  cpu_cores_pct: [0, 12.5, 100],
+  temp_cores_c: [-10.5, 45, 99.9],
+  fs: [{ mount: '/', type: 'ext4', size_bytes: 1000, used_bytes: 400, free_bytes: 600 }, { mount: '/mnt/données' }],
+  net: [{ name: 'eth0', rx_bps: 1.5, tx_bps: 2, rx_pps: 3, tx_pps: 4, rx_errs_ps: 0, tx_errs_ps: 0, rx_drops_ps: 0, tx_drops_ps: 0 }],
+  gpu: [{ model: 'NVIDIA A100', util_pct: 99, mem_used_bytes: 10, mem_total_bytes: 80, temp_c: 70, power_w: 300 }],
+  procs_top: [{ name: 'node', pid: 1234, cpu_pct: 250 }],
+};
+
+test('valid tables pass unchanged; unknown columns are dropped; an empty table is kept', () => {
+  const s = parseSample({ ...SAMPLE, ...VALID_TABLES, net: [{ ...VALID_TABLES.net[0], future_col: 'x' }], gpu: [] });
+  assert.deepEqual(s.cpu_cores_pct, VALID_TABLES.cpu_cores_pct);
+  assert.deepEqual(s.temp_cores_c, VALID_TABLES.temp_cores_c);
+  assert.deepEqual(s.fs, VALID_TABLES.fs);
+  assert.deepEqual(s.net, VALID_TABLES.net, 'the unknown column is left out');
+  assert.deepEqual(s.gpu, []);
+  assert.deepEqual(s.procs_top, VALID_TABLES.procs_top);
+  const nulls = parseSample({ ...SAMPLE, fs: null, net: [{ name: 'lo0', rx_bps: null }] });
+  assert.equal(nulls.fs, undefined, 'a null table is absent');
+  assert.deepEqual(nulls.net, [{ name: 'lo0' }], 'a null cell is absent');
+});
+
+test('tables of exactly their maximum rows pass', () => {
+  for (const t of TABLES) {
+    const one = (VALID_TABLES as Record<string, unknown[]>)[t.name]![0];
+    assert.equal((parseSample({ ...SAMPLE, [t.name]: Array.from({ length: t.maxRows }, () => one) }) as unknown as Record<string, unknown[]>)[t.name]!.length, t.maxRows, t.name);
+  }
+});
+
+/** The text column that names a row of each row table. */
+const NAME_COLUMN: Record<string, string> = { fs: 'mount', net: 'name', gpu: 'model', procs_top: 'name' };
+
+const BAD_TABLES: Array<[string, Record<string, unknown>]> = TABLES.flatMap((t) => {
+  const one = (VALID_TABLES as Record<string, unknown[]>)[t.name]![0];
+  const cases: Array<[string, Record<string, unknown>]> = [
+    [`${t.name} not an array (a map)`, { [t.name]: { 0: one } }],
+    [`${t.name} not an array (a string)`, { [t.name]: 'rows' }],
+    [`${t.name} not an array (a number)`, { [t.name]: 3 }],
+    [`${t.name} with ${t.maxRows + 1} rows (max ${t.maxRows})`, { [t.name]: Array.from({ length: t.maxRows + 1 }, () => one) }],
+  ];
+  if (t.columns.length === 1) {
+    cases.push(
+      [`${t.name} row a string`, { [t.name]: ['12'] }],
+      [`${t.name} row null`, { [t.name]: [1, null] }],
+      [`${t.name} row NaN`, { [t.name]: [Number.NaN] }],
+      [`${t.name} row a map`, { [t.name]: [{ pct: 1 }] }],
+    );
+    cases.push(t.columns[0]!.kind === 'celsius'
+      ? [`${t.name} row below absolute zero`, { [t.name]: [-274] }]
+      : [`${t.name} row above 100 %`, { [t.name]: [100.5] }]);
+    return cases;
+  }
+  const nameCol = NAME_COLUMN[t.name]!;
+  const row = one as Record<string, unknown>;
+  const numCol = t.columns.find((c) => c.kind !== 'text')!;
+  const textCols = t.columns.filter((c) => c.kind === 'text') as ReadonlyArray<{ name: string; maxBytes?: number }>;
+  cases.push(
+    [`${t.name} row a number`, { [t.name]: [1] }],
+    [`${t.name} row an array`, { [t.name]: [[row[nameCol]]] }],
+    [`${t.name} row null`, { [t.name]: [null] }],
+    [`${t.name} row without its ${nameCol}`, { [t.name]: [{ ...row, [nameCol]: undefined }] }],
+    [`${t.name} ${numCol.name} a string`, { [t.name]: [{ ...row, [numCol.name]: '5' }] }],
+    [`${t.name} ${numCol.name} negative`, { [t.name]: [{ ...row, [numCol.name]: -1 }] }],
+    [`${t.name} ${numCol.name} Infinity`, { [t.name]: [{ ...row, [numCol.name]: Number.POSITIVE_INFINITY }] }],
+  );
+  for (const c of textCols) {
+    cases.push(
+      [`${t.name} ${c.name} a number`, { [t.name]: [{ ...row, [c.name]: 42 }] }],
+      [`${t.name} ${c.name} a map`, { [t.name]: [{ ...row, [c.name]: { toString: 'x' } }] }],
+      [`${t.name} ${c.name} ${c.maxBytes! + 1} bytes (max ${c.maxBytes})`, { [t.name]: [{ ...row, [c.name]: 'x'.repeat(c.maxBytes! + 1) }] }],
+      [`${t.name} ${c.name} over ${c.maxBytes} bytes in two-byte characters`, { [t.name]: [{ ...row, [c.name]: 'é'.repeat(Math.floor(c.maxBytes! / 2) + 1) }] }],
+    );
+  }
+  return cases;
+});
+BAD_TABLES.push(
+  ['fs used_bytes fractional', { fs: [{ mount: '/', used_bytes: 1.5 }] }],
+  ['gpu util_pct above 100', { gpu: [{ model: 'g', util_pct: 101 }] }],
+  ['gpu temp_c below absolute zero', { gpu: [{ model: 'g', temp_c: -300 }] }],
+  ['procs_top pid fractional', { procs_top: [{ name: 'p', pid: 1.5 }] }],
+  ['a bad row after good ones is found', { net: [{ name: 'a' }, { name: 'b' }, { name: 'c', rx_bps: -1 }] }],
+);
+for (const [name, fields] of BAD_TABLES) {
+  test(`table refused: ${name}`, () => assert.equal(code(() => parseSample({ ...SAMPLE, ...fields })), ERROR_CODES.PROTO_BAD_FIELD));
+}
+
+test('a table refusal names the table, the row and the column', () => {
+  try {
+    parseSample({ ...SAMPLE, net: [{ name: 'a' }, { name: 'b', tx_pps: 'many' }] });
+    assert.fail('accepted');
+  } catch (err) {
+    assert.ok(err instanceof ProtocolError);
+    assert.equal(err.field, 'net[1].tx_pps');
+  }
+});
+
+const UNSAFE_IN_CELLS: Array<[string, string, string]> = [
+  ['right-to-left override', 'abc\u202Egpj.exe', 'abc\uFFFDgpj.exe'],
+  ['NUL', 'a\u0000b', 'a\uFFFDb'],
+  ['newline and ANSI escape', 'x\n\u001b[31mred', 'x\uFFFD\uFFFD[31mred'],
+  ['zero-width space and BOM', '\u200bname\ufeff', '\uFFFDname\uFFFD'],
+  ['line separator', 'a\u2028b', 'a\uFFFDb'],
+  ['tag character (astral)', 'x\u{e0041}', 'x\uFFFD'],
+];
+
+test('unsafe characters in text cells become U+FFFD; safe text (markup, accents, emoji) is kept', async (t) => {
+  for (const [name, raw, clean] of UNSAFE_IN_CELLS) {
+    await t.test(name, () => {
+      const s = parseSample({ ...SAMPLE, fs: [{ mount: raw, type: raw }], procs_top: [{ name: raw }], net: [{ name: raw }], gpu: [{ model: raw }] });
+      assert.deepEqual(s.fs, [{ mount: clean, type: clean }]);
+      assert.deepEqual(s.procs_top, [{ name: clean }]);
+      assert.deepEqual(s.net, [{ name: clean }]);
+      assert.deepEqual(s.gpu, [{ model: clean }]);
+    });
+  }
+  const safe = '<b>Ünïcödé 😀 & "q"</b>';
+  assert.deepEqual(parseSample({ ...SAMPLE, procs_top: [{ name: safe }] }).procs_top, [{ name: safe }]);
+});
+
+test('a valid facts message passes, with only the fields it carries; unknown fields ignored', () => {
+  assert.deepEqual(parseFacts({ type: 'facts' }), { type: 'facts' });
+  assert.deepEqual(
+    parseFacts({ type: 'facts', os: 'Debian 13', kernel: '6.12', arch: 'arm64', cpu_model: 'Neoverse', cpu_cores: 64, host: 'other', extra: 1 }),
+    { type: 'facts', os: 'Debian 13', kernel: '6.12', arch: 'arm64', cpu_model: 'Neoverse', cpu_cores: 64 },
+  );
+  assert.deepEqual(parseFacts({ type: 'facts', os: null, cpu_cores: 2 }), { type: 'facts', cpu_cores: 2 });
+});
+
+const BAD_FACTS: Array<[string, Record<string, unknown>]> = [
+  ['os a number', { os: 12 }],
+  ['os too long', { os: 'x'.repeat(65) }],
+  ['kernel too long', { kernel: 'x'.repeat(65) }],
+  ['arch too long', { arch: 'x'.repeat(17) }],
+  ['cpu_model too long', { cpu_model: 'x'.repeat(97) }],
+  ['cpu_model an array', { cpu_model: ['x'] }],
+  ['cpu_cores 0', { cpu_cores: 0 }],
+  ['cpu_cores fractional', { cpu_cores: 2.5 }],
+  ['cpu_cores above the maximum', { cpu_cores: 65_537 }],
+  ['cpu_cores a string', { cpu_cores: '8' }],
+];
+for (const [name, fields] of BAD_FACTS) {
+  test(`facts refused: ${name}`, () => assert.equal(code(() => parseFacts({ type: 'facts', ...fields })), ERROR_CODES.PROTO_BAD_FIELD));
+}
+
+test('hello ts: a positive time is kept; absent or null is no ts', () => {
+  assert.equal(parseHello({ ...HELLO, ts: 1_750_000_000_123 }).ts, 1_750_000_000_123);
+  assert.equal(parseHello({ ...HELLO, ts: 0.5 }).ts, 0.5);
+  assert.equal(parseHello({ ...HELLO, ts: Number.MAX_SAFE_INTEGER }).ts, Number.MAX_SAFE_INTEGER);
+  assert.equal('ts' in parseHello({ ...HELLO }), false);
+  assert.equal('ts' in parseHello({ ...HELLO, ts: null }), false);
+});
+
+const BAD_HELLO_TS: Array<[string, unknown]> = [
+  ['negative', -1], ['zero', 0], ['NaN', Number.NaN], ['the string "NaN"', 'NaN'], ['a numeric string', '1750000000000'],
+  ['Infinity', Number.POSITIVE_INFINITY], ['2^53', 2 ** 53], ['above 2^53', 2 ** 60], ['a boolean', true], ['an array', [1]],
+];
+for (const [name, ts] of BAD_HELLO_TS) {
+  test(`hello refused: ts ${name}`, () => {
+    try {
+      parseHello({ ...HELLO, ts });
+      assert.fail('accepted');
+    } catch (err) {
+      assert.ok(err instanceof ProtocolError, String(err));
+      assert.equal(err.code, ERROR_CODES.PROTO_BAD_FIELD);
+      assert.equal(err.field, 'ts');
+    }
+  });
+}
