@@ -1,0 +1,402 @@
+/**
+ * The agent's own cost at the default interval (issue 3, part 8): CPU % of one core and resident
+ * memory of two real agents (slow class on, and --slow-interval 0), beside Debian's
+ * prometheus-node-exporter (default collectors) scraped every second from this process, all in
+ * one run. Also a real collector (the agents need one; shown, not compared) and two idle node
+ * processes, with and without tsx's loader, to show what `node --import tsx` costs alone.
+ *
+ * `npm run bench -- agent_cost [--seconds 60]`: about 20 s of start and warm-up, then the window.
+ *
+ * CPU: utime+stime from /proc/PID/stat (threads included) over the window, in clock ticks
+ * (getconf CLK_TCK); children: cutime+cstime, the CPU of children the process has reaped.
+ * RSS: VmRSS from /proc/PID/status, sampled every second. Children seen: descendants found by
+ * reading /proc/PID/task/TID/children every CHILD_POLL_MS; a lower bound, as a child that lives
+ * less than that may be missed (its CPU still shows in the children column). Programs started:
+ * when perf works here, each agent runs under `perf stat -e sched:sched_process_exec`, which
+ * counts every exec in the agent's descendants exactly (to within PERF_INTERVAL_MS at each end
+ * of the window); a counted tracepoint costs the agent next to nothing.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { get } from 'node:http';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { gunzipSync } from 'node:zlib';
+import type { HostsPayload } from '../../dashboard/api.ts';
+import { machine, table, writeResult } from './common.ts';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const NODE_EXPORTER = '/usr/bin/prometheus-node-exporter';
+const PERF = '/usr/bin/perf';
+/** perf stat prints its running count this often, ms: the precision of the exec count at each end of the window. */
+const PERF_INTERVAL_MS = 200;
+const WARMUP_MS = 5000;
+/** How often descendants are looked for, ms: often enough to catch most, cheap enough not to weigh on 2 cores. */
+const CHILD_POLL_MS = 50;
+const START_TIMEOUT_MS = 60_000;
+const TOKEN = 'bench-agent-cost-token';
+const IDLE_SCRIPT = 'setInterval(() => {}, 1000)';
+
+const { values: opts } = parseArgs({ options: { seconds: { type: 'string', default: '60' } }, strict: false, allowPositionals: true });
+const WINDOW_S = Number(opts.seconds);
+if (!Number.isInteger(WINDOW_S) || WINDOW_S < 5 || WINDOW_S > 3600) {
+  console.error(`agent_cost: --seconds must be a whole number from 5 to 3600, got ${String(opts.seconds)}`);
+  process.exit(2);
+}
+const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+
+interface Watched {
+  label: string;
+  child: ChildProcess;
+  /** The measured process: the child itself, or the agent perf started. */
+  pid: number;
+  /** perf stat's output, when the process runs under perf. */
+  perfFile?: string;
+  stderrTail: string;
+  /** Compared against node_exporter, and checked for children. */
+  role: 'agent' | 'exporter' | 'collector' | 'baseline';
+}
+
+const running = new Set<ChildProcess>();
+let tempDir = '';
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+/** Agents started by perf: stopped first, then perf ends by itself. */
+const inner = new Set<number>();
+const killPid = (pid: number, sig: NodeJS.Signals): void => { try { process.kill(pid, sig); } catch { /* already gone */ } };
+process.on('exit', () => {
+  for (const pid of inner) killPid(pid, 'SIGKILL');
+  for (const c of running) c.kill('SIGKILL');
+  if (tempDir !== '') rmSync(tempDir, { recursive: true, force: true });
+});
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(sig, () => { console.error(`agent_cost: ${sig}, stopping children`); void stopAll().then(() => process.exit(130)); });
+}
+
+function start(label: string, role: Watched['role'], file: string, args: string[]): Watched {
+  const child = spawn(file, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  running.add(child);
+  const w: Watched = { label, child, pid: child.pid ?? 0, stderrTail: '', role };
+  child.stderr!.on('data', (c: Buffer) => { w.stderrTail = (w.stderrTail + c.toString('utf8')).slice(-2000); });
+  child.once('exit', () => running.delete(child));
+  child.once('error', (err) => { w.stderrTail += `\nspawn failed: ${err.message}`; });
+  return w;
+}
+
+async function stopAll(): Promise<void> {
+  for (const pid of inner) killPid(pid, 'SIGTERM');
+  await sleep(500);
+  const all = [...running];
+  for (const c of all) c.kill('SIGTERM');
+  await Promise.all(all.map((c) => new Promise<void>((resolve) => {
+    if (c.exitCode !== null || c.signalCode !== null) { resolve(); return; }
+    const t = setTimeout(() => { c.kill('SIGKILL'); resolve(); }, 5000);
+    c.once('exit', () => { clearTimeout(t); resolve(); });
+  })));
+}
+
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+interface Ticks { own: number; children: number }
+
+/** utime+stime and cutime+cstime of a process, clock ticks. Fields counted after the `)` ending comm. */
+function ticks(pid: number): Ticks {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // f[0] is field 3 (state): utime is field 14, stime 15, cutime 16, cstime 17.
+  return { own: Number(f[11]) + Number(f[12]), children: Number(f[13]) + Number(f[14]) };
+}
+
+function rssKiB(pid: number): number {
+  const m = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) : NaN;
+}
+
+/** Direct children of every thread of `pid` (a worker thread's execSync child is listed under its thread). */
+function childrenOf(pid: number): number[] {
+  const out: number[] = [];
+  let tids: string[];
+  try { tids = readdirSync(`/proc/${pid}/task`); } catch { return out; }
+  for (const tid of tids) {
+    try {
+      for (const p of readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim().split(' ')) if (p !== '') out.push(Number(p));
+    } catch { /* the thread or process ended between the two reads */ }
+  }
+  return out;
+}
+
+function commOf(pid: number): string {
+  try { return readFileSync(`/proc/${pid}/comm`, 'utf8').trim(); } catch { return '?'; }
+}
+
+/** Adds every descendant of `pid` now alive to `seen` (pid -> command name). */
+function collectDescendants(pid: number, seen: Map<number, string>): void {
+  for (const c of childrenOf(pid)) {
+    if (!seen.has(c)) seen.set(c, commOf(c));
+    collectDescendants(c, seen);
+  }
+}
+
+/** Whether perf can count the exec tracepoint here (it needs the tracepoint and the permission). */
+function perfWorks(): boolean {
+  if (!existsSync(PERF)) return false;
+  const r = spawnSync(PERF, ['stat', '-x,', '-e', 'sched:sched_process_exec', '--', '/bin/sh', '-c', '/bin/true'], { encoding: 'utf8' });
+  return r.status === 0 && /^\d+,,sched:sched_process_exec/m.test(r.stderr);
+}
+
+/** Execs counted so far in a perf stat -I file: the sum of its interval lines. */
+function execsSoFar(file: string): number {
+  let n = 0;
+  let text = '';
+  try { text = readFileSync(file, 'utf8'); } catch { return 0; }
+  for (const m of text.matchAll(/^\s*[\d.]+,(\d+),/gm)) n += Number(m[1]);
+  return n;
+}
+
+/** An agent, under perf when `perfDir` is given; resolves once the measured pid is known. */
+async function startAgent(label: string, args: string[], perfDir: string | undefined): Promise<Watched> {
+  if (perfDir === undefined) return start(label, 'agent', process.execPath, args);
+  const file = join(perfDir, `${label.replace(/\W+/g, '_')}.perf.csv`);
+  const w = start(label, 'agent', PERF, ['stat', '-I', String(PERF_INTERVAL_MS), '-x,', '-e', 'sched:sched_process_exec', '-o', file, '--', process.execPath, ...args]);
+  w.perfFile = file;
+  for (let i = 0; i < 200; i++) {
+    const kids = childrenOf(w.child.pid!);
+    if (kids.length > 0) { w.pid = kids[0]!; inner.add(w.pid); return w; }
+    await sleep(10);
+  }
+  throw new Error(`perf did not start ${label}: ${w.stderrTail}`);
+}
+
+async function hosts(base: string): Promise<HostsPayload['hosts']> {
+  return ((await (await fetch(`${base}/api/hosts`)).json()) as HostsPayload).hosts;
+}
+
+interface ScrapeStats { ok: number; failed: number; wireBytes: number; bodyBytes: number; series: number; ms: number }
+
+/** One scrape as Prometheus makes it (Accept-Encoding: gzip); counts wire bytes, body bytes and series. */
+function scrape(port: number, stats: ScrapeStats): Promise<void> {
+  const t0 = performance.now();
+  return new Promise((resolve) => {
+    const req = get({ host: '127.0.0.1', port, path: '/metrics', headers: { 'accept-encoding': 'gzip' } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const wire = Buffer.concat(chunks);
+        const body = res.headers['content-encoding'] === 'gzip' ? gunzipSync(wire) : wire;
+        if (res.statusCode === 200) {
+          stats.ok++;
+          stats.wireBytes += wire.length;
+          stats.bodyBytes += body.length;
+          let series = 0;
+          for (const line of body.toString('utf8').split('\n')) if (line !== '' && !line.startsWith('#')) series++;
+          stats.series += series;
+          stats.ms += performance.now() - t0;
+        } else stats.failed++;
+        resolve();
+      });
+    });
+    req.setTimeout(5000, () => req.destroy(new Error('timeout')));
+    req.once('error', () => { stats.failed++; resolve(); });
+  });
+}
+
+/** node_exporter prints its version on stderr or stdout depending on the build; the first line. */
+function exporterVersion(): string {
+  const r = spawnSync(NODE_EXPORTER, ['--version'], { encoding: 'utf8' });
+  return `${r.stdout}${r.stderr}`.split('\n')[0] ?? '';
+}
+
+interface Row {
+  process: string; pid: number; cpu_pct: number; children_cpu_pct: number; total_cpu_pct: number;
+  rss_mean_mib: number; rss_max_mib: number; children_seen: number; children_commands: string[];
+  /** Execs in the process's descendants over the window (perf); null when not counted. */
+  programs_started: number | null; work: string;
+}
+
+const round = (x: number, d = 2): number => Number(x.toFixed(d));
+const MiB = 1024;
+
+async function main(): Promise<void> {
+  tempDir = mkdtempSync(join(tmpdir(), 'sentinel-agent-cost-'));
+  const loadStart = readFileSync('/proc/loadavg', 'utf8').trim();
+
+  // The collector first: the agents need its port.
+  const collector = start('collector', 'collector', process.execPath, ['--import', 'tsx', 'collector/main.ts', '--listen', '127.0.0.1:0', '--http', '127.0.0.1:0', '--data-dir', tempDir, '--token', TOKEN, '--log-level', 'warn']);
+  let out = '';
+  const { agentPort, base } = await new Promise<{ agentPort: number; base: string }>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`collector did not print its ports in ${START_TIMEOUT_MS} ms; stderr: ${collector.stderrTail}`)), START_TIMEOUT_MS);
+    collector.child.stdout!.on('data', (c: Buffer) => {
+      out += c.toString();
+      const a = /agents:\s+\S+:(\d+)/.exec(out);
+      const d = /dashboard: (http:\/\/\S+?)\//.exec(out);
+      if (a && d) { clearTimeout(t); resolve({ agentPort: Number(a[1]), base: d[1]! }); }
+    });
+    collector.child.once('exit', (code) => { clearTimeout(t); reject(new Error(`collector exited ${code}: ${collector.stderrTail}`)); });
+  });
+
+  const agentArgs = (name: string, extra: string[]): string[] => ['--import', 'tsx', 'agent/main.ts', '--collector', `127.0.0.1:${agentPort}`, '--token', TOKEN, '--name', name, ...extra];
+  const usePerf = perfWorks();
+  if (!usePerf) console.log(`agent_cost: ${PERF} cannot count sched:sched_process_exec here: programs started are not counted, only children seen`);
+  const watched: Watched[] = [
+    await startAgent('agent, slow class on (cost-slow)', agentArgs('cost-slow', []), usePerf ? tempDir : undefined),
+    await startAgent('agent, --slow-interval 0 (cost-fast)', agentArgs('cost-fast', ['--slow-interval', '0']), usePerf ? tempDir : undefined),
+  ];
+  const [slow, fast] = watched as [Watched, Watched];
+
+  let exporter: Watched | undefined;
+  let exporterPort = 0;
+  if (existsSync(NODE_EXPORTER)) {
+    exporterPort = await freePort();
+    exporter = start('prometheus-node-exporter', 'exporter', NODE_EXPORTER, [`--web.listen-address=127.0.0.1:${exporterPort}`]);
+    watched.push(exporter);
+  } else {
+    console.log(`agent_cost: ${NODE_EXPORTER} not found: the node_exporter column and the ratios are skipped (apt-get install -y prometheus-node-exporter)`);
+  }
+  const idleNode = start('idle node (setInterval only)', 'baseline', process.execPath, ['-e', IDLE_SCRIPT]);
+  const idleTsx = start('idle node --import tsx', 'baseline', process.execPath, ['--import', 'tsx', '-e', IDLE_SCRIPT]);
+  watched.push(idleNode, idleTsx, collector);
+
+  // Both agents must have landed samples before the warm-up counts.
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  for (;;) {
+    for (const w of watched) {
+      if (w.child.exitCode !== null || w.child.signalCode !== null) throw new Error(`${w.label} exited (${w.child.exitCode ?? w.child.signalCode}) during start: ${w.stderrTail}`);
+    }
+    const h = await hosts(base).catch(() => []);
+    const landed = (n: string): boolean => h.some((x) => x.name === n && x.samples_total > 0);
+    if (landed('cost-slow') && landed('cost-fast')) break;
+    if (Date.now() > deadline) throw new Error(`agents did not land a sample in ${START_TIMEOUT_MS} ms; slow: ${slow.stderrTail}\nfast: ${fast.stderrTail}`);
+    await sleep(250);
+  }
+
+  // Scrape every second from now on, so node_exporter warms up under the same load it is measured under.
+  const scrapes: ScrapeStats = { ok: 0, failed: 0, wireBytes: 0, bodyBytes: 0, series: 0, ms: 0 };
+  let scraping = false;
+  const scrapeTimer = exporter ? setInterval(() => {
+    if (scraping) return;
+    scraping = true;
+    void scrape(exporterPort, scrapes).finally(() => { scraping = false; });
+  }, 1000) : undefined;
+
+  console.log(`agent_cost: all started; warming up ${WARMUP_MS / 1000} s, then measuring ${WINDOW_S} s`);
+  await sleep(WARMUP_MS);
+
+  const pids = watched.map((w) => w.pid);
+  const execsBefore = watched.map((w) => (w.perfFile ? execsSoFar(w.perfFile) : 0));
+  const before = pids.map(ticks);
+  const samplesBefore = new Map((await hosts(base)).map((h) => [h.name, h.samples_total]));
+  const scrapesBefore = { ...scrapes };
+  const rss: number[][] = pids.map(() => []);
+  const seen: Array<Map<number, string>> = pids.map(() => new Map());
+  const t0 = performance.now();
+  const sampleRss = (): void => { pids.forEach((pid, i) => rss[i]!.push(rssKiB(pid))); };
+  sampleRss();
+  const rssTimer = setInterval(sampleRss, 1000);
+  const childTimer = setInterval(() => { pids.forEach((pid, i) => collectDescendants(pid, seen[i]!)); }, CHILD_POLL_MS);
+  await sleep(WINDOW_S * 1000);
+  const after = pids.map(ticks);
+  const wallS = (performance.now() - t0) / 1000;
+  // Wait for perf's next line, so the execs of the window's last moments are in the file.
+  await sleep(PERF_INTERVAL_MS + 50);
+  const execs = watched.map((w, i) => (w.perfFile ? execsSoFar(w.perfFile) - execsBefore[i]! : null));
+  clearInterval(rssTimer);
+  clearInterval(childTimer);
+  sampleRss();
+  if (scrapeTimer) clearInterval(scrapeTimer);
+  const samplesAfter = new Map((await hosts(base)).map((h) => [h.name, h.samples_total]));
+  const loadEnd = readFileSync('/proc/loadavg', 'utf8').trim();
+  for (const w of watched) {
+    if (w.child.exitCode !== null || w.child.signalCode !== null) throw new Error(`${w.label} exited during the window: ${w.stderrTail}`);
+  }
+
+  const pct = (dTicks: number): number => (dTicks / CLK_TCK / wallS) * 100;
+  const nScrapes = scrapes.ok - scrapesBefore.ok;
+  const rows: Row[] = watched.map((w, i) => {
+    const own = pct(after[i]!.own - before[i]!.own);
+    const kids = pct(after[i]!.children - before[i]!.children);
+    const r = rss[i]!.filter((x) => Number.isFinite(x));
+    let work = '';
+    if (w === slow || w === fast) {
+      const name = w === slow ? 'cost-slow' : 'cost-fast';
+      work = `${(samplesAfter.get(name) ?? 0) - (samplesBefore.get(name) ?? 0)} samples landed`;
+    } else if (w === exporter) {
+      work = `${nScrapes} scrapes (${scrapes.failed - scrapesBefore.failed} failed)`;
+    } else if (w === collector) work = 'receives both agents';
+    return {
+      process: w.label, pid: w.pid, cpu_pct: round(own), children_cpu_pct: round(kids), total_cpu_pct: round(own + kids),
+      rss_mean_mib: round(r.reduce((a, b) => a + b, 0) / r.length / MiB, 1), rss_max_mib: round(Math.max(...r) / MiB, 1),
+      children_seen: seen[i]!.size, children_commands: [...new Set(seen[i]!.values())].sort(), programs_started: execs[i]!, work,
+    };
+  });
+  const row = (w: Watched): Row => rows[watched.indexOf(w)]!;
+  const scrapeSummary = nScrapes > 0 ? {
+    scrapes: nScrapes,
+    wire_bytes_per_scrape: Math.round((scrapes.wireBytes - scrapesBefore.wireBytes) / nScrapes),
+    body_bytes_per_scrape: Math.round((scrapes.bodyBytes - scrapesBefore.bodyBytes) / nScrapes),
+    series_per_scrape: Math.round((scrapes.series - scrapesBefore.series) / nScrapes),
+    ms_per_scrape: round((scrapes.ms - scrapesBefore.ms) / nScrapes, 1),
+  } : null;
+
+  const ratio = (a: number, b: number): number => round(a / b, 2);
+  const ne = exporter ? row(exporter) : undefined;
+  const ratios = ne ? {
+    fast_over_node_exporter: { cpu: ratio(row(fast).total_cpu_pct, ne.total_cpu_pct), rss_mean: ratio(row(fast).rss_mean_mib, ne.rss_mean_mib) },
+    slow_over_node_exporter: { cpu: ratio(row(slow).total_cpu_pct, ne.total_cpu_pct), rss_mean: ratio(row(slow).rss_mean_mib, ne.rss_mean_mib) },
+  } : null;
+  const slowExtra = { cpu_pct_points: round(row(slow).total_cpu_pct - row(fast).total_cpu_pct), rss_mean_mib: round(row(slow).rss_mean_mib - row(fast).rss_mean_mib, 1) };
+  const tsxAlone = { cpu_pct_points: round(row(idleTsx).total_cpu_pct - row(idleNode).total_cpu_pct), rss_mean_mib: round(row(idleTsx).rss_mean_mib - row(idleNode).rss_mean_mib, 1) };
+  const fastSpawnedNone = row(fast).children_seen === 0 && row(fast).children_cpu_pct === 0 && (row(fast).programs_started ?? 0) === 0;
+
+  const m = machine();
+  console.log(`\nagent_cost: ${m.cores} cores, ${m.model}, node ${m.node}; ${WINDOW_S} s window after ${WARMUP_MS / 1000} s warm-up; interval 1000 ms; CLK_TCK ${CLK_TCK}`);
+  console.log(`load average at start: ${loadStart}; at end: ${loadEnd} (shared machine: other work competes for the cores)\n`);
+  console.log(table(rows.map((r) => ({
+    process: r.process, 'cpu %': r.cpu_pct.toFixed(2), 'children cpu %': r.children_cpu_pct.toFixed(2), 'total cpu %': r.total_cpu_pct.toFixed(2),
+    'rss mean MiB': r.rss_mean_mib.toFixed(1), 'rss max MiB': r.rss_max_mib.toFixed(1), 'children seen': r.children_seen,
+    'programs started': r.programs_started ?? '-', work: r.work,
+  }))));
+  console.log(`\n(cpu % of one core; children cpu: reaped children's cutime+cstime; children seen: a lower bound, polled every ${CHILD_POLL_MS} ms;`);
+  console.log(` programs started: execs in the descendants, counted by perf, agents only)`);
+  if (scrapeSummary) console.log(`node_exporter scrapes: ${scrapeSummary.series_per_scrape} series, ${scrapeSummary.body_bytes_per_scrape} bytes (${scrapeSummary.wire_bytes_per_scrape} gzipped) and ${scrapeSummary.ms_per_scrape} ms each`);
+  if (ratios) {
+    console.log(`agent(fast)/node_exporter: cpu ${ratios.fast_over_node_exporter.cpu}x, rss ${ratios.fast_over_node_exporter.rss_mean}x`);
+    console.log(`agent(slow)/node_exporter: cpu ${ratios.slow_over_node_exporter.cpu}x, rss ${ratios.slow_over_node_exporter.rss_mean}x`);
+  }
+  console.log(`slow class on top of fast: ${slowExtra.cpu_pct_points} cpu % points, ${slowExtra.rss_mean_mib} MiB rss`);
+  console.log(`tsx loader alone (idle node --import tsx minus idle node): ${tsxAlone.cpu_pct_points} cpu % points, ${tsxAlone.rss_mean_mib} MiB rss`);
+  for (const w of [slow, fast]) if (row(w).children_seen > 0) console.log(`${w.label} children: ${row(w).children_commands.join(', ')}`);
+  if (!fastSpawnedNone) console.log('FAIL: the agent with --slow-interval 0 spawned child processes; the fast class must spawn none');
+
+  console.log(`written: ${writeResult('agent_cost', {
+    window_s: round(wallS, 1), warmup_s: WARMUP_MS / 1000, interval_ms: 1000, slow_interval_ms: 'default (15000)', clk_tck: CLK_TCK,
+    child_poll_ms: CHILD_POLL_MS, programs_counted_by_perf: usePerf, load_average_start: loadStart, load_average_end: loadEnd,
+    node_exporter: exporter ? { binary: NODE_EXPORTER, version: exporterVersion(), scrape: scrapeSummary } : 'absent',
+    processes: rows, ratios, slow_class_extra: slowExtra, tsx_loader_alone: tsxAlone, fast_spawned_none: fastSpawnedNone,
+    notes: [
+      'agents run as node --import tsx: part of their cost is the loader (see tsx_loader_alone)',
+      'static facts (about 20 children) are read at agent start and every 5 min: outside this window',
+      'shared machine: other processes compete for the cores; compare within one run',
+    ],
+  })}`);
+  await stopAll();
+  if (!fastSpawnedNone) process.exitCode = 1;
+}
+
+main().catch(async (err: unknown) => {
+  console.error('agent_cost:', err instanceof Error ? err.message : err);
+  await stopAll();
+  process.exit(1);
+});
