@@ -293,16 +293,7 @@ export function parseHello(msg: Message): Hello {
     token: str(msg, 'token', MAX_TOKEN_BYTES, true),
     interval_ms: int(msg, 'interval_ms', MIN_INTERVAL_MS, MAX_INTERVAL_MS, false) ?? DEFAULT_INTERVAL_MS,
   };
-  const os = str(msg, 'os', MAX_OS_BYTES, false);
-  const kernel = str(msg, 'kernel', MAX_KERNEL_BYTES, false);
-  const arch = str(msg, 'arch', MAX_ARCH_BYTES, false);
-  const cpuModel = str(msg, 'cpu_model', MAX_CPU_MODEL_BYTES, false);
-  const cores = int(msg, 'cpu_cores', 1, MAX_CPU_CORES, false);
-  if (os !== undefined) hello.os = os;
-  if (kernel !== undefined) hello.kernel = kernel;
-  if (arch !== undefined) hello.arch = arch;
-  if (cpuModel !== undefined) hello.cpu_model = cpuModel;
-  if (cores !== undefined) hello.cpu_cores = cores;
+  Object.assign(hello, staticFacts(msg));
   const ts = msg['ts'];
   if (ts !== undefined && ts !== null) {
     if (typeof ts !== 'number' || !Number.isFinite(ts) || ts <= 0 || ts > Number.MAX_SAFE_INTEGER) {
@@ -395,7 +386,12 @@ function parseTable(t: TableSpec, v: unknown): unknown[] | undefined {
 
 /** Validates a `facts` message: the optional static fields of the hello. Throws ProtocolError. */
 export function parseFacts(msg: Message): Facts {
-  const facts: Facts = { type: MSG_FACTS };
+  return { type: MSG_FACTS, ...staticFacts(msg) };
+}
+
+/** The optional static facts of a hello or a facts message, each checked; absent ones left out. */
+function staticFacts(msg: Message): Omit<Facts, 'type'> {
+  const facts: Omit<Facts, 'type'> = {};
   const os = str(msg, 'os', MAX_OS_BYTES, false);
   const kernel = str(msg, 'kernel', MAX_KERNEL_BYTES, false);
   const arch = str(msg, 'arch', MAX_ARCH_BYTES, false);
