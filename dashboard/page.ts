@@ -53,7 +53,7 @@ const HTML = `<!doctype html>
   </div>
   <p id="empty" hidden>No agent has connected yet. Start one with the command the collector printed.</p>
 </main>
-<script>__JS__</script>
+<script type="module">__JS__</script>
 </body>
 </html>
 `;
@@ -114,7 +114,7 @@ function build(template: string, js: string, css: string): PageAsset {
 const LOCAL_IMPORT = /^import \{[^}]*\} from '\.\/[a-z_]+\.js';\n/gm;
 
 /**
- * The detail page's modules joined into one inline module script, in dependency order, their
+ * A page's modules joined into one inline module script, in dependency order, their
  * imports of each other removed (their exports are harmless in a module script). One inline
  * script keeps the page self-contained and its CSP a single hash: serving the modules from
  * this origin instead would need script-src 'self'.
@@ -128,7 +128,7 @@ export function loadPageAssets(): PageAssets {
   const dir = new URL('./static/', import.meta.url);
   const read = (f: string): string => readFileSync(new URL(f, dir), 'utf8');
   const css = read('app.css');
-  const overview = build(HTML, read('app.js'), css);
+  const overview = build(HTML, joinModules(dir, ['chart.js', 'app.js']), css);
   const detail = build(DETAIL_HTML, joinModules(dir, ['chart.js', 'detail_view.js', 'detail.js']), css + read('detail.css'));
   return { ...overview, detail };
 }

@@ -1,6 +1,7 @@
-// Cluster Sentinel page script. Plain browser JavaScript, served from the same origin.
+// Cluster Sentinel overview script. Plain browser JavaScript, inlined by page.ts after chart.js
+// (formatting, the live indicator) as one module script.
 // Every value that came from an agent is put in the page with textContent, never as markup.
-'use strict';
+import { formatBytes, formatDuration, liveState } from './chart.js';
 
 (function main() {
   const REFRESH_MS = Number(document.body.dataset.refreshMs) || 1000;
@@ -23,29 +24,10 @@
     return node;
   }
 
-  function bytes(n) {
-    if (n === null || n === undefined) return '–';
-    const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
-    let i = 0;
-    let v = n;
-    while (v >= 1024 && i < units.length - 1) { v /= 1024; i++; }
-    return `${v.toFixed(v >= 100 || i === 0 ? 0 : 1)} ${units[i]}`;
-  }
-
-  function duration(seconds) {
-    if (seconds === null || seconds === undefined) return '–';
-    const d = Math.floor(seconds / 86400);
-    const h = Math.floor((seconds % 86400) / 3600);
-    const m = Math.floor((seconds % 3600) / 60);
-    if (d > 0) return `${d}d ${h}h`;
-    if (h > 0) return `${h}h ${m}m`;
-    return `${m}m ${Math.floor(seconds % 60)}s`;
-  }
-
   function age(ms) {
     if (ms === null || ms === undefined) return 'no sample yet';
     if (ms < 60000) return `${(ms / 1000).toFixed(1)} s ago`;
-    return `${duration(ms / 1000)} ago`;
+    return `${formatDuration(ms / 1000)} ago`;
   }
 
   function meter(fraction) {
@@ -85,12 +67,12 @@
 
     const mem = el('td');
     if (h.mem_used_bytes !== null && h.mem_total_bytes) mem.appendChild(meter(h.mem_used_bytes / h.mem_total_bytes));
-    mem.appendChild(el('span', '', `${bytes(h.mem_used_bytes)} / ${bytes(h.mem_total_bytes)}`));
-    if (h.swap_total_bytes) mem.appendChild(el('span', 'sub', `swap ${bytes(h.swap_used_bytes)} / ${bytes(h.swap_total_bytes)}`));
+    mem.appendChild(el('span', '', `${formatBytes(h.mem_used_bytes)} / ${formatBytes(h.mem_total_bytes)}`));
+    if (h.swap_total_bytes) mem.appendChild(el('span', 'sub', `swap ${formatBytes(h.swap_used_bytes)} / ${formatBytes(h.swap_total_bytes)}`));
     tr.appendChild(mem);
 
     tr.appendChild(el('td', 'num', h.load.map((v) => (v === null ? '–' : v.toFixed(2))).join(' / ')));
-    tr.appendChild(el('td', 'num', duration(h.uptime_s)));
+    tr.appendChild(el('td', 'num', formatDuration(h.uptime_s)));
     tr.appendChild(el('td', '', h.agent || '–'));
     return tr;
   }
@@ -106,17 +88,9 @@
   }
 
   function tickLive() {
-    // Before the first answer the page is connecting; a failure then already means not live.
-    if (lastOkAt === 0) {
-      const failed = !errorBox.hidden;
-      live.classList.toggle('lost', failed);
-      live.textContent = failed ? 'not live: no answer from the collector' : 'connecting…';
-      return;
-    }
-    const since = Date.now() - lastOkAt;
-    const lost = since > LOST_AFTER_MS;
+    const { lost, text } = liveState(lastOkAt, !errorBox.hidden, Date.now(), LOST_AFTER_MS);
     live.classList.toggle('lost', lost);
-    live.textContent = lost ? `not live: last update ${(since / 1000).toFixed(0)} s ago` : `live · updated ${(since / 1000).toFixed(1)} s ago`;
+    live.textContent = text;
   }
 
   async function refresh() {

@@ -45,3 +45,4 @@ export interface ChartModel {
   format: (v: number | null) => string;
 }
 export function chartModel(spec: ChartSpec): ChartModel;
+export function liveState(lastOkAt: number, failed: boolean, nowMs: number, lostAfterMs: number): { lost: boolean; text: string };

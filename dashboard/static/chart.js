@@ -57,6 +57,17 @@ export function formatDuration(seconds) {
   return `${m}m ${Math.floor(seconds % 60)}s`;
 }
 
+/**
+ * The pages' "live" indicator: what it says and whether it shows as lost, from the time of the
+ * last good answer (0: none yet) and whether the last try failed.
+ */
+export function liveState(lastOkAt, failed, nowMs, lostAfterMs) {
+  if (lastOkAt === 0) return { lost: failed, text: failed ? 'not live: no answer from the collector' : 'connecting…' };
+  const since = nowMs - lastOkAt;
+  const lost = since > lostAfterMs;
+  return { lost, text: lost ? `not live: last update ${(since / 1000).toFixed(0)} s ago` : `live · updated ${(since / 1000).toFixed(1)} s ago` };
+}
+
 function trimZeros(s) {
   return s.includes('.') ? s.replace(/\.?0+$/, '') : s;
 }

@@ -1,7 +1,7 @@
 // The host page's script: reads /api/hosts/NAME and its history every second, fills the cards
 // and draws the charts as inline SVG (createElementNS; no agent text ever reaches the SVG).
 // Inlined by page.ts after chart.js and detail_view.js, as one module script.
-import { chartModel, isNum } from './chart.js';
+import { chartModel, isNum, liveState } from './chart.js';
 import { el, renderCards } from './detail_view.js';
 
 const REFRESH_MS = Number(document.body.dataset.refreshMs) || 1000;
@@ -117,16 +117,9 @@ function renderHeader(h, nowMs) {
 }
 
 function tickLive() {
-  if (lastOkAt === 0) {
-    const failed = !errorBox.hidden;
-    live.classList.toggle('lost', failed);
-    live.textContent = failed ? 'not live: no answer from the collector' : 'connecting…';
-    return;
-  }
-  const since = Date.now() - lastOkAt;
-  const lost = since > LOST_AFTER_MS;
+  const { lost, text } = liveState(lastOkAt, !errorBox.hidden, Date.now(), LOST_AFTER_MS);
   live.classList.toggle('lost', lost);
-  live.textContent = lost ? `not live: last update ${(since / 1000).toFixed(0)} s ago` : `live · updated ${(since / 1000).toFixed(1)} s ago`;
+  live.textContent = text;
 }
 
 async function getJson(url) {

@@ -2,6 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
+  liveState,
   chartModel, formatBytes, formatCelsius, formatDuration, formatNumber, formatPercent, formatRate, formatWatts,
   linearScale, linePath, niceStep, niceTicks, timeTicks,
 } from '../../dashboard/static/chart.js';
@@ -120,4 +121,15 @@ test('chartModel: axes, window and paths from a history', () => {
   assert.deepEqual(empty.paths, ['']);
   assert.ok(empty.yTicks.length >= 2, 'an empty chart still has an axis');
   for (const tick of [...empty.yTicks, ...m.yTicks, ...old.yTicks]) assert.ok(Number.isFinite(tick.y));
+});
+
+test('liveState: connecting, no answer, live and lost, by the time of the last good answer', () => {
+  const cases: Array<[string, number, boolean, number, { lost: boolean; text: string }]> = [
+    ['before any answer', 0, false, 5000, { lost: false, text: 'connecting…' }],
+    ['first try failed', 0, true, 5000, { lost: true, text: 'not live: no answer from the collector' }],
+    ['fresh', 10_000, false, 10_400, { lost: false, text: 'live · updated 0.4 s ago' }],
+    ['at the limit', 10_000, true, 14_000, { lost: false, text: 'live · updated 4.0 s ago' }],
+    ['past the limit', 10_000, true, 17_300, { lost: true, text: 'not live: last update 7 s ago' }],
+  ];
+  for (const [name, lastOkAt, failed, now, want] of cases) assert.deepEqual(liveState(lastOkAt, failed, now, 4000), want, name);
 });

@@ -56,7 +56,7 @@ const ROUTE_CASES: readonly RouteCase[] = [
       assert.doesNotMatch(res.body, /<script[^>]*\ssrc=|<link[^>]*\shref=|@import|url\(/);
       // The one inline script and the one inline style are exactly those the CSP allows by hash.
       const csp = String(res.headers['content-security-policy']);
-      const script = /<script>([\s\S]*?)<\/script>/.exec(res.body)![1]!;
+      const script = /<script type="module">([\s\S]*?)<\/script>/.exec(res.body)![1]!;
       const style = /<style>([\s\S]*?)<\/style>/.exec(res.body)![1]!;
       const hash = (x: string): string => `'sha256-${createHash('sha256').update(x, 'utf8').digest('base64')}'`;
       assert.match(csp, new RegExp(`script-src ${hash(script).replace(/[+/]/g, '\\$&')}(;|$)`));
