@@ -4,7 +4,8 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { Logger } from '../shared/log.ts';
-import type { DashboardWorkerData, WorkerReport } from '../dashboard/worker.ts';
+import type { AlertFeed } from '../dashboard/api.ts';
+import type { DashboardWorkerData, WorkerCommand, WorkerReport } from '../dashboard/worker.ts';
 
 /** Restart delays grow from the first to the cap while the worker keeps dying young, ms. */
 const RESTART_FIRST_MS = 100;
@@ -33,6 +34,8 @@ export class DashboardSupervisor {
   private startedAt = 0;
   private address: DashboardAddress | null = null;
   private restartTimer: NodeJS.Timeout | null = null;
+  /** The last alerts sent, sent again to a restarted worker. */
+  private feed: AlertFeed | null = null;
   /** Times the worker was restarted after dying. */
   restarts = 0;
 
@@ -55,6 +58,12 @@ export class DashboardSupervisor {
     });
   }
 
+  /** Tells the dashboard the current alerts (kept, and sent again to a restarted worker). */
+  postAlerts(feed: AlertFeed): void {
+    this.feed = feed;
+    this.worker?.postMessage({ type: 'alerts', feed } satisfies WorkerCommand);
+  }
+
   /** The running worker, for tests that kill it on purpose. */
   get current(): Worker | null {
     return this.worker;
@@ -70,6 +79,8 @@ export class DashboardSupervisor {
     });
     this.worker = w;
     this.startedAt = Date.now();
+    // Queued until the worker's script runs and listens for messages.
+    if (this.feed) w.postMessage({ type: 'alerts', feed: this.feed } satisfies WorkerCommand);
     w.on('message', (m: WorkerReport) => {
       if (m.type !== 'listening') return;
       this.address = { host: m.host, port: m.port };

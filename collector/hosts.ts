@@ -58,8 +58,19 @@ export type ClaimResult =
  */
 export type RecordResult = 'stored' | 'history' | 'not_owner';
 
+/** A known host as the alert engine sees it. */
+export interface HostLiveness {
+  name: string;
+  /** A connection holds the host. */
+  connected: boolean;
+  /** Collector clock of the host's last welcome or sample, ms. */
+  lastSeenMs: number;
+}
+
 export class HostTable {
   private readonly byName = new Map<string, HostEntry>();
+  /** Called with each sample that became a host's latest reading (alerts watch these). */
+  onLatest: ((host: string, sample: Sample) => void) | null = null;
 
   /**
    * Takes over whatever hosts `store` already holds (a store restored from the state file): each
@@ -81,6 +92,11 @@ export class HostTable {
         store.write(slot.index, { flags: SLOT_FLAG_USED, numbers: [[NUM.DISCONNECTED_AT_MS, lastSeenMs]] });
       }
     }
+  }
+
+  /** Every known host, connected or not. */
+  *liveness(): IterableIterator<HostLiveness> {
+    for (const [name, e] of this.byName) yield { name, connected: e.owner !== null, lastSeenMs: e.lastSeenMs };
   }
 
   /** Hosts known (slots taken). */
@@ -199,6 +215,7 @@ export class HostTable {
     const tables: Partial<Record<TableName, TableInput>> = {};
     for (const t of TABLES) tables[t.name] = (sample[t.name] ?? []) as TableInput;
     this.store.write(entry.slot, { numbers, strings: [[STR.NOTE, formatNote(sample, nowMs)]], tables, ...(sample.truncated ? { truncatedBefore: sample.truncated } : {}) });
+    this.onLatest?.(host, sample);
     return 'stored';
   }
 

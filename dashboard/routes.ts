@@ -6,7 +6,8 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ShmStore } from '../shared/shm_store.ts';
 import { hostView } from '../shared/host_view.ts';
-import { historyPayload, hostDetailPayload, hostsPayload } from './api.ts';
+import { alertsPayload, historyPayload, hostDetailPayload, hostsPayload, sparklinesPayload, type AlertFeed } from './api.ts';
+import type { EventHub } from './events.ts';
 import { metricsText } from './metrics.ts';
 import { PROM_CONTENT_TYPE } from './prom_text.ts';
 import type { PageAssets } from './page.ts';
@@ -17,7 +18,18 @@ export interface RouteContext {
   now: () => number;
   /** Password for every route but /healthz; '' for none. */
   httpToken: string;
+  /** The alerts as the collector last reported them. */
+  feed: () => AlertFeed;
+  /** The /api/events streams. */
+  events: EventHub;
+  /** Recent /api/sparklines answers by query, reused for a short while: every open page asks. */
+  sparkCache: Map<string, { atMs: number; body: string }>;
 }
+
+/** How long one /api/sparklines answer is reused, ms (pages ask every 15 s; buckets are 15 s wide). */
+export const SPARK_CACHE_MS = 2000;
+/** Most points per sparkline. */
+export const MAX_SPARK_POINTS = 300;
 
 /** Routes anyone may read even when a password is set: health checks carry no reading. */
 const OPEN_ROUTES: ReadonlySet<string> = new Set(['/healthz']);
@@ -68,7 +80,29 @@ type Route = (req: IncomingMessage, res: ServerResponse, ctx: RouteContext) => v
 
 const ROUTES: ReadonlyMap<string, Route> = new Map<string, Route>([
   ['/', (req, res, ctx) => send(req, res, 200, 'text/html; charset=utf-8', ctx.assets.html, { 'cache-control': 'no-cache', 'content-security-policy': ctx.assets.csp })],
-  ['/api/hosts', (req, res, ctx) => sendJson(req, res, 200, hostsPayload(ctx.store, ctx.now()))],
+  ['/api/hosts', (req, res, ctx) => sendJson(req, res, 200, hostsPayload(ctx.store, ctx.now(), ctx.feed()))],
+  ['/api/events', (req, res, ctx) => ctx.events.accept(req, res, { ...SECURITY_HEADERS })],
+  ['/api/alerts', (req, res, ctx) => sendJson(req, res, 200, alertsPayload(ctx.feed(), ctx.now()))],
+  ['/api/sparklines', (req, res, ctx) => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const seconds = intParam(url, 'seconds', ctx.store.historyPoints, 1, MAX_HISTORY_SECONDS);
+    const points = intParam(url, 'points', 60, 1, MAX_SPARK_POINTS);
+    if (seconds === null || points === null) {
+      sendJson(req, res, 400, { error: `seconds must be a whole number from 1 to ${MAX_HISTORY_SECONDS}, points from 1 to ${MAX_SPARK_POINTS}` });
+      return;
+    }
+    const key = `${seconds}/${points}`;
+    const now = ctx.now();
+    let hit = ctx.sparkCache.get(key);
+    if (!hit || now - hit.atMs > SPARK_CACHE_MS || now < hit.atMs) {
+      hit = { atMs: now, body: JSON.stringify(sparklinesPayload(ctx.store, seconds, points, now)) };
+      // A handful of distinct queries at most in practice; a client cycling through many only
+      // replaces old entries.
+      if (ctx.sparkCache.size >= 16) ctx.sparkCache.clear();
+      ctx.sparkCache.set(key, hit);
+    }
+    send(req, res, 200, 'application/json; charset=utf-8', hit.body, { 'cache-control': 'no-store' });
+  }],
   ['/metrics', (req, res, ctx) => {
     const now = ctx.now();
     send(req, res, 200, PROM_CONTENT_TYPE, metricsText(ctx.store.readAll().map((slot) => hostView(slot, now)), now), { 'cache-control': 'no-store' });
@@ -86,6 +120,14 @@ const ROUTES: ReadonlyMap<string, Route> = new Map<string, Route>([
 
 /** Most seconds of history one request may ask for. */
 export const MAX_HISTORY_SECONDS = 86_400;
+
+/** Query parameter `name` as a whole number in [min, max], `fallback` when absent, null when invalid. */
+function intParam(url: URL, name: string, fallback: number, min: number, max: number): number | null {
+  const raw = url.searchParams.get(name);
+  if (raw === null) return fallback;
+  const v = Number(raw);
+  return raw.trim() !== '' && Number.isInteger(v) && v >= min && v <= max ? v : null;
+}
 
 /**
  * Routes with a host name in the path: /api/hosts/NAME and /api/hosts/NAME/history?seconds=N.
@@ -111,9 +153,8 @@ function hostRoute(req: IncomingMessage, res: ServerResponse, ctx: RouteContext,
     else sendJson(req, res, 404, { error: 'no such host' });
     return true;
   }
-  const raw = url.searchParams.get('seconds');
-  const seconds = raw === null ? ctx.store.historyPoints : Number(raw);
-  if (!Number.isInteger(seconds) || seconds < 1 || seconds > MAX_HISTORY_SECONDS) {
+  const seconds = intParam(url, 'seconds', ctx.store.historyPoints, 1, MAX_HISTORY_SECONDS);
+  if (seconds === null) {
     sendJson(req, res, 400, { error: `seconds must be a whole number from 1 to ${MAX_HISTORY_SECONDS}` });
     return true;
   }

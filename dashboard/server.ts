@@ -6,6 +6,8 @@
 import { createServer as createHttpServer, type Server, type ServerOptions } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { ShmStore } from '../shared/shm_store.ts';
+import { EMPTY_ALERT_FEED, hostsPayload, type AlertFeed } from './api.ts';
+import { EventHub, type EventHubOptions } from './events.ts';
 import { loadPageAssets } from './page.ts';
 import { handleRequest } from './routes.ts';
 
@@ -32,6 +34,10 @@ export interface DashboardServerOptions {
   limits?: Partial<HttpLimits>;
   tls?: { cert: string; key: string };
   now?: () => number;
+  /** The alerts as the collector last reported them (default: none). */
+  feed?: () => AlertFeed;
+  /** Tuning of /api/events (tests shorten the gaps). */
+  events?: Partial<EventHubOptions>;
 }
 
 export function createDashboardServer(store: ShmStore, opts: DashboardServerOptions = {}): Server {
@@ -39,6 +45,13 @@ export function createDashboardServer(store: ShmStore, opts: DashboardServerOpti
   const limits: HttpLimits = { ...DEFAULT_HTTP_LIMITS, ...opts.limits };
   const now = opts.now ?? Date.now;
   const httpToken = opts.httpToken ?? '';
+  const feed = opts.feed ?? ((): AlertFeed => EMPTY_ALERT_FEED);
+  const events = new EventHub(
+    () => JSON.stringify(hostsPayload(store, now(), feed())),
+    () => `${store.changeMark()}/${feed().version}`,
+    { now, ...opts.events },
+  );
+  const sparkCache = new Map<string, { atMs: number; body: string }>();
   const options: ServerOptions = {
     headersTimeout: limits.headersTimeoutMs,
     requestTimeout: Math.max(limits.requestTimeoutMs, limits.headersTimeoutMs),
@@ -48,7 +61,7 @@ export function createDashboardServer(store: ShmStore, opts: DashboardServerOpti
   };
   const handler: Parameters<typeof createHttpServer>[1] = (req, res) => {
     try {
-      handleRequest(req, res, { store, assets, now, httpToken });
+      handleRequest(req, res, { store, assets, now, httpToken, feed, events, sparkCache });
     } catch (err) {
       // A bug in one route answers 500 and leaves the server up.
       if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' });
@@ -60,5 +73,6 @@ export function createDashboardServer(store: ShmStore, opts: DashboardServerOpti
     ? (createHttpsServer({ ...options, cert: opts.tls.cert, key: opts.tls.key, minVersion: 'TLSv1.2', handshakeTimeout: limits.headersTimeoutMs }, handler) as unknown as Server)
     : createHttpServer(options, handler);
   server.maxConnections = limits.maxConnections;
+  server.on('close', () => events.close());
   return server;
 }

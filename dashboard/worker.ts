@@ -5,6 +5,7 @@
  */
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { ShmStore } from '../shared/shm_store.ts';
+import { EMPTY_ALERT_FEED, type AlertFeed } from './api.ts';
 import { createDashboardServer, type HttpLimits } from './server.ts';
 
 export interface DashboardWorkerData {
@@ -18,6 +19,9 @@ export interface DashboardWorkerData {
   tls?: { cert: string; key: string };
 }
 
+/** What the collector's main thread sends the worker. */
+export type WorkerCommand = { type: 'alerts'; feed: AlertFeed };
+
 export type WorkerReport = { type: 'listening'; host: string; port: number } | { type: 'failed'; error: string };
 
 function report(m: WorkerReport): void {
@@ -27,7 +31,11 @@ function report(m: WorkerReport): void {
 if (!isMainThread && parentPort) {
   const data = workerData as DashboardWorkerData;
   const store = new ShmStore(data.buffer);
-  const server = createDashboardServer(store, { httpToken: data.httpToken ?? '', limits: data.limits ?? {}, ...(data.tls ? { tls: data.tls } : {}) });
+  let feed: AlertFeed = EMPTY_ALERT_FEED;
+  parentPort.on('message', (m: WorkerCommand) => {
+    if (m && m.type === 'alerts') feed = m.feed;
+  });
+  const server = createDashboardServer(store, { httpToken: data.httpToken ?? '', limits: data.limits ?? {}, feed: () => feed, ...(data.tls ? { tls: data.tls } : {}) });
   server.once('error', (err) => {
     report({ type: 'failed', error: `dashboard cannot listen on ${data.host}:${data.port}: ${err.message}` });
     process.exit(1);

@@ -146,6 +146,18 @@ export class ShmStore {
     return index;
   }
 
+  /**
+   * A number that changes whenever any slot was written since it was last taken: the sum of
+   * the slots' sequence counters (each write adds 2), plus the count of slots in use. Cheap
+   * (one atomic load per used slot), for readers that only act on change.
+   */
+  changeMark(): number {
+    const used = this.slotsUsed();
+    let sum = used;
+    for (let i = 0; i < used; i++) sum = (sum + Atomics.load(this.i32, (slotOffset(i) + SLOT_LOCK) >> 2)) % 0x7fff_ffff;
+    return sum;
+  }
+
   private views(base: number): SlotViews {
     return { u8: this.u8, i32: this.i32, f64: this.f64, u16: this.u16, base };
   }

@@ -73,6 +73,23 @@ const ROUTE_CASES: readonly RouteCase[] = [
     name: 'GET /healthz', method: 'GET', path: '/healthz', status: 200, type: /^application\/json/, headers: { 'cache-control': 'no-store' },
     check: (res) => assert.deepEqual(JSON.parse(res.body), { ok: true, capacity: 16, slots_used: HOSTS.length }),
   },
+  {
+    name: 'GET /api/alerts without a feed: no rules, no alerts', method: 'GET', path: '/api/alerts', status: 200, type: /^application\/json/, headers: { 'cache-control': 'no-store' },
+    check: (res) => assert.deepEqual(JSON.parse(res.body), { now_ms: NOW_MS, rules: [], alerts: [] }),
+  },
+  {
+    name: 'GET /api/sparklines: every host, 60 points by default', method: 'GET', path: '/api/sparklines', status: 200, type: /^application\/json/, headers: { 'cache-control': 'no-store' },
+    check: (res) => {
+      const p = JSON.parse(res.body) as { points: number; hosts: Record<string, { cpu_pct: unknown[] }> };
+      assert.equal(p.points, 60);
+      assert.equal(Object.keys(p.hosts).length, HOSTS.length);
+      for (const h of Object.values(p.hosts)) assert.equal(h.cpu_pct.length, 60);
+    },
+  },
+  { name: 'GET /api/sparklines with points', method: 'GET', path: '/api/sparklines?seconds=60&points=12', status: 200, type: /^application\/json/, check: (res) => assert.equal(JSON.parse(res.body).step_ms, 5000) },
+  ...['points=0', 'points=301', 'points=abc', 'points=', 'seconds=1.5', 'seconds=-1', 'seconds=86401'].map((q): RouteCase => ({
+    name: `GET /api/sparklines?${q} is refused`, method: 'GET', path: `/api/sparklines?${q}`, status: 400, type: /^application\/json/,
+  })),
   { name: 'unknown path', method: 'GET', path: '/nope', status: 404, type: /^application\/json/, check: (res) => assert.deepEqual(JSON.parse(res.body), { error: 'not found' }) },
   { name: 'a path below an API route', method: 'GET', path: '/api/hosts/alpha/nope', status: 404, type: /^application\/json/ },
   { name: 'no file server behind the page', method: 'GET', path: '/static/app.js', status: 404, type: /^application\/json/ },
@@ -119,7 +136,8 @@ test('routes: /api/hosts reports every host as HostTable wrote it', async (t) =>
   assert.equal(res.status, 200);
   const payload = JSON.parse(res.body) as HostsPayload;
   assert.equal(payload.now_ms, NOW_MS);
-  assert.deepEqual(payload.summary, { hosts: 4, online: 2, stale: 1, offline: 1 });
+  const { hosts, online, stale, offline } = payload.summary;
+  assert.deepEqual({ hosts, online, stale, offline }, { hosts: 4, online: 2, stale: 1, offline: 1 });
   assert.equal(payload.collector.slots_used, 4);
   assert.equal(payload.collector.capacity, 16);
   // Sorted by name (code units: '<' sorts before letters).

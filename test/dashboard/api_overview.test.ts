@@ -1,0 +1,121 @@
+/**
+ * The overview's payloads: fleet summary, thresholds from the alert rules, per-host derived
+ * values and alerts (hostsPayload), and the fleet's sparklines (sparklinesPayload), read from a
+ * store written through the collector's own write path.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { alertsPayload, hostsPayload, sparklinesPayload, thresholdsOf, type AlertFeed, type AlertView } from '../../dashboard/api.ts';
+import { FIXTURE_READINGS, makeStore } from '../helpers/store_fixture.ts';
+
+const NOW = Date.UTC(2026, 10, 22, 12, 0, 0);
+const GIB = 1024 ** 3;
+
+function alert(over: Partial<AlertView>): AlertView {
+  return {
+    rule: 'cpu_high', host: 'web-1', instance: '', metric: 'cpu_pct', op: '>', threshold: 90, for_s: 300, value: 97,
+    state: 'firing', active_since_ms: NOW - 400_000, fired_at_ms: NOW - 100_000, ...over,
+  };
+}
+
+const FEED: AlertFeed = {
+  version: 3,
+  rules: [
+    { name: 'cpu_high', metric: 'cpu_pct', op: '>', threshold: 90, for_s: 300 },
+    { name: 'cpu_low', metric: 'cpu_pct', op: '<', threshold: 1, for_s: 0 },
+    { name: 'cpu_higher', metric: 'cpu_pct', op: '>', threshold: 99, for_s: 0 },
+    { name: 'filesystem_full', metric: 'fs_used_pct', op: '>=', threshold: 95, for_s: 0 },
+    { name: 'host_offline', metric: 'offline_s', op: '>', threshold: 60, for_s: 0 },
+  ],
+  alerts: [alert({}), alert({ rule: 'filesystem_full', metric: 'fs_used_pct', instance: '/var', state: 'pending', fired_at_ms: null, value: 96 })],
+};
+
+test('thresholdsOf: the first > or >= rule per coloured metric; null where none', () => {
+  assert.deepEqual(thresholdsOf(FEED.rules), { cpu_pct: 90, mem_used_pct: null, fs_used_pct: 95, temp_max_c: null });
+  assert.deepEqual(thresholdsOf([]), { cpu_pct: null, mem_used_pct: null, fs_used_pct: null, temp_max_c: null });
+});
+
+test('hostsPayload: fleet summary over online hosts, weighted CPU, power, alerts', () => {
+  const fx = makeStore([
+    { name: 'web-1', status: 'online', cpuCores: 8, intervalMs: 60_000, readings: { ...FIXTURE_READINGS, cpu_pct: 50, power_w: 120.5, mem_total_bytes: 16 * GIB, mem_used_bytes: 4 * GIB } },
+    { name: 'web-2', status: 'online', cpuCores: 2, intervalMs: 60_000, readings: { ...FIXTURE_READINGS, cpu_pct: 100, mem_total_bytes: 4 * GIB, mem_used_bytes: 3 * GIB, mem_available_bytes: GIB } },
+    { name: 'old', status: 'offline', cpuCores: 64, readings: { ...FIXTURE_READINGS, cpu_pct: 0, power_w: 400 } },
+    { name: 'slow', status: 'stale', readings: FIXTURE_READINGS },
+  ], { nowMs: NOW });
+  const p = hostsPayload(fx.store, NOW, FEED);
+  assert.equal(p.summary.hosts, 4);
+  assert.equal(p.summary.online, 2);
+  assert.equal(p.summary.offline, 1);
+  assert.equal(p.summary.stale, 1);
+  // (0.5 x 8 + 1.0 x 2) / 10 cores = 60 %; the offline 64-core host does not dilute it.
+  assert.equal(p.summary.cpu_cores, 10);
+  assert.ok(Math.abs(p.summary.cpu_pct! - 60) < 1e-9);
+  assert.equal(p.summary.mem_used_bytes, 7 * GIB);
+  assert.equal(p.summary.mem_total_bytes, 20 * GIB);
+  // Only online hosts that report power count.
+  assert.equal(p.summary.power_w, 120.5);
+  assert.equal(p.summary.power_hosts, 1);
+  assert.equal(p.summary.alerts_firing, 1);
+  assert.equal(p.summary.cost_today, null);
+  assert.deepEqual(p.thresholds, thresholdsOf(FEED.rules));
+  assert.equal(p.alerts.length, 2);
+  const web1 = p.hosts.find((h) => h.name === 'web-1')!;
+  assert.equal(web1.mem_used_pct, 25);
+  assert.deepEqual(web1.alerts.map((a) => `${a.rule}:${a.instance}:${a.state}`), ['cpu_high::firing', 'filesystem_full:/var:pending']);
+  assert.deepEqual(p.hosts.find((h) => h.name === 'web-2')!.alerts, []);
+});
+
+test('hostsPayload: disk fullest from the fs table (df Use%: used / (used + free)); null without one', () => {
+  const fs = [
+    { mount: '/', type: 'ext4', size_bytes: 100 * GIB, used_bytes: 50 * GIB, free_bytes: 45 * GIB },
+    // Reserved blocks make size > used + free: Use% is what an unprivileged user can still fill.
+    { mount: '/var', type: 'xfs', size_bytes: 10 * GIB, used_bytes: 9 * GIB, free_bytes: 0.5 * GIB },
+    { mount: '/empty', type: 'ext4', size_bytes: 0, used_bytes: 0, free_bytes: 0 },
+  ];
+  const fx = makeStore([
+    { name: 'a', status: 'online', intervalMs: 60_000, readings: { ...FIXTURE_READINGS, fs } as never },
+    { name: 'b', status: 'online', intervalMs: 60_000 },
+  ], { nowMs: NOW });
+  const p = hostsPayload(fx.store, NOW);
+  const a = p.hosts.find((h) => h.name === 'a')!;
+  assert.equal(a.disk_fullest_mount, '/var');
+  assert.ok(Math.abs(a.disk_fullest_pct! - (9 / 9.5) * 100) < 1e-9);
+  const b = p.hosts.find((h) => h.name === 'b')!;
+  assert.equal(b.disk_fullest_pct, null);
+  assert.equal(b.disk_fullest_mount, null);
+  // Without a feed: no thresholds, no alerts.
+  assert.deepEqual(p.alerts, []);
+  assert.equal(p.thresholds.cpu_pct, null);
+});
+
+test('alertsPayload: rules and alerts as fed', () => {
+  assert.deepEqual(alertsPayload(FEED, NOW), { now_ms: NOW, rules: FEED.rules, alerts: FEED.alerts });
+});
+
+test('sparklinesPayload: bucket means over the window, memory in percent of total, null where no sample', () => {
+  const start = NOW - 120_000;
+  const fx = makeStore([{ name: 'h', status: 'online', intervalMs: 60_000, readings: { ...FIXTURE_READINGS, mem_total_bytes: 8 * GIB } }], { nowMs: start });
+  // One sample a second for the first minute: CPU = second index, memory 2 GiB then 6 GiB.
+  for (let s = 1; s <= 60; s++) {
+    fx.sample('h', { ...FIXTURE_READINGS, mem_total_bytes: 8 * GIB, cpu_pct: s, mem_used_bytes: (s <= 30 ? 2 : 6) * GIB }, start + s * 1000);
+  }
+  const p = sparklinesPayload(fx.store, 120, 4, NOW);
+  assert.equal(p.points, 4);
+  assert.equal(p.step_ms, 30_000);
+  // The window ends with the current second.
+  assert.equal(p.from_ms + 4 * p.step_ms, NOW + 1000);
+  const h = p.hosts['h']!;
+  assert.equal(h.cpu_pct.length, 4);
+  // Buckets: [start+1s, start+31s) holds s = 1..30 (mean 15.5) when from_ms = start + 1 s.
+  assert.equal(p.from_ms, start + 1000);
+  assert.deepEqual(h.cpu_pct, [15.5, 45.5, null, null]);
+  assert.deepEqual(h.mem_used_pct, [25, 75, null, null]);
+});
+
+test('sparklinesPayload: points bounded by the ring; a host without history gets nulls', () => {
+  const fx = makeStore([{ name: 'h', status: 'offline' }], { nowMs: NOW - 10 * 86_400_000 });
+  const p = sparklinesPayload(fx.store, 86_400, 60, NOW);
+  // The ring holds 900 s: the window is clamped to it.
+  assert.equal(p.step_ms, 15_000);
+  assert.deepEqual(p.hosts['h']!.cpu_pct, new Array(60).fill(null));
+});

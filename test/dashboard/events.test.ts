@@ -1,0 +1,191 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, request, type IncomingMessage, type Server } from 'node:http';
+import { connect } from 'node:net';
+import { EventHub, formatEvent } from '../../dashboard/events.ts';
+import { createDashboardServer } from '../../dashboard/server.ts';
+import { closeServer, listenLoopback } from '../helpers/http_client.ts';
+import { FIXTURE_READINGS, makeStore } from '../helpers/store_fixture.ts';
+
+/** Upper bound on any wait in this file, ms. */
+const WAIT_MS = 5000;
+
+interface SseEvent {
+  event: string;
+  data: string;
+  atMs: number;
+}
+
+/** A GET /api/events reader: parses events as they arrive. */
+function openStream(url: string): Promise<{ res: IncomingMessage; events: SseEvent[]; next: (pred: (e: SseEvent) => boolean) => Promise<SseEvent>; close: () => void }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { headers: { accept: 'text/event-stream' } }, (res) => {
+      const events: SseEvent[] = [];
+      const waiters: Array<{ pred: (e: SseEvent) => boolean; resolve: (e: SseEvent) => void }> = [];
+      let buf = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        buf += chunk;
+        let end: number;
+        while ((end = buf.indexOf('\n\n')) >= 0) {
+          const block = buf.slice(0, end);
+          buf = buf.slice(end + 2);
+          const e: SseEvent = { event: 'message', data: '', atMs: Date.now() };
+          let isEvent = false;
+          for (const line of block.split('\n')) {
+            if (line.startsWith('event: ')) { e.event = line.slice(7); isEvent = true; }
+            if (line.startsWith('data: ')) { e.data += line.slice(6); isEvent = true; }
+          }
+          if (!isEvent) continue;
+          events.push(e);
+          for (const w of [...waiters]) if (w.pred(e)) { waiters.splice(waiters.indexOf(w), 1); w.resolve(e); }
+        }
+      });
+      const next = (pred: (e: SseEvent) => boolean): Promise<SseEvent> => new Promise((res2, rej2) => {
+        const timer = setTimeout(() => rej2(new Error(`no matching event within ${WAIT_MS} ms`)), WAIT_MS);
+        waiters.push({ pred, resolve: (e) => { clearTimeout(timer); res2(e); } });
+      });
+      resolve({ res, events, next, close: () => req.destroy() });
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+test('formatEvent: one event, single-line data only', () => {
+  assert.equal(formatEvent('hosts', '{"a":1}'), 'event: hosts\ndata: {"a":1}\n\n');
+  assert.throws(() => formatEvent('hosts', 'a\nb'), TypeError);
+  assert.throws(() => formatEvent('ho\nsts', 'a'), TypeError);
+});
+
+test('events: a new sample reaches a connected client within a second, with the /api/hosts payload', async (t) => {
+  const fx = makeStore([{ name: 'alpha', status: 'online', intervalMs: 60_000 }]);
+  const server = createDashboardServer(fx.store);
+  const base = await listenLoopback(server);
+  t.after(() => closeServer(server));
+  const stream = await openStream(`${base}/api/events`);
+  t.after(() => stream.close());
+  assert.equal(stream.res.statusCode, 200);
+  assert.match(String(stream.res.headers['content-type']), /^text\/event-stream/);
+  assert.equal(stream.res.headers['cache-control'], 'no-store');
+  assert.match(String(stream.res.headers['content-security-policy']), /default-src 'none'/);
+  const first = await stream.next((e) => e.event === 'hosts');
+  const payload = JSON.parse(first.data);
+  assert.equal(payload.hosts[0].name, 'alpha');
+  assert.equal(payload.hosts[0].cpu_pct, FIXTURE_READINGS.cpu_pct);
+  assert.equal(payload.summary.online, 1);
+
+  const sentAt = Date.now();
+  fx.sample('alpha', { ...FIXTURE_READINGS, cpu_pct: 77.25 }, sentAt);
+  const seen = await stream.next((e) => e.event === 'hosts' && JSON.parse(e.data).hosts[0].cpu_pct === 77.25);
+  const latency = seen.atMs - sentAt;
+  // The hub checks every 200 ms and pushes at most every 750 ms: under a second plus scheduling.
+  assert.ok(latency < 2000, `sample reached the stream after ${latency} ms`);
+  t.diagnostic(`sample to event: ${latency} ms`);
+});
+
+test('events: nothing changes, a snapshot still comes every maxGap (statuses age by the clock)', async (t) => {
+  const fx = makeStore([{ name: 'alpha', status: 'online', intervalMs: 60_000 }]);
+  const server = createDashboardServer(fx.store, { events: { tickMs: 20, maxGapMs: 150 } });
+  const base = await listenLoopback(server);
+  t.after(() => closeServer(server));
+  const stream = await openStream(`${base}/api/events`);
+  t.after(() => stream.close());
+  await stream.next((e) => e.event === 'hosts');
+  await new Promise((r) => setTimeout(r, 700));
+  const n = stream.events.filter((e) => e.event === 'hosts').length;
+  // 700 ms / 150 ms ≈ 4 keep-alive snapshots after the first (timers may run late).
+  assert.ok(n >= 3 && n <= 7, `${n} snapshots in 700 ms with maxGap 150 ms`);
+});
+
+test('events: HEAD answers the stream headers and ends', async (t) => {
+  const server = createDashboardServer(makeStore([]).store);
+  const base = await listenLoopback(server);
+  t.after(() => closeServer(server));
+  const status = await new Promise<number>((resolve, reject) => {
+    const req = request(`${base}/api/events`, { method: 'HEAD' }, (res) => { res.resume(); res.on('end', () => resolve(res.statusCode ?? 0)); });
+    req.on('error', reject);
+    req.end();
+  });
+  assert.equal(status, 200);
+});
+
+test('events: beyond maxClients a stream is refused with 503 and the others go on', async (t) => {
+  const fx = makeStore([{ name: 'alpha', status: 'online', intervalMs: 60_000 }]);
+  const server = createDashboardServer(fx.store, { events: { maxClients: 2 } });
+  const base = await listenLoopback(server);
+  t.after(() => closeServer(server));
+  const a = await openStream(`${base}/api/events`);
+  const b = await openStream(`${base}/api/events`);
+  const c = await openStream(`${base}/api/events`);
+  t.after(() => { a.close(); b.close(); c.close(); });
+  assert.equal(a.res.statusCode, 200);
+  assert.equal(b.res.statusCode, 200);
+  assert.equal(c.res.statusCode, 503);
+  assert.equal(c.res.headers['retry-after'], '15');
+  // A closed stream frees its place.
+  a.close();
+  await new Promise((r) => setTimeout(r, 100));
+  const d = await openStream(`${base}/api/events`);
+  t.after(() => d.close());
+  assert.equal(d.res.statusCode, 200);
+});
+
+/** A hub on a plain node:http server whose snapshots are big, numbered strings. */
+async function bigHub(t: { after: (fn: () => unknown) => void }, opts: ConstructorParameters<typeof EventHub>[2]): Promise<{ hub: EventHub; server: Server; port: number; snapshots: () => number }> {
+  let n = 0;
+  // ~256 KiB per event: a non-reading client fills the socket buffers after a few.
+  const pad = 'x'.repeat(256 * 1024);
+  const hub = new EventHub(() => JSON.stringify({ n: ++n, pad }), () => n, opts);
+  const server = createServer((req, res) => hub.accept(req, res, {}));
+  await listenLoopback(server);
+  t.after(() => { hub.close(); return closeServer(server); });
+  const addr = server.address();
+  assert.ok(addr && typeof addr === 'object');
+  return { hub, server, port: addr.port, snapshots: () => n };
+}
+
+test('events: a client that stops reading is at most one snapshot behind, then dropped when stalled', async (t) => {
+  const { hub, port, snapshots } = await bigHub(t, { tickMs: 5, minGapMs: 0, maxGapMs: 0, stallMs: 800 });
+  // A raw socket that sends the request and never reads: the kernel buffers fill, writes back up.
+  const sock = connect(port, '127.0.0.1');
+  sock.pause();
+  sock.write('GET /api/events HTTP/1.1\r\nHost: x\r\n\r\n');
+  const start = Date.now();
+  await new Promise((r) => setTimeout(r, 500));
+  assert.equal(hub.size, 1);
+  // Many snapshots were made, most of them replaced unsent: nothing queues without bound.
+  assert.ok(hub.pushes > 20, `${hub.pushes} pushes`);
+  assert.ok(hub.dropped > 10, `${hub.dropped} snapshots dropped for the slow client`);
+  const made = snapshots();
+  // Stalled past stallMs: the server closes it (seen on the server: a paused client socket
+  // would not notice the close until it read its buffers).
+  while (hub.size > 0) {
+    assert.ok(Date.now() - start < WAIT_MS, 'slow client never dropped');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const droppedAfter = Date.now() - start;
+  assert.ok(droppedAfter >= 700, `dropped after ${droppedAfter} ms`);
+  sock.destroy();
+  assert.ok(made > 20);
+});
+
+test('events: a client that reads slowly still gets the newest snapshot', async (t) => {
+  const { hub, port, snapshots } = await bigHub(t, { tickMs: 5, minGapMs: 0, maxGapMs: 0, stallMs: 60_000 });
+  const sock = connect(port, '127.0.0.1');
+  sock.pause();
+  sock.write('GET /api/events HTTP/1.1\r\nHost: x\r\n\r\n');
+  await new Promise((r) => setTimeout(r, 300));
+  assert.ok(hub.dropped > 0, 'the client fell behind');
+  // Read again: what arrives ends with snapshots at least as new as the last one made before.
+  const last = snapshots();
+  let text = '';
+  sock.setEncoding('utf8');
+  sock.on('data', (c: string) => { text = (text + c).slice(-600 * 1024); });
+  sock.resume();
+  await new Promise((r) => setTimeout(r, 300));
+  const numbers = [...text.matchAll(/"n":(\d+)/g)].map((m) => Number(m[1]));
+  assert.ok(numbers.length > 0);
+  assert.ok(numbers.at(-1)! >= last, `newest seen ${numbers.at(-1)}, made ${last} before reading resumed`);
+  sock.destroy();
+});
