@@ -13,6 +13,7 @@ import { formatHostPort, type HostPort } from '../shared/config.ts';
 import { ConfigError } from '../shared/errors.ts';
 import type { Logger } from '../shared/log.ts';
 import { ShmStore } from '../shared/shm_store.ts';
+import { AlertService } from './alert_service.ts';
 import { Authenticator } from './auth.ts';
 import { startControlSocket } from './control_socket.ts';
 import { DashboardSupervisor, type DashboardOptions } from './dashboard_supervisor.ts';
@@ -22,6 +23,7 @@ import { AgentServer } from './server.ts';
 import { HTTP_TOKEN_NONE, type CollectorConfig } from './settings.ts';
 import { restoreState, StateSaver } from './state_saver.ts';
 import { ensureDataDir, HTTP_TOKEN_FILE, loadOrCreateClusterToken, randomToken, TOKEN_FILE } from './token.ts';
+import { WebhookNotifier } from './webhook.ts';
 
 export interface RunningCollector {
   readonly store: ShmStore;
@@ -30,6 +32,8 @@ export interface RunningCollector {
   /** Saves shared memory to the data directory; null when the directory is unusable or saving is off. */
   readonly saver: StateSaver | null;
   readonly dashboard: DashboardSupervisor;
+  readonly alerts: AlertService;
+  readonly webhooks: WebhookNotifier | null;
   readonly token: string;
   /** The dashboard's password, or '' when it has none. */
   readonly httpToken: string;
@@ -43,6 +47,9 @@ export interface RunningCollector {
   readonly joinCommand: string;
   stop(): Promise<void>;
 }
+
+/** At stop, deliveries under way get this long to finish, ms. */
+const WEBHOOK_CLOSE_MS = 2000;
 
 /** True for addresses only this machine can reach. */
 export function isLoopback(host: string): boolean {
@@ -135,6 +142,12 @@ export async function startCollector(config: CollectorConfig, log: Logger): Prom
     ...(https ? { tls: https } : {}),
   };
   const dashboard = new DashboardSupervisor(dashboardOptions, log);
+  const webhooks = config.webhooks.length > 0 ? new WebhookNotifier(config.webhooks, log, { timeoutMs: config.webhookTimeoutMs }) : null;
+  const alerts = new AlertService({
+    rules: config.alerts, hosts: () => hosts.liveness(), notifier: webhooks, log,
+    publish: (feed) => dashboard.postAlerts(feed),
+  });
+  hosts.onLatest = (host, sample) => alerts.observe(host, sample);
   let agentAddress: HostPort;
   let httpAddress: HostPort;
   try {
@@ -147,17 +160,19 @@ export async function startCollector(config: CollectorConfig, log: Logger): Prom
     throw err;
   }
   saver?.start();
+  alerts.start();
   const url = `${https ? 'https' : 'http'}://${formatHostPort(httpAddress)}/`;
   const tlsArgs = agentTls ? ' --ca CA.pem' : '';
   const joinCommand = `npm run agent -- --collector ${formatHostPort(reachableAddress(agentAddress))} --token ${token}${tlsArgs}`;
   let stopped: Promise<void> | null = null;
   return {
-    store, hosts, agents, saver, dashboard, token, httpToken, agentAddress, httpAddress, url, joinCommand,
+    store, hosts, agents, saver, dashboard, alerts, webhooks, token, httpToken, agentAddress, httpAddress, url, joinCommand,
     stop() {
       stopped ??= (async () => {
         // The last save comes after the agents are told to go, so it records them offline.
+        alerts.stop();
         await agents.close();
-        await Promise.all([saver?.stop(), dashboard.stop(), new Promise<void>((r) => (control ? control.close(() => r()) : r()))]);
+        await Promise.all([saver?.stop(), dashboard.stop(), webhooks?.close(WEBHOOK_CLOSE_MS), new Promise<void>((r) => (control ? control.close(() => r()) : r()))]);
       })();
       return stopped;
     },

@@ -7,6 +7,7 @@ import { intIn, nonEmptyString, oneOf, optionalFile, parseHostPort, setting, typ
 import { MAX_CAPACITY, MAX_HISTORY_POINTS } from '../shared/shm_store.ts';
 import { DEFAULT_HISTORY_POINTS } from '../shared/shm_layout.ts';
 import { MAX_TOKEN_BYTES } from '../shared/protocol.ts';
+import { DEFAULT_ALERT_RULES, formatAlertRules, parseAlertRules, parseWebhookUrls, type AlertRule } from './alert_rules.ts';
 
 /** Default data directory: under the user's home, so it survives reboots and checkouts. */
 export const DEFAULT_DATA_DIR = join(homedir(), '.cluster-sentinel');
@@ -55,6 +56,14 @@ export const COLLECTOR_SETTINGS = Object.freeze({
   httpMaxHeaderBytes: setting({ flag: 'http-max-header-bytes', arg: 'BYTES', doc: 'request line and headers together; more is answered 431', default: 16 * 1024, parse: intIn(1024, 1 << 20) }),
   dashboardHeapMb: setting({ flag: 'dashboard-heap-mb', arg: 'MIB', doc: 'heap ceiling of the dashboard worker; beyond it the worker is restarted', default: 256, parse: intIn(16, 16_384) }),
   httpRequestTimeoutMs: setting({ flag: 'http-request-timeout-ms', arg: 'MS', doc: 'a whole request must arrive within this time', default: 15_000, parse: intIn(100, 600_000) }),
+  // Alerts.
+  alerts: setting({
+    flag: 'alerts', arg: 'RULES',
+    doc: 'alert rules over the defaults, ";"-separated: "NAME: METRIC OP THRESHOLD [for DURATION]" adds or replaces, "NAME: off" removes (README, Alerts)',
+    default: DEFAULT_ALERT_RULES as readonly AlertRule[], parse: (raw: string, name: string) => parseAlertRules(raw, DEFAULT_ALERT_RULES, name), show: formatAlertRules,
+  }),
+  webhooks: setting({ flag: 'webhooks', arg: 'URLS', doc: 'http(s) URLs, space-separated, each POSTed a JSON body when an alert fires or resolves', default: [] as readonly string[], parse: (raw: string, name: string) => parseWebhookUrls(raw, name), show: (urls) => (urls.length ? urls.join(' ') : '(none)') }),
+  webhookTimeoutMs: setting({ flag: 'webhook-timeout-ms', arg: 'MS', doc: 'a webhook delivery must complete within this time; failures are retried 3 times with backoff', default: 5000, parse: intIn(100, 120_000) }),
   logLevel: setting({ flag: 'log-level', arg: 'LEVEL', doc: 'debug, info, warn or error', default: 'info' as const, parse: oneOf('debug', 'info', 'warn', 'error') }),
 });
 

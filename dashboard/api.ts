@@ -1,6 +1,6 @@
 /** The JSON the API serves, built from one pass over shared memory. Pure apart from the store read. */
 import { hostDetail, hostView, type HostDetail, type HostView } from '../shared/host_view.ts';
-import { HISTORY_SERIES, HISTORY_STEP_MS, NUM, SLOT_FLAG_USED, STR } from '../shared/shm_layout.ts';
+import { HISTORY_SERIES, HISTORY_STEP_MS, NUM, RING_TIMES, ringBytes, ringValuesOffset, SLOT_FLAG_USED, STR } from '../shared/shm_layout.ts';
 import type { StoredRow } from '../shared/shm_tables.ts';
 import type { ShmStore } from '../shared/shm_store.ts';
 import { SENTINEL_VERSION } from '../shared/version.ts';
@@ -212,23 +212,32 @@ export function sparklinesPayload(store: ShmStore, seconds: number, points: numb
   const fromMs = endMs - stepMs * points;
   const cpuAt = HISTORY_SERIES.indexOf('cpu_pct');
   const memAt = HISTORY_SERIES.indexOf('mem_used_bytes');
+  const width = HISTORY_SERIES.length;
+  const ringPoints = store.historyPoints;
+  // The ring copy is read in place (no per-point objects): 500 hosts x 900 seconds stay cheap.
+  const scratch = new Uint8Array(ringBytes(ringPoints));
+  const times = new Float64Array(scratch.buffer, RING_TIMES, ringPoints);
+  const vals = new Float32Array(scratch.buffer, ringValuesOffset(ringPoints), ringPoints * width);
+  const sums = [new Float64Array(points), new Float64Array(points)] as const;
+  const counts = [new Uint32Array(points), new Uint32Array(points)] as const;
   const hosts: SparklinesPayload['hosts'] = {};
   for (const slot of store.readAll()) {
     const name = slot.strings[STR.HOST]!;
-    const data = store.readHistory(slot.index, fromMs, endMs - 1);
-    if (!data || Object.hasOwn(hosts, name)) continue;
+    if (Object.hasOwn(hosts, name) || store.copyRing(slot.index, scratch) < 0) continue;
     const memTotal = slot.numbers[NUM.MEM_TOTAL_BYTES]!;
-    const sums = [new Float64Array(points), new Float64Array(points)];
-    const counts = [new Uint32Array(points), new Uint32Array(points)];
-    for (let k = 0; k < data.t.length; k++) {
-      const b = Math.floor((data.t[k]! - fromMs) / stepMs);
-      if (b < 0 || b >= points) continue;
-      const cpu = data.values[cpuAt]![k]!;
-      const mem = memTotal > 0 ? (data.values[memAt]![k]! / memTotal) * 100 : Number.NaN;
-      if (Number.isFinite(cpu)) { sums[0]![b] += cpu; counts[0]![b]++; }
-      if (Number.isFinite(mem)) { sums[1]![b] += mem; counts[1]![b]++; }
+    for (const a of sums) a.fill(0);
+    for (const a of counts) a.fill(0);
+    for (let k = 0; k < ringPoints; k++) {
+      const t = times[k]!;
+      // NaN (an empty bucket) fails both comparisons.
+      if (!(t >= fromMs && t < endMs)) continue;
+      const b = Math.floor((t - fromMs) / stepMs);
+      const cpu = vals[k * width + cpuAt]!;
+      const mem = memTotal > 0 ? (vals[k * width + memAt]! / memTotal) * 100 : Number.NaN;
+      if (Number.isFinite(cpu)) { sums[0][b] += cpu; counts[0][b]++; }
+      if (Number.isFinite(mem)) { sums[1][b] += mem; counts[1][b]++; }
     }
-    const mean = (s: number): Array<number | null> => Array.from(sums[s]!, (v, b) => (counts[s]![b] ? Number((v / counts[s]![b]!).toFixed(2)) : null));
+    const mean = (s: 0 | 1): Array<number | null> => Array.from(sums[s], (v, b) => (counts[s][b] ? Number((v / counts[s][b]!).toFixed(2)) : null));
     hosts[name] = { cpu_pct: mean(0), mem_used_pct: mean(1) };
   }
   return { now_ms: nowMs, step_ms: stepMs, from_ms: fromMs, points, series: SPARK_SERIES, hosts };

@@ -21,6 +21,8 @@ export interface Setting<T> {
   readonly parse: (raw: string, name: string) => T;
   /** Not echoed in --help defaults or logs. */
   readonly secret?: boolean;
+  /** How --help shows the default, when String() would not do (lists, objects). */
+  show?(value: T): string;
 }
 
 export type SettingsTable = Readonly<Record<string, Setting<unknown>>>;
@@ -84,7 +86,7 @@ export function loadConfig<S extends SettingsTable>(table: S, argv: readonly str
 export function helpText(usage: string, table: SettingsTable): string {
   const rows = Object.values(table).map((s) => {
     const left = `  --${s.flag} ${s.arg}`;
-    const def = s.default === undefined ? 'required' : s.secret ? 'default: (set)' : `default: ${formatDefault(s.default)}`;
+    const def = s.default === undefined ? 'required' : s.secret ? 'default: (set)' : `default: ${s.show ? s.show(s.default) : formatDefault(s.default)}`;
     return `${left.padEnd(34)} ${s.doc}\n${' '.repeat(35)}env ${envName(s.flag)}; ${def}`;
   });
   return `${usage}\n\nOptions (flags win over environment, environment over defaults):\n${rows.join('\n')}\n  --help${' '.repeat(28)} print this and exit\n  --version${' '.repeat(25)} print the version and exit\n`;
