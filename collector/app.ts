@@ -12,6 +12,7 @@ import { networkInterfaces } from 'node:os';
 import { formatHostPort, type HostPort } from '../shared/config.ts';
 import { ConfigError } from '../shared/errors.ts';
 import type { Logger } from '../shared/log.ts';
+import { CollectorStats } from '../shared/collector_stats.ts';
 import { ShmStore } from '../shared/shm_store.ts';
 import { AlertService } from './alert_service.ts';
 import { Authenticator } from './auth.ts';
@@ -33,6 +34,8 @@ export interface RunningCollector {
   readonly saver: StateSaver | null;
   readonly dashboard: DashboardSupervisor;
   readonly alerts: AlertService;
+  /** The collector's own counters, shared with the dashboard for /metrics. */
+  readonly stats: CollectorStats;
   readonly webhooks: WebhookNotifier | null;
   readonly token: string;
   /** The dashboard's password, or '' when it has none. */
@@ -102,6 +105,7 @@ export async function startCollector(config: CollectorConfig, log: Logger): Prom
   if (dataDirOk) restoreState(config.dataDir, store, log);
   const hosts = new HostTable(store, config.evictAfterS * 1000);
   const saving = dataDirOk && config.saveIntervalS > 0;
+  const stats = CollectorStats.create(Date.now());
   const hostTokens = new HostTokenSet(config.dataDir, (message) => log.error('host tokens unreadable', { error: message }));
   const agents = new AgentServer({
     hosts, log,
@@ -117,6 +121,7 @@ export async function startCollector(config: CollectorConfig, log: Logger): Prom
     maxPendingPerAddress: config.maxPendingPerAddress,
     failedHandshakesPerMinute: config.failedHandshakesPerMinute,
     durableAcks: saving,
+    stats,
     ...(agentTls ? { tls: agentTls } : {}),
   });
   const saver = saving
@@ -132,7 +137,7 @@ export async function startCollector(config: CollectorConfig, log: Logger): Prom
     }
   }
   const dashboardOptions: DashboardOptions = {
-    buffer: store.buffer as SharedArrayBuffer, host: config.http.host, port: config.http.port,
+    buffer: store.buffer as SharedArrayBuffer, statsBuffer: stats.buffer, host: config.http.host, port: config.http.port,
     httpToken,
     limits: {
       maxConnections: config.httpMaxConnections, headersTimeoutMs: config.httpHeadersTimeoutMs, requestTimeoutMs: config.httpRequestTimeoutMs,
@@ -145,8 +150,23 @@ export async function startCollector(config: CollectorConfig, log: Logger): Prom
   const webhooks = config.webhooks.length > 0 ? new WebhookNotifier(config.webhooks, log, { timeoutMs: config.webhookTimeoutMs }) : null;
   const alerts = new AlertService({
     rules: config.alerts, hosts: () => hosts.liveness(), notifier: webhooks, log,
-    publish: (feed) => dashboard.postAlerts(feed),
+    publish: (feed) => {
+      dashboard.postAlerts(feed);
+      syncStats();
+    },
   });
+  /** Copies what /metrics reports about alerts and webhooks into the shared counters. */
+  function syncStats(): void {
+    stats.setAlertsFiring(alerts.engine.firingCount());
+    if (!webhooks) return;
+    const w = webhooks.stats();
+    stats.setWebhookDeliveries('delivered', w.delivered);
+    stats.setWebhookDeliveries('failed', w.failed);
+    stats.setWebhookDeliveries('dropped', w.dropped);
+  }
+  // Deliveries finish in their own time; their counts are copied once a second.
+  const statsTimer = setInterval(syncStats, 1000);
+  statsTimer.unref();
   hosts.onLatest = (host, sample) => alerts.observe(host, sample);
   let agentAddress: HostPort;
   let httpAddress: HostPort;
@@ -166,11 +186,12 @@ export async function startCollector(config: CollectorConfig, log: Logger): Prom
   const joinCommand = `npm run agent -- --collector ${formatHostPort(reachableAddress(agentAddress))} --token ${token}${tlsArgs}`;
   let stopped: Promise<void> | null = null;
   return {
-    store, hosts, agents, saver, dashboard, alerts, webhooks, token, httpToken, agentAddress, httpAddress, url, joinCommand,
+    store, hosts, agents, saver, dashboard, alerts, webhooks, stats, token, httpToken, agentAddress, httpAddress, url, joinCommand,
     stop() {
       stopped ??= (async () => {
         // The last save comes after the agents are told to go, so it records them offline.
         alerts.stop();
+        clearInterval(statsTimer);
         await agents.close();
         await Promise.all([saver?.stop(), dashboard.stop(), webhooks?.close(WEBHOOK_CLOSE_MS), new Promise<void>((r) => (control ? control.close(() => r()) : r()))]);
       })();

@@ -10,6 +10,7 @@
  */
 import { createServer as createTcpServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
+import type { CollectorStats } from '../shared/collector_stats.ts';
 import { ERROR_CODES, SentinelError, SessionError, type ErrorCode } from '../shared/errors.ts';
 import { encodeFrame, FrameDecoder, type Message } from '../shared/frame_codec.ts';
 import type { GuardLimits } from '../shared/msgpack_guard.ts';
@@ -46,6 +47,8 @@ export interface AgentServerOptions {
    * lose. Off: acks confirm samples as soon as they are stored in shared memory.
    */
   durableAcks?: boolean;
+  /** Counters for /metrics (connections, agents, frames, rejections by code); none kept without it. */
+  stats?: CollectorStats;
   log: Logger;
   now?: () => number;
 }
@@ -95,6 +98,9 @@ class Session implements SessionContext {
   private helloAtMs = 0;
   /** Still counted as pending (not yet welcomed) for its address. */
   private pending = true;
+  /** Counted in the stats' connected agents: set at the welcome, cleared once at the end. */
+  private counted = false;
+  private readonly stats: CollectorStats | undefined;
 
   constructor(readonly id: number, readonly socket: Socket, readonly addressKey: string, acceptedMs: number, private readonly server: AgentServer) {
     this.remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
@@ -104,6 +110,7 @@ class Session implements SessionContext {
     this.openedMs = acceptedMs;
     this.lastRxMs = this.lastAckMs = server.deps.now();
     this.idleLimitMs = opts.idleTimeoutMs;
+    this.stats = opts.stats;
     socket.setNoDelay(true);
     // Keepalive helps the kernel notice a peer that vanished; the idle deadline is the sure way.
     socket.setKeepAlive(true, 15_000);
@@ -116,17 +123,19 @@ class Session implements SessionContext {
     if (this.state === 'closed') return;
     this.lastRxMs = this.server.deps.now();
     const { messages, error } = this.decoder.push(chunk);
+    // One atomic add per chunk, not per frame: this is the hot path.
+    if (messages.length > 0) this.stats?.framesReceived(messages.length);
     for (const msg of messages) {
       // A message may have closed the session (an error, or a newer connection took over).
       if ((this.state as State) === 'closed') return;
       try {
         this.onMessage(msg);
       } catch (err) {
-        this.fail(err);
+        this.fail(err, true);
         return;
       }
     }
-    if (error) this.fail(error);
+    if (error) this.fail(error, true);
   }
 
   private onMessage(msg: Message): void {
@@ -174,6 +183,8 @@ class Session implements SessionContext {
       this.host = hello.host;
       this.credential = cred;
       this.state = 'ready';
+      this.counted = true;
+      this.stats?.agentConnected();
       this.leavePending();
       this.decoder.setMaxFrameBytes(options.maxFrameBytes);
       // An agent with a long interval is not idle between its samples.
@@ -187,7 +198,8 @@ class Session implements SessionContext {
       });
       options.log.info('agent connected', { host: hello.host, agent: hello.agent, from: this.remote, slot: claim.slot, auth: cred.kind, evicted: claim.evicted ?? undefined });
     } catch (err) {
-      this.fail(err);
+      // The hello was refused (token, host in use, capacity): a rejected frame.
+      this.fail(err, true);
     }
   }
 
@@ -225,13 +237,21 @@ class Session implements SessionContext {
     this.pending = false;
   }
 
-  /** Ends the session with an error frame naming why. Safe to call more than once. */
-  fail(err: unknown): void {
+  /**
+   * Ends the session with an error frame naming why. Safe to call more than once.
+   * `rejected`: the error is about something the agent sent (counted as a rejected frame).
+   */
+  fail(err: unknown, rejected = false): void {
     if (this.state === 'closed') return;
     const wasReady = this.state === 'ready';
     const wasChecking = this.state === 'auth';
     this.state = 'closed';
     const code: ErrorCode = err instanceof SentinelError ? err.code : ERROR_CODES.PROTO_BAD_FIELD;
+    if (this.stats) {
+      if (rejected) this.stats.frameRejected(code);
+      this.stats.sessionEnded(code);
+    }
+    this.uncount();
     const message = err instanceof Error ? err.message : String(err);
     const { log } = this.server.options;
     if (!(err instanceof SentinelError)) log.error('unexpected error in a session', { from: this.remote, error: message });
@@ -252,10 +272,18 @@ class Session implements SessionContext {
       // "hello, then hang up" would queue hashes for free, never meeting the rate limit.
       if (this.state === 'auth') this.server.handshakeFailed(this.addressKey);
       this.state = 'closed';
+      this.stats?.sessionEnded(null);
     }
+    this.uncount();
     this.leavePending();
     this.release();
     this.server.forget(this);
+  }
+
+  /** Leaves the stats' connected agents, once, whichever way the session ends. */
+  private uncount(): void {
+    if (this.counted) this.stats?.agentDisconnected();
+    this.counted = false;
   }
 
   private release(): void {
@@ -346,6 +374,7 @@ export class AgentServer {
     }
     socket.on('error', () => {});
     if (refusal) {
+      options.stats?.connectionRefused(refusal.code);
       options.log.debug('connection refused', { code: refusal.code, from: socket.remoteAddress });
       if (canExplain && this.lingering < MAX_LINGERING) {
         // Kept open a moment so the peer can read why; bounded, so refusals cannot hold descriptors.
@@ -358,6 +387,7 @@ export class AgentServer {
       }
       return false;
     }
+    options.stats?.connectionAccepted();
     this.perAddress.tryAdd(key);
     this.rawSockets.add(socket);
     socket.once('close', () => {

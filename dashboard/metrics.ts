@@ -1,23 +1,36 @@
 /**
  * The fleet as Prometheus metrics (text format 0.0.4), one series per host and metric, labelled
- * `host`. Pure: the caller reads the views from shared memory and passes the scrape's clock.
+ * `host`, followed by the collector's own health. Pure: the caller reads the hosts from shared
+ * memory, the stats snapshot from the stats buffer, and passes the scrape's clock.
  *
  * Choices, so that a query means what it says:
  * - Status is two families: `sentinel_host_up` (1 online, else 0) keeps one series per host
  *   whatever happens, and `sentinel_host_status{status}` is one-hot over every status (as
  *   kube-state-metrics does for pod phases). A `status` label on `up` would end one series and
  *   start another at each change, breaking `up == 0` alerts and rate windows.
- * - Readings (cpu, load, memory, swap, uptime) are written only while the host is online; a stale
- *   or offline host's last readings are old, so Prometheus gets a gap, not a flat fake line.
- *   Their age stays visible in `sentinel_host_last_sample_age_seconds`.
+ * - Readings and tables are written only while the host is online; a stale or offline host's
+ *   last readings are old, so Prometheus gets a gap, not a flat fake line. Their age stays
+ *   visible in `sentinel_host_last_sample_age_seconds`.
  * - A null reading is left out, never written as NaN.
  * - No sample timestamps: every value is as of the scrape, and Prometheus' staleness handling
  *   works only without them.
+ * - Which reading becomes which metric, in which unit: dashboard/metric_families.ts.
+ * - Label values from agents (host, mount point, interface, model ...) go through PromWriter,
+ *   which escapes them; their length is already bounded by shared memory (shm_layout.ts: 253
+ *   bytes for a host name, 96 for a mount point, less for the rest), so no further cap.
+ * - A repeated series makes Prometheus refuse the whole scrape, so nothing an agent sends may
+ *   produce one: names are deduplicated, and so are table rows with equal labels.
  */
-import type { HostStatus, HostView } from '../shared/host_view.ts';
+import { PEER_CLOSED, WEBHOOK_RESULTS, type CollectorStatsSnapshot } from '../shared/collector_stats.ts';
+import { ERROR_CODES } from '../shared/errors.ts';
+import type { HostDetail, HostStatus, HostView } from '../shared/host_view.ts';
+import { READINGS, type ReadingName, type TableName } from '../shared/protocol.ts';
+import { SENTINEL_VERSION } from '../shared/version.ts';
+import { isLeftOut, READING_EXPORTS, READING_FAMILIES, TABLE_EXPORTS, type ReadingExport, type ReadingFamily, type TableExport } from './metric_families.ts';
 import { PromWriter } from './prom_text.ts';
 
-type Series = ReadonlyArray<readonly [labels: Readonly<Record<string, string>>, value: number | null]>;
+type Labels = Readonly<Record<string, string>>;
+type Series = ReadonlyArray<readonly [labels: Labels, value: number | null]>;
 
 export interface HostMetric {
   name: string;
@@ -26,7 +39,14 @@ export interface HostMetric {
   /** From the host's last sample: written only while the host is online. */
   reading: boolean;
   /** The host's series: labels besides `host` (written after it), and a value; null is left out. */
-  series: (h: HostView, nowMs: number) => Series;
+  series: (h: HostView | HostDetail, nowMs: number) => Series;
+}
+
+export interface CollectorMetric {
+  name: string;
+  type: 'gauge' | 'counter';
+  help: string;
+  series: (s: CollectorStatsSnapshot) => Series;
 }
 
 /** Every status, in the order its series are written. A Record so that a new status fails to compile here. */
@@ -37,8 +57,11 @@ function one(value: (h: HostView, nowMs: number) => number | null): HostMetric['
   return (h, nowMs) => [[{}, value(h, nowMs)]];
 }
 
-/** Every metric the dashboard exports, in output order. */
-export const HOST_METRICS: readonly HostMetric[] = Object.freeze([
+function stat(value: (s: CollectorStatsSnapshot) => number | null): CollectorMetric['series'] {
+  return (s) => [[{}, value(s)]];
+}
+
+const LIVENESS_METRICS: readonly HostMetric[] = [
   {
     name: 'sentinel_host_up', type: 'gauge', reading: false,
     help: 'Whether the host is online: 1 while connected with a recent sample, 0 when stale or offline.',
@@ -64,40 +87,159 @@ export const HOST_METRICS: readonly HostMetric[] = Object.freeze([
     help: 'Always 1; labels describe the host as its agent said in its hello.',
     series: (h) => [[{ agent: h.agent, os: h.os, kernel: h.kernel, arch: h.arch, cpu_model: h.cpu_model }, 1]],
   },
-  { name: 'sentinel_cpu_usage_percent', type: 'gauge', reading: true, help: 'CPU busy, all cores, percent (0-100).', series: one((h) => h.cpu_pct) },
-  { name: 'sentinel_load1', type: 'gauge', reading: true, help: 'Load average over 1 minute.', series: one((h) => h.load[0]) },
-  { name: 'sentinel_load5', type: 'gauge', reading: true, help: 'Load average over 5 minutes.', series: one((h) => h.load[1]) },
-  { name: 'sentinel_load15', type: 'gauge', reading: true, help: 'Load average over 15 minutes.', series: one((h) => h.load[2]) },
-  { name: 'sentinel_memory_total_bytes', type: 'gauge', reading: true, help: 'Physical memory, bytes.', series: one((h) => h.mem_total_bytes) },
-  { name: 'sentinel_memory_used_bytes', type: 'gauge', reading: true, help: 'Memory in use (total - available), bytes.', series: one((h) => h.mem_used_bytes) },
-  { name: 'sentinel_memory_available_bytes', type: 'gauge', reading: true, help: 'Memory available for new work (MemAvailable), bytes.', series: one((h) => h.mem_available_bytes) },
-  { name: 'sentinel_swap_total_bytes', type: 'gauge', reading: true, help: 'Swap space, bytes.', series: one((h) => h.swap_total_bytes) },
-  { name: 'sentinel_swap_used_bytes', type: 'gauge', reading: true, help: 'Swap in use, bytes.', series: one((h) => h.swap_used_bytes) },
-  { name: 'sentinel_uptime_seconds', type: 'gauge', reading: true, help: 'Time since the host booted, seconds.', series: one((h) => h.uptime_s) },
-] satisfies HostMetric[]);
+];
+
+const convert = (e: ReadingExport, v: number | null): number | null => (v === null ? null : e.convert ? e.convert(v) : v);
+
+/** A reading family's series: one per reading mapped to it, with that reading's fixed labels. */
+function readingSeries(family: ReadingFamily): HostMetric['series'] | null {
+  const sources = (Object.entries(READING_EXPORTS) as Array<[ReadingName, ReadingExport | { leftOut: string }]>)
+    .filter((entry): entry is [ReadingName, ReadingExport] => !isLeftOut(entry[1]) && entry[1].family === family);
+  if (sources.length === 0) return null;
+  return (h) => sources.map(([reading, e]) => [e.labels ?? {}, convert(e, h.readings[reading] ?? null)] as const);
+}
 
 /**
- * The scrape answer for `views`, as of `nowMs` (the collector's clock, ms since the epoch).
- * Hosts come out sorted by name, so equal input gives equal output. A name is written once: a
- * read that raced the reuse of an evicted host's slot can list a name twice, and a repeated
- * series would make Prometheus refuse the whole scrape; the freshest of the two is kept.
+ * The rows of one table as label sets and cells, rows with a label set already seen left out (a
+ * bind mount listed twice, two names cut to the same prefix): the first one wins.
  */
-export function metricsText(views: readonly HostView[], nowMs: number): string {
-  const byName = new Map<string, HostView>();
-  for (const v of views) {
+function tableRows(h: HostView | HostDetail, table: TableName, spec: TableExport): Array<{ labels: Labels; cell: (col: string) => number | null }> {
+  const rows = 'tables' in h ? h.tables[table] : undefined;
+  if (!rows) return [];
+  const seen = new Set<string>();
+  const out: Array<{ labels: Labels; cell: (col: string) => number | null }> = [];
+  rows.forEach((row, i) => {
+    const labels: Record<string, string> = {};
+    if (spec.indexLabel) labels[spec.indexLabel] = String(i);
+    for (const [col, label] of Object.entries(spec.labelColumns ?? {})) {
+      const text = row !== null && typeof row === 'object' ? row[col] : undefined;
+      labels[label] = typeof text === 'string' ? text : '';
+    }
+    const key = JSON.stringify(Object.values(labels));
+    if (seen.has(key)) return;
+    seen.add(key);
+    const cell = (col: string): number | null => {
+      const v = typeof row === 'number' ? row : row === null ? null : row[col];
+      return typeof v === 'number' && Number.isFinite(v) ? v : null;
+    };
+    out.push({ labels, cell });
+  });
+  return out;
+}
+
+/** A table family's series: one per row of the one table column that maps to it. */
+function tableSeries(family: ReadingFamily): HostMetric['series'] | null {
+  const found: HostMetric['series'][] = [];
+  for (const [table, spec] of Object.entries(TABLE_EXPORTS) as Array<[TableName, TableExport | { leftOut: string }]>) {
+    if (isLeftOut(spec)) continue;
+    for (const [col, e] of Object.entries(spec.columns)) {
+      if (isLeftOut(e) || e.family !== family) continue;
+      // cell(col) of a per-core list's row is the row's number itself.
+      found.push((h) => tableRows(h, table, spec).map((r) => [r.labels, convert(e, r.cell(col))] as const));
+    }
+  }
+  // Two columns in one family would give rows of one table under another's labels.
+  if (found.length > 1) throw new TypeError(`metric family ${family} is mapped from ${found.length} table columns`);
+  return found[0] ?? null;
+}
+
+/** Every per-host metric the dashboard exports, in output order. */
+export const HOST_METRICS: readonly HostMetric[] = Object.freeze([
+  ...LIVENESS_METRICS,
+  ...(Object.keys(READING_FAMILIES) as ReadingFamily[]).map((name): HostMetric => {
+    const fromReadings = readingSeries(name);
+    const fromTable = tableSeries(name);
+    // Checked once at load: a mapping mistake fails at start, not in a scrape.
+    if (fromReadings && fromTable) throw new TypeError(`metric family ${name} is mapped from both readings and a table`);
+    const series = fromReadings ?? fromTable;
+    if (!series) throw new TypeError(`metric family ${name} has no reading or table column`);
+    return { name, type: 'gauge', reading: true, help: READING_FAMILIES[name].help, series };
+  }),
+]);
+
+const C = ERROR_CODES;
+/**
+ * Codes each by-code counter writes even at zero, so that increase() sees the first occurrence
+ * (a series that appears at 1 shows no increase); the codes collector/server.ts can count there.
+ * Any other code is written once it is counted, never hidden.
+ */
+const REJECTION_CODES: readonly string[] = [
+  C.FRAME_EMPTY, C.FRAME_TOO_LARGE, C.FRAME_MALFORMED, C.FRAME_NOT_MAP, C.FRAME_TOO_DEEP, C.FRAME_FORBIDDEN_TYPE, C.FRAME_FORBIDDEN_KEY,
+  C.PROTO_UNKNOWN_TYPE, C.PROTO_BAD_FIELD, C.PROTO_VERSION, C.PROTO_UNEXPECTED, C.AUTH_FAILED, C.HELLO_TIMEOUT, C.CAPACITY_FULL, C.HOST_IN_USE,
+];
+const ALWAYS_WRITTEN = {
+  refused: new Set<string>([C.TOO_MANY_CONNECTIONS, C.RATE_LIMITED, C.SHUTDOWN]),
+  rejected: new Set<string>(REJECTION_CODES),
+  ended: new Set<string>([...REJECTION_CODES, C.IDLE_TIMEOUT, C.HOST_REPLACED, C.AUTH_REVOKED, C.SHUTDOWN, PEER_CLOSED]),
+};
+
+function byCode(m: Readonly<Record<string, number>>, label: string, always: ReadonlySet<string>): Series {
+  return Object.entries(m).filter(([k, v]) => v !== 0 || always.has(k)).map(([k, v]) => [{ [label]: k }, v] as const);
+}
+
+/** The collector's own health, from its stats snapshot, in output order. */
+export const COLLECTOR_METRICS: readonly CollectorMetric[] = Object.freeze([
+  { name: 'sentinel_collector_connected_agents', type: 'gauge', help: 'Agents welcomed and still connected.', series: stat((s) => s.connected_agents) },
+  { name: 'sentinel_collector_connections_accepted_total', type: 'counter', help: 'Agent connections accepted (past the connection limits, before any TLS handshake or hello).', series: stat((s) => s.connections_accepted_total) },
+  { name: 'sentinel_collector_connections_refused_total', type: 'counter', help: 'Agent connections refused at once by the connection limits, by error code.', series: (s) => byCode(s.connections_refused_total, 'code', ALWAYS_WRITTEN.refused) },
+  { name: 'sentinel_collector_frames_received_total', type: 'counter', help: 'Frames decoded from agents, every message type.', series: stat((s) => s.frames_received_total) },
+  { name: 'sentinel_collector_frames_rejected_total', type: 'counter', help: 'Agent sessions ended because of what the agent sent (a bad frame or message, a refused hello), by error code.', series: (s) => byCode(s.frames_rejected_total, 'code', ALWAYS_WRITTEN.rejected) },
+  { name: 'sentinel_collector_sessions_ended_total', type: 'counter', help: 'Agent sessions ended, by reason: the error code the agent was sent, or peer_closed when the agent hung up.', series: (s) => byCode(s.sessions_ended_total, 'reason', ALWAYS_WRITTEN.ended) },
+  { name: 'sentinel_collector_slots', type: 'gauge', help: 'Host slots in shared memory: the most hosts the collector holds.', series: stat((s) => s.capacity) },
+  { name: 'sentinel_collector_slots_used', type: 'gauge', help: 'Host slots handed out so far.', series: stat((s) => s.slots_used) },
+  { name: 'sentinel_collector_start_time_seconds', type: 'gauge', help: 'When the collector started, seconds since the epoch.', series: stat((s) => s.started_at_ms / 1000) },
+  { name: 'sentinel_alerts_firing', type: 'gauge', help: 'Alerts in the firing state.', series: stat((s) => s.alerts_firing) },
+  { name: 'sentinel_webhook_deliveries_total', type: 'counter', help: 'Webhook deliveries by result: delivered (2xx), failed (gave up after retries), dropped (never sent: queue full or shutting down).', series: (s) => byCode(s.webhook_deliveries_total, 'result', new Set(WEBHOOK_RESULTS)) },
+] satisfies CollectorMetric[]);
+
+export const BUILD_INFO_METRIC = 'sentinel_build_info';
+
+/** Readings and table columns the protocol defines and /metrics leaves out on purpose, for tests and docs. */
+export function leftOutReadings(): Array<{ name: string; reason: string }> {
+  const out: Array<{ name: string; reason: string }> = [];
+  for (const r of READINGS) {
+    const e = READING_EXPORTS[r.name];
+    if (isLeftOut(e)) out.push({ name: r.name, reason: e.leftOut });
+  }
+  for (const [table, spec] of Object.entries(TABLE_EXPORTS)) {
+    if (isLeftOut(spec)) out.push({ name: table, reason: spec.leftOut });
+    else for (const [col, e] of Object.entries(spec.columns)) if (isLeftOut(e)) out.push({ name: `${table}.${col}`, reason: e.leftOut });
+  }
+  return out;
+}
+
+/**
+ * The scrape answer for `hosts` (HostDetail, with tables; a plain HostView gets no table
+ * series) as of `nowMs` (the collector's clock, ms since the epoch), then the collector's health
+ * from `stats` (left out when null). Hosts come out sorted by name, so equal input gives equal
+ * output. A name is written once: a read that raced the reuse of an evicted host's slot can
+ * list a name twice, and a repeated series would make Prometheus refuse the whole scrape; the
+ * freshest of the two is kept.
+ */
+export function metricsText(hosts: readonly (HostDetail | HostView)[], nowMs: number, stats: CollectorStatsSnapshot | null = null): string {
+  const byName = new Map<string, HostView | HostDetail>();
+  for (const v of hosts) {
     const seen = byName.get(v.name);
     if (!seen || (v.received_at_ms ?? -1) > (seen.received_at_ms ?? -1)) byName.set(v.name, v);
   }
-  const hosts = [...byName.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const sorted = [...byName.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const w = new PromWriter();
   for (const m of HOST_METRICS) {
     w.family(m.name, m.type, m.help);
-    for (const h of hosts) {
+    for (const h of sorted) {
       if (m.reading && h.status !== 'online') continue;
       for (const [labels, value] of m.series(h, nowMs)) {
         if (value !== null) w.sample(m.name, { host: h.name, ...labels }, value);
       }
     }
   }
+  if (stats) {
+    for (const m of COLLECTOR_METRICS) {
+      w.family(m.name, m.type, m.help);
+      for (const [labels, value] of m.series(stats)) if (value !== null) w.sample(m.name, labels, value);
+    }
+  }
+  w.family(BUILD_INFO_METRIC, 'gauge', 'Always 1; the version label is the collector\'s version.');
+  w.sample(BUILD_INFO_METRIC, { version: SENTINEL_VERSION }, 1);
   return w.toString();
 }

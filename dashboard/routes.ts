@@ -4,12 +4,14 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { CollectorStats } from '../shared/collector_stats.ts';
 import { ShmStore } from '../shared/shm_store.ts';
-import { hostView } from '../shared/host_view.ts';
+import { hostDetail, type HostDetail } from '../shared/host_view.ts';
 import { alertsPayload, historyPayload, hostDetailPayload, hostsPayload, sparklinesPayload, type AlertFeed } from './api.ts';
 import type { EventHub } from './events.ts';
 import { metricsText } from './metrics.ts';
 import { PROM_CONTENT_TYPE } from './prom_text.ts';
+import { SLOT_FLAG_USED } from '../shared/shm_layout.ts';
 import type { PageAssets } from './page.ts';
 
 export interface RouteContext {
@@ -22,6 +24,8 @@ export interface RouteContext {
   feed: () => AlertFeed;
   /** The /api/events streams. */
   events: EventHub;
+  /** The collector's counters; null when the dashboard runs without a collector (tests). */
+  stats: CollectorStats | null;
   /** Recent /api/sparklines answers by query, reused for a short while: every open page asks. */
   sparkCache: Map<string, { atMs: number; body: string }>;
 }
@@ -105,7 +109,13 @@ const ROUTES: ReadonlyMap<string, Route> = new Map<string, Route>([
   }],
   ['/metrics', (req, res, ctx) => {
     const now = ctx.now();
-    send(req, res, 200, PROM_CONTENT_TYPE, metricsText(ctx.store.readAll().map((slot) => hostView(slot, now)), now), { 'cache-control': 'no-store' });
+    const hosts: HostDetail[] = [];
+    const used = ctx.store.slotsUsed();
+    for (let i = 0; i < used; i++) {
+      const slot = ctx.store.readSlot(i, true);
+      if (slot && (slot.flags & SLOT_FLAG_USED) !== 0) hosts.push(hostDetail(slot, now));
+    }
+    send(req, res, 200, PROM_CONTENT_TYPE, metricsText(hosts, now, ctx.stats ? ctx.stats.snapshot(ctx.store) : null), { 'cache-control': 'no-store' });
   }],
   ['/healthz', (req, res, ctx) => {
     // Healthy while the buffer still reads as this layout (attaching re-checks the header).

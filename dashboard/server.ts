@@ -5,6 +5,7 @@
  */
 import { createServer as createHttpServer, type Server, type ServerOptions } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
+import type { CollectorStats } from '../shared/collector_stats.ts';
 import type { ShmStore } from '../shared/shm_store.ts';
 import { EMPTY_ALERT_FEED, hostsPayload, type AlertFeed } from './api.ts';
 import { EventHub, type EventHubOptions } from './events.ts';
@@ -36,6 +37,8 @@ export interface DashboardServerOptions {
   now?: () => number;
   /** The alerts as the collector last reported them (default: none). */
   feed?: () => AlertFeed;
+  /** The collector's counters, for /metrics. */
+  stats?: CollectorStats;
   /** Tuning of /api/events (tests shorten the gaps). */
   events?: Partial<EventHubOptions>;
 }
@@ -61,7 +64,7 @@ export function createDashboardServer(store: ShmStore, opts: DashboardServerOpti
   };
   const handler: Parameters<typeof createHttpServer>[1] = (req, res) => {
     try {
-      handleRequest(req, res, { store, assets, now, httpToken, feed, events, sparkCache });
+      handleRequest(req, res, { store, assets, now, httpToken, feed, events, sparkCache, stats: opts.stats ?? null });
     } catch (err) {
       // A bug in one route answers 500 and leaves the server up.
       if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' });

@@ -4,12 +4,15 @@
  * main thread.
  */
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { CollectorStats } from '../shared/collector_stats.ts';
 import { ShmStore } from '../shared/shm_store.ts';
 import { EMPTY_ALERT_FEED, type AlertFeed } from './api.ts';
 import { createDashboardServer, type HttpLimits } from './server.ts';
 
 export interface DashboardWorkerData {
   buffer: SharedArrayBuffer;
+  /** The collector's counters (shared/collector_stats.ts), for /metrics. */
+  statsBuffer?: SharedArrayBuffer;
   host: string;
   port: number;
   /** Password for every route but /healthz; '' for none. */
@@ -35,7 +38,7 @@ if (!isMainThread && parentPort) {
   parentPort.on('message', (m: WorkerCommand) => {
     if (m && m.type === 'alerts') feed = m.feed;
   });
-  const server = createDashboardServer(store, { httpToken: data.httpToken ?? '', limits: data.limits ?? {}, feed: () => feed, ...(data.tls ? { tls: data.tls } : {}) });
+  const server = createDashboardServer(store, { httpToken: data.httpToken ?? '', limits: data.limits ?? {}, feed: () => feed, ...(data.statsBuffer ? { stats: new CollectorStats(data.statsBuffer) } : {}), ...(data.tls ? { tls: data.tls } : {}) });
   server.once('error', (err) => {
     report({ type: 'failed', error: `dashboard cannot listen on ${data.host}:${data.port}: ${err.message}` });
     process.exit(1);

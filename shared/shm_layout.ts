@@ -233,3 +233,46 @@ if (NUMBER_FIELD_COUNT > SLOT_NUMBERS_MAX || STRING_FIELD_COUNT > SLOT_STRING_LE
 if (Object.keys(NUM).length !== META_FIELD_COUNT || Object.keys(STR).length !== STRING_FIELD_COUNT) {
   throw new RangeError('NUMBER_FIELD_COUNT / STRING_FIELD_COUNT disagree with NUM / STR');
 }
+
+// =============================================================================================
+// Collector stats: a second, small SharedArrayBuffer of its own (shared/collector_stats.ts, the
+// only module that touches it), apart from the slots above. The collector's main thread counts;
+// the dashboard worker reads. Every field is a BigInt64 updated with Atomics, so each one reads
+// whole; there is no lock, because each counter is read on its own (a scrape is not a snapshot).
+// 64 bits: frames received by a large fleet pass 2^31 within days.
+//
+//   +------------------------------- STATS_BYTES = 1664 ---------------------------------+
+//   | 0   MAGIC        | 8   LAYOUT_VERSION | 16  STARTED_AT_MS (collector clock, ms)     |
+//   | 24  CONNECTED_AGENTS (gauge) | 32 CONNECTIONS_ACCEPTED | 40 FRAMES_RECEIVED          |
+//   | 48  SESSIONS_CLOSED_BY_PEER  | 56 ALERTS_FIRING (gauge)                             |
+//   | 64  WEBHOOK_DELIVERED | 72 WEBHOOK_FAILED | 80 WEBHOOK_DROPPED | 88..127 reserved    |
+//   | 128  FRAMES_REJECTED     i64 x STATS_CODE_SLOTS, by position in ERROR_CODES          |
+//   | 640  SESSIONS_ENDED      i64 x STATS_CODE_SLOTS, by position in ERROR_CODES          |
+//   | 1152 CONNECTIONS_REFUSED i64 x STATS_CODE_SLOTS, by position in ERROR_CODES          |
+//   +-------------------------------------------------------------------------------------+
+//
+// Offsets in bytes from the start of the buffer, each a multiple of 8.
+// =============================================================================================
+
+/** 'CST1' as a big-endian 32-bit integer, stored as a BigInt64. */
+export const STATS_MAGIC = 0x43535431;
+/** Bumped whenever the stats layout changes the meaning of a byte. */
+export const STATS_LAYOUT_VERSION = 1;
+
+export const STATS_OFF_MAGIC = 0;
+export const STATS_OFF_LAYOUT_VERSION = 8;
+export const STATS_OFF_STARTED_AT_MS = 16;
+export const STATS_OFF_CONNECTED_AGENTS = 24;
+export const STATS_OFF_CONNECTIONS_ACCEPTED = 32;
+export const STATS_OFF_FRAMES_RECEIVED = 40;
+export const STATS_OFF_SESSIONS_CLOSED_BY_PEER = 48;
+export const STATS_OFF_ALERTS_FIRING = 56;
+export const STATS_OFF_WEBHOOK_DELIVERED = 64;
+export const STATS_OFF_WEBHOOK_FAILED = 72;
+export const STATS_OFF_WEBHOOK_DROPPED = 80;
+/** Error codes are append-only (shared/errors.ts); this leaves room for them to grow. */
+export const STATS_CODE_SLOTS = 64;
+export const STATS_OFF_FRAMES_REJECTED = 128;
+export const STATS_OFF_SESSIONS_ENDED = STATS_OFF_FRAMES_REJECTED + STATS_CODE_SLOTS * 8; // 640
+export const STATS_OFF_CONNECTIONS_REFUSED = STATS_OFF_SESSIONS_ENDED + STATS_CODE_SLOTS * 8; // 1152
+export const STATS_BYTES = STATS_OFF_CONNECTIONS_REFUSED + STATS_CODE_SLOTS * 8; // 1664

@@ -192,6 +192,19 @@ export function findPromtool(env: NodeJS.ProcessEnv = process.env): string | nul
   return null;
 }
 
+/**
+ * The promtool a test should use, or null after marking the test skipped. Under CI (env CI set)
+ * a missing promtool is a failure, not a skip: .ci/run installs it, so its absence is a broken
+ * machine, and a skip would let the check pass unseen.
+ */
+export function promtoolOrSkip(t: { skip(message?: string): void }, env: NodeJS.ProcessEnv = process.env): string | null {
+  const promtool = findPromtool(env);
+  if (promtool) return promtool;
+  if (env['CI']) throw new Error('promtool not found and CI is set: .ci/run installs it (Debian package prometheus); or set PROMTOOL');
+  t.skip('promtool not found (set PROMTOOL or put it on PATH; Debian package prometheus)');
+  return null;
+}
+
 /** Runs `promtool check metrics` on `text`: exit 0 clean, 1 unparsable, 3 lint problems. */
 export function promtoolCheck(promtool: string, text: string): { status: number | null; output: string } {
   const r = spawnSync(promtool, ['check', 'metrics'], { input: text, encoding: 'utf8', timeout: 30_000 });
