@@ -17,8 +17,8 @@ import type { WebhookNotifier } from './webhook.ts';
 
 /** How often the rules are evaluated, ms. */
 export const ALERT_EVAL_MS = 1000;
-/** With alerts active, the dashboard gets fresh values this often even when nothing changed state, ms. */
-const FEED_REFRESH_MS = 5000;
+/** With alerts active, the dashboard gets their fresh values this often even when nothing changed state, ms. */
+const FEED_REFRESH_MS = 1000;
 
 export interface AlertServiceDeps {
   rules: readonly AlertRule[];
