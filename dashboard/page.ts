@@ -20,8 +20,21 @@ export interface PageAssets extends PageAsset {
   detail: PageAsset;
 }
 
-/** How often the pages ask for new readings, ms. Agents sample every 1000 ms by default. */
+/** How often the host page asks for new readings, ms (the overview is pushed updates). Agents sample every 1000 ms by default. */
 export const PAGE_REFRESH_MS = 1000;
+
+/** The overview table's columns: [key, header, numeric]. Keys are overview.js's COLUMNS. */
+const OVERVIEW_COLUMNS: ReadonlyArray<[key: string, title: string, numeric: boolean]> = [
+  ['name', 'Host', false], ['status', 'Status', false], ['age', 'Age', true], ['cpu', 'CPU', true],
+  ['mem', 'Memory', true], ['disk', 'Disk', true], ['net', 'Network', true], ['temp', 'Temp', true],
+  ['power', 'Power', true], ['uptime', 'Uptime', true],
+];
+
+/** The fleet header's figures: [key, label, status dot]. */
+const FLEET: ReadonlyArray<[key: string, label: string, dot: boolean]> = [
+  ['hosts', 'Hosts', false], ['online', 'Online', true], ['stale', 'Stale', true], ['offline', 'Offline', true],
+  ['cpu', 'CPU', false], ['memory', 'Memory', false], ['power', 'Power', false], ['cost', 'Cost today', false],
+];
 
 const HTML = `<!doctype html>
 <html lang="en">
@@ -32,26 +45,40 @@ const HTML = `<!doctype html>
 <title>Cluster Sentinel</title>
 <style>__CSS__</style>
 </head>
-<body data-refresh-ms="${PAGE_REFRESH_MS}">
+<body class="overview">
 <header>
   <h1>Cluster Sentinel</h1>
-  <p id="summary" aria-live="polite">Loading…</p>
-  <p id="live" class="live" title="Time since the page last got readings from the collector">connecting…</p>
+  <p id="live" class="live" data-mode="connecting" title="Time since the page last got readings from the collector">connecting…</p>
+  <p id="live-note" class="sr-only" aria-live="polite"></p>
 </header>
 <main>
   <noscript><p class="warn">This page needs JavaScript to refresh. The same data is at <a href="/api/hosts">/api/hosts</a>.</p></noscript>
+  <dl id="fleet" aria-label="Fleet">
+${FLEET.map(([key, label, dot]) => `    <div class="stat stat-${key}"><dt>${dot ? `<span class="dot status-${key}"></span>` : ''}${label}</dt><dd data-fleet="${key}">–</dd></div>`).join('\n')}
+  </dl>
+  <section id="alerts-banner" aria-labelledby="alerts-title" hidden><h2 id="alerts-title">Alerts firing</h2><ul></ul></section>
   <p id="error" class="warn" hidden></p>
-  <div class="table-wrap">
+  <div class="controls">
+    <input id="filter" type="search" aria-label="Filter hosts by name" placeholder="Filter by name" maxlength="200" autocomplete="off" spellcheck="false">
+    <select id="status-filter" aria-label="Show hosts by status">
+      <option value="all">All statuses</option><option value="online">Online</option><option value="stale">Stale</option><option value="offline">Offline</option>
+    </select>
+    <span class="sort-by"><select id="sort-key" aria-label="Sort by">${OVERVIEW_COLUMNS.map(([key, title]) => `<option value="${key}">${title}</option>`).join('')}</select><button type="button" id="sort-dir" aria-label="Sort direction">↑</button></span>
+    <span class="views" role="group" aria-label="Layout"><button type="button" data-view="table" aria-pressed="true">Table</button><button type="button" data-view="grid" aria-pressed="false">Cards</button></span>
+    <span id="shown" class="shown"></span>
+  </div>
+  <div id="table-wrap" class="table-wrap">
   <table id="hosts" aria-label="Hosts">
+    <colgroup>${OVERVIEW_COLUMNS.map(([key]) => `<col class="col-${key}">`).join('')}</colgroup>
     <thead><tr>
-      <th scope="col">Host</th><th scope="col">Status</th><th scope="col" class="num">CPU</th>
-      <th scope="col">Memory</th><th scope="col" class="num">Load 1 / 5 / 15</th>
-      <th scope="col" class="num">Uptime</th><th scope="col">Agent</th>
+${OVERVIEW_COLUMNS.map(([key, title, numeric]) => `      <th scope="col" data-col="${key}"${numeric ? ' class="num"' : ''} aria-sort="none"><button type="button" data-sort="${key}">${title}</button></th>`).join('\n')}
     </tr></thead>
     <tbody></tbody>
   </table>
   </div>
+  <div id="grid" class="grid" hidden></div>
   <p id="empty" hidden>No agent has connected yet. Start one with the command the collector printed.</p>
+  <p id="no-match" hidden>No host matches the filter.</p>
 </main>
 <script type="module">__JS__</script>
 </body>
@@ -110,14 +137,15 @@ function build(template: string, js: string, css: string): PageAsset {
   return { html: Buffer.from(html, 'utf8'), csp: cspFor(js, css) };
 }
 
-/** A sibling import of the static modules: `import { a, b } from './chart.js';` on one line. */
+/** A sibling import of the static modules: `import { a, b } from './chart.js';`, on one line or several. */
 const LOCAL_IMPORT = /^import \{[^}]*\} from '\.\/[a-z_]+\.js';\n/gm;
 
 /**
  * A page's modules joined into one inline module script, in dependency order, their
  * imports of each other removed (their exports are harmless in a module script). One inline
  * script keeps the page self-contained and its CSP a single hash: serving the modules from
- * this origin instead would need script-src 'self'.
+ * this origin instead would need script-src 'self'. The files share one scope, so their
+ * top-level names must differ (test/dashboard/page.test.ts parses each page's script).
  */
 function joinModules(dir: URL, files: readonly string[]): string {
   return files.map((f) => readFileSync(new URL(f, dir), 'utf8').replace(LOCAL_IMPORT, '')).join('\n');
@@ -128,7 +156,7 @@ export function loadPageAssets(): PageAssets {
   const dir = new URL('./static/', import.meta.url);
   const read = (f: string): string => readFileSync(new URL(f, dir), 'utf8');
   const css = read('app.css');
-  const overview = build(HTML, joinModules(dir, ['chart.js', 'app.js']), css);
+  const overview = build(HTML, joinModules(dir, ['chart.js', 'overview.js', 'overview_view.js', 'app.js']), css);
   const detail = build(DETAIL_HTML, joinModules(dir, ['chart.js', 'detail_view.js', 'detail.js']), css + read('detail.css'));
   return { ...overview, detail };
 }

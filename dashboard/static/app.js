@@ -1,115 +1,274 @@
-// Cluster Sentinel overview script. Plain browser JavaScript, inlined by page.ts after chart.js
-// (formatting, the live indicator) as one module script.
-// Every value that came from an agent is put in the page with textContent, never as markup.
-import { formatBytes, formatDuration, liveState } from './chart.js';
+// The overview page's wiring: the view state and its controls, the updates (Server-Sent Events,
+// polling when the stream breaks), the sparklines, and one render per update. What to show is
+// worked out in overview.js (pure); overview_view.js keeps the DOM in step. Inlined by page.ts
+// last, after chart.js, overview.js and overview_view.js, as one module script.
+import { liveState } from './chart.js';
+import {
+  COLUMNS, bannerModel, defaultDir, fleetModel, formatAge, initialState, normalizeHosts, rowModel,
+  serialiseQuery, serialiseStored, thresholdsOf, toggleSort, visibleHosts,
+} from './overview.js';
+import {
+  createCard, createRow, placeInOrder, renderBanner, renderFleet, updateAge, updateItem, updateSparks,
+} from './overview_view.js';
 
-(function main() {
-  const REFRESH_MS = Number(document.body.dataset.refreshMs) || 1000;
-  // After this long without a successful refresh the page says it is no longer live.
-  const LOST_AFTER_MS = 3 * REFRESH_MS + 1000;
-  // A request on a dead connection (half-open after sleep or a network change) can hang for
-  // minutes; aborting it lets the next refresh open a new one.
-  const FETCH_TIMEOUT_MS = Math.max(5000, 2 * REFRESH_MS);
+{
+  /** Polling period while the event stream is down, ms. */
+  const POLL_MS = 2000;
+  /** How long after the stream broke it is tried again, ms. */
+  const STREAM_RETRY_MS = 15_000;
+  /** The stream sends at least every 5 s; this long without an event means it is dead, ms. */
+  const STREAM_SILENT_MS = 12_000;
+  /** Past this without an update the page says it is not live, ms. */
+  const LOST_AFTER_MS = 7500;
+  const SPARK_MS = 15_000;
+  const SPARK_URL = '/api/sparklines?seconds=900&points=60';
+  // A request on a dead connection can hang for minutes; the timeout lets the next one retry.
+  const FETCH_TIMEOUT_MS = 5000;
+  const STORAGE_KEY = 'sentinel.overview';
+
+  const $ = (id) => document.getElementById(id);
+  const live = $('live');
+  const liveNote = $('live-note');
+  const errorBox = $('error');
+  const empty = $('empty');
+  const noMatch = $('no-match');
+  const shown = $('shown');
+  const fleetBox = $('fleet');
+  const banner = $('alerts-banner');
+  const tableWrap = $('table-wrap');
   const tbody = document.querySelector('#hosts tbody');
-  const summary = document.getElementById('summary');
-  const live = document.getElementById('live');
-  const errorBox = document.getElementById('error');
-  const empty = document.getElementById('empty');
+  const grid = $('grid');
+  const filterInput = $('filter');
+  const statusSelect = $('status-filter');
+  const sortSelect = $('sort-key');
+  const dirButton = $('sort-dir');
+
+  let storedText = null;
+  try { storedText = localStorage.getItem(STORAGE_KEY); } catch { /* storage off: the URL still works */ }
+  let state = initialState(location.search, storedText);
+
+  let payload = null;
+  /** performance.now() when `payload` arrived: ages tick on from the payload's. */
+  let payloadAt = 0;
+  let hosts = [];
   let lastOkAt = 0;
+  let failed = false;
+  let transport = 'connecting';
+  let source = null;
+  let pollTimer = null;
+  let retryTimer = null;
+  /** Date.now() when the stream was opened or last sent an event. */
+  let streamAt = 0;
+  let sparks = {};
+  let bannerKey = '';
+  let renders = 0;
+  /** performance.now() of the last render: ages set by it need no tick for a while. */
+  let renderedAt = -Infinity;
+  /** Per view, host name -> its element and what it shows. */
+  const items = { table: new Map(), grid: new Map() };
 
-  function el(tag, className, text) {
-    const node = document.createElement(tag);
-    if (className) node.className = className;
-    if (text !== undefined && text !== null) node.textContent = String(text);
-    return node;
+  // ---- view state ----
+
+  function saveState() {
+    const url = `${location.pathname}${serialiseQuery(state)}`;
+    if (url !== `${location.pathname}${location.search}`) history.replaceState(null, '', url);
+    try { localStorage.setItem(STORAGE_KEY, serialiseStored(state)); } catch { /* storage off or full */ }
   }
 
-  function age(ms) {
-    if (ms === null || ms === undefined) return 'no sample yet';
-    if (ms < 60000) return `${(ms / 1000).toFixed(1)} s ago`;
-    return `${formatDuration(ms / 1000)} ago`;
+  function showState() {
+    if (filterInput.value !== state.q) filterInput.value = state.q;
+    statusSelect.value = state.status;
+    sortSelect.value = state.sort;
+    dirButton.textContent = state.dir === 'asc' ? '↑' : '↓';
+    dirButton.setAttribute('aria-label', state.dir === 'asc' ? 'Sort ascending; switch to descending' : 'Sort descending; switch to ascending');
+    for (const th of document.querySelectorAll('#hosts th[data-col]')) {
+      th.setAttribute('aria-sort', th.dataset.col !== state.sort ? 'none' : state.dir === 'asc' ? 'ascending' : 'descending');
+    }
+    for (const b of document.querySelectorAll('button[data-view]')) b.setAttribute('aria-pressed', String(b.dataset.view === state.view));
+    tableWrap.hidden = state.view !== 'table';
+    grid.hidden = state.view !== 'grid';
   }
 
-  function meter(fraction) {
-    const wrap = el('span', fraction >= 0.9 ? 'meter high' : 'meter');
-    const bar = el('span');
-    bar.style.width = `${Math.max(0, Math.min(1, fraction)) * 100}%`;
-    wrap.appendChild(bar);
-    wrap.setAttribute('aria-hidden', 'true');
-    return wrap;
+  function setState(next) {
+    state = next;
+    showState();
+    saveState();
+    render();
   }
 
-  function row(h) {
-    const tr = el('tr', `status-${h.status}`);
-    tr.dataset.host = h.name;
+  // ---- rendering ----
 
-    const name = el('td', 'host');
-    // The link is built from the name with encodeURIComponent: the agent's text can never
-    // choose where it points (no scheme, no other path), and it is shown as text.
-    const link = el('a', 'host-name', h.name);
-    link.setAttribute('href', `/hosts/${encodeURIComponent(h.name)}`);
-    name.appendChild(link);
-    const facts = [h.os, h.kernel, h.arch, h.cpu_model, h.cpu_cores ? `${h.cpu_cores} cores` : ''].filter(Boolean).join(' · ');
-    if (facts) name.appendChild(el('span', 'sub', facts));
-    if (h.note) name.appendChild(el('span', 'sub', `missing: ${h.note}`));
-    tr.appendChild(name);
+  function render() {
+    if (payload === null) return;
+    performance.mark('sentinel-render-start');
+    const thresholds = thresholdsOf(payload);
+    renderFleet(fleetBox, fleetModel(payload, hosts));
+    const banned = bannerModel(payload);
+    const key = JSON.stringify(banned);
+    if (key !== bannerKey) {
+      bannerKey = key;
+      renderBanner(banner, banned);
+      document.title = banned.count > 0 ? `(${banned.count}) Cluster Sentinel` : 'Cluster Sentinel';
+    }
 
-    const status = el('td');
-    status.appendChild(el('span', 'dot'));
-    status.appendChild(el('span', 'status', h.status));
-    status.appendChild(el('span', 'sub age', h.status === 'offline' ? 'disconnected' : age(h.age_ms)));
-    tr.appendChild(status);
+    const view = items[state.view];
+    const present = new Set(hosts.map((h) => h.name));
+    for (const map of Object.values(items)) for (const name of map.keys()) if (!present.has(name)) map.delete(name);
+    const nodes = [];
+    for (const h of visibleHosts(hosts, state)) {
+      const m = rowModel(h, thresholds);
+      let item = view.get(h.name);
+      if (!item) {
+        item = state.view === 'table' ? createRow(h.name, m.href) : createCard(h.name, m.href);
+        view.set(h.name, item);
+      }
+      item.ageMs = h.ageMs;
+      updateItem(item, m);
+      updateSparks(item, sparks[h.name]);
+      updateAge(item, formatAge(ageNow(item.ageMs)));
+      nodes.push(item.root);
+    }
+    placeInOrder(state.view === 'table' ? tbody : grid, nodes);
 
-    const cpu = el('td', 'num');
-    if (h.cpu_pct !== null) cpu.appendChild(meter(h.cpu_pct / 100));
-    cpu.appendChild(el('span', '', h.cpu_pct === null ? '–' : `${h.cpu_pct.toFixed(1)} %`));
-    tr.appendChild(cpu);
+    empty.hidden = hosts.length > 0;
+    noMatch.hidden = hosts.length === 0 || nodes.length > 0;
+    const count = nodes.length === hosts.length ? `${hosts.length} shown` : `${nodes.length} of ${hosts.length} shown`;
+    if (shown.textContent !== count) shown.textContent = count;
 
-    const mem = el('td');
-    if (h.mem_used_bytes !== null && h.mem_total_bytes) mem.appendChild(meter(h.mem_used_bytes / h.mem_total_bytes));
-    mem.appendChild(el('span', '', `${formatBytes(h.mem_used_bytes)} / ${formatBytes(h.mem_total_bytes)}`));
-    if (h.swap_total_bytes) mem.appendChild(el('span', 'sub', `swap ${formatBytes(h.swap_used_bytes)} / ${formatBytes(h.swap_total_bytes)}`));
-    tr.appendChild(mem);
-
-    tr.appendChild(el('td', 'num', h.load.map((v) => (v === null ? '–' : v.toFixed(2))).join(' / ')));
-    tr.appendChild(el('td', 'num', formatDuration(h.uptime_s)));
-    tr.appendChild(el('td', '', h.agent || '–'));
-    return tr;
+    // Entries are kept for whoever measures; bounded so a page left on for weeks does not grow.
+    if (++renders % 600 === 0) performance.clearMeasures('sentinel-render');
+    performance.measure('sentinel-render', 'sentinel-render-start');
+    renderedAt = performance.now();
+    performance.clearMarks('sentinel-render-start');
   }
 
-  function render(data) {
-    const s = data.summary;
-    const text = `${s.hosts} host${s.hosts === 1 ? '' : 's'}: ${s.online} online, ${s.stale} stale, ${s.offline} offline`;
-    // #summary is a live region: rewrite it only when it changes, or screen readers repeat it every refresh.
-    if (summary.textContent !== text) summary.textContent = text;
-    const rows = data.hosts.map(row);
-    tbody.replaceChildren(...rows);
-    empty.hidden = data.hosts.length > 0;
+  function ageNow(ms) {
+    return ms === null ? null : ms + (performance.now() - payloadAt);
+  }
+
+  function apply(data) {
+    if (!data || typeof data !== 'object' || !Array.isArray(data.hosts)) throw new Error('the collector sent no host list');
+    // A poll answered after a newer pushed update would step the page back.
+    if (payload !== null && typeof data.now_ms === 'number' && data.now_ms < payload.now_ms) return;
+    payload = data;
+    payloadAt = performance.now();
+    hosts = normalizeHosts(data);
+    lastOkAt = Date.now();
+    failed = false;
+    errorBox.hidden = true;
+    render();
+    tickLive();
+  }
+
+  /** Once a second: the ages, a stream that fell silent, the live indicator. */
+  function tick() {
+    // While updates come every second the render has just set the ages; ticking them as well
+    // would lay the table out twice a second for nothing.
+    if (performance.now() - renderedAt > 900) {
+      for (const item of items[state.view].values()) if (item.root.isConnected) updateAge(item, formatAge(ageNow(item.ageMs)));
+    }
+    // A half-open connection never errors: silence is the only sign of a dead stream.
+    if (source !== null && Date.now() - streamAt > STREAM_SILENT_MS) streamFailed();
+    tickLive();
   }
 
   function tickLive() {
-    const { lost, text } = liveState(lastOkAt, !errorBox.hidden, Date.now(), LOST_AFTER_MS);
-    live.classList.toggle('lost', lost);
-    live.textContent = text;
+    const { lost, text } = liveState(lastOkAt, failed, Date.now(), LOST_AFTER_MS);
+    const mode = lost ? 'lost' : lastOkAt === 0 ? 'connecting' : transport;
+    if (live.dataset.mode !== mode) {
+      live.dataset.mode = mode;
+      document.body.dataset.live = mode;
+      // The one announced change: going live, falling back to polling, or losing the collector.
+      liveNote.textContent = mode === 'sse' ? 'Live: updates are pushed.' : mode === 'poll' ? 'Live: polling every 2 s.' : mode === 'lost' ? 'Not live: no recent update.' : '';
+      live.title = mode === 'poll' ? 'Polling every 2 s: the event stream is not available' : mode === 'sse' ? 'Updates pushed by the collector as samples land' : 'Time since the page last got readings from the collector';
+    }
+    if (live.textContent !== text) live.textContent = text;
   }
 
-  async function refresh() {
+  // ---- updates: the event stream, polling when it breaks ----
+
+  function requestInit() {
+    const signal = typeof AbortSignal.timeout === 'function' ? AbortSignal.timeout(FETCH_TIMEOUT_MS) : undefined;
+    return { cache: 'no-store', headers: { accept: 'application/json' }, signal };
+  }
+
+  async function loadHosts() {
     try {
-      const signal = typeof AbortSignal.timeout === 'function' ? AbortSignal.timeout(FETCH_TIMEOUT_MS) : undefined;
-      const res = await fetch('/api/hosts', { cache: 'no-store', headers: { accept: 'application/json' }, signal });
+      const res = await fetch('/api/hosts', requestInit());
       if (!res.ok) throw new Error(`HTTP ${res.status}`);
-      render(await res.json());
-      lastOkAt = Date.now();
-      errorBox.hidden = true;
+      apply(await res.json());
     } catch (err) {
+      failed = true;
       errorBox.hidden = false;
       errorBox.textContent = `Cannot reach the collector: ${err && err.message ? err.message : err}`;
-    } finally {
       tickLive();
-      setTimeout(refresh, REFRESH_MS);
     }
   }
 
-  setInterval(tickLive, 250);
-  refresh();
-})();
+  async function poll() {
+    pollTimer = null;
+    await loadHosts();
+    if (transport === 'poll' && pollTimer === null) pollTimer = setTimeout(poll, POLL_MS);
+  }
+
+  function openStream() {
+    if (typeof EventSource !== 'function') { streamFailed(); return; }
+    source = new EventSource('/api/events');
+    streamAt = Date.now();
+    source.addEventListener('hosts', (ev) => {
+      streamAt = Date.now();
+      let data;
+      try { data = JSON.parse(ev.data); } catch { return; }
+      if (transport !== 'sse') {
+        transport = 'sse';
+        clearTimeout(pollTimer);
+        pollTimer = null;
+      }
+      try { apply(data); } catch { /* a malformed event: the next one or the watchdog decides */ }
+    });
+    // A 404 (no stream on this collector), a dropped connection or a proxy that buffers: poll.
+    source.addEventListener('error', streamFailed);
+  }
+
+  function streamFailed() {
+    if (source) { source.close(); source = null; }
+    transport = 'poll';
+    if (pollTimer === null) pollTimer = setTimeout(poll, 0);
+    if (retryTimer === null) retryTimer = setTimeout(() => { retryTimer = null; openStream(); }, STREAM_RETRY_MS);
+  }
+
+  async function loadSparks() {
+    try {
+      const res = await fetch(SPARK_URL, requestInit());
+      if (res.ok) {
+        const data = await res.json();
+        if (data && typeof data.hosts === 'object' && data.hosts !== null) {
+          sparks = data.hosts;
+          for (const [name, item] of items[state.view]) if (item.root.isConnected) updateSparks(item, sparks[name]);
+        }
+      }
+    } catch { /* sparklines are extra: the rows carry the numbers */ }
+    setTimeout(loadSparks, SPARK_MS);
+  }
+
+  // ---- controls ----
+
+  filterInput.addEventListener('input', () => setState({ ...state, q: filterInput.value.slice(0, 200) }));
+  statusSelect.addEventListener('change', () => setState({ ...state, status: statusSelect.value }));
+  sortSelect.addEventListener('change', () => setState({ ...state, sort: sortSelect.value, dir: defaultDir(sortSelect.value) }));
+  dirButton.addEventListener('click', () => setState({ ...state, dir: state.dir === 'asc' ? 'desc' : 'asc' }));
+  for (const b of document.querySelectorAll('button[data-sort]')) {
+    b.addEventListener('click', () => setState(toggleSort(state, b.dataset.sort)));
+  }
+  for (const b of document.querySelectorAll('button[data-view]')) {
+    b.addEventListener('click', () => { if (state.view !== b.dataset.view) setState({ ...state, view: b.dataset.view }); });
+  }
+  if (COLUMNS.length !== document.querySelectorAll('#hosts th[data-col]').length) throw new Error('page and script disagree on the columns');
+
+  showState();
+  saveState();
+  loadHosts();
+  openStream();
+  loadSparks();
+  setInterval(tick, 1000);
+}

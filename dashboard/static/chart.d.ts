@@ -18,6 +18,9 @@ export function linearScale(d0: number, d1: number, r0: number, r1: number): (v:
 /** SVG path data; `x` maps ms to user units, `y` values to user units. */
 export function linePath(t: readonly number[], values: readonly (number | null)[], x: (ms: number) => number, y: (v: number) => number, maxGapMs: number): string;
 
+/** Sparkline path data: values evenly across `width`, lo..hi (default 0..100) bottom to top; null is a gap. */
+export function sparkPath(values: readonly (number | null)[], width: number, height: number, lo?: number, hi?: number): string;
+
 export const MIN_WINDOW_MS: number;
 export function timeTicks(windowMs: number): Array<{ backMs: number; label: string }>;
 

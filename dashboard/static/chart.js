@@ -147,6 +147,20 @@ export function linePath(t, values, x, y, maxGapMs) {
   return parts.join('');
 }
 
+/**
+ * SVG path data of a sparkline in a `width` x `height` box: `values` spaced evenly across it,
+ * oldest at the left, `lo`..`hi` from the bottom to the top (a value off the scale is drawn on
+ * its edge). A null value is a gap in the line; a lone point is a dot, as in linePath.
+ */
+export function sparkPath(values, width, height, lo = 0, hi = 100) {
+  const n = values.length;
+  const x = n > 1 ? linearScale(0, n - 1, 0, width) : () => width;
+  const y = linearScale(lo, hi, height, 0);
+  const index = values.map((_, i) => i);
+  const clamped = values.map((v) => (isNum(v) ? Math.min(hi, Math.max(lo, v)) : null));
+  return linePath(index, clamped, x, y, 1);
+}
+
 /** Per kind of chart: how its values read and how its axis is scaled. */
 const KINDS = {
   percent: { format: formatPercent, tick: (v) => `${formatNumber(v, 1)} %`, base: 10, fixed: [0, 100] },

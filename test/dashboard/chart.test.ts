@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import {
   liveState,
   chartModel, formatBytes, formatCelsius, formatDuration, formatNumber, formatPercent, formatRate, formatWatts,
-  linearScale, linePath, niceStep, niceTicks, timeTicks,
+  linearScale, linePath, niceStep, niceTicks, sparkPath, timeTicks,
 } from '../../dashboard/static/chart.js';
 
 const GIB = 1024 ** 3;
@@ -90,6 +90,23 @@ test('linePath: lines break at nulls and at gaps over two steps', () => {
     { name: 'coordinates rounded to a tenth', t: [1234, 2345], v: [1 / 3, 2 / 3], want: 'M1.2,99.7L2.3,99.3' },
   ];
   for (const c of cases) assert.equal(linePath(c.t, c.v, x, y, 2000), c.want, c.name);
+});
+
+test('sparkPath: values evenly across the box, 0-100 bottom to top, gaps at nulls', () => {
+  interface Case { name: string; v: Array<number | null>; w?: number; h?: number; lo?: number; hi?: number; want: string }
+  const cases: Case[] = [
+    { name: 'no values', v: [], want: '' },
+    { name: 'all null', v: [null, null, null], want: '' },
+    { name: 'one value sits at the right edge', v: [50], want: 'M60,10h0' },
+    { name: 'oldest left, newest right', v: [0, 50, 100], want: 'M0,20L30,10L60,0' },
+    { name: 'a null is a gap', v: [0, null, 100, 100], want: 'M0,20h0M40,0L60,0' },
+    { name: 'off the scale is clamped to its edges', v: [-5, 150], want: 'M0,20L60,0' },
+    { name: 'another scale', v: [10, 30], lo: 10, hi: 30, want: 'M0,20L60,0' },
+    { name: 'coordinates to a tenth', v: [1 / 3, 2 / 3, 1], w: 10, h: 10, lo: 0, hi: 1, want: 'M0,6.7L5,3.3L10,0' },
+  ];
+  for (const c of cases) assert.equal(sparkPath(c.v, c.w ?? 60, c.h ?? 20, c.lo, c.hi), c.want, c.name);
+  const sixty = sparkPath(Array.from({ length: 60 }, (_, i) => i), 60, 20);
+  assert.match(sixty, /^M0,20(L[\d.]+,[\d.]+){59}$/, 'sixty points, one segment each');
 });
 
 test('timeTicks: about five ticks back from now', () => {

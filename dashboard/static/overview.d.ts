@@ -1,0 +1,98 @@
+// Types of overview.js for the TypeScript that imports it (the tests). overview.js stays plain
+// JavaScript so the browser runs it as it is; keep these signatures in step with it.
+
+export type ColumnKey = 'name' | 'status' | 'age' | 'cpu' | 'mem' | 'disk' | 'net' | 'temp' | 'power' | 'uptime';
+export type SortDir = 'asc' | 'desc';
+export type StatusFilter = 'all' | 'online' | 'stale' | 'offline';
+export type ViewName = 'table' | 'grid';
+export type HostStatus = 'online' | 'stale' | 'offline';
+export type Level = '' | 'warn' | 'alert';
+export type AlertState = 'pending' | 'firing';
+
+export const COLUMNS: readonly ColumnKey[];
+export const STATUS_FILTERS: readonly StatusFilter[];
+export const VIEWS: readonly ViewName[];
+export const SPARK_SERIES: readonly ['cpu_pct', 'mem_used_pct'];
+export const MAX_QUERY_CHARS: number;
+export const MAX_BANNER_ALERTS: number;
+
+export interface ViewState { sort: ColumnKey; dir: SortDir; q: string; status: StatusFilter; view: ViewName }
+export const DEFAULT_STATE: Readonly<ViewState>;
+
+export interface Thresholds { cpu_pct: number | null; mem_used_pct: number | null; fs_used_pct: number | null; temp_max_c: number | null }
+export const DEFAULT_THRESHOLDS: Readonly<Thresholds>;
+
+/** A host alert as the payload lists it under the host. */
+export interface HostAlert { rule: string; metric: string; instance: string; state: AlertState }
+
+/** A host of the payload, every shown value present (null when unknown). */
+export interface OverviewHost {
+  name: string;
+  status: HostStatus;
+  ageMs: number | null;
+  cpuPct: number | null;
+  cpuCores: number | null;
+  memUsedBytes: number | null;
+  memTotalBytes: number | null;
+  memPct: number | null;
+  diskPct: number | null;
+  diskMount: string | null;
+  rxBps: number | null;
+  txBps: number | null;
+  netBps: number | null;
+  tempC: number | null;
+  powerW: number | null;
+  uptimeS: number | null;
+  /** os · kernel · arch · cpu model · cores · agent, the parts that are known. */
+  facts: string;
+  note: string;
+  alerts: HostAlert[];
+}
+
+/** Anything JSON-shaped: the payload is read defensively. */
+type Json = Record<string, unknown>;
+
+export function defaultDir(key: ColumnKey): SortDir;
+export function compareNames(a: string, b: string): number;
+export function normalizeHost(h: Json): OverviewHost;
+export function normalizeHosts(payload: unknown): OverviewHost[];
+export function sortValue(host: OverviewHost, key: ColumnKey): number | string | null;
+export function hostComparator(key: ColumnKey, dir: SortDir): (a: OverviewHost, b: OverviewHost) => number;
+export function matchesFilter(host: OverviewHost, q: string, status: StatusFilter): boolean;
+export function visibleHosts(hosts: readonly OverviewHost[], state: ViewState): OverviewHost[];
+
+export function parseQuery(search: unknown): Partial<ViewState>;
+export function parseStored(text: unknown): Partial<ViewState>;
+export function initialState(search: unknown, storedText: unknown): ViewState;
+export function serialiseQuery(state: ViewState): string;
+export function serialiseStored(state: ViewState): string;
+export function toggleSort(state: ViewState, key: ColumnKey): ViewState;
+
+export function alertStates(alerts: readonly HostAlert[]): Partial<Record<ColumnKey, AlertState>>;
+export function level(value: number | null, threshold: number | null, alertState: AlertState | undefined): Level;
+export function thresholdsOf(payload: unknown): Thresholds;
+
+export function formatAge(ms: number | null | undefined): string;
+export function formatBytesPair(used: number | null | undefined, total: number | null | undefined): string;
+export function formatPower(w: number | null | undefined): string;
+export function formatCost(c: unknown): string;
+
+export interface Cell { text: string; sub: string; level: Level }
+export interface RowModel {
+  name: string;
+  /** /hosts/NAME, the name percent-encoded. */
+  href: string;
+  status: HostStatus;
+  /** Whether any alert of the host fires. */
+  firing: boolean;
+  /** The link's tooltip: what the host is, and what it did not report. */
+  title: string;
+  cells: Record<Exclude<ColumnKey, 'name' | 'age'>, Cell>;
+}
+export function rowModel(host: OverviewHost, thresholds: Thresholds): RowModel;
+
+export type FleetKey = 'hosts' | 'online' | 'stale' | 'offline' | 'cpu' | 'memory' | 'power' | 'cost';
+export function fleetModel(payload: unknown, hosts: readonly OverviewHost[]): Record<FleetKey, string>;
+
+export interface BannerLine { rule: string; host: string; instance: string; href: string; detail: string }
+export function bannerModel(payload: unknown): { count: number; lines: BannerLine[]; more: number };

@@ -1,0 +1,384 @@
+// The overview page's logic without a DOM: the columns, how hosts sort and filter, the view
+// state kept in the URL and in localStorage, what is over a threshold, and the text of the
+// fleet header, the alerts banner and each host's row. Plain JavaScript (types in overview.d.ts)
+// so node:test imports it as the browser runs it; page.ts inlines it after chart.js. Every
+// top-level name here shares one module scope with chart.js, overview_view.js and app.js.
+import { NONE, isNum, formatBytes, formatDuration, formatNumber, formatPercent, formatRate, formatWatts } from './chart.js';
+
+/** The table's columns, in page order; each is a sort key and a cell (td[data-col=KEY]). */
+export const COLUMNS = Object.freeze(['name', 'status', 'age', 'cpu', 'mem', 'disk', 'net', 'temp', 'power', 'uptime']);
+export const STATUS_FILTERS = Object.freeze(['all', 'online', 'stale', 'offline']);
+export const VIEWS = Object.freeze(['table', 'grid']);
+export const SPARK_SERIES = Object.freeze(['cpu_pct', 'mem_used_pct']);
+/** The view state a page starts with; serialiseState leaves these values out of the URL. */
+export const DEFAULT_STATE = Object.freeze({ sort: 'name', dir: 'asc', q: '', status: 'all', view: 'table' });
+/** Longest name filter kept, characters: a host name is at most a few hundred bytes. */
+export const MAX_QUERY_CHARS = 200;
+/**
+ * Thresholds used when the payload carries none (a collector from before alert rules): the
+ * default rules' values. A payload's own `thresholds` always wins, nulls included.
+ */
+export const DEFAULT_THRESHOLDS = Object.freeze({ cpu_pct: 90, mem_used_pct: 90, fs_used_pct: 90, temp_max_c: 85 });
+
+/** A new column's first direction: names A→Z, everything else worst or biggest first. */
+export function defaultDir(key) {
+  return key === 'name' ? 'asc' : 'desc';
+}
+
+/** formatBytes's units, in order. */
+const BYTE_UNIT_NAMES = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB'];
+const STATUS_RANK = { online: 0, stale: 1, offline: 2 };
+const NAME_COLLATOR = new Intl.Collator('en', { numeric: true, sensitivity: 'variant' });
+
+/** web-2 before web-10; code-point order where the collator sees no difference, so the order is total. */
+export function compareNames(a, b) {
+  return NAME_COLLATOR.compare(a, b) || (a < b ? -1 : a > b ? 1 : 0);
+}
+
+function numOrNull(v) {
+  return isNum(v) ? v : null;
+}
+
+/** Reads a number from an object, null when absent or not a finite number. */
+function field(obj, key) {
+  return obj && typeof obj === 'object' ? numOrNull(obj[key]) : null;
+}
+
+function sumOrNull(a, b) {
+  return a === null && b === null ? null : (a ?? 0) + (b ?? 0);
+}
+
+/**
+ * One host of the payload with every value the page shows or sorts by: fields a collector may
+ * not send yet (mem_used_pct, disk_fullest_*, alerts) read as null or empty, never undefined.
+ */
+export function normalizeHost(h) {
+  const r = h && typeof h.readings === 'object' && h.readings !== null ? h.readings : {};
+  const memUsed = field(h, 'mem_used_bytes');
+  const memTotal = field(h, 'mem_total_bytes');
+  let memPct = field(h, 'mem_used_pct');
+  if (memPct === null && h.mem_used_pct === undefined && memUsed !== null && memTotal) memPct = (memUsed / memTotal) * 100;
+  const rx = field(r, 'net_rx_bps');
+  const tx = field(r, 'net_tx_bps');
+  return {
+    name: String(h.name),
+    status: Object.hasOwn(STATUS_RANK, h.status) ? h.status : 'offline',
+    ageMs: field(h, 'age_ms'),
+    cpuPct: field(h, 'cpu_pct'),
+    cpuCores: field(h, 'cpu_cores'),
+    memUsedBytes: memUsed,
+    memTotalBytes: memTotal,
+    memPct,
+    diskPct: field(h, 'disk_fullest_pct'),
+    diskMount: typeof h.disk_fullest_mount === 'string' ? h.disk_fullest_mount : null,
+    rxBps: rx,
+    txBps: tx,
+    netBps: sumOrNull(rx, tx),
+    tempC: field(r, 'temp_max_c'),
+    powerW: field(r, 'power_w'),
+    uptimeS: field(h, 'uptime_s'),
+    facts: [h.os, h.kernel, h.arch, h.cpu_model, isNum(h.cpu_cores) ? `${h.cpu_cores} cores` : '', h.agent]
+      .filter((s) => typeof s === 'string' && s !== '').join(' · '),
+    note: typeof h.note === 'string' ? h.note : '',
+    alerts: Array.isArray(h.alerts) ? h.alerts.filter((a) => a && typeof a.metric === 'string') : [],
+  };
+}
+
+/** The payload's hosts, normalised; entries without a string name are dropped. */
+export function normalizeHosts(payload) {
+  const list = payload && Array.isArray(payload.hosts) ? payload.hosts : [];
+  return list.filter((h) => h && typeof h === 'object' && typeof h.name === 'string').map(normalizeHost);
+}
+
+/** The value a column sorts by (null: nothing to sort by, kept last). */
+export function sortValue(host, key) {
+  switch (key) {
+    case 'name': return host.name;
+    case 'status': return STATUS_RANK[host.status];
+    case 'age': return host.ageMs;
+    case 'cpu': return host.cpuPct;
+    case 'mem': return host.memPct;
+    case 'disk': return host.diskPct;
+    case 'net': return host.netBps;
+    case 'temp': return host.tempC;
+    case 'power': return host.powerW;
+    case 'uptime': return host.uptimeS;
+    default: return null;
+  }
+}
+
+/**
+ * A comparator of normalised hosts by `key` in `dir`. Hosts without a value go last whichever
+ * the direction (a missing reading is not the smallest one); ties go by name A→Z, so the order
+ * never depends on the order the hosts came in.
+ */
+export function hostComparator(key, dir) {
+  const sign = dir === 'desc' ? -1 : 1;
+  return (a, b) => {
+    const va = sortValue(a, key);
+    const vb = sortValue(b, key);
+    if (va === null || vb === null) {
+      if (va !== vb) return va === null ? 1 : -1;
+    } else {
+      const c = key === 'name' ? compareNames(va, vb) : va - vb;
+      if (c !== 0) return sign * c;
+    }
+    return compareNames(a.name, b.name);
+  };
+}
+
+/** Whether a host passes the name filter (substring, any case) and the status filter. */
+export function matchesFilter(host, q, status) {
+  if (status !== 'all' && host.status !== status) return false;
+  const needle = q.trim().toLowerCase();
+  return needle === '' || host.name.toLowerCase().includes(needle);
+}
+
+/** The hosts to show, filtered and sorted by `state`. Does not change `hosts`. */
+export function visibleHosts(hosts, state) {
+  return hosts.filter((h) => matchesFilter(h, state.q, state.status)).sort(hostComparator(state.sort, state.dir));
+}
+
+/** Each state key's check: the value, or undefined when it is not one the page knows. */
+const STATE_CHECKS = {
+  sort: (v) => (COLUMNS.includes(v) ? v : undefined),
+  dir: (v) => (v === 'asc' || v === 'desc' ? v : undefined),
+  q: (v) => (typeof v === 'string' && v.length <= MAX_QUERY_CHARS ? v : undefined),
+  status: (v) => (STATUS_FILTERS.includes(v) ? v : undefined),
+  view: (v) => (VIEWS.includes(v) ? v : undefined),
+};
+
+/** The valid keys of `source` (a key -> value getter); unknown keys and bad values are left out. */
+function pickState(get) {
+  const out = {};
+  for (const [key, check] of Object.entries(STATE_CHECKS)) {
+    const v = check(get(key));
+    if (v !== undefined) out[key] = v;
+  }
+  return out;
+}
+
+/** The valid state keys of a query string ('?sort=cpu&dir=desc'). */
+export function parseQuery(search) {
+  let params;
+  try {
+    params = new URLSearchParams(typeof search === 'string' ? search : '');
+  } catch {
+    return {};
+  }
+  return pickState((k) => params.get(k) ?? undefined);
+}
+
+/** The valid state keys of what localStorage held (JSON text; anything else gives {}). */
+export function parseStored(text) {
+  let obj;
+  try {
+    obj = typeof text === 'string' ? JSON.parse(text) : null;
+  } catch {
+    return {};
+  }
+  if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) return {};
+  return pickState((k) => (Object.hasOwn(obj, k) ? obj[k] : undefined));
+}
+
+/**
+ * The state to start with: the URL's when it names any (a shared link shows what it says),
+ * else what this browser last used, over the defaults. A sort without a direction gets the
+ * column's first direction.
+ */
+export function initialState(search, storedText) {
+  const fromUrl = parseQuery(search);
+  const picked = Object.keys(fromUrl).length > 0 ? fromUrl : parseStored(storedText);
+  const state = { ...DEFAULT_STATE, ...picked };
+  if (picked.sort !== undefined && picked.dir === undefined) state.dir = defaultDir(state.sort);
+  return state;
+}
+
+/**
+ * The query string for `state` ('' when it is all defaults), keys in a fixed order. Sort and
+ * direction go together: a sort alone would read back with the column's first direction.
+ */
+export function serialiseQuery(state) {
+  const params = new URLSearchParams();
+  if (state.sort !== DEFAULT_STATE.sort || state.dir !== DEFAULT_STATE.dir) {
+    params.set('sort', state.sort);
+    params.set('dir', state.dir);
+  }
+  for (const key of ['q', 'status', 'view']) {
+    if (state[key] !== DEFAULT_STATE[key]) params.set(key, state[key]);
+  }
+  const s = params.toString();
+  return s === '' ? '' : `?${s}`;
+}
+
+/** The state as localStorage keeps it. */
+export function serialiseStored(state) {
+  return JSON.stringify(Object.fromEntries(Object.keys(DEFAULT_STATE).map((k) => [k, state[k]])));
+}
+
+/** The state after a click on column `key`'s header: the active column flips, another starts at its first direction. */
+export function toggleSort(state, key) {
+  if (state.sort === key) return { ...state, dir: state.dir === 'asc' ? 'desc' : 'asc' };
+  return { ...state, sort: key, dir: defaultDir(key) };
+}
+
+/** Which column shows an alert on a metric; metrics not listed mark the row only. */
+const METRIC_COLUMN = {
+  cpu_pct: 'cpu', cpu_user_pct: 'cpu', cpu_system_pct: 'cpu', cpu_iowait_pct: 'cpu', cpu_steal_pct: 'cpu',
+  mem_used_pct: 'mem', mem_used_bytes: 'mem', swap_used_pct: 'mem',
+  fs_used_pct: 'disk', net_rx_bps: 'net', net_tx_bps: 'net', temp_max_c: 'temp', temp_cpu_c: 'temp',
+  power_w: 'power', uptime_s: 'uptime', offline_s: 'status',
+};
+
+/** Per column, the worst alert state of a host's alerts ('firing' over 'pending'). */
+export function alertStates(alerts) {
+  const out = {};
+  for (const a of alerts) {
+    const col = METRIC_COLUMN[a.metric];
+    if (col && (out[col] !== 'firing')) out[col] = a.state === 'firing' ? 'firing' : 'pending';
+  }
+  return out;
+}
+
+/**
+ * How a value reads against its rule: 'alert' while a rule on it fires; 'warn' while it is
+ * over the threshold (strictly, as the default rules' `>`) or a rule on it is pending; '' else.
+ */
+export function level(value, threshold, alertState) {
+  if (alertState === 'firing') return 'alert';
+  if (alertState === 'pending') return 'warn';
+  return isNum(value) && isNum(threshold) && value > threshold ? 'warn' : '';
+}
+
+/** The payload's thresholds, or the defaults when it has none; each null where no rule applies. */
+export function thresholdsOf(payload) {
+  const t = payload && payload.thresholds;
+  if (!t || typeof t !== 'object') return DEFAULT_THRESHOLDS;
+  return { cpu_pct: field(t, 'cpu_pct'), mem_used_pct: field(t, 'mem_used_pct'), fs_used_pct: field(t, 'fs_used_pct'), temp_max_c: field(t, 'temp_max_c') };
+}
+
+/** Age of a last sample as the rows show it: whole seconds under a minute, then '4m 7s'. */
+export function formatAge(ms) {
+  if (!isNum(ms)) return NONE;
+  const s = Math.max(0, Math.floor(ms / 1000));
+  return s < 60 ? `${s} s` : formatDuration(s);
+}
+
+/** Used of total in the total's unit: '4.19/8 GiB' (narrow, for a table cell); '–' for an unknown part. */
+export function formatBytesPair(used, total) {
+  if (!isNum(total)) return isNum(used) ? formatBytes(used) : NONE;
+  const unit = formatBytes(total).split(' ')[1];
+  const scale = 1024 ** BYTE_UNIT_NAMES.indexOf(unit);
+  const part = (v) => {
+    if (!isNum(v)) return NONE;
+    const x = v / scale;
+    return formatNumber(x, Math.abs(x) >= 100 ? 0 : Math.abs(x) >= 10 ? 1 : 2);
+  };
+  return `${part(used)}/${part(total)} ${unit}`;
+}
+
+/** Power of a host or of the fleet: W below 10 kW, then kW. */
+export function formatPower(w) {
+  return isNum(w) && Math.abs(w) >= 10_000 ? `${formatNumber(w / 1000, 1)} kW` : formatWatts(w);
+}
+
+function cell(text, sub = '', lvl = '') {
+  return { text, sub, level: lvl };
+}
+
+/**
+ * What a host's row (or card) shows, without its age (the page ticks that itself): per column
+ * the main text, a smaller second text and its level. `host` is a normalised host.
+ */
+export function rowModel(host, thresholds) {
+  const al = alertStates(host.alerts);
+  const memSub = host.memTotalBytes === null ? '' : formatBytesPair(host.memUsedBytes, host.memTotalBytes);
+  return {
+    name: host.name,
+    href: `/hosts/${encodeURIComponent(host.name)}`,
+    status: host.status,
+    firing: host.alerts.some((a) => a.state === 'firing'),
+    title: [host.name, host.facts, host.note ? `missing: ${host.note}` : ''].filter(Boolean).join('\n'),
+    cells: {
+      status: cell(host.status, '', al.status === 'firing' ? 'alert' : ''),
+      cpu: cell(formatPercent(host.cpuPct), '', level(host.cpuPct, thresholds.cpu_pct, al.cpu)),
+      mem: cell(formatPercent(host.memPct), memSub, level(host.memPct, thresholds.mem_used_pct, al.mem)),
+      disk: cell(formatPercent(host.diskPct), host.diskMount ?? '', level(host.diskPct, thresholds.fs_used_pct, al.disk)),
+      net: cell(host.netBps === null ? NONE : `↓ ${formatRate(host.rxBps)}`, host.netBps === null ? '' : `↑ ${formatRate(host.txBps)}`, level(null, null, al.net)),
+      temp: cell(isNum(host.tempC) ? `${host.tempC.toFixed(0)} °C` : NONE, '', level(host.tempC, thresholds.temp_max_c, al.temp)),
+      power: cell(formatPower(host.powerW), '', level(null, null, al.power)),
+      uptime: cell(formatDuration(host.uptimeS), '', level(null, null, al.uptime)),
+    },
+  };
+}
+
+/** The summary's field, or its value worked out from the hosts when the payload lacks it. */
+function summaryField(summary, key, derive) {
+  return summary && summary[key] !== undefined ? numOrNull(summary[key]) : derive();
+}
+
+/**
+ * The fleet header: the text of each [data-fleet=KEY]. A summary field the collector does not
+ * send yet is worked out from the online hosts; one it sends as null shows as '–'.
+ */
+export function fleetModel(payload, hosts) {
+  const s = payload && typeof payload.summary === 'object' && payload.summary !== null ? payload.summary : {};
+  const online = hosts.filter((h) => h.status === 'online');
+  const sum = (pick) => {
+    const vals = online.map(pick).filter(isNum);
+    return vals.length === 0 ? null : vals.reduce((a, b) => a + b, 0);
+  };
+  const count = (status) => summaryField(s, status, () => hosts.filter((h) => h.status === status).length) ?? 0;
+  const cores = summaryField(s, 'cpu_cores', () => sum((h) => h.cpuCores));
+  const cpu = summaryField(s, 'cpu_pct', () => {
+    const weighted = online.filter((h) => isNum(h.cpuPct));
+    const w = weighted.reduce((a, h) => a + (h.cpuCores ?? 1), 0);
+    return w === 0 ? null : weighted.reduce((a, h) => a + h.cpuPct * (h.cpuCores ?? 1), 0) / w;
+  });
+  const memUsed = summaryField(s, 'mem_used_bytes', () => sum((h) => h.memUsedBytes));
+  const memTotal = summaryField(s, 'mem_total_bytes', () => sum((h) => h.memTotalBytes));
+  const power = summaryField(s, 'power_w', () => sum((h) => h.powerW));
+  const ofCores = isNum(cores) && cores > 0 ? ` of ${formatNumber(cores, 0)} cores` : '';
+  return {
+    hosts: String(summaryField(s, 'hosts', () => hosts.length) ?? 0),
+    online: String(count('online')),
+    stale: String(count('stale')),
+    offline: String(count('offline')),
+    cpu: isNum(cpu) ? `${formatPercent(cpu)}${ofCores}` : NONE,
+    memory: isNum(memTotal) ? `${formatBytes(memUsed)} / ${formatBytes(memTotal)}` : NONE,
+    power: formatPower(power),
+    cost: formatCost(s.cost_today),
+  };
+}
+
+/** Cost so far today: a number (two decimals) or { amount, currency }; anything else '–'. */
+export function formatCost(c) {
+  if (isNum(c)) return c.toFixed(2);
+  if (c && typeof c === 'object' && isNum(c.amount)) return `${c.amount.toFixed(2)}${typeof c.currency === 'string' && c.currency ? ` ${c.currency}` : ''}`;
+  return NONE;
+}
+
+/** Most alerts the banner lists; the rest are counted. */
+export const MAX_BANNER_ALERTS = 12;
+
+/**
+ * The banner's lines: firing alerts only (pending ones show on their rows), at most
+ * MAX_BANNER_ALERTS, each with what and where, the value against its threshold, and for how long.
+ */
+export function bannerModel(payload) {
+  const all = payload && Array.isArray(payload.alerts) ? payload.alerts : [];
+  const firing = all.filter((a) => a && a.state === 'firing' && typeof a.rule === 'string' && typeof a.host === 'string');
+  const nowMs = field(payload, 'now_ms');
+  const lines = firing.slice(0, MAX_BANNER_ALERTS).map((a) => {
+    const since = nowMs !== null && isNum(a.fired_at_ms) ? ` · ${formatDuration((nowMs - a.fired_at_ms) / 1000)}` : '';
+    const instance = typeof a.instance === 'string' ? a.instance : '';
+    return {
+      rule: a.rule,
+      host: a.host,
+      instance,
+      href: `/hosts/${encodeURIComponent(a.host)}`,
+      detail: `${a.metric} ${formatNumber(a.value, 1)} ${a.op} ${formatNumber(a.threshold, 1)}${since}`,
+    };
+  });
+  return { count: firing.length, lines, more: Math.max(0, firing.length - lines.length) };
+}

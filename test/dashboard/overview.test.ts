@@ -1,0 +1,300 @@
+// The overview's pure logic, imported exactly as the browser gets it (page.ts inlines the file).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  COLUMNS, DEFAULT_STATE, DEFAULT_THRESHOLDS, MAX_BANNER_ALERTS, MAX_QUERY_CHARS,
+  alertStates, bannerModel, compareNames, defaultDir, fleetModel, formatAge, formatBytesPair, formatCost, formatPower,
+  hostComparator, initialState, level, matchesFilter, normalizeHost, normalizeHosts, parseQuery, parseStored, rowModel,
+  serialiseQuery, serialiseStored, thresholdsOf, toggleSort, visibleHosts,
+  type ColumnKey, type OverviewHost, type SortDir, type ViewState,
+} from '../../dashboard/static/overview.js';
+
+const GIB = 1024 ** 3;
+const HOSTILE = '<img src=x onerror=alert(1)>';
+
+/** A HostView-shaped object as the API sends it; `over` replaces fields, `readings` merges. */
+function apiHost(name: string, over: Record<string, unknown> = {}, readings: Record<string, number | null> = {}): Record<string, unknown> {
+  return {
+    name, status: 'online', age_ms: 500, cpu_pct: 10, cpu_cores: 4, mem_used_bytes: 2 * GIB, mem_total_bytes: 8 * GIB,
+    uptime_s: 3600, os: 'Debian', kernel: '6.1', arch: 'x64', cpu_model: 'CPU', agent: 'sentinel-agent/0.1.0', note: '',
+    mem_used_pct: 25, disk_fullest_pct: 40, disk_fullest_mount: '/', alerts: [],
+    ...over,
+    readings: { net_rx_bps: 1000, net_tx_bps: 500, temp_max_c: 50, power_w: 100, ...readings },
+  };
+}
+
+/** Hosts with distinct values per column and some nulls, for the sort table. */
+const SORT_HOSTS: OverviewHost[] = [
+  normalizeHost(apiHost('web-10', { cpu_pct: 50, age_ms: 3000, mem_used_pct: 70, disk_fullest_pct: null, uptime_s: 100 }, { net_rx_bps: 5, net_tx_bps: 5, temp_max_c: 60, power_w: null })),
+  normalizeHost(apiHost('web-2', { cpu_pct: null, status: 'stale', age_ms: 9000, mem_used_pct: 20, disk_fullest_pct: 90, uptime_s: 50 }, { net_rx_bps: null, net_tx_bps: null, temp_max_c: null, power_w: 300 })),
+  normalizeHost(apiHost('alpha', { cpu_pct: 50, status: 'offline', age_ms: null, mem_used_pct: null, disk_fullest_pct: 10, uptime_s: null }, { net_rx_bps: 100, net_tx_bps: null, temp_max_c: 70, power_w: 200 })),
+  normalizeHost(apiHost('Beta', { cpu_pct: 95, age_ms: 100, mem_used_pct: 90, disk_fullest_pct: 50, uptime_s: 900 }, { net_rx_bps: 1, net_tx_bps: 2, temp_max_c: 40, power_w: 100 })),
+];
+
+test('compareNames: natural order, case only breaks ties, a total order', () => {
+  const names = ['web-10', 'web-2', 'Web-2', 'alpha', 'web-1', HOSTILE, 'db'];
+  assert.deepEqual([...names].sort(compareNames), [HOSTILE, 'alpha', 'db', 'web-1', 'web-2', 'Web-2', 'web-10']);
+  for (const a of names) for (const b of names) assert.equal(Math.sign(compareNames(a, b)), -Math.sign(compareNames(b, a)) || 0, `${a} vs ${b}`);
+  assert.equal(compareNames('x', 'x'), 0);
+});
+
+test('hostComparator: every column both ways, missing values last, ties by name', () => {
+  const cases: Array<[ColumnKey, SortDir, string[]]> = [
+    ['name', 'asc', ['alpha', 'Beta', 'web-2', 'web-10']],
+    ['name', 'desc', ['web-10', 'web-2', 'Beta', 'alpha']],
+    ['status', 'asc', ['Beta', 'web-10', 'web-2', 'alpha']],
+    ['status', 'desc', ['alpha', 'web-2', 'Beta', 'web-10']],
+    ['age', 'asc', ['Beta', 'web-10', 'web-2', 'alpha']],
+    ['age', 'desc', ['web-2', 'web-10', 'Beta', 'alpha']],
+    // web-10 and alpha tie at 50 %: by name in both directions.
+    ['cpu', 'asc', ['alpha', 'web-10', 'Beta', 'web-2']],
+    ['cpu', 'desc', ['Beta', 'alpha', 'web-10', 'web-2']],
+    ['mem', 'asc', ['web-2', 'web-10', 'Beta', 'alpha']],
+    ['mem', 'desc', ['Beta', 'web-10', 'web-2', 'alpha']],
+    ['disk', 'asc', ['alpha', 'Beta', 'web-2', 'web-10']],
+    ['disk', 'desc', ['web-2', 'Beta', 'alpha', 'web-10']],
+    // net is rx + tx; alpha has rx only (100), web-2 neither.
+    ['net', 'asc', ['Beta', 'web-10', 'alpha', 'web-2']],
+    ['net', 'desc', ['alpha', 'web-10', 'Beta', 'web-2']],
+    ['temp', 'asc', ['Beta', 'web-10', 'alpha', 'web-2']],
+    ['temp', 'desc', ['alpha', 'web-10', 'Beta', 'web-2']],
+    ['power', 'asc', ['Beta', 'alpha', 'web-2', 'web-10']],
+    ['power', 'desc', ['web-2', 'alpha', 'Beta', 'web-10']],
+    ['uptime', 'asc', ['web-2', 'web-10', 'Beta', 'alpha']],
+    ['uptime', 'desc', ['Beta', 'web-10', 'web-2', 'alpha']],
+  ];
+  assert.deepEqual(new Set(cases.map(([k]) => k)), new Set(COLUMNS), 'every column has cases');
+  for (const [key, dir, want] of cases) {
+    // Any input order gives the same output: the order is total.
+    for (const input of [SORT_HOSTS, [...SORT_HOSTS].reverse()]) {
+      assert.deepEqual([...input].sort(hostComparator(key, dir)).map((h) => h.name), want, `${key} ${dir}`);
+    }
+  }
+});
+
+test('filtering: name substring in any case, and status', () => {
+  const cases: Array<[string, string, ViewState['status'], string[]]> = [
+    ['nothing filtered', '', 'all', ['alpha', 'Beta', 'web-2', 'web-10']],
+    ['substring, any case', 'WEB', 'all', ['web-2', 'web-10']],
+    ['surrounding spaces ignored', '  bet ', 'all', ['Beta']],
+    ['status only', '', 'stale', ['web-2']],
+    ['both', 'a', 'offline', ['alpha']],
+    ['nothing matches', 'zzz', 'all', []],
+    ['markup is just text', '<img', 'all', []],
+  ];
+  for (const [name, q, status, want] of cases) {
+    assert.deepEqual(visibleHosts(SORT_HOSTS, { ...DEFAULT_STATE, q, status }).map((h) => h.name), want, name);
+  }
+  assert.equal(matchesFilter(normalizeHost(apiHost(HOSTILE)), 'onerror', 'all'), true);
+  const before = SORT_HOSTS.map((h) => h.name);
+  visibleHosts(SORT_HOSTS, { ...DEFAULT_STATE, sort: 'cpu', dir: 'desc' });
+  assert.deepEqual(SORT_HOSTS.map((h) => h.name), before, 'the input is not reordered');
+});
+
+test('parseQuery: known keys with valid values only', () => {
+  const cases: Array<[string, string, Partial<ViewState>]> = [
+    ['empty', '', {}],
+    ['everything', '?sort=cpu&dir=desc&q=web&status=online&view=grid', { sort: 'cpu', dir: 'desc', q: 'web', status: 'online', view: 'grid' }],
+    ['unknown keys ignored', '?foo=bar&sort=temp', { sort: 'temp' }],
+    ['bad values ignored', '?sort=cpu_pct&dir=up&status=dead&view=list&q=ok', { q: 'ok' }],
+    ['case matters', '?sort=CPU&view=Grid', {}],
+    ['an empty filter is a filter', '?q=', { q: '' }],
+    ['percent-encoded filter', `?q=${encodeURIComponent(HOSTILE)}`, { q: HOSTILE }],
+    ['a filter too long is dropped', `?q=${'x'.repeat(MAX_QUERY_CHARS + 1)}`, {}],
+    ['the first of repeated keys', '?sort=cpu&sort=mem', { sort: 'cpu' }],
+    ['prototype names are not keys', '?__proto__=x&constructor=y&toString=z', {}],
+  ];
+  for (const [name, search, want] of cases) assert.deepEqual(parseQuery(search), want, name);
+  assert.deepEqual(parseQuery(undefined), {});
+});
+
+test('parseStored: JSON objects only, known keys with valid values only', () => {
+  const cases: Array<[string, unknown, Partial<ViewState>]> = [
+    ['nothing stored', null, {}],
+    ['not JSON', '{sort: cpu', {}],
+    ['an array', '["cpu"]', {}],
+    ['a number', '5', {}],
+    ['JSON null', 'null', {}],
+    ['valid', '{"sort":"mem","dir":"asc","view":"grid"}', { sort: 'mem', dir: 'asc', view: 'grid' }],
+    ['wrong types and values dropped', '{"sort":1,"dir":"desc","q":["x"],"status":"online","view":"grid ","extra":1}', { dir: 'desc', status: 'online' }],
+    ['own keys only', '{"__proto__":{"sort":"cpu"}}', {}],
+  ];
+  for (const [name, text, want] of cases) assert.deepEqual(parseStored(text), want, name);
+});
+
+test('initialState: the URL when it names anything, else localStorage, over the defaults', () => {
+  const stored = serialiseStored({ sort: 'temp', dir: 'asc', q: 'db', status: 'stale', view: 'grid' });
+  const cases: Array<[string, string, string | null, ViewState]> = [
+    ['defaults', '', null, { ...DEFAULT_STATE }],
+    ['stored only', '', stored, { sort: 'temp', dir: 'asc', q: 'db', status: 'stale', view: 'grid' }],
+    ['the URL wins as a whole', '?view=table', stored, { ...DEFAULT_STATE }],
+    ['an invalid URL is as none', '?sort=nope', stored, { sort: 'temp', dir: 'asc', q: 'db', status: 'stale', view: 'grid' }],
+    ['a sort without direction takes the column\'s first', '?sort=cpu', null, { ...DEFAULT_STATE, sort: 'cpu', dir: 'desc' }],
+    ['stored sort without direction', '', '{"sort":"name"}', { ...DEFAULT_STATE }],
+    ['garbage stored', '', '\u0000', { ...DEFAULT_STATE }],
+  ];
+  for (const [name, search, text, want] of cases) assert.deepEqual(initialState(search, text), want, name);
+});
+
+test('serialiseQuery: defaults left out, sort and direction together, and it reads back (seed 20260)', () => {
+  assert.equal(serialiseQuery({ ...DEFAULT_STATE }), '');
+  assert.equal(serialiseQuery({ ...DEFAULT_STATE, sort: 'cpu', dir: 'asc' }), '?sort=cpu&dir=asc');
+  assert.equal(serialiseQuery({ ...DEFAULT_STATE, dir: 'desc' }), '?sort=name&dir=desc');
+  assert.equal(serialiseQuery({ sort: 'cpu', dir: 'desc', q: 'web', status: 'online', view: 'grid' }), '?sort=cpu&dir=desc&q=web&status=online&view=grid');
+  let seed = 20260;
+  const pick = <T>(xs: readonly T[]): T => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return xs[seed % xs.length]!;
+  };
+  for (let i = 0; i < 300; i++) {
+    const state: ViewState = {
+      sort: pick(COLUMNS), dir: pick(['asc', 'desc'] as const), q: pick(['', 'web', ' a&b=c ', HOSTILE, 'é/%?#']),
+      status: pick(['all', 'online', 'stale', 'offline'] as const), view: pick(['table', 'grid'] as const),
+    };
+    assert.deepEqual(initialState(serialiseQuery(state), null), state, `URL ${serialiseQuery(state)}`);
+    assert.deepEqual(initialState('', serialiseStored(state)), state, 'localStorage');
+  }
+});
+
+test('toggleSort: the active column flips, another starts at its first direction', () => {
+  const cases: Array<[Partial<ViewState>, ColumnKey, Partial<ViewState>]> = [
+    [{ sort: 'name', dir: 'asc' }, 'name', { sort: 'name', dir: 'desc' }],
+    [{ sort: 'cpu', dir: 'desc' }, 'cpu', { sort: 'cpu', dir: 'asc' }],
+    [{ sort: 'name', dir: 'desc' }, 'cpu', { sort: 'cpu', dir: 'desc' }],
+    [{ sort: 'cpu', dir: 'asc' }, 'name', { sort: 'name', dir: 'asc' }],
+  ];
+  for (const [from, key, want] of cases) {
+    const got = toggleSort({ ...DEFAULT_STATE, q: 'x', ...from }, key);
+    assert.deepEqual(got, { ...DEFAULT_STATE, q: 'x', ...want }, `${from.sort} ${from.dir} + ${key}`);
+  }
+  assert.equal(defaultDir('name'), 'asc');
+  for (const key of COLUMNS.filter((k) => k !== 'name')) assert.equal(defaultDir(key), 'desc', key);
+});
+
+test('level: warn over the threshold or while pending, alert while firing', () => {
+  const cases: Array<[string, number | null, number | null, 'pending' | 'firing' | undefined, string]> = [
+    ['under', 50, 90, undefined, ''],
+    ['at the threshold is not over it', 90, 90, undefined, ''],
+    ['over', 90.1, 90, undefined, 'warn'],
+    ['no threshold', 99, null, undefined, ''],
+    ['no value', null, 90, undefined, ''],
+    ['pending', 50, 90, 'pending', 'warn'],
+    ['firing', 50, 90, 'firing', 'alert'],
+    ['firing without a value', null, null, 'firing', 'alert'],
+  ];
+  for (const [name, v, t, s, want] of cases) assert.equal(level(v, t, s), want, name);
+});
+
+test('alertStates: each metric on its column, firing over pending', () => {
+  const a = (metric: string, state: 'pending' | 'firing'): { rule: string; metric: string; instance: string; state: 'pending' | 'firing' } => ({ rule: 'r', metric, instance: '', state });
+  assert.deepEqual(alertStates([]), {});
+  assert.deepEqual(alertStates([a('cpu_pct', 'pending'), a('cpu_pct', 'firing'), a('fs_used_pct', 'pending'), a('load_1m', 'firing')]), { cpu: 'firing', disk: 'pending' });
+  assert.deepEqual(alertStates([a('mem_used_pct', 'firing'), a('swap_used_pct', 'pending')]), { mem: 'firing' });
+  assert.deepEqual(alertStates([a('offline_s', 'firing'), a('temp_max_c', 'pending'), a('power_w', 'firing'), a('net_rx_bps', 'pending')]), { status: 'firing', temp: 'pending', power: 'firing', net: 'pending' });
+});
+
+test('thresholdsOf: the payload\'s, nulls kept; the defaults only when it has none', () => {
+  assert.deepEqual(thresholdsOf({}), DEFAULT_THRESHOLDS);
+  assert.deepEqual(thresholdsOf(null), DEFAULT_THRESHOLDS);
+  assert.deepEqual(thresholdsOf({ thresholds: { cpu_pct: 80, mem_used_pct: null, fs_used_pct: 95, temp_max_c: 'hot' } }), { cpu_pct: 80, mem_used_pct: null, fs_used_pct: 95, temp_max_c: null });
+});
+
+test('formatting: ages, power, cost, memory pairs', () => {
+  const cases: Array<[string, string, string]> = [
+    ['age under a second', formatAge(999), '0 s'],
+    ['age in whole seconds', formatAge(59_999), '59 s'],
+    ['age past a minute', formatAge(247_000), '4m 7s'],
+    ['age unknown', formatAge(null), '–'],
+    ['a negative age is now', formatAge(-5), '0 s'],
+    ['watts', formatPower(310), '310 W'],
+    ['kilowatts', formatPower(12_345), '12.3 kW'],
+    ['no power', formatPower(null), '–'],
+    ['no cost yet', formatCost(null), '–'],
+    ['cost as a number', formatCost(3.5), '3.50'],
+    ['cost with currency', formatCost({ amount: 1.234, currency: 'EUR' }), '1.23 EUR'],
+    ['cost of another shape', formatCost('12'), '–'],
+    ['memory pair', formatBytesPair(3 * GIB, 8 * GIB), '3/8 GiB'],
+    ['memory pair, fractions', formatBytesPair(28.94 * GIB, 64 * GIB), '28.9/64 GiB'],
+    ['memory in a smaller unit than total', formatBytesPair(512 * 1024 ** 2, 16 * GIB), '0.5/16 GiB'],
+    ['total unknown', formatBytesPair(3 * GIB, null), '3 GiB'],
+    ['both unknown', formatBytesPair(null, null), '–'],
+  ];
+  for (const [name, got, want] of cases) assert.equal(got, want, name);
+});
+
+test('normalizeHost: missing fields read as null, memory % worked out when absent', () => {
+  const old = normalizeHost({ name: 'old', status: 'online', cpu_pct: 5, mem_used_bytes: GIB, mem_total_bytes: 4 * GIB, readings: { net_rx_bps: 10 } });
+  assert.equal(old.memPct, 25, 'from used / total');
+  assert.deepEqual([old.diskPct, old.diskMount, old.tempC, old.powerW, old.txBps, old.ageMs], [null, null, null, null, null, null]);
+  assert.equal(old.netBps, 10, 'rx alone');
+  assert.deepEqual(old.alerts, []);
+  const sentNull = normalizeHost(apiHost('n', { mem_used_pct: null }));
+  assert.equal(sentNull.memPct, null, 'a null the collector sent stays null');
+  assert.equal(normalizeHost({ name: 'x', status: 'weird' }).status, 'offline', 'an unknown status is not shown as online');
+  assert.equal(normalizeHost({ name: 'x', cpu_pct: Number.NaN, readings: null }).cpuPct, null);
+  assert.equal(normalizeHost(apiHost('x', { alerts: [null, { rule: 'r' }, { rule: 'r', metric: 'cpu_pct', state: 'firing' }] })).alerts.length, 1);
+  assert.deepEqual(normalizeHosts({ hosts: [apiHost('a'), null, { name: 5 }, 'b', apiHost('c')] }).map((h) => h.name), ['a', 'c']);
+  assert.deepEqual(normalizeHosts({}), []);
+});
+
+test('rowModel: text, second text and level per column; the link encodes the name', () => {
+  const t = { cpu_pct: 90, mem_used_pct: 90, fs_used_pct: 90, temp_max_c: 85 };
+  const h = normalizeHost(apiHost(HOSTILE, {
+    cpu_pct: 95.25, mem_used_pct: 91, mem_used_bytes: 7.28 * GIB, disk_fullest_pct: 97, disk_fullest_mount: '/data', uptime_s: 3 * 86400 + 7200,
+    alerts: [{ rule: 'filesystem_full', metric: 'fs_used_pct', instance: '/data', state: 'firing' }, { rule: 'memory_high', metric: 'mem_used_pct', instance: '', state: 'pending' }],
+  }, { net_rx_bps: 2 * 1024 ** 2, net_tx_bps: 256 * 1024, temp_max_c: 71, power_w: 12_345 }));
+  const m = rowModel(h, t);
+  assert.equal(m.href, `/hosts/${encodeURIComponent(HOSTILE)}`);
+  assert.equal(m.firing, true);
+  assert.match(m.title, /^<img src=x onerror=alert\(1\)>\nDebian · 6\.1 · x64 · CPU · 4 cores · sentinel-agent\/0\.1\.0$/);
+  const cells = Object.fromEntries(Object.entries(m.cells).map(([k, c]) => [k, [c.text, c.sub, c.level]]));
+  assert.deepEqual(cells, {
+    status: ['online', '', ''],
+    cpu: ['95.3 %', '', 'warn'],
+    mem: ['91.0 %', '7.28/8 GiB', 'warn'],
+    disk: ['97.0 %', '/data', 'alert'],
+    net: ['↓ 2 MiB/s', '↑ 256 KiB/s', ''],
+    temp: ['71 °C', '', ''],
+    power: ['12.3 kW', '', ''],
+    uptime: ['3d 2h', '', ''],
+  });
+  const none = rowModel(normalizeHost({ name: 'bare', status: 'offline', note: 'cpu: no proc' }), { cpu_pct: null, mem_used_pct: null, fs_used_pct: null, temp_max_c: null });
+  assert.ok(Object.values(none.cells).filter((c) => c !== none.cells.status).every((c) => c.text === '–' && c.sub === '' && c.level === ''), JSON.stringify(none.cells));
+  assert.equal(none.firing, false);
+  assert.equal(none.title, 'bare\nmissing: cpu: no proc');
+  const offline = rowModel(normalizeHost(apiHost('gone', { status: 'offline', alerts: [{ rule: 'host_offline', metric: 'offline_s', instance: '', state: 'firing' }] })), t);
+  assert.equal(offline.cells.status.level, 'alert', 'host_offline marks the status cell');
+});
+
+test('fleetModel: the summary\'s figures; missing ones worked out from online hosts', () => {
+  const hosts = [apiHost('a', { cpu_pct: 50, cpu_cores: 4 }, { power_w: 100 }), apiHost('b', { cpu_pct: 10, cpu_cores: 12 }, { power_w: null }), apiHost('c', { status: 'offline', cpu_pct: 99 })];
+  const summary = { hosts: 3, online: 2, stale: 0, offline: 1, cpu_pct: 20, cpu_cores: 16, mem_used_bytes: 4 * GIB, mem_total_bytes: 16 * GIB, power_w: 100, power_hosts: 1, alerts_firing: 0, cost_today: null };
+  const cases: Array<[string, unknown, Record<string, string>]> = [
+    ['full summary', { summary, hosts }, { hosts: '3', online: '2', stale: '0', offline: '1', cpu: '20.0 % of 16 cores', memory: '4 GiB / 16 GiB', power: '100 W', cost: '–' }],
+    ['counts only (an older collector)', { summary: { hosts: 3, online: 2, stale: 0, offline: 1 }, hosts }, { hosts: '3', online: '2', stale: '0', offline: '1', cpu: '20.0 % of 16 cores', memory: '4 GiB / 16 GiB', power: '100 W', cost: '–' }],
+    ['nulls the collector sent', { summary: { ...summary, cpu_pct: null, mem_total_bytes: null, power_w: null }, hosts }, { hosts: '3', online: '2', stale: '0', offline: '1', cpu: '–', memory: '–', power: '–', cost: '–' }],
+    ['no summary, no hosts', {}, { hosts: '0', online: '0', stale: '0', offline: '0', cpu: '–', memory: '–', power: '–', cost: '–' }],
+    ['a cost', { summary: { ...summary, cost_today: 4.2 }, hosts }, { hosts: '3', online: '2', stale: '0', offline: '1', cpu: '20.0 % of 16 cores', memory: '4 GiB / 16 GiB', power: '100 W', cost: '4.20' }],
+  ];
+  for (const [name, payload, want] of cases) assert.deepEqual(fleetModel(payload, normalizeHosts(payload)), want, name);
+});
+
+test('bannerModel: firing alerts only, what, where, value against threshold, for how long', () => {
+  const now = 1_700_000_000_000;
+  const alert = (host: string, state: 'pending' | 'firing', extra: Record<string, unknown> = {}): Record<string, unknown> => ({
+    rule: 'filesystem_full', host, instance: '/data', metric: 'fs_used_pct', op: '>', threshold: 90, for_s: 0, value: 93.14, state,
+    active_since_ms: now - 200_000, fired_at_ms: state === 'firing' ? now - 125_000 : null, ...extra,
+  });
+  const m = bannerModel({ now_ms: now, alerts: [alert(HOSTILE, 'firing'), alert('b', 'pending'), alert('c', 'firing', { instance: '', rule: 'cpu_high', metric: 'cpu_pct', value: null })] });
+  assert.equal(m.count, 2);
+  assert.equal(m.more, 0);
+  assert.deepEqual(m.lines, [
+    { rule: 'filesystem_full', host: HOSTILE, instance: '/data', href: `/hosts/${encodeURIComponent(HOSTILE)}`, detail: 'fs_used_pct 93.1 > 90 · 2m 5s' },
+    { rule: 'cpu_high', host: 'c', instance: '', href: '/hosts/c', detail: 'cpu_pct – > 90 · 2m 5s' },
+  ]);
+  assert.deepEqual(bannerModel({ alerts: [alert('b', 'pending')] }), { count: 0, lines: [], more: 0 });
+  assert.deepEqual(bannerModel({}), { count: 0, lines: [], more: 0 });
+  assert.deepEqual(bannerModel({ alerts: 'x' }), { count: 0, lines: [], more: 0 });
+  const many = bannerModel({ now_ms: now, alerts: Array.from({ length: MAX_BANNER_ALERTS + 5 }, (_, i) => alert(`h${i}`, 'firing')) });
+  assert.deepEqual([many.count, many.lines.length, many.more], [MAX_BANNER_ALERTS + 5, MAX_BANNER_ALERTS, 5]);
+});
