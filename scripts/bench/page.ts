@@ -1,0 +1,140 @@
+/**
+ * `npm run bench -- page [--hosts 500] [--seconds 20]`: is the overview smooth at 500 hosts? A real
+ * dashboard server over a store whose every host gets a new sample each second through the
+ * collector's write path (HostTable, as test/helpers/store_fixture.ts does), and the page open in
+ * headless chromium over the DevTools protocol for the window. Reports the page's own
+ * `sentinel-render` measures (the first, full render apart), long tasks (> 50 ms on the main
+ * thread, the browser's own definition of jank), and how busy the renderer's main thread was.
+ *
+ * Skipped, saying so, when chromium is not installed.
+ */
+import { parseArgs } from 'node:util';
+import { performance } from 'node:perf_hooks';
+import { createDashboardServer } from '../../dashboard/server.ts';
+import { launchBrowser } from '../../test/helpers/cdp.ts';
+import { findChromium, INSTALL_HINT } from '../../test/helpers/chromium.ts';
+import { closeServer, listenLoopback } from '../../test/helpers/http_client.ts';
+import { FIXTURE_READINGS, makeStore } from '../../test/helpers/store_fixture.ts';
+import { machine, table, writeResult } from './common.ts';
+
+const { values: opts } = parseArgs({ options: { hosts: { type: 'string', default: '500' }, seconds: { type: 'string', default: '20' } }, strict: false, allowPositionals: true });
+const HOSTS = Number(opts.hosts);
+const WINDOW_S = Number(opts.seconds);
+if (!Number.isInteger(HOSTS) || HOSTS < 1 || HOSTS > 10_000 || !Number.isInteger(WINDOW_S) || WINDOW_S < 5 || WINDOW_S > 600) {
+  console.error(`page: --hosts must be a whole number from 1 to 10000 and --seconds from 5 to 600, got ${String(opts.hosts)} and ${String(opts.seconds)}`);
+  process.exit(2);
+}
+const SAMPLE_EVERY_MS = 1000;
+/** After every row is shown: time for the page's start-up work (first sparklines, ...) before the window, ms. */
+const WARMUP_MS = 3000;
+/** Time the first render of every host may take before the run is called failed, ms. */
+const FIRST_RENDER_TIMEOUT_MS = 30_000;
+/** Long tasks, recorded from the document's start by an observer the page's CSP does not apply to. */
+const LONGTASK_OBSERVER = `window.__longtasks = [];
+new PerformanceObserver((list) => { for (const e of list.getEntries()) window.__longtasks.push({ start: e.startTime, duration: e.duration }); })
+  .observe({ type: 'longtask', buffered: true });`;
+
+/** Nearest-rank quantile of sorted values (p95 of 20 renders is the 19th). */
+function quantile(sorted: readonly number[], q: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.max(0, Math.ceil(q * sorted.length) - 1)]!;
+}
+
+const ms = (v: number): string => (Number.isFinite(v) ? v.toFixed(1) : '–');
+
+async function main(): Promise<void> {
+  const chromium = findChromium();
+  if (!chromium) {
+    console.log(`page: skipped, chromium not installed (${INSTALL_HINT})`);
+    return;
+  }
+  const names = Array.from({ length: HOSTS }, (_, i) => `node-${String(i + 1).padStart(4, '0')}`);
+  const fixture = makeStore(names.map((name) => ({ name, status: 'online' as const })), { capacity: HOSTS });
+  // Each host's CPU wanders, so every push changes every row's numbers and the sort order.
+  const cpuOf = names.map((_, i) => (i * 37) % 100);
+  const writeAll = (): number => {
+    const t0 = performance.now();
+    const now = Date.now();
+    names.forEach((name, i) => {
+      cpuOf[i] = Math.min(100, Math.max(0, cpuOf[i]! + (Math.random() - 0.5) * 20));
+      fixture.sample(name, { ...FIXTURE_READINGS, cpu_pct: cpuOf[i]!, mem_used_bytes: Math.round(FIXTURE_READINGS['mem_used_bytes']! * (0.5 + cpuOf[i]! / 200)) }, now);
+    });
+    return performance.now() - t0;
+  };
+  const server = createDashboardServer(fixture.store);
+  const base = await listenLoopback(server);
+  const writeMs: number[] = [];
+  const writer = setInterval(() => writeMs.push(writeAll()), SAMPLE_EVERY_MS);
+  const browser = await launchBrowser({ chromium, timeoutMs: WINDOW_S * 1000 + 90_000 });
+  try {
+    const page = await browser.newPage({ width: 1280, height: 800 });
+    await page.addInitScript(LONGTASK_OBSERVER);
+    await page.send('Performance.enable');
+    const opened = performance.now();
+    await page.goto(`${base}/`);
+    await page.waitFor(`document.querySelectorAll('#hosts tbody tr[data-host]').length === ${HOSTS}`, FIRST_RENDER_TIMEOUT_MS, 100);
+    const firstRowsMs = performance.now() - opened;
+    await new Promise((r) => setTimeout(r, WARMUP_MS));
+    // What each push carries: the stream sends the /api/hosts payload.
+    const payloadBytes = Buffer.byteLength(await (await fetch(`${base}/api/hosts`)).text());
+    const sparkBytes = Buffer.byteLength(await (await fetch(`${base}/api/sparklines?seconds=900&points=60`)).text());
+    const metric = async (): Promise<Record<string, number>> => {
+      const { metrics } = await page.send('Performance.getMetrics') as { metrics: Array<{ name: string; value: number }> };
+      return Object.fromEntries(metrics.map((m) => [m.name, m.value]));
+    };
+    const windowStart = await page.evaluate<number>('performance.now()');
+    const m0 = await metric();
+    const cpu0 = process.cpuUsage();
+    const wall0 = performance.now();
+    await new Promise((r) => setTimeout(r, WINDOW_S * 1000));
+    const wallS = (performance.now() - wall0) / 1000;
+    const cpu1 = process.cpuUsage(cpu0);
+    const m1 = await metric();
+    const seen = await page.evaluate<{ renders: Array<{ start: number; duration: number }>; longtasks: Array<{ start: number; duration: number }>; mode: string; rows: number }>(
+      `({ renders: performance.getEntriesByName('sentinel-render').map((e) => ({ start: e.startTime, duration: e.duration })), longtasks: window.__longtasks,
+          mode: document.getElementById('live')?.dataset.mode ?? '', rows: document.querySelectorAll('#hosts tbody tr[data-host]').length })`);
+    const first = seen.renders[0];
+    const during = seen.renders.filter((r) => r.start >= windowStart).map((r) => r.duration).sort((a, b) => a - b);
+    const longInWindow = seen.longtasks.filter((l) => l.start >= windowStart);
+    const long = longInWindow.map((l) => l.duration);
+    const busy = (name: string): number => ((m1[name] ?? 0) - (m0[name] ?? 0)) / wallS * 100;
+    const result = {
+      hosts: HOSTS, window_s: wallS, data_mode: seen.mode, rows: seen.rows,
+      first_rows_ms: firstRowsMs, first_render_ms: first?.duration ?? null,
+      renders: during.length, renders_per_s: during.length / wallS,
+      render_ms: { median: quantile(during, 0.5), p95: quantile(during, 0.95), max: during.at(-1) ?? null },
+      long_tasks: long.length, long_task_ms_total: long.reduce((a, b) => a + b, 0), long_task_ms_max: long.length ? Math.max(...long) : 0,
+      long_tasks_at: longInWindow.map((l) => ({ at_s: (l.start - windowStart) / 1000, ms: l.duration })),
+      hosts_payload_bytes: payloadBytes, sparklines_payload_bytes: sparkBytes,
+      renderer_main_thread_busy_pct: busy('TaskDuration'), renderer_script_pct: busy('ScriptDuration'),
+      renderer_layout_style_pct: busy('LayoutDuration') + busy('RecalcStyleDuration'),
+      js_heap_mib: (m1['JSHeapUsedSize'] ?? 0) / 2 ** 20, dom_nodes: m1['Nodes'] ?? null,
+      store_write_ms_median: quantile([...writeMs].sort((a, b) => a - b), 0.5),
+      node_cpu_pct: (cpu1.user + cpu1.system) / 1000 / (wallS * 1000) * 100,
+    };
+    const mc = machine();
+    console.log(`page: ${HOSTS} hosts, every one sampled each second, ${wallS.toFixed(1)} s window; ${mc.cores} cores, ${mc.model}; browser, server and writer share the machine\n`);
+    console.log(table([
+      { what: 'first full render (sentinel-render)', value: `${ms(result.first_render_ms ?? Number.NaN)} ms` },
+      { what: 'page open to all rows shown', value: `${ms(firstRowsMs)} ms` },
+      { what: `renders in the window (${seen.mode})`, value: `${during.length} (${result.renders_per_s.toFixed(2)}/s)` },
+      { what: 'render median / p95 / max', value: `${ms(result.render_ms.median)} / ${ms(result.render_ms.p95)} / ${ms(result.render_ms.max ?? Number.NaN)} ms` },
+      { what: 'long tasks (> 50 ms) in the window', value: `${long.length}, ${ms(result.long_task_ms_total)} ms in all, longest ${ms(result.long_task_ms_max)} ms` },
+      { what: 'renderer main thread busy', value: `${result.renderer_main_thread_busy_pct.toFixed(1)} % (script ${result.renderer_script_pct.toFixed(1)} %, layout+style ${result.renderer_layout_style_pct.toFixed(1)} %)` },
+      { what: 'one push (/api/hosts) / sparklines', value: `${(payloadBytes / 1024).toFixed(0)} KiB / ${(sparkBytes / 1024).toFixed(0)} KiB` },
+      { what: 'JS heap / DOM nodes at the end', value: `${result.js_heap_mib.toFixed(1)} MiB / ${String(result.dom_nodes)}` },
+      { what: 'server + writer process CPU', value: `${result.node_cpu_pct.toFixed(1)} % of one core (writing ${HOSTS} samples: ${ms(result.store_write_ms_median)} ms)` },
+    ]));
+    console.log(`written: ${writeResult('page', result)}`);
+    if (seen.rows !== HOSTS || during.length === 0) {
+      console.error(`page: the page did not keep up (rows ${seen.rows}, renders ${during.length})`);
+      process.exitCode = 1;
+    }
+  } finally {
+    clearInterval(writer);
+    await browser.close();
+    await closeServer(server);
+  }
+}
+
+main().catch((err: unknown) => { console.error(err); process.exit(1); });
