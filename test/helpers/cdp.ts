@@ -14,7 +14,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
-import { CHROMIUM_FLAGS, findChromium, INSTALL_HINT } from './chromium.ts';
+import { CHROMIUM_FLAGS, findChromium, INSTALL_HINT, killGroup, running } from './chromium.ts';
 
 /** Wall-clock limit on one browser's whole life, ms; past it the browser is killed. */
 export const DEFAULT_BROWSER_TIMEOUT_MS = 90_000;
@@ -51,20 +51,6 @@ export interface CspViolation {
 type Params = Record<string, unknown>;
 type Listener = (method: string, params: Params) => void;
 interface Pending { resolve: (v: Params) => void; reject: (e: Error) => void; timer: NodeJS.Timeout; method: string }
-
-// Process groups of browsers still running, killed if this process exits first.
-const running = new Set<number>();
-process.once('exit', () => {
-  for (const pgid of running) killGroup(pgid);
-});
-
-function killGroup(pgid: number): void {
-  try {
-    process.kill(-pgid, 'SIGKILL');
-  } catch {
-    // Already gone.
-  }
-}
 
 /**
  * Processes of group `pgid` still running (zombies waiting for their reaper do not count); read

@@ -67,14 +67,15 @@ export interface ChromiumRunOptions {
   chromium?: string;
 }
 
-// Process groups of browsers still running, killed if this process exits first (chromium is
-// started in its own group so that its zygote and renderers go with it).
-const running = new Set<number>();
+// Process groups of browsers still running (these runs and cdp.ts's browsers), killed if this
+// process exits first (chromium is started in its own group so that its zygote and renderers go
+// with it).
+export const running = new Set<number>();
 process.once('exit', () => {
   for (const pgid of running) killGroup(pgid);
 });
 
-function killGroup(pgid: number): void {
+export function killGroup(pgid: number): void {
   try {
     process.kill(-pgid, 'SIGKILL');
   } catch {
