@@ -7,6 +7,7 @@
  * already in hand); the once-a-second evaluation is O(hosts x rules) comparisons, so ingestion
  * pays almost nothing for alerts.
  */
+import { ONLINE_INTERVALS } from '../shared/host_view.ts';
 import type { Logger } from '../shared/log.ts';
 import type { Sample } from '../shared/protocol.ts';
 import type { AlertFeed, AlertView, RuleView } from '../dashboard/api.ts';
@@ -44,11 +45,14 @@ export class AlertService {
   private lastKey = '';
   private lastPublishMs = 0;
   private readonly now: () => number;
+  /** When this collector started watching, ms. */
+  private readonly startedAtMs: number;
 
   constructor(private readonly deps: AlertServiceDeps) {
     this.engine = new AlertEngine(deps.rules);
     this.rules = ruleViews(deps.rules);
     this.now = deps.now ?? Date.now;
+    this.startedAtMs = this.now();
   }
 
   /** HostTable.onLatest: a sample became `host`'s latest reading. */
@@ -74,7 +78,14 @@ export class AlertService {
     const known = new Set<string>();
     for (const h of this.deps.hosts()) {
       known.add(h.name);
-      states.push({ name: h.name, inputs: this.inputs.get(h.name) ?? null, connected: h.connected, disconnectedAtMs: h.connected ? null : h.lastSeenMs });
+      // Connected but silent past ONLINE_INTERVALS intervals (stale): its inputs are frozen, so
+      // it is judged as offline is (alerts kept, none new) without counting as offline itself.
+      const stale = h.connected && nowMs - h.lastSeenMs > ONLINE_INTERVALS * h.intervalMs;
+      // Offline since it was last seen, but never before this collector started: a host
+      // restored from the state file whose agent has not reconnected yet was not watched while
+      // the collector itself was down, and a restart must not page for every host.
+      const disconnectedAtMs = h.connected ? null : Math.max(h.lastSeenMs, this.startedAtMs);
+      states.push({ name: h.name, inputs: this.inputs.get(h.name) ?? null, connected: h.connected && !stale, disconnectedAtMs: stale ? null : disconnectedAtMs });
     }
     // Inputs of hosts that left the table (evicted) go with them.
     for (const name of this.inputs.keys()) if (!known.has(name)) this.inputs.delete(name);

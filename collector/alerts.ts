@@ -38,7 +38,8 @@ export interface Alert {
 
 export interface AlertTransition {
   status: 'firing' | 'resolved';
-  alert: Alert & { resolved_at_ms?: number };
+  /** The alert as it stands; a resolved one says state 'resolved' and when. */
+  alert: Omit<Alert, 'state'> & { state: Alert['state'] | 'resolved'; resolved_at_ms?: number };
   at_ms: number;
 }
 
@@ -122,7 +123,11 @@ export class AlertEngine {
     } else if (!h.connected) {
       // Offline: the inputs are those of the last sample and say nothing about now. Resolving
       // would claim a recovery nobody saw, and firing would act on stale values, so every
-      // reading alert stays as it is until samples come again (host_offline covers the gap).
+      // firing reading alert stays as it is until samples come again (host_offline covers the
+      // gap). A pending one is dropped: the time offline must not count towards its duration
+      // (a replayed sample at reconnect would otherwise fire it at once).
+      const states = entry.byRule[i];
+      if (states) for (const st of states.values()) if (st.firedAtMs === null) states.delete(st.instance);
       return;
     } else if (rule.metric === 'fs_used_pct') {
       // Only the first MAX_ALERT_INSTANCES rows, whatever the caller passes, and instances not
@@ -168,7 +173,7 @@ export class AlertEngine {
     if (s.firedAtMs === null) return;
     this.firing--;
     if (value !== null) s.value = value;
-    const alert = { ...this.toAlert(entry.name, this.rules[i]!, s), resolved_at_ms: nowMs };
+    const alert = { ...this.toAlert(entry.name, this.rules[i]!, s), state: 'resolved' as const, resolved_at_ms: nowMs };
     this.out.push({ status: 'resolved', alert, at_ms: nowMs });
   }
 

@@ -65,6 +65,8 @@ export interface HostLiveness {
   connected: boolean;
   /** Collector clock of the host's last welcome or sample, ms. */
   lastSeenMs: number;
+  /** The agent's sampling interval, ms. */
+  intervalMs: number;
 }
 
 export class HostTable {
@@ -96,7 +98,7 @@ export class HostTable {
 
   /** Every known host, connected or not. */
   *liveness(): IterableIterator<HostLiveness> {
-    for (const [name, e] of this.byName) yield { name, connected: e.owner !== null, lastSeenMs: e.lastSeenMs };
+    for (const [name, e] of this.byName) yield { name, connected: e.owner !== null, lastSeenMs: e.lastSeenMs, intervalMs: e.intervalMs };
   }
 
   /** Hosts known (slots taken). */

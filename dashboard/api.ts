@@ -220,7 +220,8 @@ export function sparklinesPayload(store: ShmStore, seconds: number, points: numb
   const vals = new Float32Array(scratch.buffer, ringValuesOffset(ringPoints), ringPoints * width);
   const sums = [new Float64Array(points), new Float64Array(points)] as const;
   const counts = [new Uint32Array(points), new Uint32Array(points)] as const;
-  const hosts: SparklinesPayload['hosts'] = {};
+  // No prototype: a host may be named "__proto__".
+  const hosts: SparklinesPayload['hosts'] = Object.create(null) as SparklinesPayload['hosts'];
   for (const slot of store.readAll()) {
     const name = slot.strings[STR.HOST]!;
     if (Object.hasOwn(hosts, name) || store.copyRing(slot.index, scratch) < 0) continue;

@@ -79,7 +79,7 @@ const LIVENESS_METRICS: readonly HostMetric[] = [
   },
   {
     name: 'sentinel_host_samples_total', type: 'counter', reading: false,
-    help: 'Samples the collector has received from the host since the collector started.',
+    help: 'Samples the collector has stored as the host\'s latest reading; kept across collector restarts by the state file.',
     series: one((h) => h.samples_total),
   },
   {

@@ -67,7 +67,7 @@ export function createDashboardServer(store: ShmStore, opts: DashboardServerOpti
       handleRequest(req, res, { store, assets, now, httpToken, feed, events, sparkCache, stats: opts.stats ?? null });
     } catch (err) {
       // A bug in one route answers 500 and leaves the server up.
-      if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' });
+      if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8', 'content-security-policy': "default-src 'none'", 'x-content-type-options': 'nosniff' });
       res.end('internal error\n');
       process.emitWarning(`dashboard route failed: ${err instanceof Error ? err.stack : String(err)}`);
     }

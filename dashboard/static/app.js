@@ -146,10 +146,16 @@ import {
     return ms === null ? null : ms + (performance.now() - payloadAt);
   }
 
+  /** A payload older than the one shown by less than this, arriving within this of it, is a race and skipped, ms. */
+  const STEP_BACK_MS = 5000;
+
   function apply(data) {
     if (!data || typeof data !== 'object' || !Array.isArray(data.hosts)) throw new Error('the collector sent no host list');
-    // A poll answered after a newer pushed update would step the page back.
-    if (payload !== null && typeof data.now_ms === 'number' && data.now_ms < payload.now_ms) return;
+    // A poll answered just after a newer pushed update would step the page back: skip it. Only
+    // a slightly older answer arriving soon after: a collector clock stepped back (NTP, a VM
+    // resumed) must not freeze the page until the clock catches up.
+    if (payload !== null && typeof data.now_ms === 'number' && data.now_ms < payload.now_ms
+      && payload.now_ms - data.now_ms < STEP_BACK_MS && performance.now() - payloadAt < STEP_BACK_MS) return;
     payload = data;
     payloadAt = performance.now();
     hosts = normalizeHosts(data);

@@ -10,12 +10,14 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { parseAlertRules } from '../../collector/alert_rules.ts';
+import { AlertService } from '../../collector/alert_service.ts';
 import { startCollector, type RunningCollector } from '../../collector/app.ts';
 import { COLLECTOR_SETTINGS } from '../../collector/settings.ts';
 import { helpText, loadConfig } from '../../shared/config.ts';
 import { hostView } from '../../shared/host_view.ts';
 import { createLogger } from '../../shared/log.ts';
-import { PROTO_VERSION } from '../../shared/protocol.ts';
+import { parseSample, PROTO_VERSION } from '../../shared/protocol.ts';
 import { closeServer, listenLoopback } from '../helpers/http_client.ts';
 import { getJson, RawClient, waitFor } from '../helpers/net.ts';
 
@@ -152,4 +154,48 @@ test('alerts: --alerts errors name the setting and the rule; defaults are listed
   const help = helpText('usage', COLLECTOR_SETTINGS);
   assert.match(help, /default: cpu_high: cpu_pct > 90 for 5m; memory_high: mem_used_pct > 90 for 1m;/);
   assert.match(help, /SENTINEL_WEBHOOKS; default: \(none\)/);
+});
+
+test('AlertService: a host restored offline is offline only since this collector started (no page on restart)', () => {
+  const T0 = Date.UTC(2026, 10, 22, 12, 0, 0);
+  let now = T0;
+  const svc = new AlertService({
+    rules: parseAlertRules('host_offline: offline_s > 60', []),
+    // Last seen an hour before this collector started (its state file said so).
+    hosts: () => [{ name: 'restored', connected: false, lastSeenMs: T0 - 3_600_000, intervalMs: 1000 }],
+    notifier: null, publish: () => {}, log: createLogger('test', 'error'), now: () => now,
+  });
+  now = T0 + 1000;
+  assert.deepEqual(svc.evaluate().map((t) => t.status), [], 'one second after start: not an hour offline');
+  now = T0 + 60_000;
+  assert.deepEqual(svc.evaluate(), []);
+  now = T0 + 61_000;
+  const fired = svc.evaluate();
+  assert.deepEqual(fired.map((t) => `${t.status} ${t.alert.rule}`), ['firing host_offline']);
+  assert.equal(fired[0]!.alert.value, 61);
+});
+
+test('AlertService: a connected host that went silent (stale) is not judged on its frozen last sample', () => {
+  const T0 = Date.UTC(2026, 10, 22, 12, 0, 0);
+  let now = T0;
+  let lastSeenMs = T0;
+  const svc = new AlertService({
+    rules: parseAlertRules('cpu_high: cpu_pct > 90 for 10s', []),
+    hosts: () => [{ name: 'h', connected: true, lastSeenMs, intervalMs: 1000 }],
+    notifier: null, publish: () => {}, log: createLogger('test', 'error'), now: () => now,
+  });
+  svc.observe('h', parseSample({ type: 'sample', seq: 1, ts: T0, cpu_pct: 99 }));
+  assert.deepEqual(svc.evaluate(), []);
+  assert.equal(svc.engine.active()[0]?.state, 'pending');
+  // No sample for 20 s: stale after 3 intervals; the pending alert must not fire on the old 99 %.
+  now = T0 + 20_000;
+  assert.deepEqual(svc.evaluate(), []);
+  assert.deepEqual(svc.engine.active(), []);
+  // Samples again: pending from now, firing 10 s later.
+  lastSeenMs = now;
+  svc.observe('h', parseSample({ type: 'sample', seq: 2, ts: now, cpu_pct: 99 }));
+  assert.deepEqual(svc.evaluate(), []);
+  now += 10_000;
+  lastSeenMs = now;
+  assert.deepEqual(svc.evaluate().map((t) => `${t.status} ${t.alert.rule}`), ['firing cpu_high']);
 });

@@ -49,7 +49,7 @@ test('the alert and transition JSON: every contract field', () => {
   const [resolved] = e.evaluate([online('web-1', { cpu_pct: 10 })], T0 + 3 * S);
   assert.deepEqual(resolved, {
     status: 'resolved', at_ms: T0 + 3 * S,
-    alert: { ...fired!.alert, value: 10, resolved_at_ms: T0 + 3 * S },
+    alert: { ...fired!.alert, value: 10, state: 'resolved', resolved_at_ms: T0 + 3 * S },
   });
 });
 
@@ -105,12 +105,16 @@ test('host_offline fires after 60 s offline and resolves on reconnect; reading a
   }
   const offline = e.active().find((a) => a.rule === 'host_offline');
   assert.equal(offline, undefined);
-  // A pending reading alert does not fire on stale values while offline.
+  // A pending reading alert does not fire on stale values while offline, and the time offline
+  // does not count towards its duration: back online, it starts pending again.
   const e2 = new AlertEngine(parseAlertRules('cpu_high: cpu_pct > 90 for 10s', []));
   e2.evaluate([hot], T0);
-  assert.deepEqual(e2.evaluate([off(T0 + S)], T0 + 30 * S), []);
   assert.equal(e2.active()[0]?.state, 'pending');
-  assert.equal(e2.active()[0]?.value, 99);
+  assert.deepEqual(e2.evaluate([off(T0 + S)], T0 + 30 * S), []);
+  assert.deepEqual(e2.active(), [], 'the pending alert is dropped while offline');
+  assert.deepEqual(e2.evaluate([hot], T0 + 31 * S), [], 'back online: pending again, not fired at once');
+  assert.equal(e2.active()[0]?.active_since_ms, T0 + 31 * S);
+  assert.deepEqual(brief(e2.evaluate([hot], T0 + 41 * S)), ['firing cpu_high h']);
   // Offline without a known disconnection time: no value, no alert.
   const e3 = new AlertEngine(DEFAULT_ALERT_RULES);
   assert.deepEqual(e3.evaluate([{ name: 'x', inputs: null, connected: false, disconnectedAtMs: null }], T0 + 3600 * S), []);

@@ -203,7 +203,7 @@ test('routes: with a password, every route but /healthz needs it, as Bearer or a
   const PASSWORD = 'dash-secret';
   const base = await startServer(t, PASSWORD);
   const basic = (user: string, pass: string): string => `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}`;
-  for (const path of ['/', '/api/hosts', '/metrics', '/nope']) {
+  for (const path of ['/', '/api/hosts', '/api/events', '/api/alerts', '/api/sparklines', '/api/hosts/alpha', '/api/hosts/alpha/history', '/hosts/alpha', '/metrics', '/nope']) {
     const res = await httpRequest(base + path);
     assert.equal(res.status, 401, path);
     assert.match(String(res.headers['www-authenticate']), /^Basic realm=/, path);
