@@ -17,7 +17,7 @@ const START_DEADLINE_MS = 15_000;
 // Typically back in ~0.35 s; generous for a loaded 2-core machine running browsers beside it.
 const RESTART_DEADLINE_MS = 10_000;
 /** A write in the main thread must show up on the next request, ms. */
-const LIVE_DEADLINE_MS = 2000;
+const LIVE_DEADLINE_MS = 5000;
 /** Long enough that the hosts stay online however slow the run is, ms. */
 const INTERVAL_MS = 60_000;
 
