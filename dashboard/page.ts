@@ -36,16 +36,21 @@ const FLEET: ReadonlyArray<[key: string, label: string, dot: boolean]> = [
   ['cpu', 'CPU', false], ['memory', 'Memory', false], ['power', 'Power', false], ['cost', 'Cost today', false],
 ];
 
-const HTML = `<!doctype html>
+/** The start of both pages, up to </head>: the style goes where __CSS__ stands. */
+function documentHead(title: string): string {
+  return `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="color-scheme" content="light dark">
-<title>Cluster Sentinel</title>
+<title>${title}</title>
 <style>__CSS__</style>
 </head>
-<body class="overview">
+`;
+}
+
+const HTML = `${documentHead('Cluster Sentinel')}<body class="overview">
 <header>
   <h1>Cluster Sentinel</h1>
   <p id="live" class="live" data-mode="connecting" title="Time since the page last got readings from the collector">connecting…</p>
@@ -92,16 +97,7 @@ const FAMILIES: ReadonlyArray<[id: string, title: string]> = [
   ['gpu', 'GPUs'], ['power', 'Power'], ['procs', 'Processes'],
 ];
 
-const DETAIL_HTML = `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="color-scheme" content="light dark">
-<title>Host · Cluster Sentinel</title>
-<style>__CSS__</style>
-</head>
-<body class="detail" data-refresh-ms="${PAGE_REFRESH_MS}">
+const DETAIL_HTML = `${documentHead('Host · Cluster Sentinel')}<body class="detail" data-refresh-ms="${PAGE_REFRESH_MS}">
 <header>
   <h1><a href="/">Cluster Sentinel</a> / <span id="host-name">…</span></h1>
   <p id="host-status"><span class="dot"></span><span class="status">connecting</span></p>
