@@ -20,6 +20,7 @@ export const SENT_ROWS: Readonly<Record<TableName, number>> = Object.freeze({
   net: 64,
   gpu: 16,
   procs_top: 16,
+  power_zones: 16,
 });
 
 /** Room left for the seq the sender adds and msgpack's growth of small integers, bytes. */

@@ -18,6 +18,9 @@ import { AlertService } from './alert_service.ts';
 import { Authenticator } from './auth.ts';
 import { startControlSocket } from './control_socket.ts';
 import { DashboardSupervisor, type DashboardOptions } from './dashboard_supervisor.ts';
+import { energyReport } from './energy_report.ts';
+import { EnergyService } from './energy_service.ts';
+import { parseTariff } from './tariff.ts';
 import { HostTokenSet } from './host_tokens.ts';
 import { HostTable } from './hosts.ts';
 import { AgentServer } from './server.ts';
@@ -34,6 +37,8 @@ export interface RunningCollector {
   readonly saver: StateSaver | null;
   readonly dashboard: DashboardSupervisor;
   readonly alerts: AlertService;
+  /** Energy and cost per host. */
+  readonly energy: EnergyService;
   /** The collector's own counters, shared with the dashboard for /metrics. */
   readonly stats: CollectorStats;
   readonly webhooks: WebhookNotifier | null;
@@ -100,10 +105,30 @@ export async function startCollector(config: CollectorConfig, log: Logger): Prom
   const agentTls = pair(config.tlsCert, config.tlsKey, '--tls-cert', '--tls-key');
   const https = pair(config.httpsCert, config.httpsKey, '--https-cert', '--https-key');
 
+  const tariff = config.tariff === '' ? null : parseTariff(config.tariff, 'tariff', config.timeZone);
+  if (config.energyHourlyDays > config.energyHistoryDays) {
+    throw new ConfigError('energy-hourly-days', `must not exceed --energy-history-days (${config.energyHistoryDays}), got ${config.energyHourlyDays}`);
+  }
+
   const store = ShmStore.create(config.capacity, Date.now(), config.historyS);
   // Restored before the host table is built, which takes over the hosts it finds.
-  if (dataDirOk) restoreState(config.dataDir, store, log);
+  const restoredState = dataDirOk ? restoreState(config.dataDir, store, log) : null;
   const hosts = new HostTable(store, config.evictAfterS * 1000);
+  const energy = new EnergyService({
+    tariff, timeZone: config.timeZone, maxGapMs: config.energyGapS * 1000, historyDays: config.energyHistoryDays,
+    hourlyDays: config.energyHourlyDays, projectionDays: config.projectionDays, store, log,
+  });
+  if (restoredState?.extra) {
+    try {
+      const r = energy.restore(JSON.parse(restoredState.extra.toString('utf8')) as unknown, (h) => hosts.slotOf(h), Date.now());
+      log.info('energy counters restored', { hosts: r.restored, skipped: r.skipped });
+    } catch (err) {
+      // The readings were restored; only the energy section is lost, and said so.
+      log.error('energy counters in the state file unreadable; they start from zero', { error: (err as Error).message });
+    }
+  }
+  hosts.onPlaced = (host, slot, placedMs, sample, intervalMs) => energy.onSample(host, slot, placedMs, sample.power_w, intervalMs);
+  hosts.onEvicted = (host) => energy.forget(host);
   const saving = dataDirOk && config.saveIntervalS > 0;
   const stats = CollectorStats.create(Date.now());
   const hostTokens = new HostTokenSet(config.dataDir, (message) => log.error('host tokens unreadable', { error: message }));
@@ -125,7 +150,10 @@ export async function startCollector(config: CollectorConfig, log: Logger): Prom
     ...(agentTls ? { tls: agentTls } : {}),
   });
   const saver = saving
-    ? new StateSaver(config.dataDir, store, log, config.saveIntervalS * 1000, { beforeSnapshot: () => agents.markDurable(), afterSave: () => agents.commitDurable() })
+    ? new StateSaver(config.dataDir, store, log, config.saveIntervalS * 1000, {
+      beforeSnapshot: () => agents.markDurable(), afterSave: () => agents.commitDurable(),
+      extra: () => Buffer.from(JSON.stringify(energy.toJSON()), 'utf8'),
+    })
     : null;
   let control: Server | null = null;
   if (dataDirOk) {
@@ -144,9 +172,11 @@ export async function startCollector(config: CollectorConfig, log: Logger): Prom
       keepAliveTimeoutMs: config.httpKeepAliveTimeoutMs, maxHeaderBytes: config.httpMaxHeaderBytes,
     },
     resourceLimits: { maxOldGenerationSizeMb: config.dashboardHeapMb },
+    energy: { currency: tariff ? tariff.currency : null, timeZone: config.timeZone, projectionDays: config.projectionDays },
     ...(https ? { tls: https } : {}),
   };
   const dashboard = new DashboardSupervisor(dashboardOptions, log);
+  dashboard.onEnergyQuery = (q) => energyReport(energy, q, Date.now());
   const webhooks = config.webhooks.length > 0 ? new WebhookNotifier(config.webhooks, log, { timeoutMs: config.webhookTimeoutMs }) : null;
   const alerts = new AlertService({
     rules: config.alerts, hosts: () => hosts.liveness(), notifier: webhooks, log,
@@ -181,16 +211,18 @@ export async function startCollector(config: CollectorConfig, log: Logger): Prom
   }
   saver?.start();
   alerts.start();
+  energy.start();
   const url = `${https ? 'https' : 'http'}://${formatHostPort(httpAddress)}/`;
   const tlsArgs = agentTls ? ' --ca CA.pem' : '';
   const joinCommand = `npm run agent -- --collector ${formatHostPort(reachableAddress(agentAddress))} --token ${token}${tlsArgs}`;
   let stopped: Promise<void> | null = null;
   return {
-    store, hosts, agents, saver, dashboard, alerts, webhooks, stats, token, httpToken, agentAddress, httpAddress, url, joinCommand,
+    store, hosts, agents, saver, dashboard, alerts, energy, webhooks, stats, token, httpToken, agentAddress, httpAddress, url, joinCommand,
     stop() {
       stopped ??= (async () => {
         // The last save comes after the agents are told to go, so it records them offline.
         alerts.stop();
+        energy.stop();
         clearInterval(statsTimer);
         await agents.close();
         await Promise.all([saver?.stop(), dashboard.stop(), webhooks?.close(WEBHOOK_CLOSE_MS), new Promise<void>((r) => (control ? control.close(() => r()) : r()))]);

@@ -6,6 +6,7 @@ import { Worker } from 'node:worker_threads';
 import type { Logger } from '../shared/log.ts';
 import type { AlertFeed } from '../dashboard/api.ts';
 import type { DashboardWorkerData, WorkerCommand, WorkerReport } from '../dashboard/worker.ts';
+import type { EnergyAnswer, EnergyQuery } from './energy_report.ts';
 
 /** Restart delays grow from the first to the cap while the worker keeps dying young, ms. */
 const RESTART_FIRST_MS = 100;
@@ -38,6 +39,8 @@ export class DashboardSupervisor {
   private feed: AlertFeed | null = null;
   /** Times the worker was restarted after dying. */
   restarts = 0;
+  /** Answers the worker's `GET /api/energy` questions (the tables live in this thread); none: 503. */
+  onEnergyQuery: ((q: EnergyQuery) => EnergyAnswer) | null = null;
 
   constructor(private readonly data: DashboardOptions, private readonly log: Logger) {}
 
@@ -82,6 +85,10 @@ export class DashboardSupervisor {
     // Queued until the worker's script runs and listens for messages.
     if (this.feed) w.postMessage({ type: 'alerts', feed: this.feed } satisfies WorkerCommand);
     w.on('message', (m: WorkerReport) => {
+      if (m.type === 'energy-query') {
+        this.answerEnergy(w, m.id, m.query);
+        return;
+      }
       if (m.type !== 'listening') return;
       this.address = { host: m.host, port: m.port };
     });
@@ -99,6 +106,17 @@ export class DashboardSupervisor {
       this.restartDelayMs = Math.min(this.restartDelayMs * 2, RESTART_CAP_MS);
     });
     return w;
+  }
+
+  private answerEnergy(w: Worker, id: number, query: EnergyQuery): void {
+    let answer: EnergyAnswer | { status: 503; body: { error: string } };
+    try {
+      answer = this.onEnergyQuery ? this.onEnergyQuery(query) : { status: 503, body: { error: 'energy is not tracked by this collector' } };
+    } catch (err) {
+      this.log.error('energy report failed', { error: (err as Error).message });
+      answer = { status: 503, body: { error: 'energy report failed; see the collector log' } };
+    }
+    w.postMessage({ type: 'energy-answer', id, status: answer.status, body: answer.body } satisfies WorkerCommand);
   }
 
   async stop(): Promise<void> {

@@ -18,8 +18,8 @@
  * time falls in, so an interval crossing midnight or a month's end is split between them; the
  * fall-back hour's two real hours share one hourly bucket, the skipped spring hour has none.
  *
- * Memory per host: rings of historyDays × 24 hours, historyDays days and MONTHS_KEPT months,
- * 32 bytes a bucket (about 50 KB at 62 days).
+ * Memory per host: rings of hourlyDays × 24 hours, historyDays days and MONTHS_KEPT months,
+ * 32 bytes a bucket (4.3 KB at the collector's defaults, 2 days of hours and 62 of days).
  */
 import { StateFileError } from '../shared/errors.ts';
 import { msToMonthEnd, projectCost, sumProjections, RECENT_DAYS, type EnergyFigures, type Projection } from './projection.ts';
@@ -27,6 +27,8 @@ import { forEachSegment, WATT_MS_PER_KWH, zoneOffsetMs, type Tariff } from './ta
 
 export const DEFAULT_MAX_GAP_MS = 60_000;
 export const DEFAULT_HISTORY_DAYS = 62;
+/** Days of hourly buckets kept by default: today and yesterday (the per-hour tables), 1.5 KB a host. */
+export const DEFAULT_HOURLY_DAYS = 2;
 export const MAX_HISTORY_DAYS = 366;
 export const MONTHS_KEPT = 24;
 export const ENERGY_JSON_VERSION = 1;
@@ -37,8 +39,10 @@ export interface EnergyOptions {
   tariff: Tariff;
   /** An interval longer than this, ms, is a gap. */
   maxGapMs?: number;
-  /** Days of hourly and daily history kept, 1 to MAX_HISTORY_DAYS. */
+  /** Days of daily history kept, 1 to MAX_HISTORY_DAYS. */
   historyDays?: number;
+  /** Days of hourly history kept, 1 to historyDays (default: historyDays). */
+  hourlyDays?: number;
 }
 
 export interface EnergyTotals {
@@ -120,12 +124,14 @@ export class EnergyAccumulator {
 
   constructor(opts: EnergyOptions) {
     const { tariff, maxGapMs = DEFAULT_MAX_GAP_MS, historyDays = DEFAULT_HISTORY_DAYS } = opts;
+    const hourlyDays = opts.hourlyDays ?? historyDays;
     if (!(maxGapMs > 0) || !Number.isFinite(maxGapMs)) throw new RangeError(`maxGapMs must be > 0, got ${maxGapMs}`);
     if (!Number.isInteger(historyDays) || historyDays < 1 || historyDays > MAX_HISTORY_DAYS) throw new RangeError(`historyDays must be 1 to ${MAX_HISTORY_DAYS}, got ${historyDays}`);
+    if (!Number.isInteger(hourlyDays) || hourlyDays < 1 || hourlyDays > historyDays) throw new RangeError(`hourlyDays must be 1 to ${historyDays}, got ${hourlyDays}`);
     this.tariff = tariff;
     this.maxGapMs = maxGapMs;
     this.historyDays = historyDays;
-    this.hours = new Ring(historyDays * 24);
+    this.hours = new Ring(hourlyDays * 24);
     this.days = new Ring(historyDays);
   }
 
@@ -179,13 +185,16 @@ export class EnergyAccumulator {
     return { currency: this.tariff.currency, today: this.days.get(day), month: this.months.get(monthOfDay(day)), total: { ...this.total }, sinceMs: this.firstMs };
   }
 
-  /** Cost and energy ahead (projection.ts), from the last RECENT_DAYS complete days. */
-  projection(nowMs: number, days: number): Projection {
+  /**
+   * Cost and energy ahead (projection.ts), from the last RECENT_DAYS complete days.
+   * `remainingMonthMs` (msToMonthEnd) may be passed by a caller projecting many hosts at one instant.
+   */
+  projection(nowMs: number, days: number, remainingMonthMs = msToMonthEnd(this.tariff.timeZone, nowMs)): Projection {
     const day = this.today(nowMs);
     const recentDays: EnergyFigures[] = [];
     for (let d = day - RECENT_DAYS; d < day; d++) recentDays.push(this.days.get(d));
     const month = this.months.get(monthOfDay(day));
-    return projectCost({ recentDays, today: this.days.get(day), month, remainingMonthMs: msToMonthEnd(this.tariff.timeZone, nowMs), days });
+    return projectCost({ recentDays, today: this.days.get(day), month, remainingMonthMs, days });
   }
 
   hourly(): HistoryRow[] {
@@ -302,5 +311,6 @@ export function fleetTotals(hosts: Iterable<EnergyAccumulator>, tariff: Tariff, 
 }
 
 export function fleetProjection(hosts: Iterable<EnergyAccumulator>, tariff: Tariff, nowMs: number, days: number): Projection {
-  return sumProjections([...hosts].map((h) => h.projection(nowMs, days)), days, msToMonthEnd(tariff.timeZone, nowMs));
+  const remaining = msToMonthEnd(tariff.timeZone, nowMs);
+  return sumProjections([...hosts].map((h) => h.projection(nowMs, days, remaining)), days, remaining);
 }

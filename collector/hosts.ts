@@ -9,7 +9,7 @@
 import { ONLINE_INTERVALS } from '../shared/host_view.ts';
 import { READINGS, TABLES, type Facts, type Hello, type Sample, type TableName } from '../shared/protocol.ts';
 import {
-  HISTORY_SERIES, NUM, NUMBER_FIELD_COUNT, READING_NUM, SLOT_FLAG_CONNECTED, SLOT_FLAG_USED, STR, STRING_FIELD_COUNT,
+  HISTORY_SERIES, NUM, POWER_SOURCE_CODE, READING_NUM, SLOT_NUMBER_FIELDS, SLOT_FLAG_CONNECTED, SLOT_FLAG_USED, STR, STRING_FIELD_COUNT,
   type NumField, type StrField,
 } from '../shared/shm_layout.ts';
 import type { ShmStore } from '../shared/shm_store.ts';
@@ -73,6 +73,13 @@ export class HostTable {
   private readonly byName = new Map<string, HostEntry>();
   /** Called with each sample that became a host's latest reading (alerts watch these). */
   onLatest: ((host: string, sample: Sample) => void) | null = null;
+  /**
+   * Called with every sample placed in a host's history, latest or replayed, at the time it was
+   * placed (the energy counters integrate these, in their own order).
+   */
+  onPlaced: ((host: string, slot: number, placedMs: number, sample: Sample, intervalMs: number) => void) | null = null;
+  /** Called with a host that lost its slot to a new host (capacity full, --evict-after-s). */
+  onEvicted: ((host: string) => void) | null = null;
 
   /**
    * Takes over whatever hosts `store` already holds (a store restored from the state file): each
@@ -94,6 +101,11 @@ export class HostTable {
         store.write(slot.index, { flags: SLOT_FLAG_USED, numbers: [[NUM.DISCONNECTED_AT_MS, lastSeenMs]] });
       }
     }
+  }
+
+  /** The slot of a known host. */
+  slotOf(host: string): number | undefined {
+    return this.byName.get(host)?.slot;
   }
 
   /** Every known host, connected or not. */
@@ -146,8 +158,9 @@ export class HostTable {
         if (evicted === null) return { ok: false, reason: 'capacity' };
         slot = this.byName.get(evicted)!.slot;
         this.byName.delete(evicted);
+        this.onEvicted?.(evicted);
         // Everything the old host left is cleared in the same write that names the new one.
-        for (let f = 0; f < NUMBER_FIELD_COUNT; f++) numbers.push([f as NumField, Number.NaN]);
+        for (let f = 0; f < SLOT_NUMBER_FIELDS; f++) numbers.push([f as NumField, Number.NaN]);
         for (let f = 0; f < STRING_FIELD_COUNT; f++) strings.push([f as StrField, '']);
         this.store.clearHistory(slot);
       }
@@ -199,7 +212,10 @@ export class HostTable {
     // (it would hold a bucket against correct samples until the ring caught up with it) and
     // capped for ordering.
     const placedMs = sample.ts + entry.clockOffsetMs;
-    if (placedMs <= nowMs + FUTURE_TOLERANCE_MS) this.store.writeHistory(entry.slot, placedMs, HISTORY_SERIES.map((name) => sample[name] ?? Number.NaN));
+    if (placedMs <= nowMs + FUTURE_TOLERANCE_MS) {
+      this.store.writeHistory(entry.slot, placedMs, HISTORY_SERIES.map((name) => sample[name] ?? Number.NaN));
+      this.onPlaced?.(host, entry.slot, placedMs, sample, entry.intervalMs);
+    }
     const orderMs = Math.min(placedMs, nowMs + FUTURE_TOLERANCE_MS);
     if (orderMs < entry.newestMs) return 'history';
     entry.newestMs = orderMs;
@@ -213,6 +229,7 @@ export class HostTable {
     ];
     // A reading absent from this sample becomes NaN: the page must not show a stale value as current.
     for (const r of READINGS) numbers.push([READING_NUM[r.name], sample[r.name] ?? Number.NaN]);
+    numbers.push([NUM.POWER_SOURCE, sample.power_source ? POWER_SOURCE_CODE[sample.power_source] : Number.NaN]);
     // Same rule for tables: one absent from this sample is emptied, not left showing old rows.
     const tables: Partial<Record<TableName, TableInput>> = {};
     for (const t of TABLES) tables[t.name] = (sample[t.name] ?? []) as TableInput;

@@ -169,3 +169,9 @@ export function msToMonthEnd(timeZone: string, nowMs: number): number {
   const wall = new Date(nowMs + zoneOffsetMs(timeZone, nowMs));
   return instantOfWallClock(timeZone, Date.UTC(wall.getUTCFullYear(), wall.getUTCMonth() + 1, 1)) - nowMs;
 }
+
+/** ms from `nowMs` to the instant the next local day begins. */
+export function msToDayEnd(timeZone: string, nowMs: number): number {
+  const wall = new Date(nowMs + zoneOffsetMs(timeZone, nowMs));
+  return instantOfWallClock(timeZone, Date.UTC(wall.getUTCFullYear(), wall.getUTCMonth(), wall.getUTCDate() + 1)) - nowMs;
+}

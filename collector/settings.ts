@@ -7,6 +7,9 @@ import { intIn, nonEmptyString, oneOf, optionalFile, parseHostPort, setting, typ
 import { MAX_CAPACITY, MAX_HISTORY_POINTS } from '../shared/shm_store.ts';
 import { DEFAULT_HISTORY_POINTS } from '../shared/shm_layout.ts';
 import { MAX_TOKEN_BYTES } from '../shared/protocol.ts';
+import { DEFAULT_HISTORY_DAYS, DEFAULT_HOURLY_DAYS, MAX_HISTORY_DAYS } from './energy.ts';
+import { MAX_PROJECTION_DAYS } from './projection.ts';
+import { parseTariff, parseTimeZone, systemTimeZone } from './tariff.ts';
 import { DEFAULT_ALERT_RULES, formatAlertRules, parseAlertRules, parseWebhookUrls, type AlertRule } from './alert_rules.ts';
 
 /** Default data directory: under the user's home, so it survives reboots and checkouts. */
@@ -64,6 +67,18 @@ export const COLLECTOR_SETTINGS = Object.freeze({
   }),
   webhooks: setting({ flag: 'webhooks', arg: 'URLS', doc: 'http(s) URLs, space-separated, each POSTed a JSON body when an alert fires or resolves', default: [] as readonly string[], parse: (raw: string, name: string) => parseWebhookUrls(raw, name), show: (urls) => (urls.length ? urls.join(' ') : '(none)') }),
   webhookTimeoutMs: setting({ flag: 'webhook-timeout-ms', arg: 'MS', doc: 'a webhook delivery must complete within this time; failures are retried 3 times with backoff', default: 5000, parse: intIn(100, 120_000) }),
+  // Energy and cost.
+  tariff: setting({
+    flag: 'tariff', arg: 'SPEC',
+    doc: 'electricity price: "0.2516 EUR" (flat, per kWh) or "EUR; peak 0.27 mon-fri 06:00-22:00; offpeak 0.2068 mon-fri 22:00-06:00; offpeak 0.2068 sat-sun" (README, Power and cost); empty: kWh only, no cost',
+    // Checked here against the system zone; the collector parses it again in --timezone.
+    default: '', parse: (raw: string, name: string) => (raw.trim() === '' ? '' : parseTariff(raw, name).spec), show: (v) => (v === '' ? '(none: kWh only)' : v),
+  }),
+  timeZone: setting({ flag: 'timezone', arg: 'ZONE', doc: 'IANA time zone of the tariff\'s hours and of energy days and months, e.g. Europe/Paris', default: systemTimeZone(), parse: (raw: string, name: string) => parseTimeZone(raw, name) }),
+  energyGapS: setting({ flag: 'energy-gap-s', arg: 'S', doc: 'a host silent this long (and 3 of its intervals) leaves a gap in its energy, not a guess', default: 60, parse: intIn(1, 86_400) }),
+  energyHistoryDays: setting({ flag: 'energy-history-days', arg: 'DAYS', doc: 'days of per-day energy and cost kept per host', default: DEFAULT_HISTORY_DAYS, parse: intIn(1, MAX_HISTORY_DAYS) }),
+  energyHourlyDays: setting({ flag: 'energy-hourly-days', arg: 'DAYS', doc: 'days of per-hour energy and cost kept per host (no more than --energy-history-days; 768 bytes a day per host)', default: DEFAULT_HOURLY_DAYS, parse: intIn(1, MAX_HISTORY_DAYS) }),
+  projectionDays: setting({ flag: 'projection-days', arg: 'DAYS', doc: 'horizon of the cost projection ("the next N days"), from the last 7 days\' average', default: 30, parse: intIn(1, MAX_PROJECTION_DAYS) }),
   logLevel: setting({ flag: 'log-level', arg: 'LEVEL', doc: 'debug, info, warn or error', default: 'info' as const, parse: oneOf('debug', 'info', 'warn', 'error') }),
 });
 

@@ -12,7 +12,7 @@ import { StateFileError } from '../shared/errors.ts';
 import type { Logger } from '../shared/log.ts';
 import { bufferBytes } from '../shared/shm_layout.ts';
 import { MAX_CAPACITY, ShmStore } from '../shared/shm_store.ts';
-import { decodeState, encodeStateAsync } from './state_codec.ts';
+import { decodeState, encodeStateAsync, MAX_EXTRA_BYTES } from './state_codec.ts';
 
 export const STATE_FILE = 'state.bin';
 
@@ -22,6 +22,8 @@ export interface RestoreResult {
   /** Hosts in the file beyond this collector's capacity. */
   dropped: number;
   savedAtMs: number | null;
+  /** The file's extra section (the energy counters), null when none was restored. */
+  extra: Buffer | null;
 }
 
 /**
@@ -35,20 +37,20 @@ export function restoreState(dataDir: string, store: ShmStore, log: Logger): Res
     file = readFileSync(path);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') log.error('state file unreadable; starting empty', { file: path, error: (err as Error).message });
-    return { restored: 0, dropped: 0, savedAtMs: null };
+    return { restored: 0, dropped: 0, savedAtMs: null, extra: null };
   }
   try {
-    const { store: saved, savedAtMs } = decodeState(file, bufferBytes(MAX_CAPACITY, store.historyPoints));
+    const { store: saved, savedAtMs, extra } = decodeState(file, bufferBytes(MAX_CAPACITY, store.historyPoints), MAX_EXTRA_BYTES);
     const { restored, dropped } = store.restoreFrom(saved);
     log.info('state restored', { file: path, hosts: restored, dropped, saved_s_ago: Math.round((Date.now() - savedAtMs) / 1000) });
     if (dropped > 0) log.warn('the state file holds more hosts than --capacity; the rest were left out', { dropped });
-    return { restored, dropped, savedAtMs };
+    return { restored, dropped, savedAtMs, extra };
   } catch (err) {
     if (!(err instanceof StateFileError)) throw err;
     const aside = `${path}.invalid`;
     try { renameSync(path, aside); } catch { /* reported below either way */ }
     log.error('state file cannot be restored; moved aside, starting empty', { file: path, moved_to: aside, code: err.code, error: err.message });
-    return { restored: 0, dropped: 0, savedAtMs: null };
+    return { restored: 0, dropped: 0, savedAtMs: null, extra: null };
   }
 }
 
@@ -68,7 +70,7 @@ export class StateSaver {
    */
   constructor(
     private readonly dataDir: string, private readonly store: ShmStore, private readonly log: Logger, private readonly intervalMs: number,
-    private readonly hooks: { beforeSnapshot?: () => void; afterSave?: () => void } = {},
+    private readonly hooks: { beforeSnapshot?: () => void; afterSave?: () => void; extra?: () => Uint8Array | null } = {},
   ) {}
 
   /** Starts the periodic saves (none when the interval is 0). */
@@ -101,7 +103,9 @@ export class StateSaver {
     const snapshot = this.store.snapshot();
     const savedAtMs = Date.now();
     try {
-      const bytes = await encodeStateAsync(snapshot, savedAtMs);
+      // Taken in the same turn as the snapshot: the counters match the slots they were written to.
+      const extra = this.hooks.extra?.() ?? null;
+      const bytes = await encodeStateAsync(snapshot, savedAtMs, extra);
       // A temporary file left by a crashed save keeps its mode when reopened: start afresh.
       await unlink(tmp).catch(() => undefined);
       const fh = await open(tmp, 'w', 0o600);

@@ -75,9 +75,32 @@ export interface FleetSummary {
   power_w: number | null;
   power_hosts: number;
   alerts_firing: number;
-  /** Electricity cost so far today; null until power and cost are tracked. */
+  /** Of power_hosts, how many measure their power and how many estimate it. */
+  power_measured_hosts: number;
+  power_estimated_hosts: number;
+  /** Energy all hosts drew today (local day of the tariff's zone), kWh; null when no host reported power. */
+  energy_today_kwh: number | null;
+  energy_month_kwh: number | null;
+  /** Cost so far today and this month, in `currency`; null without a tariff or before any power. */
   cost_today: number | null;
+  cost_month: number | null;
+  /** This whole month projected (so far + recent daily average for the rest of it); null without a basis. */
+  projected_month_kwh: number | null;
+  projected_month_cost: number | null;
+  /** The tariff's currency (ISO 4217), null when the collector has no tariff (kWh only). */
+  currency: string | null;
 }
+
+/** What the dashboard knows of the collector's energy settings (worker data). */
+export interface EnergyInfo {
+  /** The tariff's currency; null: no tariff, kWh only. */
+  currency: string | null;
+  /** IANA zone whose days and months the figures use. */
+  timeZone: string;
+  /** The projection horizon, days (--projection-days). */
+  projectionDays: number;
+}
+export const NO_ENERGY_INFO: EnergyInfo = Object.freeze({ currency: null, timeZone: 'UTC', projectionDays: 30 });
 
 export interface HostsPayload {
   /** The collector's clock when this was read, ms since the epoch; ages are relative to it. */
@@ -116,7 +139,7 @@ function fullest(rows: ReadonlyArray<StoredRow | number | null> | undefined): { 
   return best;
 }
 
-export function hostsPayload(store: ShmStore, nowMs: number, feed: AlertFeed = EMPTY_ALERT_FEED): HostsPayload {
+export function hostsPayload(store: ShmStore, nowMs: number, feed: AlertFeed = EMPTY_ALERT_FEED, energy: EnergyInfo = NO_ENERGY_INFO): HostsPayload {
   const byHost = new Map<string, HostAlertRef[]>();
   for (const a of feed.alerts) {
     let list = byHost.get(a.host);
@@ -143,11 +166,27 @@ export function hostsPayload(store: ShmStore, nowMs: number, feed: AlertFeed = E
   const summary: FleetSummary = {
     hosts: hosts.length, online: 0, stale: 0, offline: 0, cpu_pct: null, cpu_cores: 0,
     mem_used_bytes: null, mem_total_bytes: null, power_w: null, power_hosts: 0,
-    alerts_firing: feed.alerts.filter((a) => a.state === 'firing').length, cost_today: null,
+    alerts_firing: feed.alerts.filter((a) => a.state === 'firing').length, power_measured_hosts: 0, power_estimated_hosts: 0,
+    energy_today_kwh: null, energy_month_kwh: null, cost_today: null, cost_month: null, projected_month_kwh: null, projected_month_cost: null,
+    currency: energy.currency,
   };
+  const add = (a: number | null, b: number | null): number | null => (b === null ? a : (a ?? 0) + b);
   let busyCores = 0;
   for (const h of hosts) {
     summary[h.status]++;
+    // Energy counts every host, offline ones too: what they drew today was drawn.
+    const e = h.energy;
+    if (e) {
+      summary.energy_today_kwh = add(summary.energy_today_kwh, e.today_kwh);
+      summary.energy_month_kwh = add(summary.energy_month_kwh, e.month_kwh);
+      summary.cost_today = add(summary.cost_today, e.today_cost);
+      summary.cost_month = add(summary.cost_month, e.month_cost);
+      // A host without a basis adds what it drew this month so far (projection.ts, sumProjections).
+      if (e.projection) {
+        summary.projected_month_kwh = add(summary.projected_month_kwh, e.projection.month_kwh);
+        summary.projected_month_cost = add(summary.projected_month_cost, e.projection.month_cost);
+      }
+    }
     if (h.status !== 'online') continue;
     if (h.cpu_pct !== null) {
       const cores = h.cpu_cores ?? 1;
@@ -162,7 +201,20 @@ export function hostsPayload(store: ShmStore, nowMs: number, feed: AlertFeed = E
     if (watts !== null) {
       summary.power_w = (summary.power_w ?? 0) + watts;
       summary.power_hosts++;
+      if (h.power_source === 'measured') summary.power_measured_hosts++;
+      if (h.power_source === 'estimated') summary.power_estimated_hosts++;
     }
+  }
+  // Hosts without a projection basis yet still count with their month so far, once any host has one.
+  if (summary.projected_month_kwh !== null) {
+    for (const h of hosts) {
+      if (!h.energy || h.energy.projection) continue;
+      summary.projected_month_kwh += h.energy.month_kwh;
+      if (summary.projected_month_cost !== null && h.energy.month_cost !== null) summary.projected_month_cost += h.energy.month_cost;
+    }
+  }
+  if (energy.currency === null) {
+    summary.cost_today = summary.cost_month = summary.projected_month_cost = null;
   }
   if (summary.cpu_cores > 0) summary.cpu_pct = (busyCores / summary.cpu_cores) * 100;
   return {

@@ -72,6 +72,7 @@ const FAMILIES = {
   sentinel_gpu_memory_total_bytes: { help: 'GPU memory, bytes.' },
   sentinel_gpu_temperature_celsius: { help: 'GPU temperature, degrees Celsius.' },
   sentinel_gpu_power_watts: { help: 'GPU power draw, watts.' },
+  sentinel_power_zone_watts: { help: 'Measured power of one RAPL zone (package, dram, psys ...), watts; sentinel_power_watts is their total without double counting.' },
 } as const satisfies Record<string, FamilySpec>;
 
 export type ReadingFamily = keyof typeof FAMILIES;
@@ -175,6 +176,7 @@ export const TABLE_EXPORTS: Readonly<Record<TableName, TableExport | LeftOut>> =
   // A pid and a process name as labels would start new series every time the busiest processes
   // change: unbounded cardinality in Prometheus for little use. The dashboard shows them instead.
   procs_top: { leftOut: 'pid and process name labels churn: a new series for every process that is briefly busiest' },
+  power_zones: { labelColumns: { zone: 'zone' }, columns: { watts: { family: 'sentinel_power_zone_watts' } } },
 } satisfies Record<TableName, TableExport | LeftOut>);
 
 export function isLeftOut(x: ReadingExport | TableExport | LeftOut): x is LeftOut {

@@ -39,7 +39,13 @@ export interface HostMetric {
   /** From the host's last sample: written only while the host is online. */
   reading: boolean;
   /** The host's series: labels besides `host` (written after it), and a value; null is left out. */
-  series: (h: HostView | HostDetail, nowMs: number) => Series;
+  series: (h: HostView | HostDetail, nowMs: number, ctx: MetricsContext) => Series;
+}
+
+/** What the scrape knows beyond the hosts. */
+export interface MetricsContext {
+  /** The tariff's currency (ISO 4217), null without a tariff: no cost is written. */
+  currency: string | null;
 }
 
 export interface CollectorMetric {
@@ -86,6 +92,33 @@ const LIVENESS_METRICS: readonly HostMetric[] = [
     name: 'sentinel_host_info', type: 'gauge', reading: false,
     help: 'Always 1; labels describe the host as its agent said in its hello.',
     series: (h) => [[{ agent: h.agent, os: h.os, kernel: h.kernel, arch: h.arch, cpu_model: h.cpu_model }, 1]],
+  },
+];
+
+/** kWh to joules, the base unit of energy. */
+const JOULES_PER_KWH = 3.6e6;
+
+/**
+ * Energy and cost counters (collector/energy_service.ts): written for every host with energy
+ * counted, offline ones too (what it drew stays drawn), so increase() over them gives kWh and
+ * money per period in Prometheus. They start at the host's first power sample and survive
+ * collector restarts (the state file); a gap nobody measured adds nothing.
+ */
+const ENERGY_METRICS: readonly HostMetric[] = [
+  {
+    name: 'sentinel_power_measured', type: 'gauge', reading: true,
+    help: 'Where sentinel_power_watts comes from: 1 measured (RAPL energy counters, GPU sensors), 0 estimated by the agent\'s model from CPU load and memory.',
+    series: one((h) => (h.power_source === 'measured' ? 1 : h.power_source === 'estimated' ? 0 : null)),
+  },
+  {
+    name: 'sentinel_energy_joules_total', type: 'counter', reading: false,
+    help: 'Energy the host drew since the collector first counted its power, joules (kept across collector restarts; unmeasured gaps add nothing).',
+    series: one((h) => (h.energy ? h.energy.total_kwh * JOULES_PER_KWH : null)),
+  },
+  {
+    name: 'sentinel_energy_cost_total', type: 'counter', reading: false,
+    help: 'What that energy cost under the collector\'s tariff, in the currency of the label (each period at its price).',
+    series: (h, _nowMs, ctx) => (ctx.currency === null || !h.energy || h.energy.total_cost === null ? [] : [[{ currency: ctx.currency }, h.energy.total_cost]]),
   },
 ];
 
@@ -155,6 +188,7 @@ export const HOST_METRICS: readonly HostMetric[] = Object.freeze([
     if (!series) throw new TypeError(`metric family ${name} has no reading or table column`);
     return { name, type: 'gauge', reading: true, help: READING_FAMILIES[name].help, series };
   }),
+  ...ENERGY_METRICS,
 ]);
 
 const C = ERROR_CODES;
@@ -216,7 +250,7 @@ export function leftOutReadings(): Array<{ name: string; reason: string }> {
  * list a name twice, and a repeated series would make Prometheus refuse the whole scrape; the
  * freshest of the two is kept.
  */
-export function metricsText(hosts: readonly (HostDetail | HostView)[], nowMs: number, stats: CollectorStatsSnapshot | null = null): string {
+export function metricsText(hosts: readonly (HostDetail | HostView)[], nowMs: number, stats: CollectorStatsSnapshot | null = null, ctx: MetricsContext = { currency: null }): string {
   const byName = new Map<string, HostView | HostDetail>();
   for (const v of hosts) {
     const seen = byName.get(v.name);
@@ -228,7 +262,7 @@ export function metricsText(hosts: readonly (HostDetail | HostView)[], nowMs: nu
     w.family(m.name, m.type, m.help);
     for (const h of sorted) {
       if (m.reading && h.status !== 'online') continue;
-      for (const [labels, value] of m.series(h, nowMs)) {
+      for (const [labels, value] of m.series(h, nowMs, ctx)) {
         if (value !== null) w.sample(m.name, { host: h.name, ...labels }, value);
       }
     }

@@ -7,7 +7,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { CollectorStats } from '../shared/collector_stats.ts';
 import { ShmStore } from '../shared/shm_store.ts';
 import { hostDetail, type HostDetail } from '../shared/host_view.ts';
-import { alertsPayload, historyPayload, hostDetailPayload, hostsPayload, sparklinesPayload, type AlertFeed } from './api.ts';
+import { alertsPayload, historyPayload, hostDetailPayload, hostsPayload, sparklinesPayload, type AlertFeed, type EnergyInfo } from './api.ts';
+import type { EnergyQuery } from '../collector/energy_report.ts';
+import { MAX_PROJECTION_DAYS } from '../collector/projection.ts';
 import type { EventHub } from './events.ts';
 import { metricsText } from './metrics.ts';
 import { PROM_CONTENT_TYPE } from './prom_text.ts';
@@ -28,6 +30,10 @@ export interface RouteContext {
   stats: CollectorStats | null;
   /** Recent /api/sparklines answers by query, reused for a short while: every open page asks. */
   sparkCache: Map<string, { atMs: number; body: string }>;
+  /** The collector's energy settings. */
+  energy: EnergyInfo;
+  /** Asks the collector for /api/energy; null when there is none (tests): 503. */
+  energyQuery: ((q: EnergyQuery) => Promise<{ status: number; body: unknown }>) | null;
 }
 
 /** How long one /api/sparklines answer is reused, ms (pages ask every 15 s; buckets are 15 s wide). */
@@ -84,7 +90,28 @@ type Route = (req: IncomingMessage, res: ServerResponse, ctx: RouteContext) => v
 
 const ROUTES: ReadonlyMap<string, Route> = new Map<string, Route>([
   ['/', (req, res, ctx) => send(req, res, 200, 'text/html; charset=utf-8', ctx.assets.html, { 'cache-control': 'no-cache', 'content-security-policy': ctx.assets.csp })],
-  ['/api/hosts', (req, res, ctx) => sendJson(req, res, 200, hostsPayload(ctx.store, ctx.now(), ctx.feed()))],
+  ['/api/hosts', (req, res, ctx) => sendJson(req, res, 200, hostsPayload(ctx.store, ctx.now(), ctx.feed(), ctx.energy))],
+  ['/api/energy', (req, res, ctx) => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const days = intParam(url, 'days', ctx.energy.projectionDays, 1, MAX_PROJECTION_DAYS);
+    const host = url.searchParams.get('host');
+    if (days === null) {
+      sendJson(req, res, 400, { error: `days must be a whole number from 1 to ${MAX_PROJECTION_DAYS}` });
+      return;
+    }
+    if (host !== null && (host === '' || Buffer.byteLength(host, 'utf8') > 253)) {
+      sendJson(req, res, 400, { error: 'host must be a host name of 1 to 253 bytes' });
+      return;
+    }
+    if (!ctx.energyQuery) {
+      sendJson(req, res, 503, { error: 'energy is not tracked here (no collector behind this dashboard)' });
+      return;
+    }
+    ctx.energyQuery({ host: host === null ? null : host.normalize('NFC'), days }).then(
+      (a) => { if (!res.destroyed) sendJson(req, res, a.status, a.body); },
+      (err: unknown) => { if (!res.destroyed) sendJson(req, res, 503, { error: err instanceof Error ? err.message : String(err) }); },
+    );
+  }],
   ['/api/events', (req, res, ctx) => ctx.events.accept(req, res, { ...SECURITY_HEADERS })],
   ['/api/alerts', (req, res, ctx) => sendJson(req, res, 200, alertsPayload(ctx.feed(), ctx.now()))],
   ['/api/sparklines', (req, res, ctx) => {
@@ -115,7 +142,7 @@ const ROUTES: ReadonlyMap<string, Route> = new Map<string, Route>([
       const slot = ctx.store.readSlot(i, true);
       if (slot && (slot.flags & SLOT_FLAG_USED) !== 0) hosts.push(hostDetail(slot, now));
     }
-    send(req, res, 200, PROM_CONTENT_TYPE, metricsText(hosts, now, ctx.stats ? ctx.stats.snapshot(ctx.store) : null), { 'cache-control': 'no-store' });
+    send(req, res, 200, PROM_CONTENT_TYPE, metricsText(hosts, now, ctx.stats ? ctx.stats.snapshot(ctx.store) : null, { currency: ctx.energy.currency }), { 'cache-control': 'no-store' });
   }],
   ['/healthz', (req, res, ctx) => {
     // Healthy while the buffer still reads as this layout (attaching re-checks the header).

@@ -7,7 +7,8 @@ import { createServer as createHttpServer, type Server, type ServerOptions } fro
 import { createServer as createHttpsServer } from 'node:https';
 import type { CollectorStats } from '../shared/collector_stats.ts';
 import type { ShmStore } from '../shared/shm_store.ts';
-import { EMPTY_ALERT_FEED, hostsPayload, type AlertFeed } from './api.ts';
+import { EMPTY_ALERT_FEED, hostsPayload, NO_ENERGY_INFO, type AlertFeed, type EnergyInfo } from './api.ts';
+import type { EnergyQuery } from '../collector/energy_report.ts';
 import { EventHub, type EventHubOptions } from './events.ts';
 import { loadPageAssets } from './page.ts';
 import { handleRequest } from './routes.ts';
@@ -41,6 +42,10 @@ export interface DashboardServerOptions {
   stats?: CollectorStats;
   /** Tuning of /api/events (tests shorten the gaps). */
   events?: Partial<EventHubOptions>;
+  /** The collector's energy settings (default: no tariff). */
+  energy?: EnergyInfo;
+  /** Asks the collector's main thread for /api/energy; absent: 503. */
+  energyQuery?: (q: EnergyQuery) => Promise<{ status: number; body: unknown }>;
 }
 
 export function createDashboardServer(store: ShmStore, opts: DashboardServerOptions = {}): Server {
@@ -49,8 +54,9 @@ export function createDashboardServer(store: ShmStore, opts: DashboardServerOpti
   const now = opts.now ?? Date.now;
   const httpToken = opts.httpToken ?? '';
   const feed = opts.feed ?? ((): AlertFeed => EMPTY_ALERT_FEED);
+  const energy = opts.energy ?? NO_ENERGY_INFO;
   const events = new EventHub(
-    () => JSON.stringify(hostsPayload(store, now(), feed())),
+    () => JSON.stringify(hostsPayload(store, now(), feed(), energy)),
     () => `${store.changeMark()}/${feed().version}`,
     { now, ...opts.events },
   );
@@ -64,7 +70,7 @@ export function createDashboardServer(store: ShmStore, opts: DashboardServerOpti
   };
   const handler: Parameters<typeof createHttpServer>[1] = (req, res) => {
     try {
-      handleRequest(req, res, { store, assets, now, httpToken, feed, events, sparkCache, stats: opts.stats ?? null });
+      handleRequest(req, res, { store, assets, now, httpToken, feed, events, sparkCache, stats: opts.stats ?? null, energy, energyQuery: opts.energyQuery ?? null });
     } catch (err) {
       // A bug in one route answers 500 and leaves the server up.
       if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8', 'content-security-policy': "default-src 'none'", 'x-content-type-options': 'nosniff' });

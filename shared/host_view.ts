@@ -2,8 +2,8 @@
  * Turns a slot read from shared memory into what people see: a host's status and readings.
  * Pure; used by the dashboard and by scripts/test_reader.ts so that both read alike.
  */
-import { READINGS, type ReadingName, type TableName } from './protocol.ts';
-import { NUM, READING_NUM, SLOT_FLAG_CONNECTED, STR, TABLE_LAYOUT } from './shm_layout.ts';
+import { READINGS, type PowerSource, type ReadingName, type TableName } from './protocol.ts';
+import { NUM, POWER_SOURCE_CODE, READING_NUM, SLOT_FLAG_CONNECTED, STR, TABLE_LAYOUT } from './shm_layout.ts';
 import type { SlotData } from './shm_store.ts';
 import type { StoredRow } from './shm_tables.ts';
 
@@ -45,6 +45,34 @@ export interface HostView {
   readings: Record<ReadingName, number | null>;
   /** When the host booted, by the agent's clock (sample time - uptime), ms; null when unknown. */
   boot_time_ms: number | null;
+  /** Where readings.power_w came from; null when the agent did not say (or sent no power). */
+  power_source: PowerSource | null;
+  /** Energy and cost the collector integrated from this host's power; null before its first power sample. */
+  energy: HostEnergy | null;
+}
+
+/**
+ * A host's energy (kWh) and cost (in the collector's tariff currency; null when it has no
+ * tariff), local days and months of the tariff's time zone.
+ */
+export interface HostEnergy {
+  today_kwh: number;
+  today_cost: number | null;
+  month_kwh: number;
+  month_cost: number | null;
+  /** Since `since_ms`, the first power sample integrated. */
+  total_kwh: number;
+  total_cost: number | null;
+  since_ms: number;
+  /** From the recent daily average (collector/projection.ts); null before there is a basis. */
+  projection: {
+    month_kwh: number;
+    month_cost: number | null;
+    /** The next `days` days. */
+    next_kwh: number;
+    next_cost: number | null;
+    days: number;
+  } | null;
 }
 
 /** A host with its tables: what the detail page shows. */
@@ -104,6 +132,51 @@ export function hostView(slot: SlotData, nowMs: number): HostView {
     note: s[STR.NOTE]!,
     readings: Object.fromEntries(READINGS.map((r) => [r.name, num(n[READING_NUM[r.name]])])) as Record<ReadingName, number | null>,
     boot_time_ms: bootTimeMs(num(n[NUM.SAMPLE_TS_MS]), num(n[NUM.UPTIME_S])),
+    power_source: powerSource(n[NUM.POWER_SOURCE]),
+    energy: hostEnergy(n, nowMs),
+  };
+}
+
+function powerSource(code: number | undefined): PowerSource | null {
+  if (code === POWER_SOURCE_CODE.measured) return 'measured';
+  if (code === POWER_SOURCE_CODE.estimated) return 'estimated';
+  return null;
+}
+
+/**
+ * The energy block of a slot. A today or month figure counts only before the instant that ends
+ * its day or month (shm_layout.ts): past it, the host drew nothing yet in the new one. Zero or
+ * NaN since-time (a slot of an older collector, or no power yet): null.
+ */
+export function hostEnergy(n: Float64Array, nowMs: number): HostEnergy | null {
+  const since = n[NUM.ENERGY_SINCE_MS]!;
+  if (!(since > 0)) return null;
+  const within = (until: number): boolean => until > nowMs;
+  const today = within(n[NUM.ENERGY_TODAY_UNTIL_MS]!);
+  const month = within(n[NUM.ENERGY_MONTH_UNTIL_MS]!);
+  const kwh = (v: number | undefined, live: boolean): number => (live ? num(v) ?? 0 : 0);
+  const cost = (v: number | undefined, live: boolean): number | null => {
+    const c = num(v);
+    return c === null ? null : live ? c : 0;
+  };
+  const projLive = within(n[NUM.PROJ_UNTIL_MS]!) && num(n[NUM.PROJ_MONTH_KWH]) !== null;
+  return {
+    today_kwh: kwh(n[NUM.ENERGY_TODAY_KWH], today),
+    today_cost: cost(n[NUM.ENERGY_TODAY_COST], today),
+    month_kwh: kwh(n[NUM.ENERGY_MONTH_KWH], month),
+    month_cost: cost(n[NUM.ENERGY_MONTH_COST], month),
+    total_kwh: num(n[NUM.ENERGY_TOTAL_KWH]) ?? 0,
+    total_cost: num(n[NUM.ENERGY_TOTAL_COST]),
+    since_ms: since,
+    projection: projLive
+      ? {
+        month_kwh: n[NUM.PROJ_MONTH_KWH]!,
+        month_cost: num(n[NUM.PROJ_MONTH_COST]),
+        next_kwh: num(n[NUM.PROJ_NEXT_KWH]) ?? 0,
+        next_cost: num(n[NUM.PROJ_NEXT_COST]),
+        days: num(n[NUM.PROJ_DAYS]) ?? 0,
+      }
+      : null,
   };
 }
 

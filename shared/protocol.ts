@@ -194,7 +194,22 @@ export const TABLES = Object.freeze([
       { name: 'cpu_pct', kind: 'gauge', doc: '% of one core, as top shows it (may exceed 100)' },
     ],
   },
+  {
+    name: 'power_zones', maxRows: 64, doc: 'measured power by RAPL zone (package, dram, psys ...); power_w is their total without double counting',
+    columns: [
+      { name: 'zone', kind: 'text', maxBytes: 64, doc: 'zone, e.g. package-0, package-0/dram, psys' },
+      { name: 'watts', kind: 'gauge', doc: 'power, W' },
+    ],
+  },
 ] as const satisfies readonly TableSpec[]);
+
+/**
+ * Where a sample's `power_w` comes from: `measured` (energy counters, GPU board sensors) or
+ * `estimated` (the agent's model from CPU load and memory). Travels beside power_w; an unknown
+ * value is refused, a source without power_w is dropped.
+ */
+export const POWER_SOURCES = Object.freeze(['measured', 'estimated'] as const);
+export type PowerSource = (typeof POWER_SOURCES)[number];
 
 export type TableName = (typeof TABLES)[number]['name'];
 type ColumnValue<C> = C extends { kind: 'text' } ? string : number;
@@ -218,6 +233,8 @@ export interface Sample extends Readings {
   missing?: Record<string, string>;
   /** Rows the agent left out of a table to keep the frame small, by table name. */
   truncated?: Partial<Record<TableName, number>>;
+  /** Where power_w comes from (POWER_SOURCES); present only with power_w. */
+  power_source?: PowerSource;
 }
 
 export type AgentMessage = Hello | Sample | Facts;
@@ -331,6 +348,13 @@ export function parseSample(msg: Message): Sample {
   for (const t of TABLES) {
     const rows = parseTable(t, msg[t.name]);
     if (rows !== undefined) (sample as unknown as Record<string, unknown>)[t.name] = rows;
+  }
+  const source = msg['power_source'];
+  if (source !== undefined && source !== null) {
+    if (typeof source !== 'string' || !(POWER_SOURCES as readonly string[]).includes(source)) {
+      throw bad('power_source', `must be one of ${POWER_SOURCES.join(', ')}, got ${describeValue(source)}`);
+    }
+    if (sample.power_w !== undefined) sample.power_source = source as PowerSource;
   }
   const missing = parseMissing(msg['missing']);
   if (missing) sample.missing = missing;

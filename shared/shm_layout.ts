@@ -11,7 +11,8 @@
  *   | 0  LOCK i32   sequence lock: odd while a write is in progress                     |
  *   | 4  FLAGS i32  SLOT_FLAG_USED | SLOT_FLAG_CONNECTED                                 |
  *   | 8  string lengths, i32 x SLOT_STRING_LENGTHS_MAX (bytes used by each string)      |
- *   | 40 numbers, f64 x SLOT_NUMBERS_MAX (NaN = no value): NUM, then READING_NUM        |
+ *   | 40 numbers, f64 x SLOT_NUMBERS_MAX (NaN = no value): NUM, then READING_NUM, and    |
+ *   |    from EXTRA_NUM_BASE (48) power source, energy and projection (NUM.POWER_SOURCE..) |
  *   | SLOT_STRINGS: string bytes, UTF-8, each field at its own fixed offset, capacity   |
  *   | SLOT_TABLES: one block per table (TABLE_LAYOUT): rows i32, truncated i32, then    |
  *   |   maxRows fixed-size rows: numeric columns f64, then text columns u16 len + bytes |
@@ -84,10 +85,39 @@ export const NUM = Object.freeze({
   SWAP_USED_BYTES: 16,
   UPTIME_S: 17,
   LAST_WRITE_MS: 18, // collector clock of the last change to this slot, of any kind
+  // ---- From EXTRA_NUM_BASE on: fields added within layout 2. Their bytes were never written
+  // before, so a store or snapshot of an older collector holds 0 there, and 0 reads as "none"
+  // for each of them (a source code of 0, a validity end at 1970, no energy counted).
+  POWER_SOURCE: 48, // where power_w came from: POWER_SOURCE_CODE (1 measured, 2 estimated); else not said
+  // Energy and cost, written by the collector (collector/energy_service.ts), never by an agent.
+  // A "today" or "month" figure holds only before its *_UNTIL_MS (the local midnight or month
+  // start that ends it, collector clock): a reader past it takes 0, so a host that went quiet
+  // yesterday shows nothing for today without anyone rewriting its slot at midnight.
+  ENERGY_TODAY_KWH: 49,
+  ENERGY_TODAY_COST: 50,
+  ENERGY_TODAY_UNTIL_MS: 51,
+  ENERGY_MONTH_KWH: 52,
+  ENERGY_MONTH_COST: 53,
+  ENERGY_MONTH_UNTIL_MS: 54,
+  ENERGY_TOTAL_KWH: 55, // since the first power sample the collector integrated
+  ENERGY_TOTAL_COST: 56,
+  ENERGY_SINCE_MS: 57, // time of that first power sample
+  // The projection (collector/projection.ts), refreshed about once a minute; NaN: no basis yet.
+  PROJ_MONTH_KWH: 58, // this whole month: so far + recent daily average x the rest of it
+  PROJ_MONTH_COST: 59,
+  PROJ_NEXT_KWH: 60, // the next PROJ_DAYS days
+  PROJ_NEXT_COST: 61,
+  PROJ_DAYS: 62,
+  PROJ_UNTIL_MS: 63, // the projection's month ends here (as ENERGY_MONTH_UNTIL_MS)
 } as const);
 export type NumField = number;
-/** NUM's own fields; the readings appended after them (READING_NUM) make up the rest. */
+/** NUM's own fields before the readings; the readings appended after them (READING_NUM) follow. */
 const META_FIELD_COUNT = 19;
+/** First field of the block at the end of the number area (NUM.POWER_SOURCE onwards). */
+export const EXTRA_NUM_BASE = 48;
+const EXTRA_FIELD_COUNT = 16;
+/** Codes stored in NUM.POWER_SOURCE, by protocol name. */
+export const POWER_SOURCE_CODE = Object.freeze({ measured: 1, estimated: 2 } as const);
 
 /**
  * The number field of every protocol reading. The first ten readings keep the fields they had in
@@ -100,6 +130,8 @@ export const READING_NUM: Readonly<Record<ReadingName, NumField>> = Object.freez
   }, {}) as Record<ReadingName, NumField>,
 );
 export const NUMBER_FIELD_COUNT = META_FIELD_COUNT + READINGS.length - 10;
+/** Every number field a slot copy decodes, readings and the extra block alike. */
+export const SLOT_NUMBER_FIELDS = EXTRA_NUM_BASE + EXTRA_FIELD_COUNT;
 
 /** String fields of a slot: index into the length array, byte offset in the slot, capacity. */
 export const STR = Object.freeze({
@@ -145,6 +177,7 @@ export const TABLE_BOUNDS: Readonly<Record<TableName, { rows: number; textBytes?
   net: { rows: 24, textBytes: { name: 32 } },
   gpu: { rows: 8, textBytes: { model: 64 } },
   procs_top: { rows: 8, textBytes: { name: 48 } },
+  power_zones: { rows: 8, textBytes: { zone: 32 } },
 });
 
 /** Where one table sits in a slot, and how its rows are laid out. */
@@ -227,10 +260,10 @@ export function slotOffset(index: number): number {
 }
 
 // Checked once at load: a layout edit that overflows a slot fails at start, not at run time.
-if (NUMBER_FIELD_COUNT > SLOT_NUMBERS_MAX || STRING_FIELD_COUNT > SLOT_STRING_LENGTHS_MAX || SLOT_USED_BYTES > SLOT_BYTES) {
+if (NUMBER_FIELD_COUNT > EXTRA_NUM_BASE || SLOT_NUMBER_FIELDS > SLOT_NUMBERS_MAX || STRING_FIELD_COUNT > SLOT_STRING_LENGTHS_MAX || SLOT_USED_BYTES > SLOT_BYTES) {
   throw new RangeError(`shared-memory slot overflows: ${SLOT_USED_BYTES} bytes used of ${SLOT_BYTES}`);
 }
-if (Object.keys(NUM).length !== META_FIELD_COUNT || Object.keys(STR).length !== STRING_FIELD_COUNT) {
+if (Object.keys(NUM).length !== META_FIELD_COUNT + EXTRA_FIELD_COUNT || Object.keys(STR).length !== STRING_FIELD_COUNT) {
   throw new RangeError('NUMBER_FIELD_COUNT / STRING_FIELD_COUNT disagree with NUM / STR');
 }
 

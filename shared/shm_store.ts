@@ -6,7 +6,7 @@
  */
 import {
   bufferBytes, DEFAULT_HISTORY_POINTS, HDR_CAPACITY, HDR_CREATED_AT_MS, HDR_HISTORY_POINTS, HDR_LAYOUT_VERSION, HDR_MAGIC,
-  HDR_SLOT_BYTES, HDR_SLOTS_USED, HEADER_BYTES, HISTORY_SERIES, HISTORY_STEP_MS, NUMBER_FIELD_COUNT, RING_LOCK, RING_TIMES,
+  HDR_SLOT_BYTES, HDR_SLOTS_USED, HEADER_BYTES, HISTORY_SERIES, HISTORY_STEP_MS, SLOT_NUMBER_FIELDS, RING_LOCK, RING_TIMES,
   ringBytes, ringOffset, ringValuesOffset, SHM_LAYOUT_VERSION, SHM_MAGIC, SLOT_BYTES, SLOT_FLAG_USED, SLOT_FLAGS, SLOT_LOCK,
   SLOT_NUMBERS, SLOT_STRING_LENGTHS, slotOffset, STRING_CAPACITY, STRING_FIELD_COUNT, STRING_OFFSET, TABLE_LAYOUT,
   type NumField, type StrField,
@@ -137,7 +137,7 @@ export class ShmStore {
     const index = this.slotsUsed();
     if (index >= this.capacity) return -1;
     const nums: Array<readonly [NumField, number]> = [];
-    for (let f = 0; f < NUMBER_FIELD_COUNT; f++) nums.push([f as NumField, Number.NaN]);
+    for (let f = 0; f < SLOT_NUMBER_FIELDS; f++) nums.push([f as NumField, Number.NaN]);
     const strs: Array<readonly [StrField, string]> = [];
     for (let f = 0; f < STRING_FIELD_COUNT; f++) strs.push([f as StrField, '']);
     this.write(index, { flags: SLOT_FLAG_USED, numbers: nums, strings: strs, clearTables: true });
@@ -343,7 +343,7 @@ export class ShmStore {
       if (!slot || (slot.flags & SLOT_FLAG_USED) === 0) continue;
       const index = this.allocateSlot();
       const numbers: Array<readonly [NumField, number]> = [];
-      for (let f = 0; f < NUMBER_FIELD_COUNT; f++) numbers.push([f, slot.numbers[f]!]);
+      for (let f = 0; f < SLOT_NUMBER_FIELDS; f++) numbers.push([f, slot.numbers[f]!]);
       const strings = slot.strings.map((v, f) => [f as StrField, v] as const);
       const tables: Partial<Record<TableName, TableInput>> = {};
       for (const t of TABLE_LAYOUT) tables[t.name] = slot.tables![t.name].rows.map((r) => (r === null ? Number.NaN : r)) as TableInput;
@@ -377,8 +377,8 @@ export class ShmStore {
 export function decodeSlot(bytes: Uint8Array, index: number, lockSeq: number, withTables = false): SlotData {
   if (bytes.length < SLOT_BYTES || bytes.byteOffset % 8 !== 0) throw new RangeError('slot copy must be SLOT_BYTES long and 8-byte aligned');
   const i32 = new Int32Array(bytes.buffer, bytes.byteOffset, SLOT_BYTES >> 2);
-  const numbers = new Float64Array(NUMBER_FIELD_COUNT);
-  numbers.set(new Float64Array(bytes.buffer, bytes.byteOffset + SLOT_NUMBERS, NUMBER_FIELD_COUNT));
+  const numbers = new Float64Array(SLOT_NUMBER_FIELDS);
+  numbers.set(new Float64Array(bytes.buffer, bytes.byteOffset + SLOT_NUMBERS, SLOT_NUMBER_FIELDS));
   const strings: string[] = [];
   for (let f = 0; f < STRING_FIELD_COUNT; f++) {
     // Clamp: in a corrupt copy a length must not read past its own field.

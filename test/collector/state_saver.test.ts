@@ -86,7 +86,7 @@ test('save, then restore into a fresh store: every host, reading, table and hist
 
   const { log, lines } = captureLog();
   const fresh = ShmStore.create(8, T0 + 60_000, 10);
-  assert.deepEqual(restoreState(dir, fresh, log), { restored: 3, dropped: 0, savedAtMs: saver.lastSavedAtMs });
+  assert.deepEqual(restoreState(dir, fresh, log), { restored: 3, dropped: 0, savedAtMs: saver.lastSavedAtMs, extra: null });
   assert.equal(fresh.slotsUsed(), 3);
   for (let i = 0; i < 3; i++) assert.deepEqual(hostContents(fresh, i), hostContents(store, i), `slot ${i}`);
   assert.deepEqual(fresh.readHistory(2, 0, Number.POSITIVE_INFINITY)!.values[CPU], [20, 21, 22, 23, 24, 25]);
@@ -99,7 +99,7 @@ test('no state file: nothing restored, nothing logged', (t) => {
   const dir = tempDir(t);
   const { log, lines } = captureLog();
   for (const d of [dir, join(dir, 'not-created-yet')]) {
-    assert.deepEqual(restoreState(d, ShmStore.create(2, T0, 10), log), { restored: 0, dropped: 0, savedAtMs: null });
+    assert.deepEqual(restoreState(d, ShmStore.create(2, T0, 10), log), { restored: 0, dropped: 0, savedAtMs: null, extra: null });
   }
   assert.deepEqual(lines, []);
 });
@@ -202,7 +202,7 @@ test('a state file that cannot be restored is moved to state.bin.invalid, logged
       writeFileSync(join(dir, STATE_FILE), bad);
       const { log, lines } = captureLog();
       const store = ShmStore.create(4, T0, 10);
-      assert.deepEqual(restoreState(dir, store, log), { restored: 0, dropped: 0, savedAtMs: null });
+      assert.deepEqual(restoreState(dir, store, log), { restored: 0, dropped: 0, savedAtMs: null, extra: null });
       assert.equal(store.slotsUsed(), 0);
       assert.equal(new HostTable(store).size, 0);
       assert.equal(existsSync(join(dir, STATE_FILE)), false, 'state.bin is gone');

@@ -6,6 +6,7 @@ import { CollectorStats } from '../../shared/collector_stats.ts';
 import { ERROR_CODES } from '../../shared/errors.ts';
 import { hostDetail, hostView, type HostDetail, type HostView } from '../../shared/host_view.ts';
 import { READINGS, TABLES, type ReadingName, type Tables } from '../../shared/protocol.ts';
+import { NUM, POWER_SOURCE_CODE, READING_NUM } from '../../shared/shm_layout.ts';
 import { SENTINEL_VERSION } from '../../shared/version.ts';
 import { parseProm, promtoolCheck, promtoolOrSkip, type PromParsed, type PromSample } from '../helpers/prom_parse.ts';
 import { FIXTURE_AGENT, FIXTURE_READINGS, makeStore, type FixtureHost } from '../helpers/store_fixture.ts';
@@ -46,6 +47,7 @@ const FULL_TABLES: Required<Tables> = {
   net: [{ name: 'eth0', ...NET_ROW }, { name: ODD_IFACE, rx_bps: 7 }],
   gpu: [{ model: EVIL_GPU, util_pct: 75, mem_used_bytes: 2 * 1024 ** 3, mem_total_bytes: 24 * 1024 ** 3, temp_c: 65, power_w: 300.5 }],
   procs_top: [{ name: 'node', pid: 1234, cpu_pct: 150 }],
+  power_zones: [{ zone: 'package-0', watts: 35.5 }, { zone: 'package-0/dram', watts: 4.25 }],
 };
 const FULL = { ...FULL_SCALARS, ...FULL_TABLES };
 
@@ -110,6 +112,8 @@ const COLUMN_EXPECT: Readonly<Record<string, readonly Expect[] | { label: string
   'gpu.mem_total_bytes': [['sentinel_gpu_memory_total_bytes', GPU0, 25769803776]],
   'gpu.temp_c': [['sentinel_gpu_temperature_celsius', GPU0, 65]],
   'gpu.power_w': [['sentinel_gpu_power_watts', GPU0, 300.5]],
+  'power_zones.zone': { label: 'zone' },
+  'power_zones.watts': [['sentinel_power_zone_watts', { zone: 'package-0' }, 35.5], ['sentinel_power_zone_watts', { zone: 'package-0/dram' }, 4.25]],
 };
 
 const HOSTS: readonly FixtureHost[] = [
@@ -121,11 +125,28 @@ const HOSTS: readonly FixtureHost[] = [
   { name: ODD_NAME, status: 'online', cpuModel: EVIL_CPU, os: 'C:\\Windows "11"', arch: '', readings: FULL },
 ];
 
-/** Hosts as the dashboard reads them: from a real store that HostTable wrote, with their tables. */
+/** Energy every fixture host has counted (as collector/energy_service.ts writes it), by slot: kWh and cost grow with the index. */
+function addEnergy(store: ReturnType<typeof makeStore>['store']): void {
+  for (const slot of store.readAll()) {
+    const i = slot.index;
+    // A source travels only with power_w (shared/protocol.ts).
+    const hasPower = !Number.isNaN(slot.numbers[READING_NUM.power_w]!);
+    store.write(i, {
+      numbers: [
+        [NUM.ENERGY_SINCE_MS, NOW_MS - 86_400_000], [NUM.ENERGY_TOTAL_KWH, 2.5 + i], [NUM.ENERGY_TOTAL_COST, 0.625 + i],
+        [NUM.POWER_SOURCE, !hasPower ? Number.NaN : i === 0 ? POWER_SOURCE_CODE.measured : POWER_SOURCE_CODE.estimated],
+      ],
+    });
+  }
+}
+
+/** Hosts as the dashboard reads them: from a real store that HostTable wrote, with their tables and energy. */
 function details(hosts: readonly FixtureHost[] = HOSTS, nowMs = NOW_MS): HostDetail[] {
   const { store } = makeStore(hosts, { nowMs });
+  addEnergy(store);
   return store.readAll().map((slot) => hostDetail(store.readSlot(slot.index, true)!, nowMs));
 }
+const EUR = { currency: 'EUR' };
 
 /** A real stats buffer with some of everything counted, and its store's facts. */
 function statsSnapshot(): ReturnType<CollectorStats['snapshot']> {
@@ -208,7 +229,7 @@ test('metrics: every reading and every table column is exported or deliberately 
 });
 
 test('metrics: every family has HELP and TYPE once, samples together, in table order; no timestamps, no NaN', () => {
-  const text = metricsText(details(), NOW_MS, statsSnapshot());
+  const text = metricsText(details(), NOW_MS, statsSnapshot(), EUR);
   const parsed = parseProm(text);
   assert.deepEqual([...parsed.families.keys()], ALL_NAMES, 'every family written, in order');
   for (const m of [...HOST_METRICS, ...COLLECTOR_METRICS]) {
@@ -241,8 +262,8 @@ test('metrics: status and liveness of each host', () => {
   assert.equal(value(later, 'sentinel_host_last_sample_age_seconds', { host: 'beta' }), 6.5);
 });
 
-test('metrics: a stale or offline host has no reading or table series, only its liveness', () => {
-  const parsed = parseProm(metricsText(details(), NOW_MS));
+test('metrics: a stale or offline host has no reading or table series, only its liveness and energy counters', () => {
+  const parsed = parseProm(metricsText(details(), NOW_MS, null, EUR));
   const readingFamilies = new Set(HOST_METRICS.filter((m) => m.reading).map((m) => m.name));
   for (const host of ['beta', 'gamma']) {
     const mine = parsed.samples.filter((s) => s.labels['host'] === host);
@@ -251,6 +272,26 @@ test('metrics: a stale or offline host has no reading or table series, only its 
   }
   // The same hosts online have them all.
   assert.ok(parsed.samples.filter((s) => s.labels['host'] === 'alpha' && readingFamilies.has(s.name)).length > 40);
+});
+
+test('metrics: energy in joules and cost in the tariff currency, as counters; power source as 1/0', () => {
+  const parsed = parseProm(metricsText(details(), NOW_MS, null, EUR));
+  // alpha is slot 0 (2.5 kWh, 0.625 EUR), gamma slot 2 (4.5 kWh, 2.625 EUR): offline, still counted.
+  assert.equal(value(parsed, 'sentinel_energy_joules_total', { host: 'alpha' }), 2.5 * 3.6e6);
+  assert.equal(value(parsed, 'sentinel_energy_cost_total', { host: 'alpha', currency: 'EUR' }), 0.625);
+  assert.equal(value(parsed, 'sentinel_energy_joules_total', { host: 'gamma' }), 4.5 * 3.6e6);
+  assert.equal(value(parsed, 'sentinel_energy_cost_total', { host: 'gamma', currency: 'EUR' }), 2.625);
+  assert.equal(value(parsed, 'sentinel_power_measured', { host: 'alpha' }), 1);
+  assert.equal(value(parsed, 'sentinel_power_measured', { host: ODD_NAME }), 0);
+  assert.equal(find(parsed, 'sentinel_power_measured', { host: 'delta' }), undefined, 'no power_w, no source');
+  assert.equal(find(parsed, 'sentinel_power_measured', { host: 'gamma' }), undefined, 'a reading: not for an offline host');
+  // No tariff: kWh only, no cost series at all.
+  const kwhOnly = parseProm(metricsText(details(), NOW_MS));
+  assert.equal(kwhOnly.samples.filter((x) => x.name === 'sentinel_energy_cost_total').length, 0);
+  assert.equal(value(kwhOnly, 'sentinel_energy_joules_total', { host: 'alpha' }), 2.5 * 3.6e6);
+  // A host with no energy counted has no energy series.
+  const none = parseProm(metricsText(details().map((h) => ({ ...h, energy: null, power_source: null })), NOW_MS, null, EUR));
+  assert.equal(none.samples.filter((x) => x.name.startsWith('sentinel_energy_') || x.name === 'sentinel_power_measured').length, 0);
 });
 
 test('metrics: a null reading is left out; zero is a reading', () => {
@@ -378,6 +419,7 @@ test('metrics: one online host with the fixture readings, exactly', () => {
     'sentinel_swap_total_bytes{host="alpha"} 2147483648',
     'sentinel_swap_used_bytes{host="alpha"} 0',
     'sentinel_uptime_seconds{host="alpha"} 266400',
+    'sentinel_energy_joules_total{host="alpha"} 9000000',
     `sentinel_build_info{version="${SENTINEL_VERSION}"} 1`,
   ]);
 });

@@ -129,6 +129,7 @@ const VALID_TABLES = {
   net: [{ name: 'eth0', rx_bps: 1.5, tx_bps: 2, rx_pps: 3, tx_pps: 4, rx_errs_ps: 0, tx_errs_ps: 0, rx_drops_ps: 0, tx_drops_ps: 0 }],
   gpu: [{ model: 'NVIDIA A100', util_pct: 99, mem_used_bytes: 10, mem_total_bytes: 80, temp_c: 70, power_w: 300 }],
   procs_top: [{ name: 'node', pid: 1234, cpu_pct: 250 }],
+  power_zones: [{ zone: 'package-0', watts: 35.5 }, { zone: 'package-0/dram', watts: 0 }],
 };
 
 test('valid tables pass unchanged; unknown columns are dropped; an empty table is kept', () => {
@@ -139,6 +140,7 @@ test('valid tables pass unchanged; unknown columns are dropped; an empty table i
   assert.deepEqual(s.net, VALID_TABLES.net, 'the unknown column is left out');
   assert.deepEqual(s.gpu, []);
   assert.deepEqual(s.procs_top, VALID_TABLES.procs_top);
+  assert.deepEqual(s.power_zones, VALID_TABLES.power_zones);
   const nulls = parseSample({ ...SAMPLE, fs: null, net: [{ name: 'lo0', rx_bps: null }] });
   assert.equal(nulls.fs, undefined, 'a null table is absent');
   assert.deepEqual(nulls.net, [{ name: 'lo0' }], 'a null cell is absent');
@@ -152,7 +154,7 @@ test('tables of exactly their maximum rows pass', () => {
 });
 
 /** The text column that names a row of each row table. */
-const NAME_COLUMN: Record<string, string> = { fs: 'mount', net: 'name', gpu: 'model', procs_top: 'name' };
+const NAME_COLUMN: Record<string, string> = { fs: 'mount', net: 'name', gpu: 'model', procs_top: 'name', power_zones: 'zone' };
 
 const BAD_TABLES: Array<[string, Record<string, unknown>]> = TABLES.flatMap((t) => {
   const one = (VALID_TABLES as Record<string, unknown[]>)[t.name]![0];
@@ -290,3 +292,25 @@ for (const [name, ts] of BAD_HELLO_TS) {
     }
   });
 }
+
+// ---- power_source ------------------------------------------------------------------------------
+
+test('power_source travels with power_w: measured or estimated, dropped without power_w', () => {
+  assert.equal(parseSample({ ...SAMPLE, power_w: 42.5, power_source: 'measured' }).power_source, 'measured');
+  assert.equal(parseSample({ ...SAMPLE, power_w: 7, power_source: 'estimated' }).power_source, 'estimated');
+  const alone = parseSample({ ...SAMPLE, power_w: undefined, power_source: 'measured' });
+  assert.equal(alone.power_source, undefined, 'a source without power_w says nothing');
+  assert.equal(parseSample({ ...SAMPLE, power_w: 7 }).power_source, undefined, 'a power_w without a source is not given one');
+  assert.equal(parseSample({ ...SAMPLE, power_w: 7, power_source: null }).power_source, undefined);
+});
+
+test('power_source other than measured or estimated is refused and named', () => {
+  for (const bad of ['Measured', 'guessed', '', 1, true, ['measured'], { toString: 'measured' }]) {
+    assert.throws(() => parseSample({ ...SAMPLE, power_w: 7, power_source: bad }), (err: unknown) => {
+      assert.ok(err instanceof ProtocolError, String(err));
+      assert.equal(err.code, ERROR_CODES.PROTO_BAD_FIELD);
+      assert.match(err.message, /^power_source: must be one of measured, estimated/);
+      return true;
+    }, JSON.stringify(bad));
+  }
+});

@@ -1,0 +1,231 @@
+/**
+ * Energy and cost per host, kept by the collector's main thread: each power sample is integrated
+ * into its host's EnergyAccumulator (collector/energy.ts) and the host's figures are written to
+ * its slot in shared memory (NUM.ENERGY_* and NUM.PROJ_*, shared/shm_layout.ts), where the
+ * dashboard worker reads them like any reading. The accumulators travel in the state file
+ * (collector/state_codec.ts), so a restart does not reset the counters.
+ *
+ * Time: a sample counts at the time the history places it (its own time corrected by the
+ * clock offset measured at the hello), so samples an agent buffered while the collector was away
+ * fill the gap they really measured; a gap nobody measured (longer than the larger of
+ * --energy-gap-s and 3 sample intervals) is not integrated.
+ *
+ * Without a tariff (--tariff empty) energy is still counted, in kWh; costs are NaN in shared
+ * memory and null in the API.
+ */
+import type { Logger } from '../shared/log.ts';
+import { NUM, type NumField } from '../shared/shm_layout.ts';
+import type { ShmStore } from '../shared/shm_store.ts';
+import { StateFileError } from '../shared/errors.ts';
+import { EnergyAccumulator, type EnergyJson } from './energy.ts';
+import { msToDayEnd, msToMonthEnd } from './projection.ts';
+import { parseTariff, type Tariff } from './tariff.ts';
+
+/** How often the projections in shared memory are refreshed, ms: they move with whole days. */
+export const PROJECTION_REFRESH_MS = 60_000;
+export const ENERGY_STATE_VERSION = 1;
+/** An interval is a gap beyond this many of the host's sampling intervals (and beyond --energy-gap-s). */
+const GAP_INTERVALS = 3;
+
+export interface EnergyServiceOptions {
+  /** null: no tariff, kWh only. */
+  tariff: Tariff | null;
+  /** IANA zone of the days and months (the tariff's, when there is one). */
+  timeZone: string;
+  /** Shortest interval that counts as a gap, ms (--energy-gap-s). */
+  maxGapMs: number;
+  /** Days of daily history (--energy-history-days) and of hourly history (--energy-hourly-days). */
+  historyDays: number;
+  hourlyDays: number;
+  /** Horizon of the projection, days (--projection-days). */
+  projectionDays: number;
+  store: ShmStore;
+  log: Logger;
+}
+
+interface HostEnergyEntry {
+  acc: EnergyAccumulator;
+  slot: number;
+}
+
+/** The saved form: one EnergyJson per host name. */
+export interface EnergyStateJson {
+  v: number;
+  hosts: Record<string, EnergyJson>;
+}
+
+/** Calendar boundaries of one instant, cached until the day ends (an Intl lookup otherwise). */
+interface Bounds {
+  dayEndMs: number;
+  monthEndMs: number;
+}
+
+export class EnergyService {
+  readonly tariff: Tariff;
+  readonly priced: boolean;
+  readonly projectionDays: number;
+  private readonly hosts = new Map<string, HostEnergyEntry>();
+  private bounds: Bounds = { dayEndMs: Number.NEGATIVE_INFINITY, monthEndMs: Number.NEGATIVE_INFINITY };
+  private boundsFromMs = Number.POSITIVE_INFINITY;
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(private readonly opts: EnergyServiceOptions) {
+    // Without a tariff the accumulators still need one: a zero price in "no currency" (ISO 4217
+    // XXX); its costs never leave this module.
+    this.tariff = opts.tariff ?? parseTariff('0 XXX', 'tariff', opts.timeZone);
+    this.priced = opts.tariff !== null;
+    this.projectionDays = opts.projectionDays;
+  }
+
+  /** Hosts with energy counted. */
+  get size(): number {
+    return this.hosts.size;
+  }
+
+  /** The accumulators by host name (reports). */
+  entries(): IterableIterator<[string, EnergyAccumulator]> {
+    const it = this.hosts.entries();
+    return (function* () {
+      for (const [name, e] of it) yield [name, e.acc] as [string, EnergyAccumulator];
+    })();
+  }
+
+  accumulator(host: string): EnergyAccumulator | undefined {
+    return this.hosts.get(host)?.acc;
+  }
+
+  private newAccumulator(): EnergyAccumulator {
+    const { maxGapMs, historyDays, hourlyDays } = this.opts;
+    return new EnergyAccumulator({ tariff: this.tariff, maxGapMs, historyDays, hourlyDays });
+  }
+
+  /**
+   * One sample placed at `placedMs` for `host` in `slot`. Only samples with power count;
+   * the host's figures in shared memory are rewritten when energy was added (or first seen).
+   */
+  onSample(host: string, slot: number, placedMs: number, watts: number | undefined, intervalMs: number): void {
+    if (watts === undefined) return;
+    let entry = this.hosts.get(host);
+    if (!entry) {
+      entry = { acc: this.newAccumulator(), slot };
+      this.hosts.set(host, entry);
+    }
+    entry.slot = slot;
+    entry.acc.maxGapMs = Math.max(this.opts.maxGapMs, GAP_INTERVALS * intervalMs);
+    const first = entry.acc.totals(placedMs).sinceMs === null;
+    const added = entry.acc.add(placedMs, watts);
+    if (added > 0 || first) this.writeTotals(entry, placedMs);
+  }
+
+  /** Drops a host's counters (its slot went to another host). */
+  forget(host: string): void {
+    this.hosts.delete(host);
+  }
+
+  private boundsAt(ms: number): Bounds {
+    if (ms >= this.boundsFromMs && ms < this.bounds.dayEndMs) return this.bounds;
+    const zone = this.tariff.timeZone;
+    this.bounds = { dayEndMs: ms + msToDayEnd(zone, ms), monthEndMs: ms + msToMonthEnd(zone, ms) };
+    // Valid for any instant of the same local day from its start: cached from `ms` on.
+    this.boundsFromMs = ms;
+    return this.bounds;
+  }
+
+  private cost(v: number): number {
+    return this.priced ? v : Number.NaN;
+  }
+
+  /** Today, this month and the total of one host, as of `atMs`, into its slot. */
+  private writeTotals(entry: HostEnergyEntry, atMs: number): void {
+    const t = entry.acc.totals(atMs);
+    const b = this.boundsAt(atMs);
+    const numbers: Array<readonly [NumField, number]> = [
+      [NUM.ENERGY_TODAY_KWH, t.today.kwh], [NUM.ENERGY_TODAY_COST, this.cost(t.today.cost)], [NUM.ENERGY_TODAY_UNTIL_MS, b.dayEndMs],
+      [NUM.ENERGY_MONTH_KWH, t.month.kwh], [NUM.ENERGY_MONTH_COST, this.cost(t.month.cost)], [NUM.ENERGY_MONTH_UNTIL_MS, b.monthEndMs],
+      [NUM.ENERGY_TOTAL_KWH, t.total.kwh], [NUM.ENERGY_TOTAL_COST, this.cost(t.total.cost)], [NUM.ENERGY_SINCE_MS, t.sinceMs ?? Number.NaN],
+    ];
+    this.opts.store.write(entry.slot, { numbers });
+  }
+
+  /**
+   * Rewrites every host's projection (and its totals, so that a host that went quiet shows the
+   * new day's zero). Cheap: one month-end lookup for all hosts.
+   */
+  refresh(nowMs: number): void {
+    const days = this.projectionDays;
+    const remaining = msToMonthEnd(this.tariff.timeZone, nowMs);
+    for (const entry of this.hosts.values()) {
+      this.writeTotals(entry, nowMs);
+      const p = entry.acc.projection(nowMs, days, remaining);
+      const n = (v: number | null): number => (v === null ? Number.NaN : v);
+      this.opts.store.write(entry.slot, {
+        numbers: [
+          [NUM.PROJ_MONTH_KWH, n(p.monthKwh)], [NUM.PROJ_MONTH_COST, p.monthCost === null ? Number.NaN : this.cost(p.monthCost)],
+          [NUM.PROJ_NEXT_KWH, n(p.nextKwh)], [NUM.PROJ_NEXT_COST, p.nextCost === null ? Number.NaN : this.cost(p.nextCost)],
+          [NUM.PROJ_DAYS, days], [NUM.PROJ_UNTIL_MS, nowMs + remaining],
+        ],
+      });
+    }
+  }
+
+  /** Refreshes now and then every PROJECTION_REFRESH_MS. */
+  start(now: () => number = Date.now): void {
+    this.refresh(now());
+    this.timer = setInterval(() => {
+      try {
+        this.refresh(now());
+      } catch (err) {
+        this.opts.log.error('energy refresh failed', { error: (err as Error).message });
+      }
+    }, PROJECTION_REFRESH_MS);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  /** Every host's counters, for the state file. */
+  toJSON(): EnergyStateJson {
+    const hosts: Record<string, EnergyJson> = {};
+    for (const [name, e] of this.hosts) hosts[name] = e.acc.toJSON();
+    return { v: ENERGY_STATE_VERSION, hosts };
+  }
+
+  /**
+   * Takes back the counters of a state file for the hosts the store still holds (`slotOf`),
+   * then writes their figures. A host whose entry is damaged starts from zero and is named in the
+   * log; the others are kept. Throws StateFileError only when the whole section is unreadable.
+   */
+  restore(json: unknown, slotOf: (host: string) => number | undefined, nowMs: number): { restored: number; skipped: number } {
+    if (json === null || typeof json !== 'object' || Array.isArray(json)) throw new StateFileError('energy state: not an object');
+    const j = json as Partial<EnergyStateJson>;
+    if (j.v !== ENERGY_STATE_VERSION) throw new StateFileError(`energy state: version ${JSON.stringify(j.v)}, expected ${ENERGY_STATE_VERSION}`);
+    if (j.hosts === null || typeof j.hosts !== 'object' || Array.isArray(j.hosts)) throw new StateFileError('energy state: hosts is not a map');
+    let restored = 0;
+    let skipped = 0;
+    let costsReset = 0;
+    for (const [name, entry] of Object.entries(j.hosts)) {
+      const slot = slotOf(name);
+      if (slot === undefined) {
+        skipped++;
+        continue;
+      }
+      try {
+        const { maxGapMs, historyDays, hourlyDays } = this.opts;
+        const acc = EnergyAccumulator.fromJSON(entry, { tariff: this.tariff, maxGapMs, historyDays, hourlyDays });
+        if (acc.costsReset) costsReset++;
+        this.hosts.set(name, { acc, slot });
+        restored++;
+      } catch (err) {
+        if (!(err instanceof StateFileError)) throw err;
+        skipped++;
+        this.opts.log.warn('energy counters of one host unreadable; they start from zero', { host: name, error: err.message });
+      }
+    }
+    if (costsReset > 0) this.opts.log.warn('the tariff currency changed: costs so far restart from zero (kWh are kept)', { hosts: costsReset, currency: this.tariff.currency });
+    this.refresh(nowMs);
+    return { restored, skipped };
+  }
+}
