@@ -1,0 +1,176 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { EnergyService, PROJECTION_REFRESH_MS } from '../../collector/energy_service.ts';
+import { energyReport } from '../../collector/energy_report.ts';
+import { parseTariff } from '../../collector/tariff.ts';
+import { ERROR_CODES, StateFileError } from '../../shared/errors.ts';
+import { hostEnergy, type HostEnergy } from '../../shared/host_view.ts';
+import { createLogger } from '../../shared/log.ts';
+import { NUM } from '../../shared/shm_layout.ts';
+import { ShmStore } from '../../shared/shm_store.ts';
+
+const ZONE = 'Europe/Paris';
+/** Tue 2026-11-17 10:00:00 in Paris (UTC+1): a weekday, mid-morning, mid-month. */
+const T0 = Date.UTC(2026, 10, 17, 9, 0, 0);
+const HOUR = 3_600_000;
+const TARIFF = parseTariff('0.20 EUR', 'tariff', ZONE);
+
+function setup(opts: { tariff?: typeof TARIFF | null; gapS?: number } = {}) {
+  const lines: string[] = [];
+  const store = ShmStore.create(4, T0, 60);
+  const service = new EnergyService({
+    tariff: opts.tariff === undefined ? TARIFF : opts.tariff, timeZone: ZONE, maxGapMs: (opts.gapS ?? 60) * 1000, historyDays: 62, hourlyDays: 2,
+    projectionDays: 30, store, log: createLogger('test', 'debug', (l) => { lines.push(l); }),
+  });
+  const a = store.allocateSlot();
+  const b = store.allocateSlot();
+  return { store, service, lines, a, b };
+}
+
+/** The energy of slot `i` as the dashboard reads it at `nowMs`. */
+function read(store: ShmStore, i: number, nowMs: number): HostEnergy | null {
+  return hostEnergy(store.readSlot(i)!.numbers, nowMs);
+}
+
+/** `seconds` samples of `watts`, one a second from `fromMs`. */
+function feed(s: EnergyService, host: string, slot: number, fromMs: number, seconds: number, watts: number, intervalMs = 1000): void {
+  for (let k = 0; k <= seconds; k++) s.onSample(host, slot, fromMs + k * 1000, watts, intervalMs);
+}
+
+const near = (a: number | null | undefined, b: number, what = ''): void => assert.ok(a !== null && a !== undefined && Math.abs(a - b) < 1e-9, `${what}: ${a} ≠ ${b}`);
+
+test('power samples become kWh and cost in the host\'s slot; the first sample starts the count at zero', () => {
+  const { store, service, a } = setup();
+  service.onSample('alpha', a, T0, 360, 1000);
+  const first = read(store, a, T0)!;
+  assert.equal(first.since_ms, T0);
+  assert.equal(first.today_kwh, 0);
+  feed(service, 'alpha', a, T0, 3600, 360);
+  const e = read(store, a, T0 + HOUR)!;
+  near(e.today_kwh, 0.36, 'today');
+  near(e.month_kwh, 0.36, 'month');
+  near(e.total_kwh, 0.36, 'total');
+  near(e.today_cost, 0.072, 'cost');
+  near(e.total_cost, 0.072, 'total cost');
+  assert.equal(service.size, 1);
+});
+
+test('samples without power count nothing and make no entry', () => {
+  const { store, service, a } = setup();
+  service.onSample('alpha', a, T0, undefined, 1000);
+  assert.equal(service.size, 0);
+  assert.equal(read(store, a, T0), null, 'no energy block before the first power sample');
+});
+
+test('without a tariff: kWh counted, every cost null', () => {
+  const { store, service, a } = setup({ tariff: null });
+  feed(service, 'alpha', a, T0, 100, 3600);
+  const e = read(store, a, T0 + 100_000)!;
+  near(e.today_kwh, 0.1);
+  assert.equal(e.today_cost, null);
+  assert.equal(e.month_cost, null);
+  assert.equal(e.total_cost, null);
+  service.refresh(T0 + 100_000);
+  const p = read(store, a, T0 + 100_000)!.projection!;
+  assert.equal(p.month_cost, null);
+  assert.equal(p.next_cost, null);
+  const r = energyReport(service, { host: 'alpha', days: 7 }, T0 + 100_000);
+  assert.equal(r.status, 200);
+  if (r.status !== 200) return;
+  assert.equal(r.body.currency, null);
+  assert.equal(r.body.tariff, null);
+  assert.equal(r.body.totals.today.cost, null);
+  assert.ok(r.body.daily.every((d) => d.cost === null));
+});
+
+test('a silence longer than the gap (or 3 of the host\'s intervals) adds nothing; a slow host\'s interval is not a gap', () => {
+  const { store, service, a, b } = setup({ gapS: 60 });
+  service.onSample('alpha', a, T0, 1000, 1000);
+  service.onSample('alpha', a, T0 + 61_000, 1000, 1000);
+  near(read(store, a, T0 + 61_000)!.total_kwh, 0, '61 s silence at a 1 s interval');
+  // A host sampling every 30 s: up to 90 s between samples is its rhythm, not a gap.
+  service.onSample('slow', b, T0, 1000, 30_000);
+  service.onSample('slow', b, T0 + 80_000, 1000, 30_000);
+  near(read(store, b, T0 + 80_000)!.total_kwh, 80_000 * 1000 / 3.6e9, '80 s at a 30 s interval');
+});
+
+test('today and this month end at local midnight and month end, without a rewrite', () => {
+  const { store, service, a } = setup();
+  feed(service, 'alpha', a, T0, 600, 600);
+  const midnight = Date.UTC(2026, 10, 17, 23, 0, 0); // 2026-11-18 00:00 in Paris
+  const monthEnd = Date.UTC(2026, 10, 30, 23, 0, 0); // 2026-12-01 00:00 in Paris
+  assert.equal(store.readSlot(a)!.numbers[NUM.ENERGY_TODAY_UNTIL_MS], midnight);
+  assert.equal(store.readSlot(a)!.numbers[NUM.ENERGY_MONTH_UNTIL_MS], monthEnd);
+  near(read(store, a, midnight - 1)!.today_kwh, 0.1);
+  const next = read(store, a, midnight)!;
+  assert.equal(next.today_kwh, 0, 'a new day: nothing drawn yet');
+  assert.equal(next.today_cost, 0);
+  near(next.month_kwh, 0.1, 'the month goes on');
+  assert.equal(read(store, a, monthEnd)!.month_kwh, 0, 'a new month');
+  near(read(store, a, monthEnd)!.total_kwh, 0.1, 'the total never resets');
+});
+
+test('refresh writes each host\'s projection; it lapses at the month\'s end', () => {
+  const { store, service, a } = setup();
+  // Three whole days at 100 W: 2.4 kWh a day.
+  for (let d = 0; d < 3; d++) {
+    const start = Date.UTC(2026, 10, 13 + d, 23, 0, 0); // local midnight
+    for (let k = 0; k <= 24 * 60; k++) service.onSample('alpha', a, start + k * 60_000, 100, 60_000);
+  }
+  const now = Date.UTC(2026, 10, 17, 11, 0, 0);
+  service.refresh(now);
+  const e = read(store, a, now)!;
+  assert.ok(e.projection, 'a projection');
+  near(e.projection.next_kwh, 2.4 * 30, 'next 30 days at the recent daily average');
+  assert.equal(e.projection.days, 30);
+  assert.ok(e.projection.month_kwh > e.month_kwh, 'the month projected beyond what it drew so far');
+  assert.equal(read(store, a, Date.UTC(2026, 10, 30, 23, 0, 0))!.projection, null, 'next month: a new projection is due');
+  assert.ok(PROJECTION_REFRESH_MS <= 60_000);
+});
+
+test('toJSON then restore: counters and slot figures back; unknown hosts skipped; one damaged host starts from zero', () => {
+  const { service, a, b } = setup();
+  feed(service, 'alpha', a, T0, 1800, 200);
+  feed(service, 'beta', b, T0, 900, 400);
+  const json = JSON.parse(JSON.stringify(service.toJSON())) as { v: number; hosts: Record<string, unknown> };
+  json.hosts['gone'] = json.hosts['alpha'];
+  json.hosts['broken'] = { v: 1, currency: 'EUR', total: 'lots' };
+
+  const fresh = setup();
+  const slots: Record<string, number> = { alpha: fresh.b, beta: fresh.a, broken: 3 };
+  fresh.store.allocateSlot(); fresh.store.allocateSlot();
+  const r = fresh.service.restore(json, (h) => slots[h], T0 + HOUR);
+  assert.deepEqual(r, { restored: 2, skipped: 2 });
+  assert.ok(fresh.lines.some((l) => /energy counters of one host unreadable/.test(l) && /broken/.test(l)), fresh.lines.join(''));
+  near(read(fresh.store, fresh.b, T0 + HOUR)!.total_kwh, 0.1, 'alpha, now in another slot');
+  near(read(fresh.store, fresh.a, T0 + HOUR)!.total_kwh, 0.1, 'beta');
+  // The run goes on where it stopped: the next second counts.
+  fresh.service.onSample('alpha', fresh.b, T0 + 1_801_000, 200, 1000);
+  near(read(fresh.store, fresh.b, T0 + HOUR)!.total_kwh, 0.1 + 200 / 3.6e6, 'continued');
+});
+
+test('restore refuses a section that is not this format, as a StateFileError', () => {
+  const { service } = setup();
+  for (const bad of [null, [], 'x', { v: 2, hosts: {} }, { v: 1, hosts: [] }, { v: 1 }]) {
+    assert.throws(() => service.restore(bad, () => 0, T0), (err: unknown) => err instanceof StateFileError && err.code === ERROR_CODES.STATE_FILE_INVALID, JSON.stringify(bad));
+  }
+});
+
+test('a tariff in another currency keeps the kWh and restarts the costs, and says so', () => {
+  const { service, a } = setup();
+  feed(service, 'alpha', a, T0, 600, 600);
+  const chf = setup({ tariff: parseTariff('0.30 CHF', 'tariff', ZONE) });
+  chf.service.restore(service.toJSON(), () => chf.a, T0 + 600_000);
+  const e = read(chf.store, chf.a, T0 + 600_000)!;
+  near(e.total_kwh, 0.1);
+  assert.equal(e.total_cost, 0);
+  assert.ok(chf.lines.some((l) => /currency changed/.test(l)));
+});
+
+test('forget drops a host\'s counters (its slot went to another host)', () => {
+  const { service, a } = setup();
+  feed(service, 'alpha', a, T0, 10, 100);
+  service.forget('alpha');
+  assert.equal(service.size, 0);
+  assert.equal(energyReport(service, { host: 'alpha', days: 7 }, T0).status, 404);
+});
