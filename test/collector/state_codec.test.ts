@@ -65,13 +65,14 @@ function stateCode(fn: () => unknown): string {
 }
 
 /** A state file whose header is written by hand (what encodeState cannot produce). */
-function rawStateFile(body: Uint8Array, fields: { magic?: number; format?: number; bodyBytes?: number } = {}): Buffer {
+function rawStateFile(body: Uint8Array, fields: { magic?: number; format?: number; bodyBytes?: number; extra?: Uint8Array; extraBytes?: number } = {}): Buffer {
   const header = Buffer.alloc(STATE_HEADER_BYTES);
   header.writeUInt32BE(fields.magic ?? STATE_MAGIC, 0);
   header.writeUInt32BE(fields.format ?? STATE_FORMAT, 4);
   header.writeDoubleBE(SAVED_AT, 8);
   header.writeDoubleBE(fields.bodyBytes ?? body.byteLength, 16);
-  return gzipSync(Buffer.concat([header, body]));
+  header.writeDoubleBE(fields.extraBytes ?? fields.extra?.byteLength ?? 0, 24);
+  return gzipSync(Buffer.concat([header, body, fields.extra ?? new Uint8Array(0)]));
 }
 
 const MAX = bufferBytes(MAX_CAPACITY, 10);
@@ -148,6 +149,27 @@ test('a flipped bit in the compressed body is refused, or (a zero run copied fro
   assert.ok(refused > harmless, `${refused} refused, ${harmless} harmless`);
 });
 
+test('format 2 carries an extra section (the energy counters) back byte for byte', () => {
+  const extra = Buffer.from(JSON.stringify({ v: 1, hosts: { 'wörk': { kwh: 1.5 } } }), 'utf8');
+  const decoded = decodeState(encodeState(filledStore(1, 2).snapshot(), SAVED_AT, extra), MAX);
+  assert.ok(decoded.extra?.equals(extra), 'the extra section');
+  assert.equal(decodeState(encodeState(filledStore(1, 2).snapshot(), SAVED_AT), MAX).extra, null, 'none written, none read');
+});
+
+test('a format 1 file (before the extra section) is still read, with no extra', () => {
+  const snap = filledStore(2, 3).snapshot();
+  const decoded = decodeState(rawStateFile(snap, { format: 1 }), MAX);
+  assert.equal(decoded.extra, null);
+  assert.equal(decoded.store.slotsUsed(), 2);
+});
+
+test('an extra section beyond maxExtraBytes is refused while inflating', () => {
+  const extra = Buffer.alloc(4096, 0x20);
+  const file = encodeState(filledStore(1, 2).snapshot(), SAVED_AT, extra);
+  assert.equal(stateCode(() => decodeState(file, MAX, 4095)), ERROR_CODES.STATE_FILE_INVALID);
+  assert.equal(stateCode(() => decodeState(file, MAX, 4096)), 'accepted');
+});
+
 interface BadFileCase {
   name: string;
   file: () => Uint8Array;
@@ -166,7 +188,11 @@ const BAD_FILES: readonly BadFileCase[] = [
   { name: 'gzip of fewer bytes than the header', file: () => gzipSync(Buffer.alloc(STATE_HEADER_BYTES - 1)) },
   { name: 'wrong magic', file: () => rawStateFile(validSnapshot(), { magic: 0x43535355 }) },
   { name: 'magic of the shared-memory buffer instead of the file', file: () => rawStateFile(validSnapshot(), { magic: 0x43534e31 }) },
-  { name: 'another file format (2)', file: () => rawStateFile(validSnapshot(), { format: STATE_FORMAT + 1 }) },
+  { name: `another file format (${STATE_FORMAT + 1})`, file: () => rawStateFile(validSnapshot(), { format: STATE_FORMAT + 1 }) },
+  { name: 'extra length says one byte more', file: () => rawStateFile(validSnapshot(), { extra: Buffer.from('{}'), extraBytes: 3 }) },
+  { name: 'extra length says one byte less', file: () => rawStateFile(validSnapshot(), { extra: Buffer.from('{}'), extraBytes: 1 }) },
+  { name: 'extra length negative', file: () => rawStateFile(validSnapshot(), { extraBytes: -2 }) },
+  { name: 'extra length NaN', file: () => rawStateFile(validSnapshot(), { extraBytes: Number.NaN }) },
   { name: 'file format 0', file: () => rawStateFile(validSnapshot(), { format: 0 }) },
   { name: 'body length says one byte more', file: () => { const s = validSnapshot(); return rawStateFile(s, { bodyBytes: s.byteLength + 1 }); } },
   { name: 'body length says one byte less', file: () => { const s = validSnapshot(); return rawStateFile(s, { bodyBytes: s.byteLength - 1 }); } },
