@@ -16,7 +16,7 @@ import type { HostsPayload } from '../../dashboard/api.ts';
 import { PROTO_VERSION } from '../../shared/protocol.ts';
 import { getJson, RawClient, waitFor } from '../helpers/net.ts';
 import { parseProm } from '../helpers/prom_parse.ts';
-import { startTs, waitForOutput, type Proc } from '../helpers/procs.ts';
+import { runTs, startTs, waitForOutput, type Proc } from '../helpers/procs.ts';
 
 const TOKEN = 'energy-restart-token';
 const HOST = 'meter';
@@ -145,5 +145,22 @@ test('GET /api/energy: 404 for a host without power, 400 for bad days, fleet sco
   } finally {
     proc.child.kill('SIGKILL');
     await proc.exited;
+  }
+});
+
+test('a tariff with a gap, an overlap or a bad zone stops the collector at start, naming the setting and the fault', { timeout: 60_000 }, async () => {
+  const CASES: ReadonlyArray<[string[], RegExp]> = [
+    [['--tariff', 'EUR; peak 0.30 mon-fri 06:00-22:00'], /^collector: --tariff: gap: no rule covers mon 00:00 to mon 06:00/m],
+    [['--tariff', 'EUR; peak 0.30 daily 06:00-22:00; offpeak 0.10 daily 21:00-06:00'], /^collector: --tariff: overlap: .*21:00/m],
+    [['--tariff', '0.25 euro'], /^collector: --tariff: .*currency/im],
+    [['--tariff', '0.25 EUR', '--timezone', 'Mars/Olympus'], /^collector: --timezone: /m],
+    [['--energy-history-days', '7', '--energy-hourly-days', '8'], /energy-hourly-days.*must not exceed --energy-history-days \(7\)/],
+  ];
+  for (const [args, want] of CASES) {
+    const dataDir = mkdtempSync(join(tmpdir(), 'sentinel-energy-'));
+    dirs.push(dataDir);
+    const r = await runTs('collector/main.ts', ['--listen', '127.0.0.1:0', '--http', '127.0.0.1:0', '--data-dir', dataDir, ...args]);
+    assert.notEqual(r.code, 0, `${args.join(' ')} exits non-zero`);
+    assert.match(r.stderr, want, args.join(' '));
   }
 });
