@@ -304,15 +304,17 @@ export function findHost(store: ShmStore, name: string): number {
 
 export interface HostDetailPayload {
   now_ms: number;
+  /** The currency of the host's costs (the collector's tariff), null without a tariff. */
+  currency: string | null;
   host: HostDetail;
 }
 
 /** One host with its tables, or null when no slot holds `name` (or it stayed busy). */
-export function hostDetailPayload(store: ShmStore, name: string, nowMs: number): HostDetailPayload | null {
+export function hostDetailPayload(store: ShmStore, name: string, nowMs: number, energy: EnergyInfo = NO_ENERGY_INFO): HostDetailPayload | null {
   const index = findHost(store, name);
   const slot = index < 0 ? null : store.readSlot(index, true);
   if (!slot || slot.strings[STR.HOST] !== name) return null;
-  return { now_ms: nowMs, host: hostDetail(slot, nowMs) };
+  return { now_ms: nowMs, currency: energy.currency, host: hostDetail(slot, nowMs) };
 }
 
 export interface HistoryPayload {

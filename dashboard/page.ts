@@ -27,13 +27,17 @@ export const PAGE_REFRESH_MS = 1000;
 const OVERVIEW_COLUMNS: ReadonlyArray<[key: string, title: string, numeric: boolean]> = [
   ['name', 'Host', false], ['status', 'Status', false], ['age', 'Age', true], ['cpu', 'CPU', true],
   ['mem', 'Memory', true], ['disk', 'Disk', true], ['net', 'Network', true], ['temp', 'Temp', true],
-  ['power', 'Power', true], ['uptime', 'Uptime', true],
+  ['power', 'Power', true], ['energy', 'Energy today', true], ['cost', 'Cost today', true], ['uptime', 'Uptime', true],
 ];
 
-/** The fleet header's figures: [key, label, status dot]. */
-const FLEET: ReadonlyArray<[key: string, label: string, dot: boolean]> = [
-  ['hosts', 'Hosts', false], ['online', 'Online', true], ['stale', 'Stale', true], ['offline', 'Offline', true],
-  ['cpu', 'CPU', false], ['memory', 'Memory', false], ['power', 'Power', false], ['cost', 'Cost today', false],
+/**
+ * The fleet header's figures: [key, label, status dot, second line]. A figure with a second line
+ * has it in [data-fleet=KEY_detail] (overview.js's fleetModel).
+ */
+const FLEET: ReadonlyArray<[key: string, label: string, dot: boolean, detail: boolean]> = [
+  ['hosts', 'Hosts', false, false], ['online', 'Online', true, false], ['stale', 'Stale', true, false], ['offline', 'Offline', true, false],
+  ['cpu', 'CPU', false, false], ['memory', 'Memory', false, false], ['power', 'Power', false, true],
+  ['energy', 'Energy today', false, true], ['cost', 'Cost today', false, true], ['projected', 'Projected month', false, true],
 ];
 
 /** The start of both pages, up to </head>: the style goes where __CSS__ stands. */
@@ -59,7 +63,7 @@ const HTML = `${documentHead('Cluster Sentinel')}<body class="overview">
 <main>
   <noscript><p class="warn">This page needs JavaScript to refresh. The same data is at <a href="/api/hosts">/api/hosts</a>.</p></noscript>
   <dl id="fleet" aria-label="Fleet">
-${FLEET.map(([key, label, dot]) => `    <div class="stat stat-${key}"><dt>${dot ? `<span class="dot status-${key}"></span>` : ''}${label}</dt><dd data-fleet="${key}">–</dd></div>`).join('\n')}
+${FLEET.map(([key, label, dot, detail]) => `    <div class="stat stat-${key}"><dt>${dot ? `<span class="dot status-${key}"></span>` : ''}${label}</dt><dd data-fleet="${key}">–</dd>${detail ? `<dd class="stat-detail" data-fleet="${key}_detail"></dd>` : ''}</div>`).join('\n')}
   </dl>
   <section id="alerts-banner" aria-labelledby="alerts-title" hidden><h2 id="alerts-title">Alerts firing</h2><ul></ul></section>
   <p id="error" class="warn" hidden></p>
@@ -94,7 +98,7 @@ ${OVERVIEW_COLUMNS.map(([key, title, numeric]) => `      <th scope="col" data-co
 const FAMILIES: ReadonlyArray<[id: string, title: string]> = [
   ['system', 'System'], ['cpu', 'CPU'], ['memory', 'Memory'], ['load', 'Load'],
   ['disk', 'Disks and filesystems'], ['network', 'Network'], ['temps', 'Temperatures'],
-  ['gpu', 'GPUs'], ['power', 'Power'], ['procs', 'Processes'],
+  ['gpu', 'GPUs'], ['power', 'Power'], ['energy', 'Energy and cost'], ['procs', 'Processes'],
 ];
 
 const DETAIL_HTML = `${documentHead('Host · Cluster Sentinel')}<body class="detail" data-refresh-ms="${PAGE_REFRESH_MS}">

@@ -185,7 +185,7 @@ function hostRoute(req: IncomingMessage, res: ServerResponse, ctx: RouteContext,
   }
   const now = ctx.now();
   if (m[2] === undefined) {
-    const detail = hostDetailPayload(ctx.store, name, now);
+    const detail = hostDetailPayload(ctx.store, name, now, ctx.energy);
     if (detail) sendJson(req, res, 200, detail);
     else sendJson(req, res, 404, { error: 'no such host' });
     return true;

@@ -4,7 +4,7 @@
 // last, after chart.js, overview.js and overview_view.js, as one module script.
 import { liveState } from './chart.js';
 import {
-  COLUMNS, bannerModel, defaultDir, fleetModel, formatAge, initialState, normalizeHosts, rowModel,
+  COLUMNS, bannerModel, currencyOf, defaultDir, fleetModel, formatAge, initialState, normalizeHosts, rowModel,
   serialiseQuery, serialiseStored, thresholdsOf, toggleSort, visibleHosts,
 } from './overview.js';
 import {
@@ -102,6 +102,7 @@ import {
     if (payload === null) return;
     performance.mark('sentinel-render-start');
     const thresholds = thresholdsOf(payload);
+    const currency = currencyOf(payload);
     renderFleet(fleetBox, fleetModel(payload, hosts));
     const banned = bannerModel(payload);
     const key = JSON.stringify(banned);
@@ -116,7 +117,7 @@ import {
     for (const map of Object.values(items)) for (const name of map.keys()) if (!present.has(name)) map.delete(name);
     const nodes = [];
     for (const h of visibleHosts(hosts, state)) {
-      const m = rowModel(h, thresholds);
+      const m = rowModel(h, thresholds, currency);
       let item = view.get(h.name);
       if (!item) {
         item = state.view === 'table' ? createRow(h.name, m.href) : createCard(h.name, m.href);

@@ -10,6 +10,13 @@ export function formatNumber(v: number | null | undefined, digits?: number): str
 export function formatCelsius(v: number | null | undefined): string;
 export function formatWatts(v: number | null | undefined): string;
 export function formatDuration(seconds: number | null | undefined): string;
+/** Energy, kWh in: '0.412 kWh', '4.25 kWh', '42.5 kWh', '425 kWh', '12.3 MWh'. */
+export function formatKwh(kwh: number | null | undefined): string;
+/** Money in an ISO 4217 currency through Intl ('€1.23'); without one, the amount with two decimals. */
+export type PowerSource = 'measured' | 'estimated';
+/** The watts' badge: letter shown, word for screen readers, tooltip. */
+export const POWER_BADGES: Readonly<Record<PowerSource, Readonly<{ mark: string; label: string; title: string }>>>;
+export function formatMoney(amount: number | null | undefined, currency: string | null | undefined): string;
 
 export function niceStep(rough: number): number;
 export interface Ticks { min: number; max: number; step: number; ticks: number[] }

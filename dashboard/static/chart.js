@@ -46,6 +46,55 @@ export function formatWatts(v) {
   return isNum(v) ? `${formatNumber(v, v >= 100 ? 0 : 1)} W` : NONE;
 }
 
+/**
+ * Energy: '0.412 kWh', '4.25 kWh', '42.5 kWh', '425 kWh', then '12.3 MWh' from 10 000 kWh. Fixed
+ * decimals by size (no trimming), so a column of them lines up.
+ */
+export function formatKwh(v) {
+  if (!isNum(v)) return NONE;
+  const a = Math.abs(v);
+  if (a >= 10_000) return `${(v / 1000).toFixed(1)} MWh`;
+  return `${v.toFixed(a === 0 ? 0 : a < 1 ? 3 : a < 10 ? 2 : a < 100 ? 1 : 0)} kWh`;
+}
+
+/** Intl formatters by currency code; null where the code is not one Intl knows. */
+const MONEY_FORMATS = new Map();
+
+/**
+ * An amount of money in `currency` (ISO 4217, e.g. 'EUR'): '€1.23', '$1,234.50', 'CHF 0.31'
+ * (Intl's English format, as every other number on the page), with the currency's own decimals:
+ * two for most, none for JPY. Without a currency (no tariff), the bare amount with two decimals;
+ * no amount, '–'.
+ */
+export function formatMoney(amount, currency) {
+  if (!isNum(amount)) return NONE;
+  // -0.004 rounds to a negative zero: a cost is never below nothing.
+  const v = Math.abs(amount) < 0.005 ? 0 : amount;
+  if (typeof currency !== 'string' || !/^[A-Za-z]{3}$/.test(currency)) return v.toFixed(2);
+  const code = currency.toUpperCase();
+  let f = MONEY_FORMATS.get(code);
+  if (f === undefined) {
+    try {
+      f = new Intl.NumberFormat('en', { style: 'currency', currency: code });
+    } catch {
+      f = null;
+    }
+    MONEY_FORMATS.set(code, f);
+  }
+  // null: a browser whose Intl cannot format currencies.
+  return f === null ? `${v.toFixed(2)} ${code}` : f.format(v);
+}
+
+/**
+ * The badge beside a host's watts, on both pages: its letter (a filled chip for measured, a
+ * dashed one for estimated: app.css's .badge), the word a screen reader says instead, and the
+ * explanation in its tooltip.
+ */
+export const POWER_BADGES = Object.freeze({
+  measured: Object.freeze({ mark: 'M', label: 'measured', title: 'Measured: read from the hardware (RAPL energy counters or a power sensor)' }),
+  estimated: Object.freeze({ mark: 'E', label: 'estimated', title: 'Estimated: the agent\'s model from CPU load and memory; no power sensor could be read' }),
+});
+
 /** Seconds as '3d 2h', '2h 5m', '4m 7s'. */
 export function formatDuration(seconds) {
   if (!isNum(seconds) || seconds < 0) return NONE;

@@ -1,7 +1,7 @@
 // The host page's script: reads /api/hosts/NAME and its history every second, fills the cards
 // and draws the charts as inline SVG (createElementNS; no agent text ever reaches the SVG).
 // Inlined by page.ts after chart.js and detail_view.js, as one module script.
-import { chartModel, isNum, liveState } from './chart.js';
+import { POWER_BADGES, chartModel, isNum, liveState } from './chart.js';
 import { el, renderCards } from './detail_view.js';
 
 const REFRESH_MS = Number(document.body.dataset.refreshMs) || 1000;
@@ -13,7 +13,14 @@ const FETCH_TIMEOUT_MS = Math.max(5000, 2 * REFRESH_MS);
 const HISTORY_MS = 900_000;
 const SVG_NS = 'http://www.w3.org/2000/svg';
 
-/** The charts, each with its API series and a label per line. */
+/** How often the tariff and the per-day energy are asked for, ms: they change by the hour. */
+const ENERGY_REFRESH_MS = 60_000;
+/** Date.now() when they were last asked for; 0: never. */
+let energyAskedAt = 0;
+/** The last host detail shown, to show again when the tariff arrives. */
+let lastHost = null;
+
+/** The charts, each with its API series and a label per line (the power line is labelled with its source). */
 const CHARTS = [
   { title: 'CPU busy', kind: 'percent', lines: [['cpu_pct', 'busy']] },
   { title: 'Memory used', kind: 'bytes', lines: [['mem_used_bytes', 'used']] },
@@ -29,6 +36,13 @@ const live = document.getElementById('live');
 const errorBox = document.getElementById('error');
 const statusBox = document.getElementById('host-status');
 let lastOkAt = 0;
+/** Where the host's watts come from (the power chart's label); null when not said. */
+let powerSource = null;
+/**
+ * What the page knows of the collector's tariff: its currency (null: none, kWh only; undefined:
+ * not known yet) and the per-day energy from /api/energy (null while that is not served).
+ */
+const tariff = { currency: undefined, daily: null };
 
 // The name is the path's one segment after /hosts/, percent-encoded by whoever made the link.
 let hostName = null;
@@ -75,10 +89,16 @@ const figures = CHARTS.map((spec) => {
   const cap = fig.appendChild(el('figcaption'));
   cap.appendChild(el('span', 'chart-title', spec.title));
   const legend = cap.appendChild(el('span', 'legend'));
+  fig.dataset.chart = spec.lines[0][0];
   const svg = fig.appendChild(svgEl('svg', { viewBox: '0 0 320 120', role: 'img', 'aria-label': `${spec.title}, last 15 minutes` }));
   document.querySelector('#charts .charts').appendChild(fig);
-  return { spec, legend, svg };
+  return { spec, legend, svg, label: '' };
 });
+
+/** A line's label: the power line says where its watts come from. */
+function lineLabel(series, label) {
+  return series === 'power_w' && POWER_BADGES[powerSource] ? POWER_BADGES[powerSource].label : label;
+}
 
 function lastValue(values) {
   for (let i = values.length - 1; i >= 0; i--) if (isNum(values[i])) return values[i];
@@ -86,7 +106,13 @@ function lastValue(values) {
 }
 
 function drawCharts() {
-  for (const { spec, legend, svg } of figures) {
+  for (const figure of figures) {
+    const { spec, legend, svg } = figure;
+    const ariaLabel = `${spec.title}${spec.lines.length === 1 && lineLabel(spec.lines[0][0], '') ? ` (${lineLabel(spec.lines[0][0], '')})` : ''}, last 15 minutes`;
+    if (figure.label !== ariaLabel) {
+      figure.label = ariaLabel;
+      svg.setAttribute('aria-label', ariaLabel);
+    }
     const m = chartModel({
       t: kept.t, lines: spec.lines.map(([s]) => ({ values: kept.values[s] })),
       nowMs: kept.nowMs, maxWindowMs: HISTORY_MS, stepMs: kept.stepMs, kind: spec.kind,
@@ -105,7 +131,7 @@ function drawCharts() {
       nodes.push(svgEl('text', { class: 'nodata', x: (m.plot.left + m.plot.right) / 2, y: (m.plot.top + m.plot.bottom) / 2, 'text-anchor': 'middle' }, 'no data'));
     }
     svg.replaceChildren(...nodes);
-    legend.replaceChildren(...spec.lines.map(([s, label], i) => el('span', `key key-${i}`, `${label} ${m.format(lastValue(kept.values[s]))}`)));
+    legend.replaceChildren(...spec.lines.map(([s, label], i) => el('span', `key key-${i}`, `${lineLabel(s, label)} ${m.format(lastValue(kept.values[s]))}`)));
   }
 }
 
@@ -120,6 +146,37 @@ function tickLive() {
   const { lost, text } = liveState(lastOkAt, !errorBox.hidden, Date.now(), LOST_AFTER_MS);
   live.classList.toggle('lost', lost);
   live.textContent = text;
+}
+
+/** A JSON answer, or null for any failure: for what the page can do without. */
+async function jsonOrNull(url) {
+  try {
+    const signal = typeof AbortSignal.timeout === 'function' ? AbortSignal.timeout(FETCH_TIMEOUT_MS) : undefined;
+    const res = await fetch(url, { cache: 'no-store', headers: { accept: 'application/json' }, signal });
+    return res.ok ? await res.json() : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The tariff's currency and the per-day energy: from /api/energy when the collector serves it
+ * (a 404 or 503 leaves the per-day table out), else the currency from /api/hosts's summary.
+ * Asked for only while the host has energy counted: a host without power has nothing to price.
+ */
+async function refreshEnergy() {
+  energyAskedAt = Date.now();
+  const data = hostName === null ? null : await jsonOrNull(`/api/energy?host=${encodeURIComponent(hostName)}`);
+  if (data && typeof data === 'object' && Object.hasOwn(data, 'currency')) {
+    tariff.currency = typeof data.currency === 'string' ? data.currency : null;
+    tariff.daily = Array.isArray(data.daily) ? data.daily : null;
+  } else {
+    tariff.daily = null;
+    const hosts = await jsonOrNull('/api/hosts');
+    if (hosts && hosts.summary && Object.hasOwn(hosts.summary, 'currency')) tariff.currency = typeof hosts.summary.currency === 'string' ? hosts.summary.currency : null;
+  }
+  // At once, not at the next refresh: the costs get their currency as soon as it is known.
+  if (lastHost !== null) renderCards(lastHost, tariff);
 }
 
 async function getJson(url) {
@@ -137,8 +194,14 @@ async function refresh() {
     const seconds = historyOkAt === 0 ? HISTORY_MS / 1000 : Math.min(HISTORY_MS / 1000, Math.ceil((Date.now() - historyOkAt) / 1000) + 3);
     const [detail, hist] = await Promise.allSettled([getJson(apiBase), getJson(`${apiBase}/history?seconds=${seconds}`)]);
     if (detail.status === 'rejected') throw detail.reason;
-    renderHeader(detail.value.host, detail.value.now_ms);
-    renderCards(detail.value.host);
+    const host = detail.value.host;
+    renderHeader(host, detail.value.now_ms);
+    // A collector that puts its currency beside the host says it best.
+    if (Object.hasOwn(detail.value, 'currency')) tariff.currency = typeof detail.value.currency === 'string' ? detail.value.currency : null;
+    renderCards(host, tariff);
+    lastHost = host;
+    powerSource = host.power_source ?? null;
+    if (host.energy && Date.now() - energyAskedAt >= ENERGY_REFRESH_MS) void refreshEnergy();
     // The charts' window ends at the collector's now, even while the history cannot be read.
     kept.nowMs = Math.max(kept.nowMs, detail.value.now_ms);
     if (hist.status === 'fulfilled') {

@@ -1,6 +1,8 @@
 // The host page's cards: one per reading family, filled from /api/hosts/NAME. Every value that
 // came from an agent goes in with textContent, never as markup. Inlined by page.ts after chart.js.
-import { NONE, isNum, formatBytes, formatCelsius, formatDuration, formatNumber, formatPercent, formatRate, formatWatts } from './chart.js';
+import {
+  NONE, POWER_BADGES, isNum, formatBytes, formatCelsius, formatDuration, formatKwh, formatMoney, formatNumber, formatPercent, formatRate, formatWatts,
+} from './chart.js';
 
 export function el(tag, className, text) {
   const node = document.createElement(tag);
@@ -85,7 +87,7 @@ export const FAMILIES = {
   network: ['r:net_rx_bps', 'r:net_tx_bps', 't:net'],
   temps: ['r:temp_cpu_c', 'r:temp_max_c', 't:temp_cores_c'],
   gpu: ['t:gpu'],
-  power: ['r:power_w'],
+  power: ['r:power_w', 't:power_zones'],
   procs: ['r:procs_total', 'r:procs_running', 'r:procs_blocked', 't:procs_top'],
 };
 
@@ -187,8 +189,17 @@ const CARDS = {
       `${formatBytes(g.mem_used_bytes)} / ${formatBytes(g.mem_total_bytes)}`, formatCelsius(g.temp_c), formatWatts(g.power_w),
     ]), [3, 4]), more(tr.gpu ?? 0)];
   },
-  power(h, r) {
-    return [facts([['Drawing', formatWatts(r.power_w)]])];
+  power(h, r, tb, tr) {
+    const drawing = el('span', '', formatWatts(r.power_w));
+    const badge = powerBadge(h.power_source);
+    if (badge) drawing.appendChild(badge);
+    const zones = tb.power_zones || [];
+    return [
+      // A node: the source's explanation takes the card's width.
+      facts([['Drawing', drawing], ['Source', el('span', 'power-source', POWER_SOURCE_TEXT[h.power_source] ?? 'not said by the agent')]]),
+      zones.length === 0 ? null : table(['Zone (RAPL)', 'Power'], zones.map((z) => [z.zone ?? NONE, formatWatts(z.watts)]), [1]),
+      more(tr.power_zones ?? 0),
+    ];
   },
   procs(h, r, tb, tr) {
     const top = (tb.procs_top || []).slice().sort((a, b) => (b.cpu_pct ?? -1) - (a.cpu_pct ?? -1)).slice(0, 5);
@@ -201,6 +212,81 @@ const CARDS = {
     ];
   },
 };
+
+/** What the power card says of each source. */
+const POWER_SOURCE_TEXT = {
+  measured: 'measured by the hardware (RAPL energy counters or a power sensor)',
+  estimated: 'estimated by the agent from CPU load and memory (no sensor readable)',
+};
+
+/** The watts' badge (chart.js's POWER_BADGES): letter chip, the word for screen readers, tooltip; null without a source. */
+export function powerBadge(source) {
+  const b = POWER_BADGES[source];
+  if (!b) return null;
+  const badge = el('span', 'badge');
+  badge.dataset.source = source;
+  badge.title = b.title;
+  badge.appendChild(el('span', 'mark', b.mark)).setAttribute('aria-hidden', 'true');
+  badge.appendChild(el('span', 'sr-only', ` ${b.label}`));
+  return badge;
+}
+
+/** Most days the per-day table lists, newest first. */
+const ENERGY_DAYS_SHOWN = 14;
+
+/**
+ * The energy card: kWh and cost today, this month, since the collector first counted this host,
+ * and the projection, from the host's `energy` (shared/host_view.ts). `tariff` is what the page
+ * knows of the collector's tariff: { currency } (null: no tariff, kWh only; undefined: not known
+ * yet) and the per-day rows of /api/energy when it answered (else no per-day table).
+ */
+export function energyNodes(h, tariff) {
+  const e = h.energy;
+  if (!e || typeof e !== 'object') {
+    return [el('p', 'absent', isNum(h.readings?.power_w)
+      ? 'Nothing counted yet: the collector starts with the next power reading.'
+      : 'Nothing counted: the collector counts energy from the host\'s power readings, and this host sends none.')];
+  }
+  const currency = tariff.currency ?? null;
+  const money = (v) => formatMoney(v, currency);
+  const p = e.projection && typeof e.projection === 'object' ? e.projection : null;
+  const rows = [
+    ['today', 'Today', e.today_kwh, e.today_cost],
+    ['month', 'This month', e.month_kwh, e.month_cost],
+    ['total', `Since ${localTime(e.since_ms)}`, e.total_kwh, e.total_cost],
+    ['projected-month', 'This month, projected', p?.month_kwh, p?.month_cost],
+    ['projected-next', p && isNum(p.days) ? `Next ${formatNumber(p.days, 0)} days, projected` : 'Next days, projected', p?.next_kwh, p?.next_cost],
+  ];
+  const wrap = el('div', 'table-wrap');
+  const t = wrap.appendChild(el('table', 'energy'));
+  const head = t.appendChild(el('thead')).appendChild(el('tr'));
+  for (const [text, cls] of [['', ''], ['Energy', 'num'], ['Cost', 'num']]) {
+    const th = head.appendChild(el('th', cls, text));
+    th.scope = 'col';
+  }
+  const body = t.appendChild(el('tbody'));
+  for (const [key, label, kwh, cost] of rows) {
+    const tr = body.appendChild(el('tr'));
+    tr.dataset.energy = key;
+    const th = tr.appendChild(el('th', '', label));
+    th.scope = 'row';
+    tr.appendChild(el('td', 'num kwh', formatKwh(kwh)));
+    tr.appendChild(el('td', 'num cost', money(cost)));
+  }
+  const out = [wrap];
+  if (!p) out.push(el('p', 'sub', 'No projection yet: it needs a few hours of readings.'));
+  if (tariff.currency === null) out.push(el('p', 'sub no-tariff', 'Cost needs a tariff: start the collector with --tariff.'));
+  const daily = Array.isArray(tariff.daily) ? tariff.daily.filter((d) => d && typeof d.label === 'string').slice(-ENERGY_DAYS_SHOWN).reverse() : [];
+  if (daily.length > 0) {
+    out.push(el('h3', 'per-day-title', 'Per day'));
+    const perDay = table(['Day', 'Energy', 'Cost', 'Hours counted'], daily.map((d) => [
+      d.label, formatKwh(d.kwh), money(d.cost), isNum(d.covered_s) ? formatNumber(d.covered_s / 3600, 1) : NONE,
+    ]), [1, 2, 3]);
+    perDay.classList.add('per-day');
+    out.push(perDay);
+  }
+  return out;
+}
 
 function two(n) {
   return String(n).padStart(2, '0');
@@ -226,8 +312,11 @@ function systemCard(h, notes) {
   return out;
 }
 
-/** Fills every family card of the page from a HostDetail. */
-export function renderCards(h) {
+/**
+ * Fills every family card of the page from a HostDetail, and the energy card with what the page
+ * knows of the tariff (energyNodes).
+ */
+export function renderCards(h, tariff = { currency: undefined, daily: null }) {
   const notes = parseNote(h.note);
   document.querySelector('#system .body').replaceChildren(...systemCard(h, notes));
   for (const [id, keys] of Object.entries(FAMILIES)) {
@@ -242,4 +331,5 @@ export function renderCards(h) {
     if (state.reasons.length > 0) nodes.push(el('p', 'sub missing', `missing — ${state.reasons.join('; ')}`));
     body.replaceChildren(...nodes);
   }
+  document.querySelector('#energy .body').replaceChildren(...energyNodes(h, tariff));
 }

@@ -1,7 +1,8 @@
 // Types of overview.js for the TypeScript that imports it (the tests). overview.js stays plain
 // JavaScript so the browser runs it as it is; keep these signatures in step with it.
 
-export type ColumnKey = 'name' | 'status' | 'age' | 'cpu' | 'mem' | 'disk' | 'net' | 'temp' | 'power' | 'uptime';
+export type ColumnKey = 'name' | 'status' | 'age' | 'cpu' | 'mem' | 'disk' | 'net' | 'temp' | 'power' | 'energy' | 'cost' | 'uptime';
+export type PowerSource = 'measured' | 'estimated';
 export type SortDir = 'asc' | 'desc';
 export type StatusFilter = 'all' | 'online' | 'stale' | 'offline';
 export type ViewName = 'table' | 'grid';
@@ -15,6 +16,8 @@ export const VIEWS: readonly ViewName[];
 export const SPARK_SERIES: readonly ['cpu_pct', 'mem_used_pct'];
 export const MAX_QUERY_CHARS: number;
 export const MAX_BANNER_ALERTS: number;
+export const POWER_SOURCES: readonly PowerSource[];
+export const NO_TARIFF_HINT: string;
 
 export interface ViewState { sort: ColumnKey; dir: SortDir; q: string; status: StatusFilter; view: ViewName }
 export const DEFAULT_STATE: Readonly<ViewState>;
@@ -42,6 +45,11 @@ export interface OverviewHost {
   netBps: number | null;
   tempC: number | null;
   powerW: number | null;
+  /** Where powerW comes from; null without watts or when the agent did not say. */
+  powerSource: PowerSource | null;
+  /** Energy drawn today (the tariff's local day), kWh, and its cost; null before any is counted / without a tariff. */
+  todayKwh: number | null;
+  todayCost: number | null;
   uptimeS: number | null;
   /** os · kernel · arch · cpu model · cores · agent, the parts that are known. */
   facts: string;
@@ -75,9 +83,19 @@ export function thresholdsOf(payload: unknown): Thresholds;
 export function formatAge(ms: number | null | undefined): string;
 export function formatBytesPair(used: number | null | undefined, total: number | null | undefined): string;
 export function formatPower(w: number | null | undefined): string;
-export function formatCost(c: unknown): string;
+export function formatCost(c: unknown, currency?: string | null): string;
+export function currencyOf(payload: unknown): string | null;
+export function powerSourcesText(summary: unknown): string;
 
-export interface Cell { text: string; sub: string; level: Level }
+export interface Cell {
+  text: string;
+  sub: string;
+  level: Level;
+  /** The power cell's badge: where the watts come from ('' for none). */
+  badge: PowerSource | '';
+  /** A tooltip saying why the value is missing (e.g. no tariff); '' for none. */
+  hint: string;
+}
 export interface RowModel {
   name: string;
   /** /hosts/NAME, the name percent-encoded. */
@@ -89,9 +107,10 @@ export interface RowModel {
   title: string;
   cells: Record<Exclude<ColumnKey, 'name' | 'age'>, Cell>;
 }
-export function rowModel(host: OverviewHost, thresholds: Thresholds): RowModel;
+export function rowModel(host: OverviewHost, thresholds: Thresholds, currency?: string | null): RowModel;
 
-export type FleetKey = 'hosts' | 'online' | 'stale' | 'offline' | 'cpu' | 'memory' | 'power' | 'cost';
+export type FleetKey = 'hosts' | 'online' | 'stale' | 'offline' | 'cpu' | 'memory' | 'power' | 'power_detail'
+  | 'energy' | 'energy_detail' | 'cost' | 'cost_detail' | 'projected' | 'projected_detail';
 export function fleetModel(payload: unknown, hosts: readonly OverviewHost[]): Record<FleetKey, string>;
 
 export interface BannerLine { rule: string; host: string; instance: string; href: string; detail: string }

@@ -3,10 +3,14 @@
 // fleet header, the alerts banner and each host's row. Plain JavaScript (types in overview.d.ts)
 // so node:test imports it as the browser runs it; page.ts inlines it after chart.js. Every
 // top-level name here shares one module scope with chart.js, overview_view.js and app.js.
-import { NONE, isNum, formatBytes, formatDuration, formatNumber, formatPercent, formatRate, formatWatts } from './chart.js';
+import { NONE, isNum, formatBytes, formatDuration, formatKwh, formatMoney, formatNumber, formatPercent, formatRate, formatWatts } from './chart.js';
 
 /** The table's columns, in page order; each is a sort key and a cell (td[data-col=KEY]). */
-export const COLUMNS = Object.freeze(['name', 'status', 'age', 'cpu', 'mem', 'disk', 'net', 'temp', 'power', 'uptime']);
+export const COLUMNS = Object.freeze(['name', 'status', 'age', 'cpu', 'mem', 'disk', 'net', 'temp', 'power', 'energy', 'cost', 'uptime']);
+/** Where a host's watts come from (chart.js's POWER_BADGES say how the page shows each). */
+export const POWER_SOURCES = Object.freeze(['measured', 'estimated']);
+/** What a cost reads as while the collector has no tariff: shown as the cell's and the header's tooltip or hint. */
+export const NO_TARIFF_HINT = 'cost needs a tariff: start the collector with --tariff';
 export const STATUS_FILTERS = Object.freeze(['all', 'online', 'stale', 'offline']);
 export const VIEWS = Object.freeze(['table', 'grid']);
 export const SPARK_SERIES = Object.freeze(['cpu_pct', 'mem_used_pct']);
@@ -60,6 +64,8 @@ export function normalizeHost(h) {
   if (memPct === null && h.mem_used_pct === undefined && memUsed !== null && memTotal) memPct = (memUsed / memTotal) * 100;
   const rx = field(r, 'net_rx_bps');
   const tx = field(r, 'net_tx_bps');
+  const energy = h.energy && typeof h.energy === 'object' ? h.energy : null;
+  const powerW = field(r, 'power_w');
   return {
     name: String(h.name),
     status: Object.hasOwn(STATUS_RANK, h.status) ? h.status : 'offline',
@@ -75,7 +81,11 @@ export function normalizeHost(h) {
     txBps: tx,
     netBps: sumOrNull(rx, tx),
     tempC: field(r, 'temp_max_c'),
-    powerW: field(r, 'power_w'),
+    powerW,
+    // A source without watts says nothing.
+    powerSource: powerW !== null && POWER_SOURCES.includes(h.power_source) ? h.power_source : null,
+    todayKwh: field(energy, 'today_kwh'),
+    todayCost: field(energy, 'today_cost'),
     uptimeS: field(h, 'uptime_s'),
     facts: [h.os, h.kernel, h.arch, h.cpu_model, isNum(h.cpu_cores) ? `${h.cpu_cores} cores` : '', h.agent]
       .filter((s) => typeof s === 'string' && s !== '').join(' · '),
@@ -102,6 +112,8 @@ export function sortValue(host, key) {
     case 'net': return host.netBps;
     case 'temp': return host.tempC;
     case 'power': return host.powerW;
+    case 'energy': return host.todayKwh;
+    case 'cost': return host.todayCost;
     case 'uptime': return host.uptimeS;
     default: return null;
   }
@@ -282,15 +294,22 @@ export function formatPower(w) {
   return isNum(w) && Math.abs(w) >= 10_000 ? `${formatNumber(w / 1000, 1)} kW` : formatWatts(w);
 }
 
-function cell(text, sub = '', lvl = '') {
-  return { text, sub, level: lvl };
+function cell(text, sub = '', lvl = '', extra = {}) {
+  return { text, sub, level: lvl, badge: '', hint: '', ...extra };
 }
+
+/** The payload's currency (ISO 4217 code) when the collector has a tariff; null otherwise. */
+export function currencyOf(payload) {
+  const c = payload && payload.summary && typeof payload.summary === 'object' ? payload.summary.currency : null;
+  return typeof c === 'string' && /^[A-Za-z]{3}$/.test(c) ? c.toUpperCase() : null;
+}
+
 
 /**
  * What a host's row (or card) shows, without its age (the page ticks that itself): per column
  * the main text, a smaller second text and its level. `host` is a normalised host.
  */
-export function rowModel(host, thresholds) {
+export function rowModel(host, thresholds, currency = null) {
   const al = alertStates(host.alerts);
   const memSub = host.memTotalBytes === null ? '' : formatBytesPair(host.memUsedBytes, host.memTotalBytes);
   return {
@@ -306,7 +325,12 @@ export function rowModel(host, thresholds) {
       disk: cell(formatPercent(host.diskPct), host.diskMount ?? '', level(host.diskPct, thresholds.fs_used_pct, al.disk)),
       net: cell(host.netBps === null ? NONE : `↓ ${formatRate(host.rxBps)}`, host.netBps === null ? '' : `↑ ${formatRate(host.txBps)}`, level(null, null, al.net)),
       temp: cell(isNum(host.tempC) ? `${host.tempC.toFixed(0)} °C` : NONE, '', level(host.tempC, thresholds.temp_max_c, al.temp)),
-      power: cell(formatPower(host.powerW), '', level(null, null, al.power)),
+      power: cell(formatPower(host.powerW), '', level(null, null, al.power), { badge: host.powerSource ?? '' }),
+      energy: cell(formatKwh(host.todayKwh)),
+      // Without a tariff there is no cost to show, only why.
+      cost: currency === null && host.todayCost === null
+        ? cell(NONE, '', '', { hint: host.todayKwh === null ? '' : NO_TARIFF_HINT })
+        : cell(formatMoney(host.todayCost, currency)),
       uptime: cell(formatDuration(host.uptimeS), '', level(null, null, al.uptime)),
     },
   };
@@ -317,9 +341,22 @@ function summaryField(summary, key, derive) {
   return summary && summary[key] !== undefined ? numOrNull(summary[key]) : derive();
 }
 
+/** '3 measured, 9 estimated' (parts that are 0 left out); '' when no host reports power. */
+export function powerSourcesText(summary) {
+  const total = field(summary, 'power_hosts') ?? 0;
+  const measured = field(summary, 'power_measured_hosts') ?? 0;
+  const estimated = field(summary, 'power_estimated_hosts') ?? 0;
+  const unsaid = total - measured - estimated;
+  return [[measured, 'measured'], [estimated, 'estimated'], [unsaid, 'source not said']]
+    .filter(([n]) => n > 0).map(([n, what]) => `${n} ${what}`).join(', ');
+}
+
 /**
  * The fleet header: the text of each [data-fleet=KEY]. A summary field the collector does not
- * send yet is worked out from the online hosts; one it sends as null shows as '–'.
+ * send yet is worked out from the online hosts; one it sends as null shows as '–'. Energy and
+ * cost come from the summary only (an older collector sends none: '–'). Each figure with a
+ * second line has it under KEY_detail: how many hosts measure their power, this month so far,
+ * or why there is no cost (no tariff).
  */
 export function fleetModel(payload, hosts) {
   const s = payload && typeof payload.summary === 'object' && payload.summary !== null ? payload.summary : {};
@@ -339,6 +376,13 @@ export function fleetModel(payload, hosts) {
   const memTotal = summaryField(s, 'mem_total_bytes', () => sum((h) => h.memTotalBytes));
   const power = summaryField(s, 'power_w', () => sum((h) => h.powerW));
   const ofCores = isNum(cores) && cores > 0 ? ` of ${formatNumber(cores, 0)} cores` : '';
+  const currency = currencyOf(payload);
+  // null: no tariff; undefined: a collector from before energy, which says nothing about it.
+  const noTariff = s.currency === null;
+  const money = (key) => formatMoney(field(s, key), currency);
+  const monthKwh = field(s, 'energy_month_kwh');
+  const projKwh = field(s, 'projected_month_kwh');
+  const projCost = field(s, 'projected_month_cost');
   return {
     hosts: String(summaryField(s, 'hosts', () => hosts.length) ?? 0),
     online: String(count('online')),
@@ -347,14 +391,24 @@ export function fleetModel(payload, hosts) {
     cpu: isNum(cpu) ? `${formatPercent(cpu)}${ofCores}` : NONE,
     memory: isNum(memTotal) ? `${formatBytes(memUsed)} / ${formatBytes(memTotal)}` : NONE,
     power: formatPower(power),
-    cost: formatCost(s.cost_today),
+    power_detail: powerSourcesText(s),
+    energy: formatKwh(field(s, 'energy_today_kwh')),
+    energy_detail: monthKwh === null ? '' : `month ${formatKwh(monthKwh)}`,
+    cost: formatCost(s.cost_today, currency),
+    cost_detail: noTariff ? 'needs --tariff' : field(s, 'cost_month') === null ? '' : `month ${money('cost_month')}`,
+    // The month's projected cost, or with no tariff its kWh (the cost needs one).
+    projected: currency !== null && projCost !== null ? formatMoney(projCost, currency) : formatKwh(projKwh),
+    projected_detail: projKwh === null ? '' : currency !== null && projCost !== null ? formatKwh(projKwh) : noTariff ? 'cost needs --tariff' : '',
   };
 }
 
-/** Cost so far today: a number (two decimals) or { amount, currency }; anything else '–'. */
-export function formatCost(c) {
-  if (isNum(c)) return c.toFixed(2);
-  if (c && typeof c === 'object' && isNum(c.amount)) return `${c.amount.toFixed(2)}${typeof c.currency === 'string' && c.currency ? ` ${c.currency}` : ''}`;
+/**
+ * A cost: a number (with `currency` when given, through Intl: '€4.20'; else two decimals) or
+ * { amount, currency }; anything else '–'.
+ */
+export function formatCost(c, currency = null) {
+  if (isNum(c)) return formatMoney(c, currency);
+  if (c && typeof c === 'object' && isNum(c.amount)) return formatMoney(c.amount, typeof c.currency === 'string' && c.currency ? c.currency : currency);
   return NONE;
 }
 

@@ -2,7 +2,7 @@
 // and only where the text changed, so a page of 500 hosts costs little each second. Agent text
 // goes in with textContent, links with encodeURIComponent (done in overview.js's rowModel).
 // Inlined by page.ts after chart.js and overview.js, before app.js.
-import { sparkPath } from './chart.js';
+import { POWER_BADGES, sparkPath } from './chart.js';
 import { COLUMNS } from './overview.js';
 
 const SVG_XMLNS = 'http://www.w3.org/2000/svg';
@@ -11,9 +11,9 @@ const SPARK_W = 59;
 const SPARK_H = 20;
 /** The sparkline in each column that has one. */
 const SPARK_OF = { cpu: 'cpu_pct', mem: 'mem_used_pct' };
-const NUMERIC_COLS = new Set(['age', 'cpu', 'mem', 'disk', 'net', 'temp', 'power', 'uptime']);
-/** Labels of the card fields; the table's headers are in page.ts. */
-const FIELD_LABELS = { cpu: 'CPU', mem: 'Memory', disk: 'Disk', net: 'Network', temp: 'Temp', power: 'Power', uptime: 'Uptime' };
+const NUMERIC_COLS = new Set(['age', 'cpu', 'mem', 'disk', 'net', 'temp', 'power', 'energy', 'cost', 'uptime']);
+/** Labels of the card fields, in card order; the table's headers are in page.ts. */
+const FIELD_LABELS = { cpu: 'CPU', mem: 'Memory', disk: 'Disk', net: 'Network', temp: 'Temp', power: 'Power', uptime: 'Uptime', energy: 'Energy today', cost: 'Cost today' };
 const LEVEL_TITLES = { warn: 'over its alert threshold, or an alert is pending', alert: 'alert firing' };
 
 export function make(tag, className, text) {
@@ -40,7 +40,41 @@ function makeSpark(series) {
 function makeCell(box, vClass = 'v') {
   const v = box.appendChild(make('span', vClass));
   const u = box.appendChild(make('span', 'u'));
-  return { box, v, u, text: null, sub: null, level: '' };
+  return { box, v, u, text: null, sub: null, level: '', hint: '', badge: '', badgeEl: null };
+}
+
+/**
+ * The power cell's badge, after the value (chart.js's POWER_BADGES): a letter chip that screen
+ * readers skip, the word itself for them in a visually hidden span, and the explanation as the
+ * tooltip. Made on first use; hidden, not removed, when the source goes.
+ */
+function setBadge(cell, source) {
+  if (cell.badge === source) return;
+  cell.badge = source;
+  const b = POWER_BADGES[source];
+  if (!b) {
+    if (cell.badgeEl) cell.badgeEl.hidden = true;
+    return;
+  }
+  if (!cell.badgeEl) {
+    cell.badgeEl = cell.box.insertBefore(make('span', 'badge'), cell.u);
+    cell.badgeEl.appendChild(make('span', 'mark')).setAttribute('aria-hidden', 'true');
+    cell.badgeEl.appendChild(make('span', 'sr-only'));
+  }
+  const el = cell.badgeEl;
+  el.hidden = false;
+  el.dataset.source = source;
+  el.title = b.title;
+  el.firstChild.textContent = b.mark;
+  el.lastChild.textContent = ` ${b.label}`;
+}
+
+/** A cell's tooltip: its level's meaning when it has one, else its hint (why a value is missing). */
+function setTitle(cell, level, hint) {
+  if (cell.level === level && cell.hint === hint) return;
+  const title = level ? LEVEL_TITLES[level] : hint;
+  if (title) cell.box.title = title; else cell.box.removeAttribute('title');
+  cell.hint = hint;
 }
 
 function addSpark(item, key, box) {
@@ -128,12 +162,13 @@ export function updateItem(item, m) {
     const c = m.cells[key];
     setText(cell, 'text', cell.v, c.text);
     setText(cell, 'sub', cell.u, c.sub);
+    setTitle(cell, c.level, c.hint);
     if (cell.level !== c.level) {
       cell.box.classList.toggle('warn', c.level === 'warn');
       cell.box.classList.toggle('alert', c.level === 'alert');
-      if (c.level) cell.box.title = LEVEL_TITLES[c.level]; else cell.box.removeAttribute('title');
       cell.level = c.level;
     }
+    setBadge(cell, c.badge);
   }
 }
 

@@ -2,8 +2,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  liveState,
-  chartModel, formatBytes, formatCelsius, formatDuration, formatNumber, formatPercent, formatRate, formatWatts,
+  liveState, POWER_BADGES,
+  chartModel, formatBytes, formatKwh, formatMoney, formatCelsius, formatDuration, formatNumber, formatPercent, formatRate, formatWatts,
   linearScale, linePath, niceStep, niceTicks, sparkPath, timeTicks,
 } from '../../dashboard/static/chart.js';
 
@@ -34,6 +34,38 @@ test('formatting: bytes, rates, percent, numbers, temperatures, power, durations
     ['no duration', formatDuration(undefined), '–'],
   ];
   for (const [name, got, want] of cases) assert.equal(got, want, name);
+});
+
+test('formatKwh: fixed decimals by size, MWh from 10 000 kWh', () => {
+  const cases: Array<[number | null | undefined, string]> = [
+    [0, '0 kWh'], [0.0004, '0.000 kWh'], [0.412, '0.412 kWh'], [1, '1.00 kWh'], [4.256, '4.26 kWh'], [42.55, '42.5 kWh'],
+    [425.4, '425 kWh'], [9999.4, '9999 kWh'], [12_345, '12.3 MWh'], [null, '–'], [undefined, '–'], [Number.NaN, '–'],
+  ];
+  for (const [v, want] of cases) assert.equal(formatKwh(v), want, String(v));
+});
+
+test('formatMoney: Intl with the currency code, the bare amount without one', () => {
+  const cases: Array<[string, number | null, string | null, string]> = [
+    ['euros', 1.234, 'EUR', '€1.23'],
+    ['dollars with a thousands separator', 1234.5, 'USD', '$1,234.50'],
+    ['pounds', 0.3, 'GBP', '£0.30'],
+    ['a code without a symbol', 0.31, 'CHF', 'CHF\u00a00.31'],
+    ['a currency without decimals', 12.4, 'JPY', '¥12'],
+    ['lower case code', 2, 'eur', '€2.00'],
+    ['a tiny negative is no cost', -0.001, 'EUR', '€0.00'],
+    ['no tariff: two decimals', 3.5, null, '3.50'],
+    ['not a code', 3.5, 'euro', '3.50'],
+    ['no amount', null, 'EUR', '–'],
+  ];
+  for (const [name, amount, currency, want] of cases) assert.equal(formatMoney(amount, currency), want, name);
+});
+
+test('POWER_BADGES: a distinct letter, word and tooltip per source', () => {
+  const { measured, estimated } = POWER_BADGES;
+  assert.notEqual(measured.mark, estimated.mark);
+  assert.deepEqual([measured.label, estimated.label], ['measured', 'estimated']);
+  assert.match(measured.title, /^Measured/);
+  assert.match(estimated.title, /^Estimated/);
 });
 
 test('niceStep: 1, 2, 2.5 or 5 times a power of ten, at or above the rough step', () => {

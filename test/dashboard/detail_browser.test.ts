@@ -20,6 +20,7 @@ const HOSTILE = '<img src=x onerror=alert(1)>';
 /** Characters a path segment must have encoded: the link and the page must agree on the name. */
 const FULL = `full/${HOSTILE}?#%`;
 const SPARSE = 'sparse';
+const ZONE_MARKUP = '<b onclick=x>dram';
 const RLO = '\u202E';
 const GIB = 1024 ** 3;
 const MIB = 1024 ** 2;
@@ -40,7 +41,7 @@ const READINGS_FULL = {
   swap_total_bytes: 2 * GIB, swap_used_bytes: 256 * MIB, uptime_s: 3 * 86_400 + 7200,
   disk_read_bps: 5 * MIB, disk_write_bps: 1.5 * MIB, disk_read_iops: 120, disk_write_iops: 45.5,
   net_rx_bps: 2 * MIB, net_tx_bps: 256 * 1024, temp_cpu_c: 58.5, temp_max_c: 71,
-  procs_total: 312, procs_running: 3, procs_blocked: 1, power_w: 310,
+  procs_total: 312, procs_running: 3, procs_blocked: 1, power_w: 310, power_source: 'measured',
 };
 
 const NET_ROWS = [
@@ -59,6 +60,8 @@ const TABLES_FULL = {
   ],
   net: NET_ROWS,
   gpu: [{ model: `GPU ${HOSTILE}`, util_pct: 73.5, mem_used_bytes: 10 * GIB, mem_total_bytes: 40 * GIB, temp_c: 66, power_w: 250 }],
+  // Shared memory keeps 32 bytes of a zone name: a short piece of markup.
+  power_zones: [{ zone: 'package-0', watts: 280 }, { zone: ZONE_MARKUP, watts: 30 }],
   procs_top: [
     { name: 'idle-ish', pid: 7, cpu_pct: 0.5 },
     { name: 'postgres', pid: 4242, cpu_pct: 150.5 },
@@ -88,7 +91,8 @@ async function startFleet(): Promise<Fleet> {
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    const collector = startTs('collector/main.ts', ['--listen', '127.0.0.1:0', '--http', '127.0.0.1:0', '--data-dir', dir, '--token', token]);
+    // A flat tariff: the host page shows what the collector counted, priced, and its days from /api/energy.
+    const collector = startTs('collector/main.ts', ['--listen', '127.0.0.1:0', '--http', '127.0.0.1:0', '--data-dir', dir, '--token', token, '--tariff', '0.25 EUR', '--timezone', 'UTC']);
     procs.push(collector);
     const agentPort = Number((await waitForOutput(collector, /agents:\s+127\.0\.0\.1:(\d+)/, 30_000))[1]);
     const base = (await waitForOutput(collector, /dashboard: (http:\/\/127\.0\.0\.1:\d+)\//, 30_000))[1]!;
@@ -171,7 +175,7 @@ test('host page in chromium: every family, hostile text as text, charts, links',
       network: ['Received 2 MiB/s', 'Sent 256 KiB/s', 'eth0 1.5 MiB/s 200 KiB/s 1200 / 800 0.5 / 0 2 / 0.3', 'veth21', '+2 more not shown'],
       temps: ['CPU package 58.5 °C', 'Hottest sensor 71.0 °C', 'Core 0 55.0 °C', 'Core 1 61.5 °C'],
       gpu: [`GPU ${HOSTILE}`, '73.5 %', '10 GiB / 40 GiB', '66.0 °C', '250 W'],
-      power: ['Drawing 310 W'],
+      power: ['Drawing 310 W M measured', 'Source measured by the hardware', 'package-0 280 W', `${ZONE_MARKUP} 30 W`],
       procs: ['Total 312', 'Running 3', 'Blocked 1', 'postgres 4242 150.5 %', `${HOSTILE} 666 99 %`, 'nginx 80 12 %', 'sshd 22 3 %', 'cron 11 1 %'],
     };
     for (const [id, parts] of Object.entries(want)) {
@@ -202,6 +206,15 @@ test('host page in chromium: every family, hostile text as text, charts, links',
     assert.match(textOf(svgs[0]!), /^0 % .*100 % now .*-1 min$/, 'the CPU chart has its axes');
     assert.match(card(dom, 'charts'), /CPU busy busy 42\.5 %/, 'the latest value beside the chart');
     assert.match(card(dom, 'charts'), /Network rx 2 MiB\/s tx 256 KiB\/s/);
+    assert.match(card(dom, 'charts'), /Power measured 310 W/, 'the power line is labelled with its source');
+  });
+
+  await t.test('the energy card shows what the collector counted, priced in its tariff\'s currency', () => {
+    const energy = card(dom, 'energy');
+    // A few seconds at 310 W: thousandths of a kWh, and cents rounded to nothing.
+    assert.match(energy, /Today \d+\.\d{3} kWh €0\.\d\d This month \d+\.\d{3} kWh €0\.\d\d Since \d{4}-\d\d-\d\d/, energy);
+    assert.doesNotMatch(energy, /--tariff/, 'a tariff is set');
+    assert.match(energy, /Per day Day Energy Cost Hours counted \d{4}-\d\d-\d\d \d+\.\d{3} kWh €0\.\d\d/, `the day from /api/energy: ${energy}`);
   });
 
   await t.test('the overview links each host to its page', async () => {

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   COLUMNS, DEFAULT_STATE, DEFAULT_THRESHOLDS, MAX_BANNER_ALERTS, MAX_QUERY_CHARS,
-  alertStates, bannerModel, compareNames, defaultDir, fleetModel, formatAge, formatBytesPair, formatCost, formatPower,
+  NO_TARIFF_HINT, alertStates, bannerModel, compareNames, currencyOf, defaultDir, fleetModel, formatAge, formatBytesPair, formatCost, formatPower, powerSourcesText,
   hostComparator, initialState, level, matchesFilter, normalizeHost, normalizeHosts, parseQuery, parseStored, rowModel,
   serialiseQuery, serialiseStored, thresholdsOf, toggleSort, visibleHosts,
   type ColumnKey, type OverviewHost, type SortDir, type ViewState,
@@ -23,12 +23,17 @@ function apiHost(name: string, over: Record<string, unknown> = {}, readings: Rec
   };
 }
 
+/** The API's energy block of a host (shared/host_view.ts HostEnergy). */
+function energy(todayKwh: number, todayCost: number | null, projection: Record<string, number | null> | null = null): Record<string, unknown> {
+  return { today_kwh: todayKwh, today_cost: todayCost, month_kwh: todayKwh * 10, month_cost: todayCost === null ? null : todayCost * 10, total_kwh: todayKwh * 20, total_cost: todayCost === null ? null : todayCost * 20, since_ms: 1_700_000_000_000, projection };
+}
+
 /** Hosts with distinct values per column and some nulls, for the sort table. */
 const SORT_HOSTS: OverviewHost[] = [
-  normalizeHost(apiHost('web-10', { cpu_pct: 50, age_ms: 3000, mem_used_pct: 70, disk_fullest_pct: null, uptime_s: 100 }, { net_rx_bps: 5, net_tx_bps: 5, temp_max_c: 60, power_w: null })),
-  normalizeHost(apiHost('web-2', { cpu_pct: null, status: 'stale', age_ms: 9000, mem_used_pct: 20, disk_fullest_pct: 90, uptime_s: 50 }, { net_rx_bps: null, net_tx_bps: null, temp_max_c: null, power_w: 300 })),
-  normalizeHost(apiHost('alpha', { cpu_pct: 50, status: 'offline', age_ms: null, mem_used_pct: null, disk_fullest_pct: 10, uptime_s: null }, { net_rx_bps: 100, net_tx_bps: null, temp_max_c: 70, power_w: 200 })),
-  normalizeHost(apiHost('Beta', { cpu_pct: 95, age_ms: 100, mem_used_pct: 90, disk_fullest_pct: 50, uptime_s: 900 }, { net_rx_bps: 1, net_tx_bps: 2, temp_max_c: 40, power_w: 100 })),
+  normalizeHost(apiHost('web-10', { cpu_pct: 50, age_ms: 3000, mem_used_pct: 70, disk_fullest_pct: null, uptime_s: 100, energy: energy(0.5, 0.15) }, { net_rx_bps: 5, net_tx_bps: 5, temp_max_c: 60, power_w: null })),
+  normalizeHost(apiHost('web-2', { cpu_pct: null, status: 'stale', age_ms: 9000, mem_used_pct: 20, disk_fullest_pct: 90, uptime_s: 50, energy: null }, { net_rx_bps: null, net_tx_bps: null, temp_max_c: null, power_w: 300 })),
+  normalizeHost(apiHost('alpha', { cpu_pct: 50, status: 'offline', age_ms: null, mem_used_pct: null, disk_fullest_pct: 10, uptime_s: null, energy: energy(2.25, 0.6) }, { net_rx_bps: 100, net_tx_bps: null, temp_max_c: 70, power_w: 200 })),
+  normalizeHost(apiHost('Beta', { cpu_pct: 95, age_ms: 100, mem_used_pct: 90, disk_fullest_pct: 50, uptime_s: 900, energy: energy(1.5, null) }, { net_rx_bps: 1, net_tx_bps: 2, temp_max_c: 40, power_w: 100 })),
 ];
 
 test('compareNames: natural order, case only breaks ties, a total order', () => {
@@ -60,6 +65,11 @@ test('hostComparator: every column both ways, missing values last, ties by name'
     ['temp', 'desc', ['alpha', 'web-10', 'Beta', 'web-2']],
     ['power', 'asc', ['Beta', 'alpha', 'web-2', 'web-10']],
     ['power', 'desc', ['web-2', 'alpha', 'Beta', 'web-10']],
+    // web-2 has no energy counted; Beta no cost (no tariff when its figure was taken).
+    ['energy', 'asc', ['web-10', 'Beta', 'alpha', 'web-2']],
+    ['energy', 'desc', ['alpha', 'Beta', 'web-10', 'web-2']],
+    ['cost', 'asc', ['web-10', 'alpha', 'Beta', 'web-2']],
+    ['cost', 'desc', ['alpha', 'web-10', 'Beta', 'web-2']],
     ['uptime', 'asc', ['web-2', 'web-10', 'Beta', 'alpha']],
     ['uptime', 'desc', ['Beta', 'web-10', 'web-2', 'alpha']],
   ];
@@ -211,7 +221,8 @@ test('formatting: ages, power, cost, memory pairs', () => {
     ['no power', formatPower(null), '–'],
     ['no cost yet', formatCost(null), '–'],
     ['cost as a number', formatCost(3.5), '3.50'],
-    ['cost with currency', formatCost({ amount: 1.234, currency: 'EUR' }), '1.23 EUR'],
+    ['cost in a currency', formatCost(3.5, 'USD'), '$3.50'],
+    ['cost with its currency', formatCost({ amount: 1.234, currency: 'EUR' }), '€1.23'],
     ['cost of another shape', formatCost('12'), '–'],
     ['memory pair', formatBytesPair(3 * GIB, 8 * GIB), '3/8 GiB'],
     ['memory pair, fractions', formatBytesPair(28.94 * GIB, 64 * GIB), '28.9/64 GiB'],
@@ -226,6 +237,7 @@ test('normalizeHost: missing fields read as null, memory % worked out when absen
   const old = normalizeHost({ name: 'old', status: 'online', cpu_pct: 5, mem_used_bytes: GIB, mem_total_bytes: 4 * GIB, readings: { net_rx_bps: 10 } });
   assert.equal(old.memPct, 25, 'from used / total');
   assert.deepEqual([old.diskPct, old.diskMount, old.tempC, old.powerW, old.txBps, old.ageMs], [null, null, null, null, null, null]);
+  assert.deepEqual([old.powerSource, old.todayKwh, old.todayCost], [null, null, null], 'a collector from before energy');
   assert.equal(old.netBps, 10, 'rx alone');
   assert.deepEqual(old.alerts, []);
   const sentNull = normalizeHost(apiHost('n', { mem_used_pct: null }));
@@ -256,8 +268,11 @@ test('rowModel: text, second text and level per column; the link encodes the nam
     net: ['↓ 2 MiB/s', '↑ 256 KiB/s', ''],
     temp: ['71 °C', '', ''],
     power: ['12.3 kW', '', ''],
+    energy: ['–', '', ''],
+    cost: ['–', '', ''],
     uptime: ['3d 2h', '', ''],
   });
+  assert.equal(m.cells.power.badge, '', 'no source said: no badge');
   const none = rowModel(normalizeHost({ name: 'bare', status: 'offline', note: 'cpu: no proc' }), { cpu_pct: null, mem_used_pct: null, fs_used_pct: null, temp_max_c: null });
   assert.ok(Object.values(none.cells).filter((c) => c !== none.cells.status).every((c) => c.text === '–' && c.sub === '' && c.level === ''), JSON.stringify(none.cells));
   assert.equal(none.firing, false);
@@ -266,17 +281,78 @@ test('rowModel: text, second text and level per column; the link encodes the nam
   assert.equal(offline.cells.status.level, 'alert', 'host_offline marks the status cell');
 });
 
+test('rowModel: watts with their source\'s badge, kWh and cost today in the tariff\'s currency', () => {
+  const t = { cpu_pct: 90, mem_used_pct: 90, fs_used_pct: 90, temp_max_c: 85 };
+  const cases: Array<[string, Record<string, unknown>, string | null, { power: string; badge: string; energy: string; cost: string; hint: string }]> = [
+    ['measured, in euros', { power_source: 'measured', energy: energy(1.234, 0.3085) }, 'EUR', { power: '100 W', badge: 'measured', energy: '1.23 kWh', cost: '€0.31', hint: '' }],
+    ['estimated, in dollars', { power_source: 'estimated', energy: energy(0.4, 0.06) }, 'USD', { power: '100 W', badge: 'estimated', energy: '0.400 kWh', cost: '$0.06', hint: '' }],
+    ['no tariff: kWh, and why there is no cost', { power_source: 'estimated', energy: energy(12.5, null) }, null, { power: '100 W', badge: 'estimated', energy: '12.5 kWh', cost: '–', hint: NO_TARIFF_HINT }],
+    ['nothing counted yet', { power_source: 'measured', energy: null }, 'EUR', { power: '100 W', badge: 'measured', energy: '–', cost: '–', hint: '' }],
+    ['an unknown source is no badge', { power_source: 'guessed', energy: energy(1, 0.2) }, 'EUR', { power: '100 W', badge: '', energy: '1.00 kWh', cost: '€0.20', hint: '' }],
+  ];
+  for (const [name, over, currency, want] of cases) {
+    const m = rowModel(normalizeHost(apiHost('h', over)), t, currency);
+    const c = m.cells;
+    assert.deepEqual({ power: c.power.text, badge: c.power.badge, energy: c.energy.text, cost: c.cost.text, hint: c.cost.hint }, want, name);
+  }
+  const noWatts = rowModel(normalizeHost(apiHost('h', { power_source: 'measured' }, { power_w: null })), t, 'EUR');
+  assert.deepEqual([noWatts.cells.power.text, noWatts.cells.power.badge], ['–', ''], 'a source without watts says nothing');
+});
+
+test('currencyOf and powerSourcesText read the summary defensively', () => {
+  assert.equal(currencyOf({ summary: { currency: 'EUR' } }), 'EUR');
+  assert.equal(currencyOf({ summary: { currency: 'chf' } }), 'CHF');
+  for (const bad of [{ summary: { currency: null } }, { summary: { currency: '<b>' } }, { summary: {} }, {}, null]) assert.equal(currencyOf(bad), null, JSON.stringify(bad));
+  const cases: Array<[string, unknown, string]> = [
+    ['both kinds', { power_hosts: 12, power_measured_hosts: 3, power_estimated_hosts: 9 }, '3 measured, 9 estimated'],
+    ['measured only', { power_hosts: 2, power_measured_hosts: 2, power_estimated_hosts: 0 }, '2 measured'],
+    ['a host that did not say', { power_hosts: 3, power_measured_hosts: 1, power_estimated_hosts: 1 }, '1 measured, 1 estimated, 1 source not said'],
+    ['no power', { power_hosts: 0, power_measured_hosts: 0, power_estimated_hosts: 0 }, ''],
+    ['an older collector', { power_hosts: 2 }, '2 source not said'],
+    ['nothing', null, ''],
+  ];
+  for (const [name, summary, want] of cases) assert.equal(powerSourcesText(summary), want, name);
+});
+
 test('fleetModel: the summary\'s figures; missing ones worked out from online hosts', () => {
   const hosts = [apiHost('a', { cpu_pct: 50, cpu_cores: 4 }, { power_w: 100 }), apiHost('b', { cpu_pct: 10, cpu_cores: 12 }, { power_w: null }), apiHost('c', { status: 'offline', cpu_pct: 99 })];
   const summary = { hosts: 3, online: 2, stale: 0, offline: 1, cpu_pct: 20, cpu_cores: 16, mem_used_bytes: 4 * GIB, mem_total_bytes: 16 * GIB, power_w: 100, power_hosts: 1, alerts_firing: 0, cost_today: null };
+  const base = { hosts: '3', online: '2', stale: '0', offline: '1', cpu: '20.0 % of 16 cores', memory: '4 GiB / 16 GiB', power: '100 W' };
+  const noEnergy = { power_detail: '', energy: '–', energy_detail: '', cost: '–', cost_detail: '', projected: '–', projected_detail: '' };
   const cases: Array<[string, unknown, Record<string, string>]> = [
-    ['full summary', { summary, hosts }, { hosts: '3', online: '2', stale: '0', offline: '1', cpu: '20.0 % of 16 cores', memory: '4 GiB / 16 GiB', power: '100 W', cost: '–' }],
-    ['counts only (an older collector)', { summary: { hosts: 3, online: 2, stale: 0, offline: 1 }, hosts }, { hosts: '3', online: '2', stale: '0', offline: '1', cpu: '20.0 % of 16 cores', memory: '4 GiB / 16 GiB', power: '100 W', cost: '–' }],
-    ['nulls the collector sent', { summary: { ...summary, cpu_pct: null, mem_total_bytes: null, power_w: null }, hosts }, { hosts: '3', online: '2', stale: '0', offline: '1', cpu: '–', memory: '–', power: '–', cost: '–' }],
-    ['no summary, no hosts', {}, { hosts: '0', online: '0', stale: '0', offline: '0', cpu: '–', memory: '–', power: '–', cost: '–' }],
-    ['a cost', { summary: { ...summary, cost_today: 4.2 }, hosts }, { hosts: '3', online: '2', stale: '0', offline: '1', cpu: '20.0 % of 16 cores', memory: '4 GiB / 16 GiB', power: '100 W', cost: '4.20' }],
+    ['full summary', { summary, hosts }, { ...base, ...noEnergy, power_detail: '1 source not said' }],
+    ['counts only (an older collector)', { summary: { hosts: 3, online: 2, stale: 0, offline: 1 }, hosts }, { ...base, ...noEnergy }],
+    ['nulls the collector sent', { summary: { ...summary, cpu_pct: null, mem_total_bytes: null, power_w: null, power_hosts: 0 }, hosts }, { ...base, ...noEnergy, cpu: '–', memory: '–', power: '–' }],
+    ['no summary, no hosts', {}, { ...base, ...noEnergy, hosts: '0', online: '0', offline: '0', cpu: '–', memory: '–', power: '–' }],
+    ['a bare cost (no currency field)', { summary: { ...summary, cost_today: 4.2 }, hosts }, { ...base, ...noEnergy, power_detail: '1 source not said', cost: '4.20' }],
   ];
   for (const [name, payload, want] of cases) assert.deepEqual(fleetModel(payload, normalizeHosts(payload)), want, name);
+});
+
+test('fleetModel: power by source, kWh, cost and the projection, in the tariff\'s currency or kWh only', () => {
+  const energySummary = {
+    hosts: 12, online: 12, stale: 0, offline: 0, power_w: 412, power_hosts: 12, power_measured_hosts: 3, power_estimated_hosts: 9,
+    energy_today_kwh: 4.8125, energy_month_kwh: 98.25, cost_today: 1.203, cost_month: 24.561, projected_month_kwh: 300.4, projected_month_cost: 75.1, currency: 'EUR',
+  };
+  const pick = (f: Record<string, string>): Record<string, string> => Object.fromEntries(Object.entries(f).filter(([k]) => /^(power|energy|cost|projected)/.test(k)));
+  const cases: Array<[string, Record<string, unknown>, Record<string, string>]> = [
+    ['a tariff in euros', energySummary, {
+      power: '412 W', power_detail: '3 measured, 9 estimated', energy: '4.81 kWh', energy_detail: 'month 98.3 kWh',
+      cost: '€1.20', cost_detail: 'month €24.56', projected: '€75.10', projected_detail: '300 kWh',
+    }],
+    ['no tariff: kWh, and what cost needs', { ...energySummary, cost_today: null, cost_month: null, projected_month_cost: null, currency: null }, {
+      power: '412 W', power_detail: '3 measured, 9 estimated', energy: '4.81 kWh', energy_detail: 'month 98.3 kWh',
+      cost: '–', cost_detail: 'needs --tariff', projected: '300 kWh', projected_detail: 'cost needs --tariff',
+    }],
+    ['a tariff, but no projection yet', { ...energySummary, projected_month_kwh: null, projected_month_cost: null }, {
+      power: '412 W', power_detail: '3 measured, 9 estimated', energy: '4.81 kWh', energy_detail: 'month 98.3 kWh',
+      cost: '€1.20', cost_detail: 'month €24.56', projected: '–', projected_detail: '',
+    }],
+    ['a tariff, no power counted yet', { ...energySummary, power_w: null, power_hosts: 0, power_measured_hosts: 0, power_estimated_hosts: 0, energy_today_kwh: null, energy_month_kwh: null, cost_today: null, cost_month: null, projected_month_kwh: null, projected_month_cost: null }, {
+      power: '–', power_detail: '', energy: '–', energy_detail: '', cost: '–', cost_detail: '', projected: '–', projected_detail: '',
+    }],
+  ];
+  for (const [name, s, want] of cases) assert.deepEqual(pick(fleetModel({ summary: s, hosts: [] }, [])), want, name);
 });
 
 test('bannerModel: firing alerts only, what, where, value against threshold, for how long', () => {

@@ -15,13 +15,14 @@ import { test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { startCollector } from '../../collector/app.ts';
 import { COLLECTOR_SETTINGS } from '../../collector/settings.ts';
-import type { AlertFeed } from '../../dashboard/api.ts';
+import type { AlertFeed, EnergyInfo } from '../../dashboard/api.ts';
 import { createDashboardServer } from '../../dashboard/server.ts';
 import { loadConfig } from '../../shared/config.ts';
 import { createLogger } from '../../shared/log.ts';
-import { PROTO_VERSION, type Readings } from '../../shared/protocol.ts';
+import { PROTO_VERSION, type PowerSource, type Readings } from '../../shared/protocol.ts';
 import { launchBrowser, type Page } from '../helpers/cdp.ts';
 import { chromiumOrSkip } from '../helpers/chromium.ts';
+import { writeEnergy } from '../helpers/energy_fixture.ts';
 import { closeServer, listenLoopback } from '../helpers/http_client.ts';
 import { RawClient } from '../helpers/net.ts';
 import { FIXTURE_READINGS, makeStore, type FixtureHost, type StoreFixture } from '../helpers/store_fixture.ts';
@@ -37,12 +38,21 @@ const cpu = (cpu_pct: number): Readings => ({
   temp_max_c: 38 + cpu_pct / 3, power_w: 90 + cpu_pct * 2,
   fs: [{ mount: '/', type: 'ext4', size_bytes: 200 * GIB, used_bytes: Math.round((60 + cpu_pct) * GIB), free_bytes: Math.round((140 - cpu_pct) * GIB) }],
 });
+/** The tariff the dashboard says the collector has: the header and rows show costs in euros. */
+const EUR: EnergyInfo = { currency: 'EUR', timeZone: 'Europe/Paris', projectionDays: 30 };
+/** Hosts whose power is measured (RAPL); the others' is estimated. */
+const MEASURED = new Set(['db-1', 'hot-1', 'warm-1', 'batch-1']);
+/** A sample's readings with the source of its watts. */
+const sample = (name: string, cpuPct: number): Readings => {
+  const source: PowerSource = MEASURED.has(name) ? 'measured' : 'estimated';
+  return { ...cpu(cpuPct), power_source: source } as Readings;
+};
 /** Online hosts by CPU, all different, so any CPU order is one order. */
 const ONLINE_CPU: ReadonlyArray<[string, number]> = [['web-1', 10], [IMG, 20], ['db-1', 45], [SCRIPT, 60], ['web-2', 80], ['warm-1', 93], ['hot-1', 97]];
 const HOSTS: readonly FixtureHost[] = [
-  ...ONLINE_CPU.map(([name, c]): FixtureHost => ({ name, status: 'online', intervalMs: INTERVAL_MS, readings: cpu(c) })),
-  { name: 'cache-1', status: 'stale', readings: cpu(30) },
-  { name: 'batch-1', status: 'offline', intervalMs: INTERVAL_MS, readings: cpu(5) },
+  ...ONLINE_CPU.map(([name, c]): FixtureHost => ({ name, status: 'online', intervalMs: INTERVAL_MS, readings: sample(name, c) })),
+  { name: 'cache-1', status: 'stale', readings: sample('cache-1', 30) },
+  { name: 'batch-1', status: 'offline', intervalMs: INTERVAL_MS, readings: sample('batch-1', 5) },
 ];
 const STATUS: Readonly<Record<string, string>> = { ...Object.fromEntries(ONLINE_CPU.map(([n]) => [n, 'online'])), 'cache-1': 'stale', 'batch-1': 'offline' };
 /** Seconds of history every online host has before the browser looks: the sparklines' whole window. */
@@ -77,10 +87,18 @@ async function serve(t: TestContext, opts: { blockEvents?: boolean } = {}): Prom
   ONLINE_CPU.forEach(([name, last], i) => {
     for (let s = HISTORY_S - 1; s >= 0; s--) {
       const wander = s === 0 ? 0 : 12 * Math.sin((s + i * 97) / 40) + 6 * Math.sin((s * (i + 3)) / 11);
-      fixture.sample(name, { ...cpu(Math.min(100, Math.max(0, last + wander))), mem_used_bytes: Math.round((2.5 + i * 0.6 + wander / 25) * GIB) }, now - s * 1000);
+      fixture.sample(name, { ...sample(name, Math.min(100, Math.max(0, last + wander))), mem_used_bytes: Math.round((2.5 + i * 0.6 + wander / 25) * GIB) }, now - s * 1000);
     }
   });
-  const server: Server = createDashboardServer(fixture.store, { feed: () => FEED });
+  // Energy as the collector counts it: ten hours today at the host's last watts, 0.25 EUR/kWh.
+  HOSTS.forEach((h, i) => {
+    const kwh = ((90 + (h.readings?.cpu_pct ?? 0) * 2) * 10) / 1000;
+    writeEnergy(fixture.store, h.name, {
+      today: [kwh, kwh * 0.25], month: [kwh * 21, kwh * 21 * 0.25], total: [kwh * 60, kwh * 60 * 0.25], sinceDays: 60,
+      projection: i % 4 === 3 ? undefined : { month: [kwh * 30, kwh * 30 * 0.25], next: [kwh * 30, kwh * 30 * 0.25], days: 30 },
+    }, { nowMs: now });
+  });
+  const server: Server = createDashboardServer(fixture.store, { feed: () => FEED, energy: EUR });
   // The dashboard's own handler, wrapped: count what the page asks for, and refuse the stream when told.
   const inner = server.listeners('request') as RequestListener[];
   server.removeAllListeners('request');
@@ -138,8 +156,10 @@ test('overview: every host is a row with its status, a link and a CPU cell; the 
   assert.match(cpuText, /(^|[^\d.])45(\.0)?\s*%/, `db-1's CPU cell: ${cpuText}`);
   const fleet = await page.waitFor<Record<string, string>>(`(() => { const f = Object.fromEntries([...document.querySelectorAll('#fleet [data-fleet]')].map((e) => [e.dataset.fleet, e.textContent])); return /\\b9\\b/.test(f.hosts ?? '') && f; })()`);
   for (const [k, n] of [['hosts', 9], ['online', 7], ['stale', 1], ['offline', 1]] as const) assert.match(fleet[k] ?? '', new RegExp(`\\b${n}\\b`), `[data-fleet=${k}]: ${JSON.stringify(fleet)}`);
-  for (const k of ['cpu', 'memory', 'power', 'cost']) assert.ok(k in fleet, `[data-fleet=${k}] exists`);
-  assert.match(fleet['cost'] ?? '', /–/, 'no cost yet: a dash');
+  for (const k of ['cpu', 'memory', 'power', 'energy', 'cost', 'projected']) assert.ok(k in fleet, `[data-fleet=${k}] exists`);
+  assert.match(fleet['cost'] ?? '', /^€\d+\.\d\d$/, 'the cost today in euros');
+  assert.match(fleet['projected'] ?? '', /^€\d+\.\d\d$/, 'the month projected in euros');
+  assert.match(fleet['power_detail'] ?? '', /^3 measured, 4 estimated$/, 'online hosts by the source of their watts');
   const renders = await page.waitFor<number>(`performance.getEntriesByName('sentinel-render').length`);
   assert.ok(renders >= 1, 'each render is measured as sentinel-render');
   assert.deepEqual(unexpectedErrors(page), []);
@@ -334,7 +354,8 @@ test('host page: draws its charts as SVG paths with data', async (t) => {
   mkdirSync(SCREENSHOT_DIR, { recursive: true });
   const png = await page.screenshot(join(SCREENSHOT_DIR, 'detail.png'));
   assert.ok(png.length > 20_000, `detail.png is ${png.length} bytes`);
-  assert.deepEqual(unexpectedErrors(page), []);
+  // This dashboard has no collector behind it: /api/energy answers 503, and the page does without.
+  assert.deepEqual(unexpectedErrors(page).filter((e) => !/\/api\/energy\?host=web-1\)$/.test(e)), []);
 });
 
 test('overview: screenshots light, dark and at 360 px; nothing overflows the phone width', async (t) => {
@@ -344,6 +365,8 @@ test('overview: screenshots light, dark and at 360 px; nothing overflows the pho
     { file: 'overview-light.png', width: 1280, height: 800, dark: false, minBytes: 20_000 },
     { file: 'overview-dark.png', width: 1280, height: 800, dark: true, minBytes: 20_000 },
     { file: 'overview-narrow.png', width: 360, height: 780, dark: false, minBytes: 8_000 },
+    // Every column in view: the picture for README (docs/overview.png).
+    { file: 'overview-wide.png', width: 1600, height: 900, dark: false, minBytes: 20_000 },
   ];
   const backgrounds: string[] = [];
   for (const s of shots) {

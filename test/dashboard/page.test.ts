@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadPageAssets } from '../../dashboard/page.ts';
-import { COLUMNS, STATUS_FILTERS } from '../../dashboard/static/overview.js';
+import { COLUMNS, STATUS_FILTERS, fleetModel } from '../../dashboard/static/overview.js';
 import { startTags, type Tag } from '../helpers/chromium.ts';
 
 const assets = loadPageAssets();
@@ -39,7 +39,11 @@ test('the overview\'s markup: the DOM contract\'s elements, named for assistive 
     assert.equal(found.length, 1, `one #${id}`);
     return found[0]!;
   };
-  assert.deepEqual(find((t) => t.attrs.has('data-fleet')).map((t) => t.attrs.get('data-fleet')), ['hosts', 'online', 'stale', 'offline', 'cpu', 'memory', 'power', 'cost']);
+  assert.deepEqual(find((t) => t.attrs.has('data-fleet')).map((t) => t.attrs.get('data-fleet')), [
+    'hosts', 'online', 'stale', 'offline', 'cpu', 'memory', 'power', 'power_detail', 'energy', 'energy_detail', 'cost', 'cost_detail', 'projected', 'projected_detail',
+  ], 'every figure of fleetModel, each second line beside its figure');
+  const fleetKeys = Object.keys(fleetModel({}, []));
+  assert.deepEqual(find((t) => t.attrs.has('data-fleet')).map((t) => t.attrs.get('data-fleet')).sort(), fleetKeys.sort(), 'the page and overview.js agree on the figures');
   assert.ok(byId('alerts-banner').attrs.has('hidden'), 'the banner starts hidden');
   const filter = byId('filter');
   assert.equal(filter.attrs.get('type'), 'search');
@@ -56,4 +60,11 @@ test('the overview\'s markup: the DOM contract\'s elements, named for assistive 
   assert.ok(byId('empty').attrs.has('hidden'));
   assert.ok(byId('grid').attrs.has('hidden'), 'the table is the first view');
   assert.match(assets.html.toString('utf8'), /<noscript>/);
+});
+
+test('the host page has an energy card beside the power card', () => {
+  const tags = startTags(assets.detail.html.toString('utf8'));
+  const ids = tags.filter((t) => t.name === 'section').map((t) => t.attrs.get('id'));
+  assert.ok(ids.includes('energy'), `sections: ${ids.join(', ')}`);
+  assert.equal(ids.indexOf('energy'), ids.indexOf('power') + 1);
 });
