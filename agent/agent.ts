@@ -7,9 +7,11 @@ import { readFileSync } from 'node:fs';
 import type { Logger } from '../shared/log.ts';
 import { SENTINEL_VERSION } from '../shared/version.ts';
 import type { BackoffOptions } from './backoff.ts';
-import { Sampler } from './collectors/index.ts';
+import { collectorsWith, Sampler } from './collectors/index.ts';
+import { cpuOfFacts, PowerDrawCollector, powerModelFor } from './collectors/power_draw.ts';
 import { collectStaticFacts, type StaticFacts, type StaticFactsResult } from './collectors/static_facts.ts';
 import type { Collector } from './collectors/types.ts';
+import { readingFromSample, type PowerReading } from './power_socket.ts';
 import { samplesFor } from './sample_buffer.ts';
 import { Sender, type SenderTls } from './sender.ts';
 import type { AgentConfig } from './settings.ts';
@@ -24,7 +26,7 @@ export const FACTS_REFRESH_MS = 5 * 60_000;
 /** What tests replace; production uses the defaults. */
 export interface AgentHooks {
   backoff?: BackoffOptions;
-  /** Readings collectors for the sampler; default its own list. */
+  /** Readings collectors for the sampler; default the list of index.ts with the power collector of the settings. */
   collectors?: readonly Collector[];
   readStaticFacts?: (timeoutMs: number) => Promise<StaticFactsResult>;
   factsRefreshMs?: number;
@@ -33,6 +35,8 @@ export interface AgentHooks {
 export interface RunningAgent {
   readonly sender: Sender;
   readonly sampler: Sampler;
+  /** The power of the last sample handed to the sender (the power socket serves it), or why there is none. */
+  power(): PowerReading;
   stop(): Promise<void>;
 }
 
@@ -55,6 +59,11 @@ export async function startAgent(config: AgentConfig, log: Logger, hooks: AgentH
   const readFacts = hooks.readStaticFacts ?? collectStaticFacts;
   const { facts, missing } = await readFacts(STATIC_FACTS_TIMEOUT_MS);
   for (const [name, reason] of Object.entries(missing)) log.warn('static fact not available', { fact: name, reason });
+  // Before anything starts: overrides that contradict the class stop the agent here (ConfigError).
+  const power = new PowerDrawCollector({ root: config.powerRoot, model: powerModelFor(config, cpuOfFacts(facts)), log });
+  const collectors = hooks.collectors ?? collectorsWith(power);
+  // Read the counters now, so that the first sample already has an energy delta.
+  if (collectors.includes(power)) power.start();
   const tls = tlsOptions(config);
   const sender = new Sender({
     host: config.collector.host,
@@ -65,7 +74,7 @@ export async function startAgent(config: AgentConfig, log: Logger, hooks: AgentH
     ...(tls ? { tls } : {}),
     ...(hooks.backoff ? { backoff: hooks.backoff } : {}),
   });
-  const sampler = new Sampler({ slowIntervalMs: config.slowIntervalMs, ...(hooks.collectors ? { collectors: hooks.collectors } : {}) });
+  const sampler = new Sampler({ slowIntervalMs: config.slowIntervalMs, collectors });
   sampler.start();
   sender.start();
 
@@ -76,6 +85,7 @@ export async function startAgent(config: AgentConfig, log: Logger, hooks: AgentH
   const sentFacts: StaticFacts = { ...facts };
   const started = Date.now();
   let tick = 0;
+  let lastPower: PowerReading = { source: null, atMs: started, error: 'no sample taken yet' };
   const collectTimeoutMs = Math.max(50, Math.floor(config.intervalMs * COLLECT_SHARE));
 
   const round = async (): Promise<void> => {
@@ -85,7 +95,10 @@ export async function startAgent(config: AgentConfig, log: Logger, hooks: AgentH
     try {
       const ts = Date.now();
       const result = await sampler.sample(collectTimeoutMs);
-      if (!stopped) sender.sendSample(ts, result.readings, result.missing);
+      if (!stopped) {
+        sender.sendSample(ts, result.readings, result.missing, result.fields);
+        lastPower = readingFromSample(result, ts);
+      }
     } catch (err) {
       log.error('collection round failed', { error: err instanceof Error ? err.message : String(err) });
     } finally {
@@ -121,6 +134,7 @@ export async function startAgent(config: AgentConfig, log: Logger, hooks: AgentH
   return {
     sender,
     sampler,
+    power: () => lastPower,
     async stop() {
       stopped = true;
       if (timer) clearTimeout(timer);

@@ -7,8 +7,9 @@
  *
  * power_watts: W, null when status is "error" (then `error` says why). timestamp: when the figure
  * was taken, ms since the epoch (the sample's `ts` unit); for an error, when the line was made.
- * source: "measured" (RAPL, GPU board power) or "estimated" (power_model.ts); null only when
- * read() threw and so gave none.
+ * source: "measured" (RAPL, GPU board power) or "estimated" (power_model.ts); null when read()
+ * threw, or when the agent has no figure to name a source for (before its first sample, or a
+ * sample without power_w).
  *
  * Permissions: 0660 by default (0600 may be chosen), never world-accessible. connect() on a Unix
  * socket needs write permission on the file, so 0600 would shut out every widget whenever the
@@ -28,15 +29,17 @@ import { chmodSync, chownSync, lstatSync, unlinkSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { ConfigError } from '../shared/errors.ts';
 import type { Logger } from '../shared/log.ts';
-import { reasonFromError } from './collectors/types.ts';
+import type { PowerSource } from '../shared/protocol.ts';
+import { reasonFromError, type CollectResult } from './collectors/types.ts';
 
-export type PowerSource = 'measured' | 'estimated';
+export type { PowerSource };
 
 /** What the agent knows of its power now: a figure, or why there is none. */
 export interface PowerReading {
   /** W; absent with `error`. */
   readonly watts?: number;
-  readonly source: PowerSource;
+  /** Null when there is no figure to name a source for. */
+  readonly source: PowerSource | null;
   /** When the figure was taken, ms since the epoch. */
   readonly atMs: number;
   readonly error?: string;
@@ -78,6 +81,14 @@ export interface PowerSocket {
   readonly path: string;
   /** Stops listening, drops clients still connected, and removes the socket file. */
   close(): Promise<void>;
+}
+
+/** Pure: the power of a sample taken at `atMs` (as sent: after fitToProtocol), or why it has none. */
+export function readingFromSample(sample: Readonly<CollectResult>, atMs: number): PowerReading {
+  const watts = sample.readings.power_w;
+  const source = sample.fields?.power_source;
+  if (watts !== undefined && source !== undefined) return { watts, source, atMs };
+  return { source: null, atMs, error: sample.missing['power_w'] ?? (watts === undefined ? 'no power figure in the last sample' : 'no power source in the last sample') };
 }
 
 /** Pure apart from calling `read`: the line for one client. Never throws. */

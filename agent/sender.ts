@@ -13,6 +13,7 @@ import { DEFAULT_MAX_FRAME_BYTES, encodeFrame, FrameDecoder, type Message } from
 import { fitSample } from './fit_sample.ts';
 import type { Logger } from '../shared/log.ts';
 import { MSG_ACK, MSG_ERROR, MSG_FACTS, MSG_HELLO, MSG_WELCOME, PROTO_VERSION, type Facts, type Hello, type Readings } from '../shared/protocol.ts';
+import type { SampleFields } from './collectors/types.ts';
 import { Backoff, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.ts';
 import { DEFAULT_BUFFER_MAX_BYTES, DEFAULT_BUFFER_SECONDS, SampleBuffer, sampleFrame, samplesFor } from './sample_buffer.ts';
 
@@ -142,10 +143,11 @@ export class Sender extends EventEmitter {
    * Queues one sample, taken at `ts` (ms since the epoch), behind any older ones; it goes out as
    * soon as the link is up and the socket has room, and is kept until acknowledged. When the
    * buffer is full, the oldest sample is dropped ('dropped' event). After stop(): ignored.
+   * `fields`: the sample's fields beside its readings (power_source).
    */
-  sendSample(ts: number, readings: Readings, missing: Record<string, string>): void {
+  sendSample(ts: number, readings: Readings, missing: Record<string, string>, fields: SampleFields = {}): void {
     if (this.state === 'stopped') return;
-    const raw: Message = { ts, ...readings };
+    const raw: Message = { ts, ...readings, ...fields };
     if (Object.keys(missing).length > 0) raw['missing'] = missing;
     // Encoded before any welcome may have told the limit: the default is the floor a collector accepts.
     const body = fitSample(raw, this.maxFrameBytes);

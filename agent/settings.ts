@@ -1,8 +1,12 @@
 /** The agent's settings: defaults, then SENTINEL_* environment variables, then flags. */
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { ConfigError, ProtocolError } from '../shared/errors.ts';
 import { intIn, nonEmptyString, oneOf, optionalFile, parseHostPort, setting, type ConfigOf } from '../shared/config.ts';
 import { DEFAULT_INTERVAL_MS, MAX_INTERVAL_MS, MAX_TOKEN_BYTES, MIN_INTERVAL_MS, normaliseHostName } from '../shared/protocol.ts';
+import { DEFAULT_POWERCAP_ROOT } from './collectors/power.ts';
+import { MAX_HOST_WATTS, MAX_WATTS_PER_GIB, wattsIn } from './power_model.ts';
+import { checkSocketPath } from './power_socket.ts';
 import { DEFAULT_BUFFER_SECONDS } from './sample_buffer.ts';
 
 /** Default time between runs of the slow reading class (filesystems, GPU, top processes), ms. */
@@ -28,6 +32,55 @@ function offOrIntIn(min: number, max: number): (raw: string, name: string) => nu
   };
 }
 
+/** The classes --power-class takes besides auto (power_model.ts; `unknown` is auto's own fallback). */
+const POWER_CLASSES = ['server', 'desktop', 'laptop', 'sbc'] as const;
+/** Highest GID: 2^32 - 2 ((gid_t) -1 means "leave unchanged" to chown). */
+const MAX_GID = 4_294_967_294;
+
+/** Watts from 0 to `max`, or null (the class default) for an empty value. */
+function optionalWatts(max: number): (raw: string, name: string) => number | null {
+  const watts = wattsIn(0, max);
+  return (raw, name) => (raw.trim() === '' ? null : watts(raw, name));
+}
+
+/** A Unix socket path, or '' (off). */
+function socketPath(raw: string, name: string): string {
+  if (raw === '') return '';
+  try {
+    checkSocketPath(raw);
+  } catch (err) {
+    if (err instanceof ConfigError) throw new ConfigError(name, err.message.slice(err.setting.length + 2));
+    throw err;
+  }
+  return raw;
+}
+
+/** `0600` or `0660`, as the mode bits. */
+function socketMode(raw: string, name: string): 0o600 | 0o660 {
+  return oneOf('0600', '0660')(raw, name) === '0600' ? 0o600 : 0o660;
+}
+
+/**
+ * A GID, or a group name looked up in `groupFile` (the name's GID there), or null for ''. Groups
+ * only NSS knows (LDAP, sssd) are not in /etc/group: give their GID.
+ */
+export function groupId(raw: string, name: string, groupFile = '/etc/group'): number | null {
+  const text = raw.trim();
+  if (text === '') return null;
+  if (/^\d+$/u.test(text)) return intIn(0, MAX_GID)(text, name);
+  let lines: string[];
+  try {
+    lines = readFileSync(groupFile, 'utf8').split('\n');
+  } catch (err) {
+    throw new ConfigError(name, `cannot read ${groupFile} to look up group "${text}" (${(err as NodeJS.ErrnoException).code ?? String(err)}); give its GID`);
+  }
+  for (const line of lines) {
+    const [group, , gid] = line.split(':');
+    if (group === text && gid !== undefined && /^\d+$/u.test(gid)) return Number(gid);
+  }
+  throw new ConfigError(name, `no group "${text}" in ${groupFile}; give a group name from it or a GID`);
+}
+
 export const AGENT_SETTINGS = Object.freeze({
   collector: setting({ flag: 'collector', arg: 'HOST:PORT', doc: 'the collector to send readings to', default: undefined, parse: parseHostPort }),
   token: setting({ flag: 'token', arg: 'TOKEN', doc: 'this host\'s own token (npm run token -- add NAME) or the cluster token the collector printed', default: undefined, parse: nonEmptyString(MAX_TOKEN_BYTES), secret: true }),
@@ -38,6 +91,14 @@ export const AGENT_SETTINGS = Object.freeze({
   tlsServername: setting({ flag: 'tls-servername', arg: 'NAME', doc: 'name the collector\'s certificate must carry, when it differs from the --collector host', default: '', parse: nonEmptyString(253) }),
   bufferSeconds: setting({ flag: 'buffer-s', arg: 'SECONDS', doc: 'seconds of samples kept while the collector is away, sent when it is back (at most 8 MiB of them); 0: none', default: DEFAULT_BUFFER_SECONDS, parse: intIn(0, MAX_BUFFER_SECONDS) }),
   slowIntervalMs: setting({ flag: 'slow-interval', arg: 'MS', doc: 'time between runs of the slow readings (filesystems, GPU, top processes), ms; 0: off', default: DEFAULT_SLOW_INTERVAL_MS, parse: offOrIntIn(1000, 3_600_000) }),
+  powerRoot: setting({ flag: 'power-root', arg: 'DIR', doc: 'where the RAPL energy counters are read (the powercap sysfs tree)', default: DEFAULT_POWERCAP_ROOT, parse: nonEmptyString(4096) }),
+  powerClass: setting({ flag: 'power-class', arg: 'CLASS', doc: 'the power estimate\'s model where RAPL cannot be read: auto (from the CPU model and architecture), server, desktop, laptop or sbc', default: 'auto' as 'auto' | (typeof POWER_CLASSES)[number], parse: oneOf('auto', ...POWER_CLASSES) }),
+  powerIdleW: setting({ flag: 'power-idle-w', arg: 'W', doc: 'the estimate\'s whole-host draw at 0 % CPU, memory aside, W', default: null as number | null, parse: optionalWatts(MAX_HOST_WATTS), show: () => 'the class\'s' }),
+  powerMaxW: setting({ flag: 'power-max-w', arg: 'W', doc: 'the estimate\'s whole-host draw at 100 % CPU, memory aside, W', default: null as number | null, parse: optionalWatts(MAX_HOST_WATTS), show: () => 'the class\'s' }),
+  powerWPerGib: setting({ flag: 'power-w-per-gib', arg: 'W', doc: 'the estimate\'s watts per GiB of memory', default: null as number | null, parse: optionalWatts(MAX_WATTS_PER_GIB), show: () => 'the class\'s' }),
+  powerSocket: setting({ flag: 'power-socket', arg: 'PATH', doc: 'Unix socket answering each client with one JSON line of the power last sent; empty: off', default: '', parse: socketPath }),
+  powerSocketMode: setting({ flag: 'power-socket-mode', arg: '0600|0660', doc: 'permissions of the power socket file', default: 0o660 as 0o600 | 0o660, parse: socketMode, show: (m) => `0${m.toString(8)}` }),
+  powerSocketGroup: setting({ flag: 'power-socket-group', arg: 'GROUP', doc: 'group (name or GID) given the power socket file, whose members may connect', default: null as number | null, parse: groupId, show: () => '(none)' }),
   logLevel: setting({ flag: 'log-level', arg: 'LEVEL', doc: 'debug, info, warn or error', default: 'info' as const, parse: oneOf('debug', 'info', 'warn', 'error') }),
 });
 

@@ -3,11 +3,12 @@
  * under its own timeout; one that throws or hangs loses only its own readings, each named in
  * `missing` with the reason, and never holds up the sample.
  *
- * Two classes (Collector.kind): the fast class runs on every sample; the slow class (walks every
+ * Three classes (Collector.kind): the fast class runs on every sample; the slow class (walks every
  * process, statfs per mount, spawns for the GPU) runs on its own timer and its last result is
- * merged into every sample until the next run replaces it (Sampler).
+ * merged into every sample until the next run replaces it (Sampler); the derived class (power)
+ * runs on every sample after those two, with what they gave.
  */
-import { MAX_MISSING_ENTRIES, READINGS, TABLES, type ReadingName, type Readings, type TableName } from '../../shared/protocol.ts';
+import { MAX_MISSING_ENTRIES, POWER_SOURCES, READINGS, TABLES, type ReadingName, type Readings, type TableName } from '../../shared/protocol.ts';
 import { cpuCollector } from './cpu.ts';
 import { diskCollector } from './disk.ts';
 import { filesystemCollector } from './filesystem.ts';
@@ -15,40 +16,50 @@ import { gpuCollector } from './gpu.ts';
 import { loadCollector } from './load.ts';
 import { memoryCollector } from './memory.ts';
 import { networkCollector } from './network.ts';
+import { PowerDrawCollector } from './power_draw.ts';
 import { processCountsCollector, topProcessesCollector } from './processes.ts';
 import { temperatureCollector } from './temperature.ts';
 import type { Collector, CollectResult } from './types.ts';
 import { cleanText, reasonFromError, shortReason, withTimeout } from './types.ts';
 import { uptimeCollector } from './uptime.ts';
 
-export const COLLECTORS: readonly Collector[] = [
-  cpuCollector, loadCollector, memoryCollector, uptimeCollector, diskCollector, networkCollector,
-  temperatureCollector, processCountsCollector, topProcessesCollector, filesystemCollector, gpuCollector,
-];
+/** The list, with `power` as its power collector: the agent builds one from its settings (agent.ts). */
+export function collectorsWith(power: Collector): readonly Collector[] {
+  return Object.freeze([
+    cpuCollector, loadCollector, memoryCollector, uptimeCollector, diskCollector, networkCollector,
+    temperatureCollector, processCountsCollector, topProcessesCollector, filesystemCollector, gpuCollector,
+    power,
+  ]);
+}
 
-/** Protocol readings no collector takes yet, and the reason every sample gives for them. */
-export const NOT_COLLECTED: Readonly<Partial<Record<ReadingName | TableName, string>>> = Object.freeze({
-  power_w: 'power draw not measured yet (RAPL counters come with the power work, phase 5)',
-});
+/** The list with a power collector of default settings (/sys/class/powercap, this CPU's class). */
+export const COLLECTORS: readonly Collector[] = collectorsWith(new PowerDrawCollector());
+
+/** Protocol readings no collector takes yet, and the reason every sample gives for them. None today. */
+export const NOT_COLLECTED: Readonly<Partial<Record<ReadingName | TableName, string>>> = Object.freeze({});
 
 export const SLOW_OFF_REASON = 'slow readings off (--slow-interval 0)';
 export const SLOW_PENDING_REASON = 'slow readings not taken yet (first slow run in progress)';
 export const SLOW_NOT_RUN_REASON = 'slow readings are taken by the Sampler, not by collectAll';
 
 /** Runs one collector; a throw before its promise exists, or a malformed result, becomes a rejection. */
-async function runOne(collector: Collector): Promise<CollectResult> {
-  const result = await collector.collect();
+async function runOne(collector: Collector, sample: Readonly<CollectResult> | undefined): Promise<CollectResult> {
+  const result = await collector.collect(sample);
   if (typeof result?.readings !== 'object' || typeof result?.missing !== 'object') {
     throw new TypeError(`${collector.name} collector returned no readings/missing maps`);
   }
   return result;
 }
 
-/** Runs `collectors` in parallel, each bounded by `timeoutMs`, and merges what they return. Never rejects. */
-export async function collectFrom(collectors: readonly Collector[], timeoutMs: number): Promise<CollectResult> {
-  const settled = await Promise.allSettled(collectors.map((c) => withTimeout(runOne(c), timeoutMs, `${c.name} collector`)));
+/**
+ * Runs `collectors` in parallel, each bounded by `timeoutMs`, and merges what they return. Never
+ * rejects. `sample`, the sample so far, is handed to each (derived collectors use it).
+ */
+export async function collectFrom(collectors: readonly Collector[], timeoutMs: number, sample?: Readonly<CollectResult>): Promise<CollectResult> {
+  const settled = await Promise.allSettled(collectors.map((c) => withTimeout(runOne(c, sample), timeoutMs, `${c.name} collector`)));
   const readings: Readings = {};
   const missing: Record<string, string> = {};
+  const fields: NonNullable<CollectResult['fields']> = {};
   settled.forEach((outcome, i) => {
     const collector = collectors[i]!;
     if (outcome.status === 'rejected') {
@@ -58,15 +69,35 @@ export async function collectFrom(collectors: readonly Collector[], timeoutMs: n
     }
     Object.assign(readings, outcome.value.readings);
     Object.assign(missing, outcome.value.missing);
+    Object.assign(fields, outcome.value.fields);
     // A collector that drops a reading without saying why still gets it named in `missing`.
     for (const name of collector.provides) {
       if (readings[name] === undefined && missing[name] === undefined) missing[name] = `${collector.name} collector gave no value`;
     }
   });
-  return { readings, missing };
+  return Object.keys(fields).length > 0 ? { readings, missing, fields } : { readings, missing };
+}
+
+/** Adds `more` to `result`: its readings, reasons and fields win. */
+function mergeInto(result: CollectResult, more: CollectResult): void {
+  Object.assign(result.readings, more.readings);
+  Object.assign(result.missing, more.missing);
+  if (more.fields !== undefined) result.fields = { ...result.fields, ...more.fields };
+}
+
+/** collectFrom, with a bad timeoutMs (a programmer mistake, thrown by withTimeout) still giving a sample. */
+async function collectOrExplain(collectors: readonly Collector[], timeoutMs: number, sample?: Readonly<CollectResult>): Promise<CollectResult> {
+  try {
+    return await collectFrom(collectors, timeoutMs, sample);
+  } catch (err) {
+    const reason = reasonFromError(err);
+    return { readings: {}, missing: Object.fromEntries(namesOf(collectors).map((n) => [n, reason])) };
+  }
 }
 
 const isSlow = (c: Collector): boolean => c.kind === 'slow';
+const isDerived = (c: Collector): boolean => c.kind === 'derived';
+const isFast = (c: Collector): boolean => !isSlow(c) && !isDerived(c);
 const namesOf = (cs: readonly Collector[]): Array<ReadingName | TableName> => cs.flatMap((c) => c.provides);
 const RELATIONS: ReadonlyArray<readonly [ReadingName, ReadingName]> = [
   ['mem_used_bytes', 'mem_total_bytes'], ['mem_available_bytes', 'mem_total_bytes'], ['swap_used_bytes', 'swap_total_bytes'],
@@ -85,7 +116,7 @@ function validNumber(kind: string, v: unknown): v is number {
  * The last guard before the wire, so that no collector's slip makes the collector refuse the
  * whole sample: a value parseSample would refuse moves to `missing`, a part above its whole is
  * capped, table rows are cut to maxRows and text cells to their maxBytes, reasons to one short line,
- * and `missing` to MAX_MISSING_ENTRIES.
+ * and `missing` to MAX_MISSING_ENTRIES. power_source goes only with a power_w, and only a known one.
  */
 export function fitToProtocol(result: CollectResult): CollectResult {
   const readings: Record<string, unknown> = {};
@@ -124,8 +155,14 @@ export function fitToProtocol(result: CollectResult): CollectResult {
       return out;
     }).filter((row) => cols[0]!.kind !== 'text' || typeof row[cols[0]!.name] === 'string');
   }
+  const source = result.fields?.power_source;
+  let fields: CollectResult['fields'];
+  if (source !== undefined && readings['power_w'] !== undefined) {
+    if ((POWER_SOURCES as readonly string[]).includes(source)) fields = { power_source: source };
+    else { delete readings['power_w']; missing['power_w'] = 'collector gave an unknown power_source'; }
+  }
   const entries = Object.entries(missing).slice(0, MAX_MISSING_ENTRIES);
-  return { readings: readings as Readings, missing: Object.fromEntries(entries) };
+  return { readings: readings as Readings, missing: Object.fromEntries(entries), ...(fields ? { fields } : {}) };
 }
 
 /** Names the readings no collector takes, without hiding a value some collector did give. */
@@ -135,10 +172,11 @@ function addNotCollected(result: CollectResult): void {
   }
 }
 
-/** One sample from the fast class of COLLECTORS; the slow class is named missing (the Sampler runs it). */
+/** One sample from the fast and derived classes of COLLECTORS; the slow class is named missing (the Sampler runs it). */
 export async function collectAll(timeoutMs: number): Promise<CollectResult> {
-  const result = await collectFrom(COLLECTORS.filter((c) => !isSlow(c)), timeoutMs);
+  const result = await collectFrom(COLLECTORS.filter(isFast), timeoutMs);
   for (const name of namesOf(COLLECTORS.filter(isSlow))) result.missing[name] ??= SLOW_NOT_RUN_REASON;
+  mergeInto(result, await collectOrExplain(COLLECTORS.filter(isDerived), timeoutMs, result));
   addNotCollected(result);
   return fitToProtocol(result);
 }
@@ -160,6 +198,7 @@ const STALE_INTERVALS = 3;
 export class Sampler {
   readonly #fast: readonly Collector[];
   readonly #slow: readonly Collector[];
+  readonly #derived: readonly Collector[];
   readonly #slowIntervalMs: number;
   readonly #slowTimeoutMs: number;
   readonly #now: () => number;
@@ -174,8 +213,9 @@ export class Sampler {
     const slowTimeoutMs = options.slowTimeoutMs ?? Math.min(0.8 * slowIntervalMs, 10_000);
     if (slowIntervalMs > 0 && (!Number.isFinite(slowTimeoutMs) || slowTimeoutMs <= 0)) throw new RangeError(`slowTimeoutMs must be a positive number, got ${slowTimeoutMs}`);
     const collectors = options.collectors ?? COLLECTORS;
-    this.#fast = collectors.filter((c) => !isSlow(c));
+    this.#fast = collectors.filter(isFast);
     this.#slow = collectors.filter(isSlow);
+    this.#derived = collectors.filter(isDerived);
     this.#slowIntervalMs = slowIntervalMs;
     this.#slowTimeoutMs = slowTimeoutMs;
     this.#now = options.now ?? Date.now;
@@ -194,17 +234,15 @@ export class Sampler {
     this.#timer = undefined;
   }
 
-  /** Runs the fast class under timeoutMs and merges the slow class's last result (carried until refreshed); never rejects. */
+  /**
+   * Runs the fast class under timeoutMs, merges the slow class's last result (carried until
+   * refreshed), then runs the derived class on what that gave, under timeoutMs too (it does no
+   * slow work: the bound is for a bug). Never rejects.
+   */
   async sample(timeoutMs: number): Promise<CollectResult> {
-    let result: CollectResult;
-    try {
-      result = await collectFrom(this.#fast, timeoutMs);
-    } catch (err) {
-      // collectFrom never rejects; a bad timeoutMs (a programmer mistake) still gives a sample.
-      const reason = reasonFromError(err);
-      result = { readings: {}, missing: Object.fromEntries(namesOf(this.#fast).map((n) => [n, reason])) };
-    }
+    const result = await collectOrExplain(this.#fast, timeoutMs);
     this.#mergeSlow(result);
+    if (this.#derived.length > 0) mergeInto(result, await collectOrExplain(this.#derived, timeoutMs, result));
     addNotCollected(result);
     return fitToProtocol(result);
   }

@@ -64,9 +64,14 @@ export interface ZoneWatts {
 
 export type RaplTotal = { watts: number; counted: string[]; basis: 'psys' | 'packages' } | { reason: string };
 
+/**
+ * Watts, or why not. `pending`: the counters that count could all be read this time, but give no
+ * figure yet (the first reading, a zone that just appeared, readings too far apart); the next
+ * reading will. Without it, the counters cannot be read (no tree, a VM, permission denied).
+ */
 export type PowerResult =
   | { watts: number; zones: Array<{ zone: string; watts: number }>; source: 'measured' }
-  | { reason: string };
+  | { reason: string; pending?: true };
 
 const ZONE_RE = /^intel-rapl(?::\d+)+$/u;
 const MAX_DEPTH = 4;
@@ -227,6 +232,18 @@ export function totalWatts(zones: readonly ZoneWatts[]): RaplTotal {
   return { watts, counted: counted.map((z) => z.id), basis };
 }
 
+/** Pure: why the zones totalWatts would count cannot be read at all, or undefined if they all can. */
+export function unreadableReason(zones: readonly RaplZone[]): string | undefined {
+  const asRead = zones.map((z): ZoneWatts => ({
+    id: z.id,
+    ...(z.parent !== undefined ? { parent: z.parent } : {}),
+    ...(z.name !== undefined ? { name: z.name } : {}),
+    ...(z.energyUj !== undefined ? { watts: 0 } : { reason: z.reason ?? 'energy_uj not read' }),
+  }));
+  const total = totalWatts(asRead);
+  return 'reason' in total ? total.reason : undefined;
+}
+
 /** Pure: summed board power of the GPUs whose row has power_w (gpu table), or undefined if none has. */
 export function gpuWatts(rows: Readonly<TableRows<'gpu'>> | undefined): { watts: number; gpus: number } | undefined {
   const powers = (rows ?? []).map((r) => r.power_w).filter((w): w is number => typeof w === 'number' && Number.isFinite(w) && w >= 0);
@@ -273,10 +290,13 @@ export class PowerCollector {
     const prev = this.#prev;
     this.#prev = read.reason === undefined ? snapshot : undefined;
     if (read.reason !== undefined) return { reason: shortReason(read.reason) };
-    if (prev === undefined) return { reason: FIRST_READING_REASON };
+    const unreadable = unreadableReason(read.zones);
+    if (unreadable !== undefined) return { reason: unreadable };
+    if (prev === undefined) return { reason: FIRST_READING_REASON, pending: true };
     const perZone = raplWatts(prev, snapshot, this.#maxIntervalMs);
     const total = totalWatts(perZone);
-    if ('reason' in total) return total;
+    // Every counted counter was read just now: what failed is the delta from the last reading.
+    if ('reason' in total) return { reason: total.reason, pending: true };
     const zones = perZone.filter((z) => z.watts !== undefined).map((z) => ({ zone: zoneLabel(z, perZone), watts: z.watts! }));
     const gpu = total.basis === 'psys' ? undefined : gpuWatts(gpuRows);
     if (gpu !== undefined) zones.push({ zone: 'gpu', watts: gpu.watts });

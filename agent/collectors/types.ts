@@ -3,19 +3,27 @@
  * A collector does its I/O in `collect()` and hands the raw result to a pure parser, so tests can
  * feed the parser recorded fixtures (test/fixtures/si/) and pass on any machine.
  */
-import { MAX_REASON_BYTES, type ReadingName, type Readings, type TableName } from '../../shared/protocol.ts';
+import { MAX_REASON_BYTES, type ReadingName, type Readings, type Sample, type TableName } from '../../shared/protocol.ts';
+
+/** Fields a sample carries beside its readings, that are not readings themselves. */
+export type SampleFields = Pick<Sample, 'power_source'>;
 
 export interface CollectResult {
   readings: Readings;
   /** Reading name -> why it could not be taken: one line, at most MAX_REASON_BYTES of UTF-8. */
   missing: Record<string, string>;
+  /** power_source: where power_w comes from; dropped (fitToProtocol) when power_w is. */
+  fields?: SampleFields;
 }
 
 /**
  * How often a collector runs: 'fast' on every sample (must be cheap and start no child process),
  * 'slow' on the Sampler's slow schedule (walks many files, spawns, or may hang: statfs on NFS).
+ * 'derived': on every sample too, but after the fast class, handed what the sample holds so far
+ * (fast readings and the slow class's last result), for a reading that depends on others (power
+ * estimated from CPU % and memory). As cheap as a fast one.
  */
-export type CollectorKind = 'fast' | 'slow';
+export type CollectorKind = 'fast' | 'slow' | 'derived';
 
 export interface Collector {
   readonly name: string;
@@ -23,7 +31,8 @@ export interface Collector {
   readonly provides: ReadonlyArray<ReadingName | TableName>;
   /** Absent means 'fast'. */
   readonly kind?: CollectorKind;
-  collect(): Promise<CollectResult>;
+  /** `sample`: given to a 'derived' collector only (absent when run alone, e.g. by a benchmark). */
+  collect(sample?: Readonly<CollectResult>): Promise<CollectResult>;
 }
 
 /**

@@ -11,6 +11,7 @@ import { loadConfig } from '../../shared/config.ts';
 import { createLogger } from '../../shared/log.ts';
 import { FakeCollector, type ReceivedSample } from '../helpers/fake_collector.ts';
 import { waitFor } from '../helpers/net.ts';
+import { POWERCAP_FIXTURES, RaplTree, TWO_PACKAGES_TOTAL_W, TWO_PACKAGES_WATTS } from './rapl_tree.ts';
 
 const INTERVAL_MS = 200;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -106,4 +107,82 @@ test('changedFacts: only known facts that differ', () => {
   assert.deepEqual(changedFacts({ kernel: 'a', cpu_cores: 2 }, { kernel: 'b', cpu_cores: 2 }), { kernel: 'b' });
   assert.deepEqual(changedFacts({ kernel: 'a' }, { os: 'X' }), { os: 'X' });
   assert.equal(changedFacts({ kernel: 'a' }, {}), undefined, 'a fact that could not be read this time is not sent as a change');
+});
+
+/** A config for the power tests: the real collectors, the slow class off. */
+function powerConfig(port: number, extra: string[]): ReturnType<typeof loadConfig<typeof AGENT_SETTINGS>>['config'] {
+  return loadConfig(AGENT_SETTINGS, [
+    '--collector', `127.0.0.1:${port}`, '--token', 'agent-test-token', '--name', 'agent-power',
+    '--interval', '250', '--slow-interval', '0', ...extra,
+  ], {}).config;
+}
+
+test('power: every sample carries power_w with its source and zones (a fixture RAPL tree), and power() is the figure last sent', async () => {
+  const tree = RaplTree.copy('two_packages_dram');
+  tree.drawAt(TWO_PACKAGES_WATTS);
+  const fake = await FakeCollector.start({ ackIntervalMs: 300 });
+  const lines: string[] = [];
+  const agent = await startAgent(powerConfig(fake.port, ['--power-root', tree.root]), createLogger('agent', 'info', (l) => lines.push(l)), HOOKS);
+  try {
+    await waitFor('four samples', () => fake.samples.length >= 4, 10_000);
+  } finally {
+    await agent.stop();
+    await fake.close();
+    tree.remove();
+  }
+  assert.deepEqual(fake.faults, []);
+  const totals: number[] = [];
+  for (const { msg } of fake.samples) {
+    assert.equal(msg['power_source'], 'measured', 'the first sample too: the counters were read at start');
+    const zones = msg['power_zones'] as Array<{ zone: string; watts: number }>;
+    assert.deepEqual(zones.map((z) => z.zone), ['package-0', 'package-0/dram', 'package-1', 'package-1/dram']);
+    // Packages and drams are all counted (none is inside another).
+    const sum = zones.reduce((a, z) => a + z.watts, 0);
+    assert.ok(Math.abs((msg['power_w'] as number) - sum) < 0.02, `${String(msg['power_w'])} W is the sum of ${JSON.stringify(zones)}`);
+    totals.push(msg['power_w'] as number);
+  }
+  // The timer moving the counters may run late on a loaded machine: the median is judged, not each sample.
+  const median = totals.sort((a, b) => a - b)[Math.floor(totals.length / 2)]!;
+  assert.ok(Math.abs(median - TWO_PACKAGES_TOTAL_W) <= 0.1 * TWO_PACKAGES_TOTAL_W, `median ${median} W of ${JSON.stringify(totals)}, drawing ${TWO_PACKAGES_TOTAL_W}`);
+  const last = fake.samples.at(-1)!.msg;
+  const now = agent.power();
+  assert.deepEqual([now.watts, now.source, now.atMs], [last['power_w'], 'measured', last['ts']]);
+  assert.equal(lines.filter((l) => /power: /.test(l)).length, 1);
+});
+
+test('power: no RAPL counters (the none fixture) gives estimated samples, the reason logged once and sent in missing', async () => {
+  const fake = await FakeCollector.start({ ackIntervalMs: 300 });
+  const lines: string[] = [];
+  const root = `${POWERCAP_FIXTURES}none`;
+  const agent = await startAgent(powerConfig(fake.port, ['--power-root', root, '--power-class', 'desktop']), createLogger('agent', 'info', (l) => lines.push(l)), HOOKS);
+  try {
+    await waitFor('three samples', () => fake.samples.length >= 3, 10_000);
+  } finally {
+    await agent.stop();
+    await fake.close();
+  }
+  for (const { msg } of fake.samples) {
+    assert.equal(msg['power_source'], 'estimated');
+    // desktop: 40 W idle to 160 W busy, plus memory.
+    assert.ok((msg['power_w'] as number) >= 40 && (msg['power_w'] as number) <= 200, String(msg['power_w']));
+    assert.match((msg['missing'] as Record<string, string>)['power_zones']!, /^RAPL: no intel-rapl zones in /);
+  }
+  assert.equal(agent.power().source, 'estimated');
+  const logged = lines.filter((l) => /power: /.test(l));
+  assert.equal(logged.length, 1);
+  assert.match(logged[0]!, /power: estimated .*reason="no intel-rapl zones in .*class=desktop idle_w=40 max_w=160/);
+});
+
+test('power: overrides that contradict the class stop startAgent with the setting named, before any connection', async () => {
+  const fake = await FakeCollector.start();
+  try {
+    await assert.rejects(
+      startAgent(powerConfig(fake.port, ['--power-class', 'laptop', '--power-idle-w', '50']), createLogger('agent', 'error'), HOOKS),
+      (err: unknown) => (err as { code?: string; setting?: string }).code === 'SENTINEL_CONFIG_INVALID' && (err as { setting?: string }).setting === '--power-idle-w',
+    );
+    await sleep(300);
+    assert.equal(fake.connections.length, 0);
+  } finally {
+    await fake.close();
+  }
 });

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ERROR_CODES } from '../../shared/errors.ts';
 import { createLogger } from '../../shared/log.ts';
-import { MAX_SOCKET_PATH_BYTES, powerLine, startPowerSocket, type PowerReading } from '../../agent/power_socket.ts';
+import { MAX_SOCKET_PATH_BYTES, powerLine, readingFromSample, startPowerSocket, type PowerReading } from '../../agent/power_socket.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const MODULE = fileURLToPath(new URL('../../agent/power_socket.ts', import.meta.url));
@@ -52,6 +52,14 @@ test('powerLine: ok, error, stale, bad figure, read() throwing', () => {
   assert.deepEqual(powerLine(() => OK, OK.atMs + 10_000, 5000), { power_watts: null, timestamp: OK.atMs + 10_000, status: 'error', source: 'measured', error: 'stale: last figure 10 s old' });
   assert.equal(powerLine(() => ({ watts: Number.NaN, source: 'measured', atMs: 1 }), 2).status, 'error');
   assert.deepEqual(powerLine(() => { throw new Error('boom'); }, 3), { power_watts: null, timestamp: 3, status: 'error', source: null, error: 'boom' });
+});
+
+test('readingFromSample: the figure and source as sent, else the reason the sample gives', () => {
+  assert.deepEqual(readingFromSample({ readings: { power_w: 12.5 }, missing: {}, fields: { power_source: 'estimated' } }, 7), { watts: 12.5, source: 'estimated', atMs: 7 });
+  assert.deepEqual(readingFromSample({ readings: {}, missing: { power_w: 'RAPL: first RAPL reading: no energy delta yet' } }, 8), { source: null, atMs: 8, error: 'RAPL: first RAPL reading: no energy delta yet' });
+  assert.deepEqual(readingFromSample({ readings: { power_w: 3 }, missing: {} }, 9), { source: null, atMs: 9, error: 'no power source in the last sample' });
+  // Before the first sample: no source to name.
+  assert.deepEqual(powerLine(() => ({ source: null, atMs: 1, error: 'no sample taken yet' }), 2), { power_watts: null, timestamp: 2, status: 'error', source: null, error: 'no sample taken yet' });
 });
 
 test('startPowerSocket: many clients at once each get exactly one JSON line, then end of file', async () => {

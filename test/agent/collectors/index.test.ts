@@ -73,8 +73,10 @@ test('COLLECTORS: unique names, disjoint provides, every reading and table cover
   const all = [...READINGS.map((r) => r.name), ...TABLES.map((t) => t.name)].sort();
   assert.deepEqual([...provided, ...Object.keys(NOT_COLLECTED)].sort(), all);
   assert.ok(all.length <= MAX_MISSING_ENTRIES);
-  for (const c of COLLECTORS) assert.ok(c.kind === 'fast' || c.kind === 'slow', `${c.name} declares its class`);
+  for (const c of COLLECTORS) assert.ok(c.kind === 'fast' || c.kind === 'slow' || c.kind === 'derived', `${c.name} declares its class`);
   assert.deepEqual(COLLECTORS.filter((c) => c.kind === 'slow').map((c) => c.name).sort(), ['filesystem', 'gpu', 'procs_top']);
+  assert.deepEqual(COLLECTORS.filter((c) => c.kind === 'derived').map((c) => c.name), ['power']);
+  assert.deepEqual(NOT_COLLECTED, {}, 'power_w is collected now');
 });
 
 /** A slow collector whose results are scripted: a value, a throw, or a hang, call by call. */
@@ -210,6 +212,14 @@ for (const c of FIT_CASES) {
   });
 }
 
+test('fitToProtocol: power_source only with a power_w, and only a known one', () => {
+  assert.deepEqual(fitToProtocol({ readings: { power_w: 12 }, missing: {}, fields: { power_source: 'measured' } }).fields, { power_source: 'measured' });
+  assert.equal(fitToProtocol({ readings: { power_w: Number.NaN }, missing: {}, fields: { power_source: 'measured' } }).fields, undefined, 'dropped with its power_w');
+  assert.equal(fitToProtocol({ readings: {}, missing: {}, fields: { power_source: 'estimated' } }).fields, undefined);
+  const odd = fitToProtocol({ readings: { power_w: 12 }, missing: {}, fields: { power_source: 'guessed' as 'measured' } });
+  assert.deepEqual([odd.readings.power_w, odd.fields, odd.missing['power_w']], [undefined, undefined, 'collector gave an unknown power_source']);
+});
+
 test('Sampler with COLLECTORS on this machine: every reading and table named, the sample valid, slow class merged', async () => {
   const sampler = new Sampler({ slowIntervalMs: 60_000, slowTimeoutMs: 10_000 });
   sampler.start();
@@ -219,6 +229,7 @@ test('Sampler with COLLECTORS on this machine: every reading and table named, th
     // The first CPU, disk and network readings wait 100 ms for a second snapshot; 5 s leaves room.
     const result = await sampler.sample(5_000);
     for (const name of all) assert.ok((result.readings as Record<string, unknown>)[name] !== undefined || result.missing[name] !== undefined, name);
+    if (result.readings.power_w !== undefined) assert.ok(result.fields?.power_source === 'measured' || result.fields?.power_source === 'estimated', 'power_w travels with its source');
     assert.ok(result.readings.fs !== undefined || result.missing['fs'] !== undefined);
     assertValidSample(result);
   } finally {

@@ -12,6 +12,7 @@ import {
   raplWatts,
   readRaplZones,
   totalWatts,
+  unreadableReason,
   type RaplZone,
   type ZoneWatts,
 } from '../../../agent/collectors/power.ts';
@@ -172,6 +173,43 @@ for (const c of TOTAL_CASES) {
   });
 }
 
+const r = (id: string, name: string, energyUj?: number, parent?: string): RaplZone => ({
+  id, name, ...(parent ? { parent } : {}), ...(energyUj !== undefined ? { energyUj } : { reason: 'energy_uj: permission denied (EACCES)' }),
+});
+const UNREADABLE_CASES: ReadonlyArray<{ name: string; zones: RaplZone[]; reason?: RegExp }> = [
+  { name: 'every counted counter read', zones: [r('intel-rapl:0', 'package-0', 5), r('intel-rapl:0:0', 'dram', 1, 'intel-rapl:0')] },
+  { name: 'a package denied', zones: [r('intel-rapl:0', 'package-0'), r('intel-rapl:0:0', 'dram', 1, 'intel-rapl:0')], reason: /^package-0: energy_uj: permission denied \(EACCES\)$/ },
+  { name: 'a dram denied', zones: [r('intel-rapl:0', 'package-0', 5), r('intel-rapl:0:0', 'dram', undefined, 'intel-rapl:0')], reason: /^package-0\/dram: / },
+  { name: 'a core denied: not counted, so readable', zones: [r('intel-rapl:0', 'package-0', 5), r('intel-rapl:0:0', 'core', undefined, 'intel-rapl:0')] },
+  { name: 'psys read, package denied: psys is the total', zones: [r('intel-rapl:0', 'package-0'), r('intel-rapl:1', 'psys', 9)] },
+  { name: 'no zones', zones: [], reason: /no RAPL package or psys zone/ },
+];
+for (const c of UNREADABLE_CASES) {
+  test(`unreadableReason: ${c.name}`, () => {
+    const reason = unreadableReason(c.zones);
+    if (c.reason) assert.match(reason ?? '', c.reason);
+    else assert.equal(reason, undefined);
+  });
+}
+
+test('PowerCollector: readings too far apart are pending (the counters were read), and the next pair gives watts again', () => {
+  const root = copyTree('one_package');
+  try {
+    const c = clock();
+    const power = new PowerCollector({ root, now: c.now, maxIntervalMs: 5000 });
+    power.read();
+    c.tick(6000);
+    const late = power.read();
+    assert.ok('reason' in late && late.pending === true, JSON.stringify(late));
+    assert.match(late.reason, /6 s apart/);
+    c.tick(1000);
+    advance(root, 'intel-rapl:0', 3_000_000);
+    assert.equal((power.read() as { watts: number }).watts, 3);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
 test('gpuWatts: sums power_w where present; none -> undefined', () => {
   assert.deepEqual(gpuWatts([{ model: 'A', power_w: 70.5 }, { model: 'B' }, { model: 'C', power_w: 30 }]), { watts: 100.5, gpus: 2 });
   assert.equal(gpuWatts([{ model: 'Intel UHD 620' }]), undefined);
@@ -179,12 +217,12 @@ test('gpuWatts: sums power_w where present; none -> undefined', () => {
   assert.equal(gpuWatts(undefined), undefined);
 });
 
-test('PowerCollector: first reading gives a reason, the next one watts per zone (two packages + dram)', () => {
+test('PowerCollector: first reading gives a pending reason, the next one watts per zone (two packages + dram)', () => {
   const root = copyTree('two_packages_dram');
   try {
     const c = clock();
     const power = new PowerCollector({ root, now: c.now });
-    assert.deepEqual(power.read(), { reason: FIRST_READING_REASON });
+    assert.deepEqual(power.read(), { reason: FIRST_READING_REASON, pending: true });
     c.tick(1000);
     advance(root, 'intel-rapl:0', 60_000_000);
     advance(root, 'intel-rapl:0/intel-rapl:0:0', 7_500_000);
@@ -228,10 +266,12 @@ test('PowerCollector: one package, core and uncore shown but not added; a wrap b
 test('PowerCollector: unreadable counters and missing trees are reasons, never throws', () => {
   const c = clock();
   const unreadable = new PowerCollector({ root: tree('unreadable'), now: c.now });
-  unreadable.read();
+  const first = unreadable.read();
+  assert.ok('reason' in first && first.pending === undefined, 'unreadable from the first reading on, not pending');
+  assert.match(first.reason, /^package-0: energy_uj: .*EISDIR/);
   c.tick(1000);
   const r = unreadable.read();
-  assert.ok('reason' in r);
+  assert.ok('reason' in r && r.pending === undefined);
   assert.match(r.reason, /^package-0: energy_uj: .*EISDIR/);
   const none = new PowerCollector({ root: tree('none'), now: c.now });
   assert.match((none.read() as { reason: string }).reason, /no intel-rapl zones/);
