@@ -102,7 +102,7 @@ export const NUM = Object.freeze({
   ENERGY_TOTAL_KWH: 55, // since the first power sample the collector integrated
   ENERGY_TOTAL_COST: 56,
   ENERGY_SINCE_MS: 57, // time of that first power sample
-  // The projection (collector/projection.ts), refreshed about once a minute; NaN: no basis yet.
+  // The projection (collector/projection.ts), refreshed every 10 s; NaN: no basis yet.
   PROJ_MONTH_KWH: 58, // this whole month: so far + recent daily average x the rest of it
   PROJ_MONTH_COST: 59,
   PROJ_NEXT_KWH: 60, // the next PROJ_DAYS days
