@@ -11,7 +11,7 @@ import { loadConfig } from '../../shared/config.ts';
 import { createLogger } from '../../shared/log.ts';
 import { FakeCollector, type ReceivedSample } from '../helpers/fake_collector.ts';
 import { waitFor } from '../helpers/net.ts';
-import { POWERCAP_FIXTURES, RaplTree, TWO_PACKAGES_TOTAL_W, TWO_PACKAGES_WATTS } from './rapl_tree.ts';
+import { POWERCAP_FIXTURES, RaplTree, TWO_PACKAGES_TOTAL_W, TWO_PACKAGES_WATTS } from '../helpers/rapl_tree.ts';
 
 const INTERVAL_MS = 200;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

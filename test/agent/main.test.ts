@@ -12,7 +12,7 @@ import type { PowerLine } from '../../agent/power_socket.ts';
 import { FakeCollector } from '../helpers/fake_collector.ts';
 import { waitFor } from '../helpers/net.ts';
 import { runTs, startTs } from '../helpers/procs.ts';
-import { POWERCAP_FIXTURES, RaplTree, TWO_PACKAGES_TOTAL_W, TWO_PACKAGES_WATTS } from './rapl_tree.ts';
+import { POWERCAP_FIXTURES, RaplTree, TWO_PACKAGES_TOTAL_W, TWO_PACKAGES_WATTS } from '../helpers/rapl_tree.ts';
 
 /** Connects, reads to end of file, parses the one line. */
 function readLine(path: string): Promise<PowerLine> {

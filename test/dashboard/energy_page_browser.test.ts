@@ -17,8 +17,7 @@ import type { EnergyQuery } from '../../collector/energy_report.ts';
 import type { EnergyInfo } from '../../dashboard/api.ts';
 import { createDashboardServer, type DashboardServerOptions } from '../../dashboard/server.ts';
 import type { PowerSource, Readings } from '../../shared/protocol.ts';
-import { launchBrowser, type Page } from '../helpers/cdp.ts';
-import { chromiumOrSkip } from '../helpers/chromium.ts';
+import { openPage, type Page } from '../helpers/cdp.ts';
 import { writeEnergy, type EnergyFigures } from '../helpers/energy_fixture.ts';
 import { closeServer, listenLoopback } from '../helpers/http_client.ts';
 import { FIXTURE_READINGS, makeStore } from '../helpers/store_fixture.ts';
@@ -27,7 +26,8 @@ import { FIXTURE_READINGS, makeStore } from '../helpers/store_fixture.ts';
 const INTERVAL_MS = 60_000;
 /** Seconds of history each host with power has: its chart has a line. */
 const HISTORY_S = 90;
-const BROWSER_TIMEOUT_MS = 60_000;
+/** The page's size in these tests: every column of the table in view. */
+const WIDE = { width: 1440, height: 900 };
 const SCREENSHOT_DIR = fileURLToPath(new URL('../../test-output/screenshots/', import.meta.url));
 const EUR: EnergyInfo = { currency: 'EUR', timeZone: 'Europe/Paris', projectionDays: 30 };
 
@@ -90,16 +90,6 @@ async function serve(t: TestContext, opts: { energy?: EnergyInfo; energyQuery?: 
   return { base, server };
 }
 
-async function openPage(t: TestContext, url: string, size = { width: 1440, height: 900 }): Promise<Page | null> {
-  const chromium = chromiumOrSkip(t);
-  if (!chromium) return null;
-  const browser = await launchBrowser({ chromium, timeoutMs: BROWSER_TIMEOUT_MS });
-  t.after(() => browser.close());
-  const page = await browser.newPage(size);
-  await page.goto(url);
-  return page;
-}
-
 const ROWS = `[...document.querySelectorAll('#hosts tbody tr[data-host]')].map((tr) => tr.dataset.host)`;
 const row = (name: string): string => `[...document.querySelectorAll('#hosts tbody tr')].find((tr) => tr.dataset.host === ${JSON.stringify(name)})`;
 const FLEET = `Object.fromEntries([...document.querySelectorAll('#fleet [data-fleet]')].map((e) => [e.dataset.fleet, e.textContent]))`;
@@ -129,7 +119,7 @@ function unexpectedErrors(page: Page): string[] {
 
 test('energy page: the fleet header shows watts by source, kWh, cost and the projection in euros', async (t) => {
   const { base } = await serve(t, { energy: EUR });
-  const page = await openPage(t, `${base}/`);
+  const page = await openPage(t, `${base}/`, WIDE);
   if (!page) return;
   assert.deepEqual(await fleetFigures(page), FLEET_EUR);
   const labels = await page.evaluate<string[]>(`[...document.querySelectorAll('#fleet dt')].map((e) => e.textContent)`);
@@ -140,7 +130,7 @@ test('energy page: the fleet header shows watts by source, kWh, cost and the pro
 
 test('energy page: the badge says measured or estimated, to the eye and to a screen reader, in the table and the cards', async (t) => {
   const { base } = await serve(t, { energy: EUR });
-  const page = await openPage(t, `${base}/`);
+  const page = await openPage(t, `${base}/`, WIDE);
   if (!page) return;
   await page.waitFor(`${ROWS}.length === ${HOSTS.length} && ${row('rapl-1')}.querySelector('td[data-col=cost] .v').textContent !== '–'`, 5000);
   const rapl = await powerCells(page, 'rapl-1');
@@ -169,7 +159,7 @@ test('energy page: the badge says measured or estimated, to the eye and to a scr
 
 test('energy page: without a tariff the page shows kWh and says cost needs --tariff', async (t) => {
   const { base } = await serve(t);
-  const page = await openPage(t, `${base}/`);
+  const page = await openPage(t, `${base}/`, WIDE);
   if (!page) return;
   assert.deepEqual(await fleetFigures(page), FLEET_NO_TARIFF);
   await page.waitFor(`${row('rapl-1')}?.querySelector('td[data-col=energy] .v').textContent === '1.50 kWh'`, 5000);
@@ -185,7 +175,7 @@ test('energy page: without a tariff the page shows kWh and says cost needs --tar
 
 test('energy page: sort by watts and by cost, both ways, hosts without a value last', async (t) => {
   const { base } = await serve(t, { energy: EUR });
-  const page = await openPage(t, `${base}/`);
+  const page = await openPage(t, `${base}/`, WIDE);
   if (!page) return;
   await page.waitFor(`${ROWS}.length === ${HOSTS.length} && ${row('gone-1')}.querySelector('td[data-col=cost] .v').textContent === '€0.48'`, 5000);
   const cases: Array<[string, string, string[]]> = [
@@ -291,7 +281,7 @@ test('energy page: screenshots of the overview with power and cost, light and da
   const { base } = await serve(t, { energy: EUR });
   mkdirSync(SCREENSHOT_DIR, { recursive: true });
   for (const dark of [false, true]) {
-    const page = await openPage(t, `${base}/?sort=power&dir=desc`);
+    const page = await openPage(t, `${base}/?sort=power&dir=desc`, WIDE);
     if (!page) return;
     if (dark) await page.setColorScheme(true);
     await fleetFigures(page);

@@ -12,8 +12,8 @@ import type { RequestListener, Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createDashboardServer } from '../../dashboard/server.ts';
-import { launchBrowser, type Page } from '../helpers/cdp.ts';
-import { chromiumOrSkip, injectedMarkup, startTags } from '../helpers/chromium.ts';
+import { openPage } from '../helpers/cdp.ts';
+import { injectedMarkup, startTags } from '../helpers/chromium.ts';
 import { closeServer, listenLoopback } from '../helpers/http_client.ts';
 import { FIXTURE_READINGS, makeStore, type FixtureHost, type StoreFixture } from '../helpers/store_fixture.ts';
 
@@ -28,7 +28,6 @@ const HOSTS: readonly FixtureHost[] = [
 /** Hosts for the cost of a render: the fleet size the overview is built for. */
 const BIG_FLEET = 500;
 /** Wall-clock bound on one browser, ms. */
-const BROWSER_TIMEOUT_MS = 60_000;
 /** Where the screenshot for a human goes; outside the repository, per process. */
 const SCREENSHOT_FILE = join(tmpdir(), `sentinel-page-${process.pid}.png`);
 
@@ -58,17 +57,6 @@ async function serve(t: TestContext, hosts: readonly FixtureHost[], opts: { refu
   const base = await listenLoopback(server);
   t.after(() => closeServer(server));
   return { base, fixture, requests: (path) => counts.get(path) ?? 0 };
-}
-
-/** A fresh browser (fresh localStorage) on `url`, closed after the test; null when chromium is missing. */
-async function openPage(t: TestContext, url: string, size = { width: 1280, height: 800 }): Promise<Page | null> {
-  const chromium = chromiumOrSkip(t);
-  if (!chromium) return null;
-  const browser = await launchBrowser({ chromium, timeoutMs: BROWSER_TIMEOUT_MS });
-  t.after(() => browser.close());
-  const page = await browser.newPage(size);
-  await page.goto(url);
-  return page;
 }
 
 const rowCount = `document.querySelectorAll('#hosts tbody tr').length`;

@@ -14,7 +14,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
-import { CHROMIUM_FLAGS, findChromium, INSTALL_HINT, killGroup, running } from './chromium.ts';
+import type { TestContext } from 'node:test';
+import { CHROMIUM_FLAGS, chromiumOrSkip, findChromium, INSTALL_HINT, killGroup, running } from './chromium.ts';
 
 /** Wall-clock limit on one browser's whole life, ms; past it the browser is killed. */
 export const DEFAULT_BROWSER_TIMEOUT_MS = 90_000;
@@ -396,4 +397,18 @@ export class Page {
   async close(): Promise<void> {
     await this.browser.send('Target.closeTarget', { targetId: this.targetId }).catch(() => {});
   }
+}
+
+/**
+ * A fresh browser (fresh localStorage) showing `url`, closed after the test; null when chromium
+ * is missing (the test is then skipped, or failed under CI: chromiumOrSkip).
+ */
+export async function openPage(t: TestContext, url: string, size = { width: 1280, height: 800 }, timeoutMs = 60_000): Promise<Page | null> {
+  const chromium = chromiumOrSkip(t);
+  if (!chromium) return null;
+  const browser = await launchBrowser({ chromium, timeoutMs });
+  t.after(() => browser.close());
+  const page = await browser.newPage(size);
+  await page.goto(url);
+  return page;
 }

@@ -1,5 +1,6 @@
 /** Real child processes for integration tests: start a program of this repo, read its output, stop it. */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { waitFor } from './net.ts';
 
@@ -57,4 +58,27 @@ export async function runTs(script: string, args: string[], timeoutMs = 20_000):
   const code = await p.exited;
   clearTimeout(t);
   return { code, stdout: p.stdout(), stderr: p.stderr() };
+}
+
+/** A TCP port free on loopback now (for a child process that must bind it itself). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+    s.once('error', reject);
+  });
+}
+
+/**
+ * A real collector process on loopback ports with `dataDir` and `token`, started once it prints
+ * its dashboard URL (`base`, without the trailing slash). `extra`: more flags.
+ */
+export async function startCollectorProcess(dataDir: string, agentPort: number, httpPort: number, token: string, extra: string[] = []): Promise<{ proc: Proc; base: string }> {
+  const proc = startTs('collector/main.ts', [
+    '--listen', `127.0.0.1:${agentPort}`, '--http', `127.0.0.1:${httpPort}`, '--data-dir', dataDir, '--token', token, '--log-level', 'warn', ...extra,
+  ]);
+  const m = await waitForOutput(proc, /dashboard: (http:\/\/\S+?)\/\s/, 30_000);
+  return { proc, base: m[1]! };
 }

@@ -7,7 +7,6 @@
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -16,7 +15,7 @@ import type { HostsPayload } from '../../dashboard/api.ts';
 import { PROTO_VERSION } from '../../shared/protocol.ts';
 import { getJson, RawClient, waitFor } from '../helpers/net.ts';
 import { parseProm } from '../helpers/prom_parse.ts';
-import { runTs, startTs, waitForOutput, type Proc } from '../helpers/procs.ts';
+import { freePort, runTs, startCollectorProcess, type Proc } from '../helpers/procs.ts';
 
 const TOKEN = 'energy-restart-token';
 const HOST = 'meter';
@@ -26,22 +25,9 @@ const kwhFor = (s: number): number => (WATTS * s) / 3_600_000;
 const dirs: string[] = [];
 after(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
-async function startCollector(dataDir: string, agentPort: number, httpPort: number): Promise<{ proc: Proc; base: string }> {
-  const proc = startTs('collector/main.ts', [
-    '--listen', `127.0.0.1:${agentPort}`, '--http', `127.0.0.1:${httpPort}`, '--data-dir', dataDir, '--token', TOKEN,
-    '--save-interval-s', '1', '--log-level', 'warn', '--tariff', '0.25 EUR', '--timezone', 'UTC', '--energy-gap-s', '60',
-  ]);
-  const m = await waitForOutput(proc, /dashboard: (http:\/\/\S+?)\/\s/, 30_000);
-  return { proc, base: m[1]! };
+function startCollector(dataDir: string, agentPort: number, httpPort: number): Promise<{ proc: Proc; base: string }> {
+  return startCollectorProcess(dataDir, agentPort, httpPort, TOKEN, ['--save-interval-s', '1', '--tariff', '0.25 EUR', '--timezone', 'UTC', '--energy-gap-s', '60']);
 }
 
 async function connectAgent(agentPort: number): Promise<RawClient> {

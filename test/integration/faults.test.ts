@@ -5,7 +5,6 @@
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -13,7 +12,7 @@ import { Sender } from '../../agent/sender.ts';
 import type { HostsPayload } from '../../dashboard/api.ts';
 import { createLogger } from '../../shared/log.ts';
 import { getJson, RawClient, waitFor } from '../helpers/net.ts';
-import { startTs, waitForOutput, type Proc } from '../helpers/procs.ts';
+import { freePort, startCollectorProcess, startTs, waitForOutput, type Proc } from '../helpers/procs.ts';
 
 const TOKEN = 'faults-token';
 const AGENTS = 24;
@@ -27,19 +26,10 @@ function tempDir(): string {
 }
 
 /** A port free right now (the collector must come back on the same one). */
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 async function startCollector(dataDir: string, agentPort: number, httpPort: number): Promise<{ proc: Proc; api: string }> {
-  const proc = startTs('collector/main.ts', ['--listen', `127.0.0.1:${agentPort}`, '--http', `127.0.0.1:${httpPort}`, '--data-dir', dataDir, '--token', TOKEN, '--log-level', 'warn']);
-  const m = await waitForOutput(proc, /dashboard: (http:\/\/\S+?)\/\s/, 30_000);
-  return { proc, api: `${m[1]}/api/hosts` };
+  const { proc, base } = await startCollectorProcess(dataDir, agentPort, httpPort, TOKEN);
+  return { proc, api: `${base}/api/hosts` };
 }
 
 test('collector SIGKILLed under load and restarted: agents reconnect with jitter, readings resume', { timeout: 120_000 }, async () => {

@@ -7,7 +7,6 @@
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -15,29 +14,16 @@ import { Sender } from '../../agent/sender.ts';
 import type { HistoryPayload, HostDetailPayload } from '../../dashboard/api.ts';
 import { createLogger } from '../../shared/log.ts';
 import { getJson, waitFor } from '../helpers/net.ts';
-import { startTs, waitForOutput, type Proc } from '../helpers/procs.ts';
+import { freePort, startCollectorProcess, type Proc } from '../helpers/procs.ts';
 
 const TOKEN = 'restart-token';
 const HOST = 'survivor';
 const dirs: string[] = [];
 after(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
-async function startCollector(dataDir: string, agentPort: number, httpPort: number): Promise<{ proc: Proc; base: string }> {
-  const proc = startTs('collector/main.ts', [
-    '--listen', `127.0.0.1:${agentPort}`, '--http', `127.0.0.1:${httpPort}`, '--data-dir', dataDir, '--token', TOKEN,
-    '--save-interval-s', '1', '--ack-interval-ms', '300', '--log-level', 'warn',
-  ]);
-  const m = await waitForOutput(proc, /dashboard: (http:\/\/\S+?)\/\s/, 30_000);
-  return { proc, base: m[1]! };
+function startCollector(dataDir: string, agentPort: number, httpPort: number): Promise<{ proc: Proc; base: string }> {
+  return startCollectorProcess(dataDir, agentPort, httpPort, TOKEN, ['--save-interval-s', '1', '--ack-interval-ms', '300']);
 }
 
 /** Sample k carries its own number as load_1m (exact in the history's float32), at second k after `t0`. */

@@ -17,7 +17,7 @@ import { createLogger } from '../../shared/log.ts';
 import { parseProm } from '../helpers/prom_parse.ts';
 import { getJson, waitFor } from '../helpers/net.ts';
 import { startTs } from '../helpers/procs.ts';
-import { POWERCAP_FIXTURES, RaplTree, TWO_PACKAGES_TOTAL_W, TWO_PACKAGES_WATTS } from '../agent/rapl_tree.ts';
+import { POWERCAP_FIXTURES, RaplTree, TWO_PACKAGES_TOTAL_W, TWO_PACKAGES_WATTS } from '../helpers/rapl_tree.ts';
 
 const TOKEN = 'power-fixture-token';
 /** Within this share of the rate the counters move at: a figure missing the drams (25 W) is not. */

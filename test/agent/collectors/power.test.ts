@@ -1,7 +1,7 @@
 import { test } from 'node:test';
+import { advance, copyTree, handClock } from '../../helpers/rapl_tree.ts';
 import assert from 'node:assert/strict';
-import { chmodSync, cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   FIRST_READING_REASON,
@@ -23,22 +23,6 @@ const tree = (name: string): string => new URL(`../../fixtures/powercap/${name}`
 const MAX = 262143328850;
 const DRAM_MAX = 65712999613;
 
-/** Copies a fixture tree to a fresh temp dir (symlinks kept), so a test can move its counters. */
-function copyTree(name: string): string {
-  const dir = mkdtempSync(join(tmpdir(), 'powercap-'));
-  cpSync(tree(name), dir, { recursive: true, verbatimSymlinks: true });
-  return dir;
-}
-/** Adds `deltaUj` to a zone's energy_uj (dir relative to the root, e.g. intel-rapl:0/intel-rapl:0:0). */
-function advance(root: string, dir: string, deltaUj: number): void {
-  const file = join(root, dir, 'energy_uj');
-  writeFileSync(file, `${Number(readFileSync(file, 'utf8')) + deltaUj}\n`);
-}
-/** A clock the test moves by hand. */
-function clock(startMs = 1000): { now: () => number; tick: (ms: number) => void } {
-  let t = startMs;
-  return { now: () => t, tick: (ms) => { t += ms; } };
-}
 
 const TREE_CASES: ReadonlyArray<{ name: string; fixture: string; zones: RaplZone[] }> = [
   {
@@ -195,7 +179,7 @@ for (const c of UNREADABLE_CASES) {
 test('PowerCollector: readings too far apart are pending (the counters were read), and the next pair gives watts again', () => {
   const root = copyTree('one_package');
   try {
-    const c = clock();
+    const c = handClock();
     const power = new PowerCollector({ root, now: c.now, maxIntervalMs: 5000 });
     power.read();
     c.tick(6000);
@@ -220,7 +204,7 @@ test('gpuWatts: sums power_w where present; none -> undefined', () => {
 test('PowerCollector: first reading gives a pending reason, the next one watts per zone (two packages + dram)', () => {
   const root = copyTree('two_packages_dram');
   try {
-    const c = clock();
+    const c = handClock();
     const power = new PowerCollector({ root, now: c.now });
     assert.deepEqual(power.read(), { reason: FIRST_READING_REASON, pending: true });
     c.tick(1000);
@@ -248,7 +232,7 @@ test('PowerCollector: first reading gives a pending reason, the next one watts p
 test('PowerCollector: one package, core and uncore shown but not added; a wrap between reads', () => {
   const root = copyTree('one_package');
   try {
-    const c = clock();
+    const c = handClock();
     const power = new PowerCollector({ root, now: c.now });
     writeFileSync(join(root, 'intel-rapl:0', 'energy_uj'), `${MAX - 4_000_000}\n`);
     power.read();
@@ -264,7 +248,7 @@ test('PowerCollector: one package, core and uncore shown but not added; a wrap b
 });
 
 test('PowerCollector: unreadable counters and missing trees are reasons, never throws', () => {
-  const c = clock();
+  const c = handClock();
   const unreadable = new PowerCollector({ root: tree('unreadable'), now: c.now });
   const first = unreadable.read();
   assert.ok('reason' in first && first.pending === undefined, 'unreadable from the first reading on, not pending');

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
+import { advance, copyTree, handClock } from '../../helpers/rapl_tree.ts';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FIRST_READING_REASON, type PowerResult } from '../../../agent/collectors/power.ts';
@@ -16,20 +16,6 @@ import { parseSample } from '../../../shared/protocol.ts';
 
 const GIB = 1024 ** 3;
 const tree = (name: string): string => new URL(`../../fixtures/powercap/${name}`, import.meta.url).pathname;
-/** A fixture tree copied to a temp dir (symlinks kept), so a test can move its counters. */
-function copyTree(name: string): string {
-  const dir = mkdtempSync(join(tmpdir(), 'powerdraw-'));
-  cpSync(tree(name), dir, { recursive: true, verbatimSymlinks: true });
-  return dir;
-}
-function advance(root: string, dir: string, deltaUj: number): void {
-  const file = join(root, dir, 'energy_uj');
-  writeFileSync(file, `${Number(readFileSync(file, 'utf8')) + deltaUj}\n`);
-}
-function clock(startMs = 1000): { now: () => number; tick: (ms: number) => void } {
-  let t = startMs;
-  return { now: () => t, tick: (ms) => { t += ms; } };
-}
 /** Log lines, kept. */
 function lines(): { log: ReturnType<typeof createLogger>; seen: string[] } {
   const seen: string[] = [];
@@ -110,7 +96,7 @@ test('cpuOfFacts: the static facts first, node:os for what they lack', () => {
 
 test('PowerDrawCollector (two_packages_dram): start() primes the counters, so the first sample is measured; zones and total across reads', async () => {
   const root = copyTree('two_packages_dram');
-  const c = clock();
+  const c = handClock();
   const { log, seen } = lines();
   try {
     const power = new PowerDrawCollector({ root, model: LAPTOP, now: c.now, log });
@@ -175,7 +161,7 @@ for (const f of FALLBACK_CASES) {
 
 test('PowerDrawCollector: counters that become unreadable later turn the host to estimated, logged once as a warning', async () => {
   const root = copyTree('one_package');
-  const c = clock();
+  const c = handClock();
   const { log, seen } = lines();
   try {
     const power = new PowerDrawCollector({ root, model: LAPTOP, now: c.now, log });

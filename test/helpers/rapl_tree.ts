@@ -70,3 +70,20 @@ export const TWO_PACKAGES_WATTS = Object.freeze({
   'intel-rapl:1/intel-rapl:1:0': 2,
 });
 export const TWO_PACKAGES_TOTAL_W = 30;
+
+/** A fixture tree copied to a fresh temp dir (symlinks kept), so a test can move its counters; its root. */
+export function copyTree(name: string): string {
+  return RaplTree.copy(name).root;
+}
+
+/** Adds `deltaUj` to a zone's energy_uj (dir relative to the root, e.g. intel-rapl:0/intel-rapl:0:0). */
+export function advance(root: string, dir: string, deltaUj: number): void {
+  const file = join(root, dir, 'energy_uj');
+  writeFileSync(file, `${Number(readFileSync(file, 'utf8')) + deltaUj}\n`);
+}
+
+/** A clock the test moves by hand. */
+export function handClock(startMs = 1000): { now: () => number; tick: (ms: number) => void } {
+  let t = startMs;
+  return { now: () => t, tick: (ms) => { t += ms; } };
+}
