@@ -31,7 +31,7 @@ if (process.argv[2] === 'collectors') {
   const { COLLECTORS, collectFrom } = await import('../agent/collectors/index.ts');
   const rounds = Number(process.argv[3] ?? 10);
   const gapMs = Number(process.argv[4] ?? 1000);
-  const fast = COLLECTORS.filter((c) => c.kind !== 'slow');
+  const fast = COLLECTORS.filter((c) => c.kind === undefined || c.kind === 'fast');
   const slow = COLLECTORS.filter((c) => c.kind === 'slow');
   const units: Array<{ name: string; run: () => Promise<unknown> }> = [
     ...COLLECTORS.map((c) => ({ name: `${c.kind ?? 'fast'}: ${c.name}`, run: () => c.collect() })),

@@ -85,7 +85,7 @@ test('README lists every setting of the collector and the agent, with its enviro
   const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
   for (const table of [COLLECTOR_SETTINGS, AGENT_SETTINGS]) {
     for (const s of Object.values(table)) {
-      assert.ok(readme.includes(`\`--${s.flag} ${s.arg.replace('|', '\\|')}\``), `README lacks --${s.flag}`);
+      assert.ok(readme.includes(`\`--${s.flag} ${s.arg.replaceAll('|', '\\|')}\``), `README lacks --${s.flag}`);
       assert.ok(readme.includes(`\`${envName(s.flag)}\``), `README lacks ${envName(s.flag)}`);
     }
   }
