@@ -1,7 +1,7 @@
 /**
  * `npm run bench [-- NAME ...] [--FLAG VALUE ...]`: runs the benchmarks (never part of npm test),
  * prints a table per benchmark and writes JSON to scripts/bench/results/. Names: codec, ingest, api,
- * agent_cost, page. Flags are passed on to every benchmark named (e.g. `agent_cost --seconds 60`).
+ * agent_cost, page, energy. Flags are passed on to every benchmark named (e.g. `agent_cost --seconds 60`).
  *
  * agent_cost takes about 70 s (a 60 s window after start and a 5 s warm-up; under the 2 minutes
  * that would keep it out of the default list). It compares against prometheus-node-exporter and
@@ -13,7 +13,7 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-const KNOWN = ['codec', 'ingest', 'api', 'agent_cost', 'page'];
+const KNOWN = ['codec', 'ingest', 'api', 'agent_cost', 'page', 'energy'];
 const DEFAULT = KNOWN;
 const wanted: string[] = [];
 const flags: string[] = [];
