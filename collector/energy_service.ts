@@ -113,13 +113,13 @@ export class EnergyService {
   onSample(host: string, slot: number, placedMs: number, watts: number | undefined, intervalMs: number): void {
     if (watts === undefined) return;
     let entry = this.hosts.get(host);
+    const first = entry === undefined;
     if (!entry) {
       entry = { acc: this.newAccumulator(), slot };
       this.hosts.set(host, entry);
     }
     entry.slot = slot;
     entry.acc.maxGapMs = Math.max(this.opts.maxGapMs, GAP_INTERVALS * intervalMs);
-    const first = entry.acc.totals(placedMs).sinceMs === null;
     const added = entry.acc.add(placedMs, watts);
     if (added > 0 || first) this.writeTotals(entry, placedMs);
   }
