@@ -8,7 +8,7 @@ import {
   bufferBytes, DEFAULT_HISTORY_POINTS, HDR_CAPACITY, HDR_CREATED_AT_MS, HDR_HISTORY_POINTS, HDR_LAYOUT_VERSION, HDR_MAGIC,
   HDR_SLOT_BYTES, HDR_SLOTS_USED, HEADER_BYTES, HISTORY_SERIES, HISTORY_STEP_MS, SLOT_NUMBER_FIELDS, RING_LOCK, RING_TIMES,
   ringBytes, ringOffset, ringValuesOffset, SHM_LAYOUT_VERSION, SHM_MAGIC, SLOT_BYTES, SLOT_FLAG_USED, SLOT_FLAGS, SLOT_LOCK,
-  SLOT_NUMBERS, SLOT_STRING_LENGTHS, slotOffset, STRING_CAPACITY, STRING_FIELD_COUNT, STRING_OFFSET, TABLE_LAYOUT,
+  SLOT_NUMBERS, SLOT_STRING_LENGTHS, SLOT_TABLES, slotOffset, STRING_CAPACITY, STRING_FIELD_COUNT, STRING_OFFSET, TABLE_LAYOUT,
   type NumField, type StrField,
 } from './shm_layout.ts';
 import { ShmError } from './errors.ts';
@@ -57,6 +57,7 @@ export interface SlotData {
 }
 
 const encoder = new TextEncoder();
+const NO_BLOCKS: readonly (typeof TABLE_LAYOUT)[number][] = [];
 const decoder = new TextDecoder('utf-8', { fatal: false });
 
 export class ShmStore {
@@ -225,6 +226,55 @@ export class ShmStore {
     const seq = this.copySlot(index, this.scratch);
     if (seq < 0) return null;
     return decodeSlot(this.scratch, index, seq, withTables);
+  }
+
+  /**
+   * Like readSlot, but copies only the slot's head (flags, numbers, strings: SLOT_TABLES bytes
+   * of the 16 KiB) and the blocks of the tables named, so a reader of thousands of hosts does
+   * not copy tables it will not show. Tables not named read as empty. Null if kept busy.
+   */
+  readSlotPart(index: number, tables: readonly TableName[] = []): SlotData | null {
+    this.checkIndex(index);
+    const base = slotOffset(index);
+    const lock = (base + SLOT_LOCK) >> 2;
+    const dest = this.scratch;
+    const blocks = tables.length === 0 ? NO_BLOCKS : TABLE_LAYOUT.filter((t) => tables.includes(t.name));
+    for (let attempt = 0; attempt < MAX_READ_ATTEMPTS; attempt++) {
+      // The same three steps as copySlot.
+      const before = Atomics.load(this.i32, lock);
+      if ((before & 1) !== 0) continue;
+      dest.set(this.u8.subarray(base, base + SLOT_TABLES));
+      for (const t of blocks) dest.set(this.u8.subarray(base + t.offset, base + t.offset + 8 + t.maxRows * t.rowBytes), t.offset);
+      if (Atomics.compareExchange(this.i32, lock, before, before) !== before) continue;
+      const slot = decodeSlot(dest, index, before, false);
+      if (tables.length > 0) slot.tables = readTables(slotViewsOf(dest), new Set(tables));
+      return slot;
+    }
+    return null;
+  }
+
+  /**
+   * Reads some numeric fields of slot `index` consistently into `out` (out[k] = fields[k]),
+   * without copying the slot. Returns the (even) sequence value, or -1 if kept busy.
+   */
+  readNumbers(index: number, fields: readonly NumField[], out: Float64Array): number {
+    this.checkIndex(index);
+    const base = slotOffset(index);
+    const lock = (base + SLOT_LOCK) >> 2;
+    const f64Base = (base + SLOT_NUMBERS) >> 3;
+    for (let attempt = 0; attempt < MAX_READ_ATTEMPTS; attempt++) {
+      const before = Atomics.load(this.i32, lock);
+      if ((before & 1) !== 0) continue;
+      for (let k = 0; k < fields.length; k++) out[k] = this.f64[f64Base + fields[k]!]!;
+      if (Atomics.compareExchange(this.i32, lock, before, before) === before) return before;
+    }
+    return -1;
+  }
+
+  /** The sequence value of slot `index` right now (odd while a write is under way): cheap change detection. */
+  slotSeq(index: number): number {
+    this.checkIndex(index);
+    return Atomics.load(this.i32, (slotOffset(index) + SLOT_LOCK) >> 2);
   }
 
   // ---- History rings -----------------------------------------------------------------------

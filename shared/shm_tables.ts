@@ -66,10 +66,14 @@ export function clearTables(v: SlotViews): void {
   for (const t of TABLE_LAYOUT) writeTable(v, t, []);
 }
 
-/** Reads every table of a slot copy. Counts and lengths are clamped so a corrupt copy cannot read past its block. */
-export function readTables(v: SlotViews): StoredTables {
+/** Reads every table of a slot copy (or only those in `only`; the others read as empty). Counts and lengths are clamped so a corrupt copy cannot read past its block. */
+export function readTables(v: SlotViews, only?: ReadonlySet<TableName>): StoredTables {
   const out = {} as StoredTables;
   for (const t of TABLE_LAYOUT) {
+    if (only && !only.has(t.name)) {
+      out[t.name] = { rows: [], truncated: 0 };
+      continue;
+    }
     const block = v.base + t.offset;
     const n = Math.max(0, Math.min(v.i32[block >> 2]!, t.maxRows));
     const rows: StoredTable['rows'] = [];

@@ -87,6 +87,31 @@ test('readSlot gives up (null) on a slot whose lock stays odd, and snapshot mark
   assert.equal(new Int32Array(snap.buffer, slotOffset(1), 1)[0]! % 2, 1);
 });
 
+test('readSlotPart copies the head and the tables named only; readNumbers reads fields in place', () => {
+  const s = ShmStore.create(2);
+  const i = s.allocateSlot();
+  s.write(i, {
+    flags: SLOT_FLAG_USED, numbers: [[NUM.CPU_PCT, 12.5], [NUM.SAMPLE_TS_MS, 1_700_000_000_123]], strings: [[STR.HOST, 'db-1']],
+    tables: { fs: [{ mount: '/', fs_type: 'ext4', size_bytes: 100, used_bytes: 40, used_pct: 40 }], net: [{ iface: 'eth0', rx_bps: 1, tx_bps: 2 }] },
+  });
+  // A full read first, so the scratch holds every table: a part read must not show stale ones.
+  assert.equal(s.readSlot(i, true)!.tables!.net.rows.length, 1);
+  const part = s.readSlotPart(i, ['fs'])!;
+  assert.equal(part.strings[STR.HOST], 'db-1');
+  assert.equal(part.numbers[NUM.CPU_PCT], 12.5);
+  assert.equal((part.tables!.fs.rows[0] as Record<string, unknown>)['mount'], '/');
+  assert.equal(part.tables!.net.rows.length, 0, 'a table not asked for reads as empty');
+  assert.equal(s.readSlotPart(i)!.tables, undefined);
+  const out = new Float64Array(2);
+  const seq = s.readNumbers(i, [NUM.SAMPLE_TS_MS, NUM.CPU_PCT], out);
+  assert.equal(seq, s.slotSeq(i));
+  assert.equal(seq % 2, 0);
+  assert.deepEqual([...out], [1_700_000_000_123, 12.5]);
+  new Int32Array(s.buffer)[slotOffset(i) >> 2] = seq + 1; // a writer that died mid-write
+  assert.equal(s.readNumbers(i, [NUM.CPU_PCT], out), -1);
+  assert.equal(s.readSlotPart(i, ['fs']), null);
+});
+
 test('slot indexes outside the store are a RangeError', () => {
   const s = ShmStore.create(2);
   for (const i of [-1, 2, 0.5]) assert.throws(() => s.write(i, {}), RangeError);
