@@ -65,3 +65,36 @@ test('an unknown host costs one scrypt, like a known host with a wrong token', a
   const ratio = median(unknown) / median(known);
   assert.ok(ratio > 0.5 && ratio < 2, `unknown/known median time ratio ${ratio.toFixed(2)} (${median(unknown).toFixed(1)} ms vs ${median(known).toFixed(1)} ms)`);
 });
+
+test('a working token is not hashed again: the cluster token for a host without one, a host token scrypt already accepted', async () => {
+  writeHostTokens(dir, new Map([['web1', await hashToken('web1', 'web1-secret')]]));
+  const auth = new Authenticator(new HostTokenSet(dir), CLUSTER, 'cluster');
+  for (let i = 0; i < 50; i++) assert.equal((await auth.verify(`node-${i}`, CLUSTER))?.kind, 'cluster');
+  assert.equal(auth.hashes, 0, 'the cluster token for hosts without a record needs no scrypt');
+  assert.equal((await auth.verify('web1', 'web1-secret'))?.kind, 'host');
+  assert.equal(auth.hashes, 1);
+  for (let i = 0; i < 20; i++) assert.equal((await auth.verify('web1', 'web1-secret'))?.kind, 'host');
+  assert.equal(auth.hashes, 1, 'a proven host token is remembered');
+  // Wrong tokens always pay the hash, known host or not, cluster token or not.
+  assert.equal(await auth.verify('web1', 'wrong'), null);
+  assert.equal(await auth.verify('web1', CLUSTER), null);
+  assert.equal(await auth.verify('nobody', 'wrong'), null);
+  assert.equal(auth.hashes, 4);
+});
+
+test('a remembered host token stops working once its record is replaced or revoked', async () => {
+  writeHostTokens(dir, new Map([['web1', await hashToken('web1', 'old-secret')]]));
+  const tokens = new HostTokenSet(dir);
+  const auth = new Authenticator(tokens, CLUSTER, 'cluster');
+  assert.equal((await auth.verify('web1', 'old-secret'))?.kind, 'host');
+  // A new file (another mtime and size) with a new record for the same host.
+  await new Promise((r) => setTimeout(r, 20));
+  writeHostTokens(dir, new Map([['web1', await hashToken('web1', 'new-secret-longer')]]));
+  assert.equal(await auth.verify('web1', 'old-secret'), null, 'the old token under a new salt is hashed again, and refused');
+  assert.equal((await auth.verify('web1', 'new-secret-longer'))?.kind, 'host');
+  writeHostTokens(dir, new Map());
+  assert.equal(await auth.verify('web1', 'new-secret-longer'), null, 'revoked: the remembered token opens nothing');
+  // Per-host mode never takes the cluster fast path.
+  const strict = new Authenticator(new HostTokenSet(dir), CLUSTER, 'per-host');
+  assert.equal(await strict.verify('new-host', CLUSTER), null);
+});
