@@ -11,15 +11,16 @@
 import { createServer as createTcpServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import type { CollectorStats } from '../shared/collector_stats.ts';
-import { ERROR_CODES, SentinelError, SessionError, type ErrorCode } from '../shared/errors.ts';
-import { encodeFrame, FrameDecoder, type Message } from '../shared/frame_codec.ts';
+import { ERROR_CODES, FrameError, SentinelError, SessionError, type ErrorCode } from '../shared/errors.ts';
+import { decodeBody, encodeFrame, FrameDecoder, type Message } from '../shared/frame_codec.ts';
 import type { GuardLimits } from '../shared/msgpack_guard.ts';
 import type { Logger } from '../shared/log.ts';
 import { MSG_ACK, MSG_ERROR, MSG_WELCOME, parseHello, PROTO_VERSION, type Hello } from '../shared/protocol.ts';
+import { decodeSampleFast } from '../shared/sample_decoder.ts';
 import { SENTINEL_VERSION } from '../shared/version.ts';
 import { ONLINE_INTERVALS } from '../shared/host_view.ts';
 import type { Authenticator, Credential } from './auth.ts';
-import { dispatch, type HandlerDeps, type SessionContext } from './handlers.ts';
+import { dispatch, handleSample, type HandlerDeps, type SessionContext } from './handlers.ts';
 import type { HostTable } from './hosts.ts';
 import { addressKey, ConnectionCounter, FailureLimiter } from './limits.ts';
 
@@ -122,15 +123,21 @@ class Session implements SessionContext {
   private onData(chunk: Buffer): void {
     if (this.state === 'closed') return;
     this.lastRxMs = this.server.deps.now();
-    const { messages, error } = this.decoder.push(chunk);
+    const { bodies, error } = this.decoder.pushBodies(chunk);
     // One atomic add per chunk, not per frame: this is the hot path.
-    if (messages.length > 0) this.stats?.framesReceived(messages.length);
-    for (const msg of messages) {
+    if (bodies.length > 0) this.stats?.framesReceived(bodies.length);
+    const limits = this.server.options.guardLimits;
+    for (const body of bodies) {
       // A message may have closed the session (an error, or a newer connection took over).
       if ((this.state as State) === 'closed') return;
       try {
-        this.onMessage(msg);
+        // Samples, once welcomed: decoded and checked in one pass when they take the usual
+        // shape; anything else (and any doubt) through the general decoder and handler map.
+        const sample = this.state === 'ready' ? decodeSampleFast(body, limits) : null;
+        if (sample) handleSample(this, sample, this.server.deps);
+        else this.onMessage(decodeBody(body, limits));
       } catch (err) {
+        if (err instanceof FrameError) this.decoder.fail(err);
         this.fail(err, true);
         return;
       }

@@ -100,18 +100,47 @@ export class FrameDecoder {
 
   push(chunk: Uint8Array): DecodeResult {
     const messages: Message[] = [];
-    if (this.error) return { messages, error: this.error };
+    const { bodies, error } = this.pushBodies(chunk);
+    for (const body of bodies) {
+      try {
+        messages.push(decodeBody(body, this.limits));
+      } catch (err) {
+        if (!(err instanceof FrameError)) throw err;
+        // The stream is broken at this frame: later frames of the chunk are not yielded.
+        this.error = err;
+        this.body = null;
+        return { messages, error: err };
+      }
+    }
+    return { messages, error };
+  }
+
+  /**
+   * Like push, but yields each whole frame's body undecoded, for a caller with a faster decoder
+   * for some frames (collector/server.ts: shared/sample_decoder.ts) that decodes the rest with
+   * decodeBody. A body may be a view into `chunk`: use it before the chunk is reused. Only the
+   * framing errors (length 0, too large) are found here.
+   */
+  pushBodies(chunk: Uint8Array): { bodies: Uint8Array[]; error: FrameError | null } {
+    const bodies: Uint8Array[] = [];
+    if (this.error) return { bodies, error: this.error };
     try {
-      this.consume(chunk, messages);
+      this.consume(chunk, bodies);
     } catch (err) {
       if (!(err instanceof FrameError)) throw err;
       this.error = err;
       this.body = null;
     }
-    return { messages, error: this.error };
+    return { bodies, error: this.error };
   }
 
-  private consume(chunk: Uint8Array, out: Message[]): void {
+  /** Marks the stream broken (a caller that decodes bodies itself found one malformed). */
+  fail(error: FrameError): void {
+    this.error ??= error;
+    this.body = null;
+  }
+
+  private consume(chunk: Uint8Array, out: Uint8Array[]): void {
     let off = 0;
     const end = chunk.length;
     while (off < end) {
@@ -131,7 +160,7 @@ export class FrameDecoder {
         }
         this.checkLength(length);
         if (end - off >= length) {
-          out.push(decodeBody(chunk.subarray(off, off + length), this.limits));
+          out.push(chunk.subarray(off, off + length));
           off += length;
           continue;
         }
@@ -147,7 +176,7 @@ export class FrameDecoder {
       if (this.bodyFill === body.length) {
         this.body = null;
         this.bodyFill = 0;
-        out.push(decodeBody(body, this.limits));
+        out.push(body);
       }
     }
   }

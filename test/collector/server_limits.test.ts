@@ -148,7 +148,11 @@ test('per-host mode: the cluster token opens nothing', async () => {
   assert.equal((await handshake(c, 'anyone', TOKEN)).code, ERROR_CODES.AUTH_FAILED);
 });
 
-test('handshake time does not tell a good token from a bad one, nor a known host from an unknown one', async () => {
+// A wrong token costs one scrypt whoever the host is, so its answer time tells no one without a
+// working token whether a host is known. A good token is remembered once scrypt accepted it
+// (collector/auth.ts): later hellos with it are answered sooner, which tells its holder nothing
+// the welcome does not (a fleet reconnecting after a restart is admitted in seconds).
+test('handshake time does not tell a known host from an unknown one; a good token is never slower', async () => {
   const { c, dir } = await collector(['--failed-handshakes-per-minute', '100000']);
   const made = await runTs('scripts/token.ts', ['add', 'timed', '--data-dir', dir]);
   const token = /^\s+(\S{43})$/m.exec(made.stdout)![1]!;
@@ -170,10 +174,9 @@ test('handshake time does not tell a good token from a bad one, nor a known host
   const median = (a: number[]): number => [...a].sort((x, y) => x - y)[a.length >> 1]!;
   const m = Object.fromEntries([...times].map(([k, v]) => [k, median(v)]));
   console.log(`handshake medians (ms): ${JSON.stringify(Object.fromEntries(Object.entries(m).map(([k, v]) => [k, Number(v.toFixed(2))])))}`);
-  for (const [k, v] of Object.entries(m)) {
-    const ratio = v / m['good token']!;
-    assert.ok(ratio > 0.5 && ratio < 2, `${k}: median ${v.toFixed(2)} ms vs good ${m['good token']!.toFixed(2)} ms`);
-  }
+  const ratio = m['unknown host']! / m['wrong token']!;
+  assert.ok(ratio > 0.5 && ratio < 2, `unknown host: median ${m['unknown host']!.toFixed(2)} ms vs wrong token ${m['wrong token']!.toFixed(2)} ms`);
+  assert.ok(m['good token']! < 2 * m['wrong token']!, `good token: median ${m['good token']!.toFixed(2)} ms vs wrong token ${m['wrong token']!.toFixed(2)} ms`);
 });
 
 test('"hello, then hang up" floods are counted: the address is refused, nothing queues, a real agent is welcomed at once', async () => {
