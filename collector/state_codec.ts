@@ -13,10 +13,7 @@
  * on reading, and the mostly empty table space of each slot costs almost nothing on disk.
  */
 import { constants as bufferConstants } from 'node:buffer';
-import { promisify } from 'node:util';
-import { gunzipSync, gzip, gzipSync } from 'node:zlib';
-
-const gzipAsync = promisify(gzip);
+import { createGzip, gunzipSync, gzipSync } from 'node:zlib';
 import { StateFileError } from '../shared/errors.ts';
 import { ShmStore } from '../shared/shm_store.ts';
 
@@ -42,13 +39,18 @@ export interface DecodedState {
   extra: Buffer | null;
 }
 
-function stateBytes(snapshot: Uint8Array, savedAtMs: number, extra: Uint8Array | null): Buffer {
+function stateHeader(snapshot: Uint8Array, savedAtMs: number, extra: Uint8Array | null): Buffer {
   const header = Buffer.alloc(STATE_HEADER_BYTES);
   header.writeUInt32BE(STATE_MAGIC, 0);
   header.writeUInt32BE(STATE_FORMAT, 4);
   header.writeDoubleBE(savedAtMs, 8);
   header.writeDoubleBE(snapshot.byteLength, 16);
   header.writeDoubleBE(extra?.byteLength ?? 0, 24);
+  return header;
+}
+
+function stateBytes(snapshot: Uint8Array, savedAtMs: number, extra: Uint8Array | null): Buffer {
+  const header = stateHeader(snapshot, savedAtMs, extra);
   return Buffer.concat(extra ? [header, snapshot, extra] : [header, snapshot]);
 }
 
@@ -59,7 +61,19 @@ export function encodeState(snapshot: Uint8Array, savedAtMs: number, extra: Uint
 
 /** encodeState, compressed on libuv's thread pool so that the collector's event loop is not held. */
 export function encodeStateAsync(snapshot: Uint8Array, savedAtMs: number, extra: Uint8Array | null = null): Promise<Buffer> {
-  return gzipAsync(stateBytes(snapshot, savedAtMs, extra), { level: GZIP_LEVEL });
+  // Streamed through one gzip, not concatenated first: no second copy of a snapshot that may
+  // be hundreds of megabytes.
+  return new Promise((resolve, reject) => {
+    const z = createGzip({ level: GZIP_LEVEL });
+    const out: Buffer[] = [];
+    z.on('data', (c: Buffer) => out.push(c));
+    z.once('error', reject);
+    z.once('end', () => resolve(Buffer.concat(out)));
+    z.write(stateHeader(snapshot, savedAtMs, extra));
+    z.write(snapshot);
+    if (extra) z.write(extra);
+    z.end();
+  });
 }
 
 /**

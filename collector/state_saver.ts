@@ -54,9 +54,20 @@ export function restoreState(dataDir: string, store: ShmStore, log: Logger): Res
   }
 }
 
+/**
+ * A save may take at most this share of the time: when one takes longer than interval/SAVE_SHARE
+ * (a large fleet: each host's slot and 15-minute ring are ~55 KiB, 550 MB at 10,000 hosts), the
+ * next waits SAVE_SHARE x its duration instead, so that saving never starves ingestion.
+ */
+export const SAVE_STRETCH = 20;
+
 /** Periodic saving. `save()` may be called at any time; saves never overlap. */
 export class StateSaver {
   private timer: NodeJS.Timeout | null = null;
+  private started = false;
+  private stretched = false;
+  /** How long the last save took, ms. */
+  lastDurationMs = 0;
   private running: Promise<void> | null = null;
   private failing = false;
   /** Saves completed, and the size of the last one in bytes (for logs and tests). */
@@ -77,13 +88,34 @@ export class StateSaver {
   start(): void {
     if (this.intervalMs <= 0) return;
     mkdirSync(this.dataDir, { recursive: true });
-    this.timer = setInterval(() => { void this.save(); }, this.intervalMs);
+    this.started = true;
+    this.schedule();
+  }
+
+  /** The next periodic save: the interval, or SAVE_STRETCH x the last save's duration if longer. */
+  /** The wait before the next periodic save, ms. */
+  nextDelayMs(): number {
+    return Math.max(this.intervalMs, SAVE_STRETCH * this.lastDurationMs);
+  }
+
+  private schedule(): void {
+    if (!this.started) return;
+    const stretch = SAVE_STRETCH * this.lastDurationMs;
+    const delay = this.nextDelayMs();
+    if ((stretch > this.intervalMs) !== this.stretched) {
+      this.stretched = stretch > this.intervalMs;
+      this.log.info(this.stretched ? 'state saves spaced out: each takes long' : 'state saves back to their interval', {
+        save_ms: Math.round(this.lastDurationMs), every_s: Math.round(delay / 1000),
+      });
+    }
+    this.timer = setTimeout(() => { void this.save().finally(() => this.schedule()); }, delay);
     this.timer.unref();
   }
 
   /** Stops the timer and writes one last save (graceful stop). */
   async stop(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
+    this.started = false;
+    if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     await this.running;
     await this.save();
@@ -99,6 +131,7 @@ export class StateSaver {
     const path = join(this.dataDir, STATE_FILE);
     const tmp = `${path}.tmp`;
     // The snapshot copies each slot under its lock, synchronously: it is one consistent moment.
+    const t0 = performance.now();
     this.hooks.beforeSnapshot?.();
     const snapshot = this.store.snapshot();
     const savedAtMs = Date.now();
@@ -117,6 +150,7 @@ export class StateSaver {
         await fh.close();
       }
       await rename(tmp, path);
+      this.lastDurationMs = performance.now() - t0;
       this.saves++;
       this.lastBytes = bytes.length;
       this.lastSavedAtMs = savedAtMs;

@@ -12,7 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { gzipSync } from 'node:zlib';
 import { HostTable } from '../../collector/hosts.ts';
 import { encodeState } from '../../collector/state_codec.ts';
-import { restoreState, STATE_FILE, StateSaver } from '../../collector/state_saver.ts';
+import { restoreState, SAVE_STRETCH, STATE_FILE, StateSaver } from '../../collector/state_saver.ts';
 import { hostView } from '../../shared/host_view.ts';
 import { createLogger, type Logger } from '../../shared/log.ts';
 import { MSG_HELLO, parseSample, PROTO_VERSION, type Hello } from '../../shared/protocol.ts';
@@ -292,4 +292,24 @@ test('stop() without start() (interval 0) still writes the last save', async (t)
   await saver.stop();
   assert.equal(saver.saves, 1);
   assert.equal(restoreState(dir, ShmStore.create(4, T0, 10), captureLog().log).restored, 2);
+});
+
+test('periodic saves keep coming; a save that takes long spaces out the next ones (SAVE_STRETCH x its duration)', async (t) => {
+  const dir = tempDir(t);
+  const { store } = filled(['a', 'b'], 3);
+  const { log, lines } = captureLog();
+  // A 1 ms interval: every real save (a write and an fsync) takes longer than 1/SAVE_STRETCH of it.
+  const saver = new StateSaver(dir, store, log, 1);
+  saver.start();
+  t.after(() => saver.stop());
+  for (let i = 0; i < 200 && saver.saves < 3; i++) await sleep(50);
+  assert.ok(saver.saves >= 3, `three periodic saves, chained (got ${saver.saves})`);
+  assert.ok(saver.lastDurationMs > 0.05 && saver.lastDurationMs < 5000, `a save took ${saver.lastDurationMs} ms`);
+  assert.equal(saver.nextDelayMs(), SAVE_STRETCH * saver.lastDurationMs);
+  assert.equal(lines.filter((l) => l.includes('state saves spaced out')).length, 1, 'said once');
+  const slow = new StateSaver(dir, store, log, 10_000);
+  slow.lastDurationMs = 100;
+  assert.equal(slow.nextDelayMs(), 10_000, 'a save well inside its interval keeps the interval');
+  slow.lastDurationMs = 2000;
+  assert.equal(slow.nextDelayMs(), 40_000);
 });
