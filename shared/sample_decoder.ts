@@ -111,6 +111,8 @@ export function decodeSampleFast(body: Uint8Array, limits: GuardLimits = DEFAULT
   }
 }
 const EMPTY = new Uint8Array(0);
+/** The key id seen at each ordinal of the last top-level map (a guess, checked before use). */
+const LAST_IDS = new Int16Array(KEY_COUNT).fill(-1);
 // Reused by every call (decoding is synchronous): no allocation per sample for them.
 const READINGS_SCRATCH = new Float64Array(READINGS.length);
 const TABLES_SCRATCH: Array<unknown[] | undefined> = new Array<unknown[] | undefined>(TABLES.length).fill(undefined);
@@ -129,7 +131,7 @@ function decodeTop(): Sample | null {
   let source: PowerSource | undefined;
   let missing: Record<string, string> | undefined;
   for (let k = 0; k < count; k++) {
-    const id = readKnownKey();
+    const id = readKnownKey(k);
     if (id < 0) return BAIL;
     if (id < 32) {
       if ((seen0 & (1 << id)) !== 0) return BAIL;
@@ -264,16 +266,28 @@ function readStrHeader(): number {
   return len <= end - pos ? len : -1;
 }
 
-/** The id of the known top-level key at pos, or -1. */
-function readKnownKey(): number {
+/**
+ * The id of the known top-level key at pos, or -1. An agent sends its keys in the same order
+ * every time: the id seen at this ordinal last time is tried first (one compare), then the index.
+ */
+function readKnownKey(ordinal: number): number {
   const len = readStrHeader();
   if (len <= 0) return -1;
+  const guess = ordinal < KEY_COUNT ? LAST_IDS[ordinal]! : -1;
+  if (guess >= 0) {
+    const k = KEY_BYTES[guess]!;
+    if (k.length === len && sameBytes(k, pos)) {
+      pos += len;
+      return guess;
+    }
+  }
   const list = KEY_INDEX.get(keyHash(buf, pos, len));
   if (list === undefined) return -1;
   for (const id of list) {
     const k = KEY_BYTES[id]!;
     if (k.length === len && sameBytes(k, pos)) {
       pos += len;
+      if (ordinal < KEY_COUNT) LAST_IDS[ordinal] = id;
       return id;
     }
   }
