@@ -1,0 +1,18 @@
+/**
+ * The task of a pool worker (scripts/bench/ingest.ts): decodes and validates every frame of a
+ * batch (length-prefixed bodies in one transferred buffer) with the collector's one-pass
+ * decoder, and answers how many were samples. What a decode worker of the collector would do.
+ */
+import { parentPort } from 'node:worker_threads';
+import { decodeSampleFast } from '../../shared/sample_decoder.ts';
+
+parentPort!.on('message', (batch: Uint8Array) => {
+  let ok = 0;
+  let off = 0;
+  while (off + 4 <= batch.length) {
+    const len = batch[off]! * 0x1000000 + ((batch[off + 1]! << 16) | (batch[off + 2]! << 8) | batch[off + 3]!);
+    if (decodeSampleFast(batch.subarray(off + 4, off + 4 + len)) !== null) ok++;
+    off += 4 + len;
+  }
+  parentPort!.postMessage(ok);
+});
