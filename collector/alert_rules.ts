@@ -212,24 +212,29 @@ export interface AlertInputs {
 }
 
 /**
- * The values a rule can test, from a validated sample. Rows of the fs table without used and
+ * The values a rule can test, from a validated sample (only the metrics in `wanted` when given:
+ * AlertService passes those of its rules). Rows of the fs table without used and
  * free bytes are skipped. Beyond MAX_ALERT_INSTANCES filesystems the fullest are kept: a full
  * disk is what the rules look for, and the bound keeps a hostile agent's 1024 rows cheap.
  */
-export function alertInputs(sample: Sample): AlertInputs {
+export function alertInputs(sample: Sample, wanted?: ReadonlySet<string>): AlertInputs {
   const values: Partial<Record<HostMetric, number | null>> = {};
-  for (const r of READINGS) {
+  // Only the metrics some rule tests, when told which: this runs for every sample.
+  const readings = wanted ? READINGS.filter((r) => wanted.has(r.name)) : READINGS;
+  for (const r of readings) {
     const v = sample[r.name];
     if (v !== undefined) values[r.name] = v;
   }
   const memUsed = sample.mem_used_bytes;
   const memTotal = sample.mem_total_bytes;
-  if (memUsed !== undefined && memTotal !== undefined && memTotal > 0) values.mem_used_pct = (memUsed / memTotal) * 100;
+  if ((!wanted || wanted.has('mem_used_pct')) && memUsed !== undefined && memTotal !== undefined && memTotal > 0) values.mem_used_pct = (memUsed / memTotal) * 100;
   const swapUsed = sample.swap_used_bytes;
   const swapTotal = sample.swap_total_bytes;
-  if (swapTotal === 0) values.swap_used_pct = null;
+  if (wanted && !wanted.has('swap_used_pct')) { /* not tested by any rule */ }
+  else if (swapTotal === 0) values.swap_used_pct = null;
   else if (swapUsed !== undefined && swapTotal !== undefined) values.swap_used_pct = (swapUsed / swapTotal) * 100;
   let fs: Array<{ instance: string; value: number }> = [];
+  if (wanted && !wanted.has('fs_used_pct')) return { values, fs };
   for (const row of sample.fs ?? []) {
     const used = row.used_bytes;
     const free = row.free_bytes;

@@ -39,6 +39,8 @@ export function ruleViews(rules: readonly AlertRule[]): RuleView[] {
 export class AlertService {
   readonly engine: AlertEngine;
   private readonly inputs = new Map<string, AlertInputs>();
+  /** The metrics the rules test: all a sample's inputs are cut down to. */
+  private readonly wanted: ReadonlySet<string>;
   private readonly rules: RuleView[];
   private timer: NodeJS.Timeout | null = null;
   private version = 0;
@@ -50,6 +52,7 @@ export class AlertService {
 
   constructor(private readonly deps: AlertServiceDeps) {
     this.engine = new AlertEngine(deps.rules);
+    this.wanted = new Set(deps.rules.map((r) => r.metric));
     this.rules = ruleViews(deps.rules);
     this.now = deps.now ?? Date.now;
     this.startedAtMs = this.now();
@@ -57,7 +60,7 @@ export class AlertService {
 
   /** HostTable.onLatest: a sample became `host`'s latest reading. */
   observe(host: string, sample: Sample): void {
-    if (this.engine.rules.length > 0) this.inputs.set(host, alertInputs(sample));
+    if (this.engine.rules.length > 0) this.inputs.set(host, alertInputs(sample, this.wanted));
   }
 
   start(): void {

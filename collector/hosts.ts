@@ -25,6 +25,15 @@ export interface HostOwner {
  * that an agent whose clock ran ahead and was then corrected is not ignored for long.
  */
 export const FUTURE_TOLERANCE_MS = 60_000;
+
+/** The numeric fields recordSample writes, in the order of LATEST_SCRATCH. */
+const LATEST_FIELDS: readonly NumField[] = Object.freeze([
+  NUM.LAST_WRITE_MS, NUM.RECEIVED_AT_MS, NUM.SAMPLE_TS_MS, NUM.SAMPLE_SEQ, NUM.SAMPLES_TOTAL,
+  ...READINGS.map((r) => READING_NUM[r.name]), NUM.POWER_SOURCE,
+]);
+// Reused by every call (the collector's one writer thread, synchronous).
+const LATEST_SCRATCH = new Float64Array(LATEST_FIELDS.length);
+const HISTORY_SCRATCH = new Float64Array(HISTORY_SERIES.length);
 /** A sample time further than this from the collector's clock is noted on the host, ms. */
 export const CLOCK_SKEW_NOTE_MS = 5 * 60_000;
 /**
@@ -213,27 +222,28 @@ export class HostTable {
     // capped for ordering.
     const placedMs = sample.ts + entry.clockOffsetMs;
     if (placedMs <= nowMs + FUTURE_TOLERANCE_MS) {
-      this.store.writeHistory(entry.slot, placedMs, HISTORY_SERIES.map((name) => sample[name] ?? Number.NaN));
+      for (let k = 0; k < HISTORY_SERIES.length; k++) HISTORY_SCRATCH[k] = sample[HISTORY_SERIES[k]!] ?? Number.NaN;
+      this.store.writeHistory(entry.slot, placedMs, HISTORY_SCRATCH);
       this.onPlaced?.(host, entry.slot, placedMs, sample, entry.intervalMs);
     }
     const orderMs = Math.min(placedMs, nowMs + FUTURE_TOLERANCE_MS);
     if (orderMs < entry.newestMs) return 'history';
     entry.newestMs = orderMs;
     entry.samples++;
-    const numbers: Array<readonly [NumField, number]> = [
-      [NUM.LAST_WRITE_MS, nowMs],
-      [NUM.RECEIVED_AT_MS, nowMs],
-      [NUM.SAMPLE_TS_MS, sample.ts],
-      [NUM.SAMPLE_SEQ, sample.seq],
-      [NUM.SAMPLES_TOTAL, entry.samples],
-    ];
+    // Written from one reused array (LATEST_FIELDS order): no pair allocated per field.
+    const v = LATEST_SCRATCH;
+    v[0] = nowMs;
+    v[1] = nowMs;
+    v[2] = sample.ts;
+    v[3] = sample.seq;
+    v[4] = entry.samples;
     // A reading absent from this sample becomes NaN: the page must not show a stale value as current.
-    for (const r of READINGS) numbers.push([READING_NUM[r.name], sample[r.name] ?? Number.NaN]);
-    numbers.push([NUM.POWER_SOURCE, sample.power_source ? POWER_SOURCE_CODE[sample.power_source] : Number.NaN]);
+    for (let r = 0; r < READINGS.length; r++) v[5 + r] = sample[READINGS[r]!.name] ?? Number.NaN;
+    v[5 + READINGS.length] = sample.power_source ? POWER_SOURCE_CODE[sample.power_source] : Number.NaN;
     // Same rule for tables: one absent from this sample is emptied, not left showing old rows.
     const tables: Partial<Record<TableName, TableInput>> = {};
     for (const t of TABLES) tables[t.name] = (sample[t.name] ?? []) as TableInput;
-    this.store.write(entry.slot, { numbers, strings: [[STR.NOTE, formatNote(sample, nowMs)]], tables, ...(sample.truncated ? { truncatedBefore: sample.truncated } : {}) });
+    this.store.write(entry.slot, { numberFields: LATEST_FIELDS, numberValues: v, strings: [[STR.NOTE, formatNote(sample, nowMs)]], tables, ...(sample.truncated ? { truncatedBefore: sample.truncated } : {}) });
     this.onLatest?.(host, sample);
     return 'stored';
   }

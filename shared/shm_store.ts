@@ -26,6 +26,9 @@ export const MAX_READ_ATTEMPTS = 1000;
 export interface SlotUpdate {
   flags?: number;
   numbers?: ReadonlyArray<readonly [NumField, number]>;
+  /** The same as `numbers`, as two parallel arrays: values[k] goes to fields[k] (no pair per field). */
+  numberFields?: readonly NumField[];
+  numberValues?: ArrayLike<number>;
   strings?: ReadonlyArray<readonly [StrField, string]>;
   /** Tables to replace whole; a table not named keeps its rows. */
   tables?: Partial<Record<TableName, TableInput>>;
@@ -178,6 +181,12 @@ export class ShmStore {
     if (update.numbers) {
       const f64Base = (base + SLOT_NUMBERS) >> 3;
       for (const [field, value] of update.numbers) this.f64[f64Base + field] = value;
+    }
+    if (update.numberFields && update.numberValues) {
+      const f64Base = (base + SLOT_NUMBERS) >> 3;
+      const fields = update.numberFields;
+      const values = update.numberValues;
+      for (let k = 0; k < fields.length; k++) this.f64[f64Base + fields[k]!] = values[k]!;
     }
     if (update.strings) {
       for (const [field, value] of update.strings) {

@@ -103,7 +103,7 @@ async function main(): Promise<void> {
   const pool2 = await poolRate(2, QUICK ? 1000 : 3000);
   const dir = mkdtempSync(join(tmpdir(), 'sentinel-bench-'));
   const token = 'bench-token';
-  const child = spawn(process.execPath, [...process.execArgv, 'collector/main.ts', '--listen', '127.0.0.1:0', '--http', '127.0.0.1:0', '--data-dir', dir, '--token', token, '--log-level', 'error'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [...process.execArgv, ...(process.env['BENCH_PROF'] ? ['--cpu-prof', '--cpu-prof-dir=' + process.env['BENCH_PROF']] : []), 'collector/main.ts', '--listen', '127.0.0.1:0', '--http', '127.0.0.1:0', '--data-dir', dir, '--token', token, '--log-level', 'error'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
   try {
     let out = '';
     const { port, base } = await new Promise<{ port: number; base: string }>((resolve, reject) => {

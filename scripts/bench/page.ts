@@ -17,7 +17,9 @@ import { closeServer, listenLoopback } from '../../test/helpers/http_client.ts';
 import { FIXTURE_READINGS, makeStore } from '../../test/helpers/store_fixture.ts';
 import { machine, table, writeResult } from './common.ts';
 
-const { values: opts } = parseArgs({ options: { hosts: { type: 'string', default: '500' }, seconds: { type: 'string', default: '20' } }, strict: false, allowPositionals: true });
+const { values: opts } = parseArgs({ options: { hosts: { type: 'string', default: '500' }, seconds: { type: 'string' }, quick: { type: 'boolean', default: false } }, strict: false, allowPositionals: true });
+// --quick: the smoke check of `npm run bench -- --quick`, a 5 s window.
+if (opts.seconds === undefined) opts.seconds = opts.quick === true ? '5' : '20';
 const HOSTS = Number(opts.hosts);
 const WINDOW_S = Number(opts.seconds);
 if (!Number.isInteger(HOSTS) || HOSTS < 1 || HOSTS > 10_000 || !Number.isInteger(WINDOW_S) || WINDOW_S < 5 || WINDOW_S > 600) {

@@ -6,7 +6,7 @@ import {
   parseAlertRules, parseWebhookUrls, warnThreshold, type AlertRule,
 } from '../../collector/alert_rules.ts';
 import { ConfigError, ERROR_CODES } from '../../shared/errors.ts';
-import { MSG_SAMPLE, READINGS, type Sample } from '../../shared/protocol.ts';
+import { MSG_SAMPLE, parseSample, READINGS, type Sample } from '../../shared/protocol.ts';
 
 const names = (rules: readonly AlertRule[]): string[] => rules.map((r) => r.name);
 
@@ -189,4 +189,18 @@ test(`alertInputs: beyond ${MAX_ALERT_INSTANCES} filesystems the fullest are kep
   assert.equal(got.fs.length, MAX_ALERT_INSTANCES);
   assert.equal(got.fs[0]!.instance, '/m1023');
   assert.ok(got.fs.every((f) => f.value >= (960 / 1024) * 100));
+});
+
+test('alertInputs keeps only the metrics the rules test when told which', () => {
+  const sample = parseSample({
+    type: 'sample', seq: 1, ts: 1, cpu_pct: 50, load_1m: 2, mem_total_bytes: 100, mem_used_bytes: 25, swap_total_bytes: 0,
+    fs: [{ mount: '/', size_bytes: 10, used_bytes: 9, free_bytes: 1 }],
+  });
+  const all = alertInputs(sample);
+  assert.deepEqual(all.values, { cpu_pct: 50, load_1m: 2, mem_total_bytes: 100, mem_used_bytes: 25, swap_total_bytes: 0, mem_used_pct: 25, swap_used_pct: null });
+  assert.deepEqual(all.fs, [{ instance: '/', value: 90 }]);
+  const some = alertInputs(sample, new Set(['cpu_pct', 'mem_used_pct']));
+  assert.deepEqual(some.values, { cpu_pct: 50, mem_used_pct: 25 });
+  assert.deepEqual(some.fs, []);
+  assert.deepEqual(alertInputs(sample, new Set(['fs_used_pct', 'swap_used_pct'])), { values: { swap_used_pct: null }, fs: [{ instance: '/', value: 90 }] });
 });
