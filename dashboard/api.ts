@@ -1,9 +1,8 @@
 /** The JSON the API serves, built from one pass over shared memory. Pure apart from the store read. */
-import { hostDetail, hostView, type HostDetail, type HostView } from '../shared/host_view.ts';
-import { HISTORY_SERIES, HISTORY_STEP_MS, NUM, RING_TIMES, ringBytes, ringValuesOffset, SLOT_FLAG_USED, STR } from '../shared/shm_layout.ts';
-import type { StoredRow } from '../shared/shm_tables.ts';
+import { hostDetail, type HostDetail, type HostView } from '../shared/host_view.ts';
+import { hostsJsonOf } from './hosts_json.ts';
+import { HISTORY_SERIES, HISTORY_STEP_MS, NUM, RING_TIMES, ringBytes, ringValuesOffset, STR } from '../shared/shm_layout.ts';
 import type { ShmStore } from '../shared/shm_store.ts';
-import { SENTINEL_VERSION } from '../shared/version.ts';
 
 /** An active alert as the collector's alert engine reports it (see collector/alerts.ts). */
 export interface AlertView {
@@ -122,109 +121,12 @@ export function thresholdsOf(rules: readonly RuleView[]): Thresholds {
   return out;
 }
 
-function pct(part: number | null, whole: number | null): number | null {
-  return part === null || whole === null || whole <= 0 ? null : (part / whole) * 100;
-}
-
-function fullest(rows: ReadonlyArray<StoredRow | number | null> | undefined): { pct: number | null; mount: string | null } {
-  let best: { pct: number | null; mount: string | null } = { pct: null, mount: null };
-  for (const row of rows ?? []) {
-    if (row === null || typeof row !== 'object') continue;
-    const used = row['used_bytes'];
-    const free = row['free_bytes'];
-    if (typeof used !== 'number' || typeof free !== 'number' || used + free <= 0) continue;
-    const p = (used / (used + free)) * 100;
-    if (best.pct === null || p > best.pct) best = { pct: p, mount: typeof row['mount'] === 'string' ? row['mount'] : null };
-  }
-  return best;
-}
-
+/**
+ * The /api/hosts payload as objects. Built from the same text the route serves
+ * (dashboard/hosts_json.ts, fragments cached per slot), so the two cannot drift apart.
+ */
 export function hostsPayload(store: ShmStore, nowMs: number, feed: AlertFeed = EMPTY_ALERT_FEED, energy: EnergyInfo = NO_ENERGY_INFO): HostsPayload {
-  const byHost = new Map<string, HostAlertRef[]>();
-  for (const a of feed.alerts) {
-    let list = byHost.get(a.host);
-    if (!list) byHost.set(a.host, (list = []));
-    list.push({ rule: a.rule, metric: a.metric, instance: a.instance, state: a.state });
-  }
-  const hosts: OverviewHost[] = [];
-  const used = store.slotsUsed();
-  for (let i = 0; i < used; i++) {
-    // With tables: the fullest filesystem is in the fs table.
-    const slot = store.readSlot(i, true);
-    if (!slot || (slot.flags & SLOT_FLAG_USED) === 0) continue;
-    const view = hostView(slot, nowMs);
-    const disk = fullest(slot.tables?.fs.rows);
-    hosts.push({
-      ...view,
-      mem_used_pct: pct(view.mem_used_bytes, view.mem_total_bytes),
-      disk_fullest_pct: disk.pct,
-      disk_fullest_mount: disk.mount,
-      alerts: byHost.get(view.name) ?? [],
-    });
-  }
-  hosts.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  const summary: FleetSummary = {
-    hosts: hosts.length, online: 0, stale: 0, offline: 0, cpu_pct: null, cpu_cores: 0,
-    mem_used_bytes: null, mem_total_bytes: null, power_w: null, power_hosts: 0,
-    alerts_firing: feed.alerts.filter((a) => a.state === 'firing').length, power_measured_hosts: 0, power_estimated_hosts: 0,
-    energy_today_kwh: null, energy_month_kwh: null, cost_today: null, cost_month: null, projected_month_kwh: null, projected_month_cost: null,
-    currency: energy.currency,
-  };
-  const add = (a: number | null, b: number | null): number | null => (b === null ? a : (a ?? 0) + b);
-  let busyCores = 0;
-  for (const h of hosts) {
-    summary[h.status]++;
-    // Energy counts every host, offline ones too: what they drew today was drawn.
-    const e = h.energy;
-    if (e) {
-      summary.energy_today_kwh = add(summary.energy_today_kwh, e.today_kwh);
-      summary.energy_month_kwh = add(summary.energy_month_kwh, e.month_kwh);
-      summary.cost_today = add(summary.cost_today, e.today_cost);
-      summary.cost_month = add(summary.cost_month, e.month_cost);
-      // A host without a basis adds what it drew this month so far (projection.ts, sumProjections).
-      if (e.projection) {
-        summary.projected_month_kwh = add(summary.projected_month_kwh, e.projection.month_kwh);
-        summary.projected_month_cost = add(summary.projected_month_cost, e.projection.month_cost);
-      }
-    }
-    if (h.status !== 'online') continue;
-    if (h.cpu_pct !== null) {
-      const cores = h.cpu_cores ?? 1;
-      busyCores += (h.cpu_pct / 100) * cores;
-      summary.cpu_cores += cores;
-    }
-    if (h.mem_used_bytes !== null && h.mem_total_bytes !== null) {
-      summary.mem_used_bytes = (summary.mem_used_bytes ?? 0) + h.mem_used_bytes;
-      summary.mem_total_bytes = (summary.mem_total_bytes ?? 0) + h.mem_total_bytes;
-    }
-    const watts = h.readings.power_w;
-    if (watts !== null) {
-      summary.power_w = (summary.power_w ?? 0) + watts;
-      summary.power_hosts++;
-      if (h.power_source === 'measured') summary.power_measured_hosts++;
-      if (h.power_source === 'estimated') summary.power_estimated_hosts++;
-    }
-  }
-  // Hosts without a projection basis yet still count with their month so far, once any host has one.
-  if (summary.projected_month_kwh !== null) {
-    for (const h of hosts) {
-      if (!h.energy || h.energy.projection) continue;
-      summary.projected_month_kwh += h.energy.month_kwh;
-      if (summary.projected_month_cost !== null && h.energy.month_cost !== null) summary.projected_month_cost += h.energy.month_cost;
-    }
-  }
-  if (energy.currency === null) {
-    summary.cost_today = summary.cost_month = summary.projected_month_cost = null;
-  }
-  if (summary.cpu_cores > 0) summary.cpu_pct = (busyCores / summary.cpu_cores) * 100;
-  return {
-    now_ms: nowMs,
-    collector: { version: SENTINEL_VERSION, started_at_ms: store.createdAtMs, capacity: store.capacity, slots_used: store.slotsUsed() },
-    summary,
-    thresholds: thresholdsOf(feed.rules),
-    alerts: feed.alerts,
-    hosts,
-  };
+  return JSON.parse(hostsJsonOf(store).payloadJson(nowMs, feed, energy).toString('utf8')) as HostsPayload;
 }
 
 export interface AlertsPayload {

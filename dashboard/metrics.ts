@@ -27,7 +27,10 @@ import type { HostDetail, HostStatus, HostView } from '../shared/host_view.ts';
 import { READINGS, type ReadingName, type TableName } from '../shared/protocol.ts';
 import { SENTINEL_VERSION } from '../shared/version.ts';
 import { isLeftOut, READING_EXPORTS, READING_FAMILIES, TABLE_EXPORTS, type ReadingExport, type ReadingFamily, type TableExport } from './metric_families.ts';
-import { PromWriter } from './prom_text.ts';
+import { checkLabelName, escapeLabelValue, PromWriter } from './prom_text.ts';
+
+/** Label names already checked (ours, from metric_families.ts: a handful). */
+const CHECKED_LABELS = new Set<string>();
 
 type Labels = Readonly<Record<string, string>>;
 type Series = ReadonlyArray<readonly [labels: Labels, value: number | null]>;
@@ -136,7 +139,18 @@ function readingSeries(family: ReadingFamily): HostMetric['series'] | null {
  * The rows of one table as label sets and cells, rows with a label set already seen left out (a
  * bind mount listed twice, two names cut to the same prefix): the first one wins.
  */
+/** Rows by host and table within one scrape: several families read the same table. */
+const ROWS_SEEN = new WeakMap<HostView | HostDetail, Map<TableName, Array<{ labels: Labels; cell: (col: string) => number | null }>>>();
+
 function tableRows(h: HostView | HostDetail, table: TableName, spec: TableExport): Array<{ labels: Labels; cell: (col: string) => number | null }> {
+  let byTable = ROWS_SEEN.get(h);
+  if (!byTable) ROWS_SEEN.set(h, (byTable = new Map()));
+  let rows = byTable.get(table);
+  if (!rows) byTable.set(table, (rows = tableRowsOf(h, table, spec)));
+  return rows;
+}
+
+function tableRowsOf(h: HostView | HostDetail, table: TableName, spec: TableExport): Array<{ labels: Labels; cell: (col: string) => number | null }> {
   const rows = 'tables' in h ? h.tables[table] : undefined;
   if (!rows) return [];
   const seen = new Set<string>();
@@ -226,6 +240,9 @@ export const COLLECTOR_METRICS: readonly CollectorMetric[] = Object.freeze([
   { name: 'sentinel_webhook_deliveries_total', type: 'counter', help: 'Webhook deliveries by result: delivered (2xx), failed (gave up after retries), dropped (never sent: queue full or shutting down).', series: (s) => byCode(s.webhook_deliveries_total, 'result', new Set(WEBHOOK_RESULTS)) },
 ] satisfies CollectorMetric[]);
 
+/** The tables /metrics writes series from (the others are left out): a scrape reads only these. */
+export const METRIC_TABLES: readonly TableName[] = Object.freeze((Object.keys(TABLE_EXPORTS) as TableName[]).filter((t) => !isLeftOut(TABLE_EXPORTS[t])));
+
 export const BUILD_INFO_METRIC = 'sentinel_build_info';
 
 /** Readings and table columns the protocol defines and /metrics leaves out on purpose, for tests and docs. */
@@ -258,12 +275,26 @@ export function metricsText(hosts: readonly (HostDetail | HostView)[], nowMs: nu
   }
   const sorted = [...byName.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const w = new PromWriter();
+  // Each host's label written once; each series is unique by construction (names deduplicated
+  // above, table rows by tableRows), so the writer's per-sample checks are skipped.
+  const hostLabels = sorted.map((h) => `host="${escapeLabelValue(h.name)}"`);
   for (const m of HOST_METRICS) {
     w.family(m.name, m.type, m.help);
-    for (const h of sorted) {
+    for (let k = 0; k < sorted.length; k++) {
+      const h = sorted[k]!;
       if (m.reading && h.status !== 'online') continue;
       for (const [labels, value] of m.series(h, nowMs, ctx)) {
-        if (value !== null) w.sample(m.name, { host: h.name, ...labels }, value);
+        if (value === null) continue;
+        let text = hostLabels[k]!;
+        for (const key in labels) {
+          if (!CHECKED_LABELS.has(key)) {
+            checkLabelName(key);
+            if (key === 'host') throw new TypeError(`metric ${m.name} sets the host label itself`);
+            CHECKED_LABELS.add(key);
+          }
+          text += `,${key}="${escapeLabelValue(labels[key]!)}"`;
+        }
+        w.sampleText(m.name, text, value);
       }
     }
   }

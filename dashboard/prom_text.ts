@@ -15,12 +15,15 @@ export type PromType = 'counter' | 'gauge' | 'histogram' | 'summary' | 'untyped'
 export const METRIC_NAME_RE = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 export const LABEL_NAME_RE = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 
+const NEEDS_ESCAPE = /[\\"\n]/;
+
 /**
  * Escapes a label value for use between double quotes: backslash, double quote and line feed,
  * the three the format defines (a parser refuses any other escape, so nothing else is touched;
  * CR, NUL, U+2028 and the like are legal as they are and stay inside the quotes).
  */
 export function escapeLabelValue(s: string): string {
+  if (!NEEDS_ESCAPE.test(s)) return s;
   return s.replace(/[\\"\n]/g, (c) => (c === '\\' ? '\\\\' : c === '"' ? '\\"' : '\\n'));
 }
 
@@ -129,6 +132,20 @@ export class PromWriter {
     fam.lines.push(line);
   }
 
+  /**
+   * Adds one sample whose labels are already written: `labelText` is `a="x",b="y"` with every
+   * value escaped (escapeLabelValue) and every name checked (checkLabelName), or ''. No
+   * duplicate check: for callers that make each series unique themselves (dashboard/metrics.ts
+   * writes thousands of hosts per scrape, where the check costs more than the writing).
+   */
+  sampleText(name: string, labelText: string, value: number): void {
+    const fam = this.bySampleName.get(name);
+    if (!fam || (name === fam.name && !SUFFIXES[fam.type].includes(''))) {
+      throw new TypeError(`sample ${JSON.stringify(name)} belongs to no declared family`);
+    }
+    fam.lines.push(labelText === '' ? `${name} ${formatValue(value)}` : `${name}{${labelText}} ${formatValue(value)}`);
+  }
+
   /** The whole answer; every line, the last included, ends with a line feed. Empty if no samples. */
   toString(): string {
     let out = '';
@@ -136,7 +153,7 @@ export class PromWriter {
       if (fam.lines.length === 0) continue;
       if (fam.help !== '') out += `# HELP ${fam.name} ${escapeHelp(fam.help)}\n`;
       out += `# TYPE ${fam.name} ${fam.type}\n`;
-      for (const line of fam.lines) out += `${line}\n`;
+        if (fam.lines.length > 0) out += `${fam.lines.join('\n')}\n`;
     }
     return out;
   }

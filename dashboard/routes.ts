@@ -7,11 +7,12 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { CollectorStats } from '../shared/collector_stats.ts';
 import { ShmStore } from '../shared/shm_store.ts';
 import { hostDetail, type HostDetail } from '../shared/host_view.ts';
-import { alertsPayload, historyPayload, hostDetailPayload, hostsPayload, sparklinesPayload, type AlertFeed, type EnergyInfo } from './api.ts';
+import { alertsPayload, historyPayload, hostDetailPayload, sparklinesPayload, type AlertFeed, type EnergyInfo } from './api.ts';
+import { hostsJsonOf } from './hosts_json.ts';
 import type { EnergyQuery } from '../collector/energy_report.ts';
 import { MAX_PROJECTION_DAYS } from '../collector/projection.ts';
 import type { EventHub } from './events.ts';
-import { metricsText } from './metrics.ts';
+import { METRIC_TABLES, metricsText } from './metrics.ts';
 import { PROM_CONTENT_TYPE } from './prom_text.ts';
 import { SLOT_FLAG_USED } from '../shared/shm_layout.ts';
 import type { PageAssets } from './page.ts';
@@ -90,7 +91,7 @@ type Route = (req: IncomingMessage, res: ServerResponse, ctx: RouteContext) => v
 
 const ROUTES: ReadonlyMap<string, Route> = new Map<string, Route>([
   ['/', (req, res, ctx) => send(req, res, 200, 'text/html; charset=utf-8', ctx.assets.html, { 'cache-control': 'no-cache', 'content-security-policy': ctx.assets.csp })],
-  ['/api/hosts', (req, res, ctx) => sendJson(req, res, 200, hostsPayload(ctx.store, ctx.now(), ctx.feed(), ctx.energy))],
+  ['/api/hosts', (req, res, ctx) => send(req, res, 200, 'application/json; charset=utf-8', hostsJsonOf(ctx.store).payloadJson(ctx.now(), ctx.feed(), ctx.energy), { 'cache-control': 'no-store' })],
   ['/api/energy', (req, res, ctx) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const days = intParam(url, 'days', ctx.energy.projectionDays, 1, MAX_PROJECTION_DAYS);
@@ -139,7 +140,7 @@ const ROUTES: ReadonlyMap<string, Route> = new Map<string, Route>([
     const hosts: HostDetail[] = [];
     const used = ctx.store.slotsUsed();
     for (let i = 0; i < used; i++) {
-      const slot = ctx.store.readSlot(i, true);
+      const slot = ctx.store.readSlotPart(i, METRIC_TABLES);
       if (slot && (slot.flags & SLOT_FLAG_USED) !== 0) hosts.push(hostDetail(slot, now));
     }
     send(req, res, 200, PROM_CONTENT_TYPE, metricsText(hosts, now, ctx.stats ? ctx.stats.snapshot(ctx.store) : null, { currency: ctx.energy.currency }), { 'cache-control': 'no-store' });

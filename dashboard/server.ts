@@ -7,7 +7,8 @@ import { createServer as createHttpServer, type Server, type ServerOptions } fro
 import { createServer as createHttpsServer } from 'node:https';
 import type { CollectorStats } from '../shared/collector_stats.ts';
 import type { ShmStore } from '../shared/shm_store.ts';
-import { EMPTY_ALERT_FEED, hostsPayload, NO_ENERGY_INFO, type AlertFeed, type EnergyInfo } from './api.ts';
+import { EMPTY_ALERT_FEED, NO_ENERGY_INFO, type AlertFeed, type EnergyInfo } from './api.ts';
+import { hostsJsonOf, SlotChanges } from './hosts_json.ts';
 import type { EnergyQuery } from '../collector/energy_report.ts';
 import { EventHub, type EventHubOptions } from './events.ts';
 import { loadPageAssets } from './page.ts';
@@ -55,10 +56,18 @@ export function createDashboardServer(store: ShmStore, opts: DashboardServerOpti
   const httpToken = opts.httpToken ?? '';
   const feed = opts.feed ?? ((): AlertFeed => EMPTY_ALERT_FEED);
   const energy = opts.energy ?? NO_ENERGY_INFO;
+  const hosts = hostsJsonOf(store);
+  const changes = new SlotChanges(store);
   const events = new EventHub(
-    () => JSON.stringify(hostsPayload(store, now(), feed(), energy)),
+    () => hosts.payloadJson(now(), feed(), energy, 'event: hosts\ndata: ', '\n\n'),
     () => `${store.changeMark()}/${feed().version}`,
     { now, ...opts.events },
+    {
+      reset: () => changes.reset(),
+      changed: () => changes.changed(),
+      build: (slots) => hosts.deltaJson(slots, now(), feed(), 'event: delta\ndata: ', '\n\n'),
+      size: () => store.slotsUsed(),
+    },
   );
   const sparkCache = new Map<string, { atMs: number; body: string }>();
   const options: ServerOptions = {

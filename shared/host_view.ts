@@ -83,6 +83,20 @@ export interface HostDetail extends HostView {
   truncated: Record<TableName, number>;
 }
 
+// Module bindings as locals: under tsx each access to an imported binding is a getter call,
+// and these are read per field per host (thousands of hosts per answer).
+const F = NUM;
+const S = STR;
+const CODE = POWER_SOURCE_CODE;
+const FLAG_CONNECTED = SLOT_FLAG_CONNECTED;
+const READING_FIELDS = READINGS.map((r) => [r.name, READING_NUM[r.name]] as const);
+
+function readingsOf(n: Float64Array): Record<ReadingName, number | null> {
+  const out = {} as Record<ReadingName, number | null>;
+  for (const [name, field] of READING_FIELDS) out[name] = num(n[field]);
+  return out;
+}
+
 function num(v: number | undefined): number | null {
   return v === undefined || Number.isNaN(v) ? null : v;
 }
@@ -92,9 +106,9 @@ function num(v: number | undefined): number | null {
  * sample for longer (or none yet); offline: not connected. Judged by the collector's clock.
  */
 export function hostStatus(slot: SlotData, nowMs: number): HostStatus {
-  if ((slot.flags & SLOT_FLAG_CONNECTED) === 0) return 'offline';
-  const received = slot.numbers[NUM.RECEIVED_AT_MS]!;
-  const interval = num(slot.numbers[NUM.INTERVAL_MS]) ?? 1000;
+  if ((slot.flags & FLAG_CONNECTED) === 0) return 'offline';
+  const received = slot.numbers[F.RECEIVED_AT_MS]!;
+  const interval = num(slot.numbers[F.INTERVAL_MS]) ?? 1000;
   if (Number.isNaN(received)) return 'stale';
   return nowMs - received <= ONLINE_INTERVALS * interval ? 'online' : 'stale';
 }
@@ -102,44 +116,44 @@ export function hostStatus(slot: SlotData, nowMs: number): HostStatus {
 export function hostView(slot: SlotData, nowMs: number): HostView {
   const n = slot.numbers;
   const s = slot.strings;
-  const received = num(n[NUM.RECEIVED_AT_MS]);
+  const received = num(n[F.RECEIVED_AT_MS]);
   return {
-    name: s[STR.HOST]!,
+    name: s[S.HOST]!,
     status: hostStatus(slot, nowMs),
     slot: slot.index,
     age_ms: received === null ? null : Math.max(0, nowMs - received),
     received_at_ms: received,
-    sample_ts_ms: num(n[NUM.SAMPLE_TS_MS]),
-    sample_seq: num(n[NUM.SAMPLE_SEQ]),
-    samples_total: num(n[NUM.SAMPLES_TOTAL]) ?? 0,
-    interval_ms: num(n[NUM.INTERVAL_MS]),
-    connected_since_ms: (slot.flags & SLOT_FLAG_CONNECTED) !== 0 ? num(n[NUM.CONNECTED_AT_MS]) : null,
-    disconnected_at_ms: (slot.flags & SLOT_FLAG_CONNECTED) === 0 ? num(n[NUM.DISCONNECTED_AT_MS]) : null,
-    agent: s[STR.AGENT_VERSION]!,
-    os: s[STR.OS]!,
-    kernel: s[STR.KERNEL]!,
-    arch: s[STR.ARCH]!,
-    cpu_model: s[STR.CPU_MODEL]!,
-    cpu_cores: num(n[NUM.CPU_CORES]),
-    cpu_pct: num(n[NUM.CPU_PCT]),
-    load: [num(n[NUM.LOAD_1M]), num(n[NUM.LOAD_5M]), num(n[NUM.LOAD_15M])],
-    mem_total_bytes: num(n[NUM.MEM_TOTAL_BYTES]),
-    mem_used_bytes: num(n[NUM.MEM_USED_BYTES]),
-    mem_available_bytes: num(n[NUM.MEM_AVAILABLE_BYTES]),
-    swap_total_bytes: num(n[NUM.SWAP_TOTAL_BYTES]),
-    swap_used_bytes: num(n[NUM.SWAP_USED_BYTES]),
-    uptime_s: num(n[NUM.UPTIME_S]),
-    note: s[STR.NOTE]!,
-    readings: Object.fromEntries(READINGS.map((r) => [r.name, num(n[READING_NUM[r.name]])])) as Record<ReadingName, number | null>,
-    boot_time_ms: bootTimeMs(num(n[NUM.SAMPLE_TS_MS]), num(n[NUM.UPTIME_S])),
-    power_source: powerSource(n[NUM.POWER_SOURCE]),
+    sample_ts_ms: num(n[F.SAMPLE_TS_MS]),
+    sample_seq: num(n[F.SAMPLE_SEQ]),
+    samples_total: num(n[F.SAMPLES_TOTAL]) ?? 0,
+    interval_ms: num(n[F.INTERVAL_MS]),
+    connected_since_ms: (slot.flags & FLAG_CONNECTED) !== 0 ? num(n[F.CONNECTED_AT_MS]) : null,
+    disconnected_at_ms: (slot.flags & FLAG_CONNECTED) === 0 ? num(n[F.DISCONNECTED_AT_MS]) : null,
+    agent: s[S.AGENT_VERSION]!,
+    os: s[S.OS]!,
+    kernel: s[S.KERNEL]!,
+    arch: s[S.ARCH]!,
+    cpu_model: s[S.CPU_MODEL]!,
+    cpu_cores: num(n[F.CPU_CORES]),
+    cpu_pct: num(n[F.CPU_PCT]),
+    load: [num(n[F.LOAD_1M]), num(n[F.LOAD_5M]), num(n[F.LOAD_15M])],
+    mem_total_bytes: num(n[F.MEM_TOTAL_BYTES]),
+    mem_used_bytes: num(n[F.MEM_USED_BYTES]),
+    mem_available_bytes: num(n[F.MEM_AVAILABLE_BYTES]),
+    swap_total_bytes: num(n[F.SWAP_TOTAL_BYTES]),
+    swap_used_bytes: num(n[F.SWAP_USED_BYTES]),
+    uptime_s: num(n[F.UPTIME_S]),
+    note: s[S.NOTE]!,
+    readings: readingsOf(n),
+    boot_time_ms: bootTimeMs(num(n[F.SAMPLE_TS_MS]), num(n[F.UPTIME_S])),
+    power_source: powerSource(n[F.POWER_SOURCE]),
     energy: hostEnergy(n, nowMs),
   };
 }
 
 function powerSource(code: number | undefined): PowerSource | null {
-  if (code === POWER_SOURCE_CODE.measured) return 'measured';
-  if (code === POWER_SOURCE_CODE.estimated) return 'estimated';
+  if (code === CODE.measured) return 'measured';
+  if (code === CODE.estimated) return 'estimated';
   return null;
 }
 
@@ -149,32 +163,32 @@ function powerSource(code: number | undefined): PowerSource | null {
  * NaN since-time (a slot of an older collector, or no power yet): null.
  */
 export function hostEnergy(n: Float64Array, nowMs: number): HostEnergy | null {
-  const since = n[NUM.ENERGY_SINCE_MS]!;
+  const since = n[F.ENERGY_SINCE_MS]!;
   if (!(since > 0)) return null;
   const within = (until: number): boolean => until > nowMs;
-  const today = within(n[NUM.ENERGY_TODAY_UNTIL_MS]!);
-  const month = within(n[NUM.ENERGY_MONTH_UNTIL_MS]!);
+  const today = within(n[F.ENERGY_TODAY_UNTIL_MS]!);
+  const month = within(n[F.ENERGY_MONTH_UNTIL_MS]!);
   const kwh = (v: number | undefined, live: boolean): number => (live ? num(v) ?? 0 : 0);
   const cost = (v: number | undefined, live: boolean): number | null => {
     const c = num(v);
     return c === null ? null : live ? c : 0;
   };
-  const projLive = within(n[NUM.PROJ_UNTIL_MS]!) && num(n[NUM.PROJ_MONTH_KWH]) !== null;
+  const projLive = within(n[F.PROJ_UNTIL_MS]!) && num(n[F.PROJ_MONTH_KWH]) !== null;
   return {
-    today_kwh: kwh(n[NUM.ENERGY_TODAY_KWH], today),
-    today_cost: cost(n[NUM.ENERGY_TODAY_COST], today),
-    month_kwh: kwh(n[NUM.ENERGY_MONTH_KWH], month),
-    month_cost: cost(n[NUM.ENERGY_MONTH_COST], month),
-    total_kwh: num(n[NUM.ENERGY_TOTAL_KWH]) ?? 0,
-    total_cost: num(n[NUM.ENERGY_TOTAL_COST]),
+    today_kwh: kwh(n[F.ENERGY_TODAY_KWH], today),
+    today_cost: cost(n[F.ENERGY_TODAY_COST], today),
+    month_kwh: kwh(n[F.ENERGY_MONTH_KWH], month),
+    month_cost: cost(n[F.ENERGY_MONTH_COST], month),
+    total_kwh: num(n[F.ENERGY_TOTAL_KWH]) ?? 0,
+    total_cost: num(n[F.ENERGY_TOTAL_COST]),
     since_ms: since,
     projection: projLive
       ? {
-        month_kwh: n[NUM.PROJ_MONTH_KWH]!,
-        month_cost: num(n[NUM.PROJ_MONTH_COST]),
-        next_kwh: num(n[NUM.PROJ_NEXT_KWH]) ?? 0,
-        next_cost: num(n[NUM.PROJ_NEXT_COST]),
-        days: num(n[NUM.PROJ_DAYS]) ?? 0,
+        month_kwh: n[F.PROJ_MONTH_KWH]!,
+        month_cost: num(n[F.PROJ_MONTH_COST]),
+        next_kwh: num(n[F.PROJ_NEXT_KWH]) ?? 0,
+        next_cost: num(n[F.PROJ_NEXT_COST]),
+        days: num(n[F.PROJ_DAYS]) ?? 0,
       }
       : null,
   };

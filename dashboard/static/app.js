@@ -1,10 +1,13 @@
 // The overview page's wiring: the view state and its controls, the updates (Server-Sent Events,
-// polling when the stream breaks), the sparklines, and one render per update. What to show is
+// polling when the stream breaks), the sparklines, and one render per update. The stream's
+// `hosts` snapshots render everything (order, filter, fleet header); its `delta` events replace
+// the hosts they carry and update those rows in place once per frame, leaving the order and the
+// filter to the next snapshot (at most a couple of seconds away). What to show is
 // worked out in overview.js (pure); overview_view.js keeps the DOM in step. Inlined by page.ts
 // last, after chart.js, overview.js and overview_view.js, as one module script.
 import { liveState } from './chart.js';
 import {
-  COLUMNS, bannerModel, currencyOf, defaultDir, fleetModel, formatAge, initialState, normalizeHosts, rowModel,
+  COLUMNS, bannerModel, currencyOf, defaultDir, fleetModel, formatAge, initialState, normalizeHost, normalizeHosts, rowModel,
   serialiseQuery, serialiseStored, thresholdsOf, toggleSort, visibleHosts,
 } from './overview.js';
 import {
@@ -51,6 +54,12 @@ import {
   /** performance.now() when `payload` arrived: ages tick on from the payload's. */
   let payloadAt = 0;
   let hosts = [];
+  /** Host name -> its index in `hosts`. */
+  let hostIndex = new Map();
+  /** Names whose row a delta changed, drawn at the next animation frame. */
+  const changedRows = new Set();
+  let rowFrame = 0;
+  let deltas = 0;
   let lastOkAt = 0;
   let failed = false;
   let transport = 'connecting';
@@ -160,11 +169,78 @@ import {
     payload = data;
     payloadAt = performance.now();
     hosts = normalizeHosts(data);
+    hostIndex = new Map(hosts.map((h, i) => [h.name, i]));
+    changedRows.clear();
     lastOkAt = Date.now();
     failed = false;
     errorBox.hidden = true;
     render();
     tickLive();
+  }
+
+  /**
+   * A `delta` event: the hosts it carries replace theirs; their rows are drawn at the next frame.
+   * Ages are re-based on the snapshot's arrival, as every age on the page counts from there.
+   */
+  function applyDelta(data) {
+    if (payload === null || !data || typeof data !== 'object' || !Array.isArray(data.hosts)) return;
+    const shift = performance.now() - payloadAt;
+    let added = false;
+    for (const raw of data.hosts) {
+      if (!raw || typeof raw !== 'object' || typeof raw.name !== 'string') continue;
+      const h = normalizeHost(raw);
+      if (h.ageMs !== null) h.ageMs -= shift;
+      const at = hostIndex.get(h.name);
+      if (at === undefined) {
+        hostIndex.set(h.name, hosts.length);
+        hosts.push(h);
+        added = true;
+      } else {
+        hosts[at] = h;
+        changedRows.add(h.name);
+      }
+    }
+    lastOkAt = Date.now();
+    failed = false;
+    // A new host needs a place in the order: a whole render. So does a change while the order
+    // or the status filter depends on values; those renders are spaced out (a busy fleet sends
+    // a delta every 25 ms) and show values and order of one moment.
+    if (added) render();
+    else if (state.sort !== 'name' || state.status !== 'all') scheduleRender();
+    else if (rowFrame === 0 && changedRows.size > 0) rowFrame = requestAnimationFrame(drawChangedRows);
+    tickLive();
+  }
+
+  /** Least time between two whole renders caused by deltas, ms. */
+  const DELTA_RENDER_GAP_MS = 250;
+  let renderTimer = null;
+
+  function scheduleRender() {
+    if (renderTimer !== null) return;
+    const wait = Math.max(0, renderedAt + DELTA_RENDER_GAP_MS - performance.now());
+    renderTimer = setTimeout(() => requestAnimationFrame(() => { renderTimer = null; changedRows.clear(); render(); }), wait);
+  }
+
+  function drawChangedRows() {
+    rowFrame = 0;
+    if (payload === null) return;
+    performance.mark('sentinel-delta-start');
+    const thresholds = thresholdsOf(payload);
+    const currency = currencyOf(payload);
+    const view = items[state.view];
+    for (const name of changedRows) {
+      const item = view.get(name);
+      const at = hostIndex.get(name);
+      if (!item || at === undefined || !item.root.isConnected) continue;
+      const h = hosts[at];
+      item.ageMs = h.ageMs;
+      updateItem(item, rowModel(h, thresholds, currency));
+      updateAge(item, formatAge(ageNow(item.ageMs)));
+    }
+    changedRows.clear();
+    if (++deltas % 600 === 0) performance.clearMeasures('sentinel-delta');
+    performance.measure('sentinel-delta', 'sentinel-delta-start');
+    performance.clearMarks('sentinel-delta-start');
   }
 
   /** Once a second: the ages, a stream that fell silent, the live indicator. */
@@ -232,6 +308,12 @@ import {
         pollTimer = null;
       }
       try { apply(data); } catch { /* a malformed event: the next one or the watchdog decides */ }
+    });
+    source.addEventListener('delta', (ev) => {
+      streamAt = Date.now();
+      let data;
+      try { data = JSON.parse(ev.data); } catch { return; }
+      applyDelta(data);
     });
     // A 404 (no stream on this collector), a dropped connection or a proxy that buffers: poll.
     source.addEventListener('error', streamFailed);

@@ -42,9 +42,14 @@ function openStream(url: string): Promise<{ res: IncomingMessage; events: SseEve
           for (const w of [...waiters]) if (w.pred(e)) { waiters.splice(waiters.indexOf(w), 1); w.resolve(e); }
         }
       });
+      // An event that came before anyone waited (the first snapshot can arrive with the
+      // headers) still counts, once.
+      const taken = new Set<SseEvent>();
       const next = (pred: (e: SseEvent) => boolean): Promise<SseEvent> => new Promise((res2, rej2) => {
+        const early = events.find((e) => !taken.has(e) && pred(e));
+        if (early) { taken.add(early); res2(early); return; }
         const timer = setTimeout(() => rej2(new Error(`no matching event within ${WAIT_MS} ms`)), WAIT_MS);
-        waiters.push({ pred, resolve: (e) => { clearTimeout(timer); res2(e); } });
+        waiters.push({ pred, resolve: (e) => { clearTimeout(timer); taken.add(e); res2(e); } });
       });
       resolve({ res, events, next, close: () => req.destroy() });
     });
@@ -78,9 +83,10 @@ test('events: a new sample reaches a connected client within a second, with the 
 
   const sentAt = Date.now();
   fx.sample('alpha', { ...FIXTURE_READINGS, cpu_pct: 77.25 }, sentAt);
-  const seen = await stream.next((e) => e.event === 'hosts' && JSON.parse(e.data).hosts[0].cpu_pct === 77.25);
+  // Since deltas, a sample travels in the next tick's `delta` event (snapshots every 2 s carry it too).
+  const seen = await stream.next((e) => (e.event === 'hosts' || e.event === 'delta') && JSON.parse(e.data).hosts[0].cpu_pct === 77.25);
   const latency = seen.atMs - sentAt;
-  // The hub checks every 200 ms and pushes at most every 750 ms: under a second plus scheduling.
+  // A tick is 25 ms: well under a second plus scheduling.
   assert.ok(latency < 2000, `sample reached the stream after ${latency} ms`);
   t.diagnostic(`sample to event: ${latency} ms`);
 });
@@ -187,5 +193,76 @@ test('events: a client that reads slowly still gets the newest snapshot', async 
   // newest arrive; a hub that queued every snapshot would take far longer to catch up.
   const newest = (): number => Math.max(0, ...[...text.matchAll(/"n":(\d+)/g)].map((m) => Number(m[1])));
   await waitFor(`a snapshot at least as new as ${last}`, () => newest() >= last, WAIT_MS);
+  sock.destroy();
+});
+
+test('events: a delta carries only the hosts that changed, within a tick of the sample', async (t) => {
+  const fx = makeStore([
+    { name: 'alpha', status: 'online', intervalMs: 60_000 },
+    { name: 'beta', status: 'online', intervalMs: 60_000 },
+    { name: '<img src=x onerror=alert(1)>', status: 'online', intervalMs: 60_000 },
+  ]);
+  // No snapshot after the first: whatever arrives is a delta.
+  const server = createDashboardServer(fx.store, { events: { tickMs: 25, minGapMs: 60_000, maxGapMs: 60_000 } });
+  const base = await listenLoopback(server);
+  t.after(() => closeServer(server));
+  const stream = await openStream(`${base}/api/events`);
+  t.after(() => stream.close());
+  await stream.next((e) => e.event === 'hosts');
+  const latencies: number[] = [];
+  for (let k = 0; k < 10; k++) {
+    const sentAt = Date.now();
+    fx.sample('alpha', { ...FIXTURE_READINGS, cpu_pct: k }, sentAt);
+    const e = await stream.next((x) => x.event === 'delta' && JSON.parse(x.data).hosts.some((h: { cpu_pct: number }) => h.cpu_pct === k));
+    latencies.push(e.atMs - sentAt);
+    const d = JSON.parse(e.data) as { now_ms: number; hosts: Array<{ name: string; sample_ts_ms: number; status: string; alerts: unknown[] }> };
+    assert.deepEqual(d.hosts.map((h) => h.name), ['alpha'], 'only the host that changed');
+    assert.equal(d.hosts[0]!.sample_ts_ms, sentAt);
+    assert.equal(d.hosts[0]!.status, 'online');
+    assert.ok(typeof d.now_ms === 'number');
+  }
+  // A hostile name travels as JSON data: the event stays one line.
+  fx.sample('<img src=x onerror=alert(1)>', FIXTURE_READINGS, Date.now());
+  const hostile = await stream.next((x) => x.event === 'delta' && x.data.includes('onerror'));
+  assert.equal(JSON.parse(hostile.data).hosts[0].name, '<img src=x onerror=alert(1)>');
+  assert.equal(stream.events.filter((e) => e.event === 'hosts').length, 1, 'no snapshot in between');
+  latencies.sort((a, b) => a - b);
+  // One 25 ms tick plus scheduling on a busy shared machine.
+  assert.ok(latencies[Math.floor(latencies.length / 2)]! < 250, `median sample to delta ${latencies.join(',')} ms`);
+  t.diagnostic(`sample to delta event: ${latencies.join(', ')} ms`);
+});
+
+test('events: a busy client gets its missed slots merged into one delta (or a snapshot), never a queue', async (t) => {
+  let n = 0;
+  const pad = 'x'.repeat(256 * 1024);
+  const built: number[] = [];
+  const FLEET = 100;
+  let tickNo = 0;
+  const hub = new EventHub(() => JSON.stringify({ n: ++n, pad }), () => 0, { tickMs: 5, minGapMs: 60_000, maxGapMs: 60_000, stallMs: 60_000 }, {
+    reset: () => undefined,
+    // Three slots change on each tick, walking the fleet.
+    changed: () => { tickNo++; return [tickNo % FLEET, (tickNo + 1) % FLEET, (tickNo + 2) % FLEET]; },
+    build: (slots) => { const list = [...slots]; built.push(list.length); return formatEvent('delta', JSON.stringify({ slots: list, pad })); },
+    size: () => FLEET,
+  });
+  const server = createServer((req, res) => hub.accept(req, res, {}));
+  await listenLoopback(server);
+  t.after(() => { hub.close(); return closeServer(server); });
+  const addr = server.address();
+  assert.ok(addr && typeof addr === 'object');
+  const sock = connect(addr.port, '127.0.0.1');
+  sock.pause();
+  sock.write('GET /api/events HTTP/1.1\r\nHost: x\r\n\r\n');
+  await waitFor('deltas merged for the busy client', () => hub.dropped > 30, WAIT_MS);
+  const builtWhileBusy = built.length;
+  // Read again: the client is owed one delta of the slots it missed (at most the fleet), or a snapshot.
+  let text = '';
+  sock.setEncoding('utf8');
+  sock.on('data', (c: string) => { text = (text + c).slice(-600 * 1024); });
+  const snapshotsBefore = n;
+  sock.resume();
+  await waitFor('the client caught up', () => built.length > builtWhileBusy + 2 || n > snapshotsBefore, WAIT_MS);
+  assert.ok(built.every((size) => size <= FLEET), `merged deltas stay within the fleet: ${built.join(',')}`);
+  assert.ok(built.length < hub.deltas + 10, 'one build per tick, not one per client and tick');
   sock.destroy();
 });

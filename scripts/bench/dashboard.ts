@@ -1,0 +1,226 @@
+/**
+ * What the dashboard worker pays per answer at fleet scale, beside issue 7's targets:
+ * /api/hosts (built and serialised, cold: every slot changed since the last answer, and warm:
+ * fragments cached; and through a real HTTP request to a real server over loopback), /metrics,
+ * /api/sparklines, the SSE snapshot and one delta tick (hosts / 40 changed: one sample a second
+ * each, a 25 ms tick), and sample-to-delta latency on the stream with the dashboard in its own
+ * worker thread while the main thread writes every host once a second, as the collector does.
+ * Hosts are written through the collector's own write path (test/helpers/store_fixture.ts).
+ *
+ * `npm run bench -- dashboard [--hosts 1000,10000] [--quick]`; --quick: 1,000 hosts, 60 s of
+ * history, a 3 s latency window (about 20 s in all). History: 900 s at 1,000 hosts, 60 s at
+ * 10,000 (900 s would take minutes to write; the rings are 900 buckets either way, so reading
+ * them costs the same).
+ */
+import { request } from 'node:http';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import { Worker } from 'node:worker_threads';
+import { EMPTY_ALERT_FEED, NO_ENERGY_INFO, sparklinesPayload } from '../../dashboard/api.ts';
+import { HostsJson, SlotChanges } from '../../dashboard/hosts_json.ts';
+import { METRIC_TABLES, metricsText } from '../../dashboard/metrics.ts';
+import { createDashboardServer } from '../../dashboard/server.ts';
+import { hostDetail } from '../../shared/host_view.ts';
+import type { Readings } from '../../shared/protocol.ts';
+import { SLOT_FLAG_USED } from '../../shared/shm_layout.ts';
+import { closeServer, listenLoopback } from '../../test/helpers/http_client.ts';
+import { FIXTURE_READINGS, makeStore, type StoreFixture } from '../../test/helpers/store_fixture.ts';
+import { machine, table, writeResult } from './common.ts';
+
+const { values: opts } = parseArgs({ options: { hosts: { type: 'string', default: '1000,10000' }, quick: { type: 'boolean', default: false } }, strict: false, allowPositionals: true });
+const QUICK = opts.quick === true;
+const FLEETS = QUICK ? [1000] : String(opts.hosts).split(',').map(Number);
+if (FLEETS.some((n) => !Number.isInteger(n) || n < 1 || n > 20_000)) {
+  console.error(`dashboard: --hosts takes whole numbers from 1 to 20000, comma-separated, got ${String(opts.hosts)}`);
+  process.exit(2);
+}
+const ROUNDS = QUICK ? 5 : 7;
+const LATENCY_S = QUICK ? 3 : 8;
+const GIB = 1024 ** 3;
+/** Targets of issue 7, ms, at the fleet size each names. */
+const TARGET = { hosts10k: 50, metrics1k: 100, deltaP99: 50 };
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+function quantile(xs: number[], q: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0 ? Number.NaN : s[Math.max(0, Math.ceil(q * s.length) - 1)]!;
+}
+
+/** Median ms of `fn` over ROUNDS runs after one warm-up (`before` runs untimed before each). */
+async function time<T>(fn: () => T | Promise<T>, before: () => void = () => undefined): Promise<{ ms: number; result: T }> {
+  before();
+  let result = await fn();
+  const ms: number[] = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    before();
+    const t0 = performance.now();
+    result = await fn();
+    ms.push(performance.now() - t0);
+  }
+  return { ms: median(ms), result };
+}
+
+const readings = (i: number, s: number): Readings => ({
+  ...FIXTURE_READINGS, cpu_pct: (s + i) % 100, net_rx_bps: 1e6, net_tx_bps: 2e5, temp_max_c: 55, power_w: 120,
+  fs: [
+    { mount: '/', type: 'ext4', size_bytes: 100 * GIB, used_bytes: 50 * GIB, free_bytes: 45 * GIB },
+    { mount: '/var', type: 'xfs', size_bytes: 10 * GIB, used_bytes: 9 * GIB, free_bytes: 0.5 * GIB },
+  ],
+  net: [{ name: 'eth0', rx_bps: 1e6, tx_bps: 2e5 }],
+  cpu_cores_pct: new Array(8).fill(25),
+} as Readings);
+
+/** The store, and the time of its last samples: the figures are taken as of then, every host online. */
+function build(hosts: number, historyS: number): { fx: StoreFixture; now: number } {
+  const start = Date.now() - historyS * 1000;
+  const fx = makeStore([], { capacity: hosts, nowMs: start });
+  for (let i = 0; i < hosts; i++) fx.add({ name: `host-${i}`, status: 'online', intervalMs: 1000, readings: readings(i, 0) }, start);
+  for (let s = 1; s <= historyS; s++) for (let i = 0; i < hosts; i++) fx.sample(`host-${i}`, readings(i, s), start + s * 1000);
+  return { fx, now: start + historyS * 1000 };
+}
+
+function get(url: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    request(url, (res) => {
+      let n = 0;
+      res.on('data', (c: Buffer) => { n += c.length; });
+      res.on('end', () => resolve(n));
+    }).on('error', reject).end();
+  });
+}
+
+/**
+ * The dashboard in a worker thread of its own over the store; the main thread writes every host
+ * once a second (spread over 25 ms steps) and reads /api/events: per delta host, arrival time
+ * minus the sample's time. The worker's event-loop use stands for its CPU.
+ */
+async function latency(fx: StoreFixture, hosts: number): Promise<{ p50: number; p99: number; max: number; n: number; workerBusyPct: number; deltaHostsPerEvent: number; snapshots: number; mainStallMaxMs: number }> {
+  const worker = new Worker(new URL('../../dashboard/worker_boot.mjs', import.meta.url), { workerData: { buffer: fx.store.buffer, host: '127.0.0.1', port: 0 } });
+  const port = await new Promise<number>((resolve, reject) => {
+    worker.on('message', (m: { type: string; port?: number; error?: string }) => { if (m.type === 'listening') resolve(m.port!); if (m.type === 'failed') reject(new Error(m.error)); });
+    worker.once('error', reject);
+  });
+  const lat: number[] = [];
+  let events = 0;
+  let deltaHosts = 0;
+  let snapshots = 0;
+  const req = request(`http://127.0.0.1:${port}/api/events`);
+  req.on('response', (res) => {
+    let buf = '';
+    // Where the search for the next event's end goes on: a 13 MiB snapshot arrives in many
+    // chunks, and scanning it from the start at each one would make this client the bottleneck.
+    let scanned = 0;
+    res.setEncoding('utf8');
+    res.on('data', (c: string) => {
+      buf += c;
+      let end: number;
+      while ((end = buf.indexOf('\n\n', scanned)) >= 0) {
+        const block = buf.slice(0, end);
+        buf = buf.slice(end + 2);
+        scanned = 0;
+        const at = Date.now();
+        if (block.startsWith('event: hosts')) { snapshots++; continue; }
+        if (!block.startsWith('event: delta')) continue;
+        const d = JSON.parse(block.slice(block.indexOf('data: ') + 6)) as { hosts: Array<{ sample_ts_ms: number }> };
+        events++;
+        deltaHosts += d.hosts.length;
+        for (const h of d.hosts) lat.push(at - h.sample_ts_ms);
+      }
+      scanned = Math.max(0, buf.length - 1);
+    });
+  });
+  req.end();
+  const STEP_MS = 25;
+  const perStep = Math.ceil(hosts / (1000 / STEP_MS));
+  let next = 0;
+  let seq = 1_000_000;
+  const writer = setInterval(() => {
+    const now = Date.now();
+    for (let k = 0; k < perStep; k++) { fx.sample(`host-${next}`, readings(next, seq++), now); next = (next + 1) % hosts; }
+  }, STEP_MS);
+  await new Promise((r) => setTimeout(r, 1500));
+  lat.length = 0;
+  events = deltaHosts = snapshots = 0;
+  // The writer and this client share the main thread: its stalls show up as latency too.
+  const loop = monitorEventLoopDelay({ resolution: 10 });
+  loop.enable();
+  const elu0 = worker.performance.eventLoopUtilization();
+  await new Promise((r) => setTimeout(r, LATENCY_S * 1000));
+  const elu = worker.performance.eventLoopUtilization(elu0);
+  loop.disable();
+  const mainStallMaxMs = loop.max / 1e6;
+  clearInterval(writer);
+  req.destroy();
+  await worker.terminate();
+  return { p50: quantile(lat, 0.5), p99: quantile(lat, 0.99), max: quantile(lat, 1), n: lat.length, workerBusyPct: elu.utilization * 100, deltaHostsPerEvent: events ? deltaHosts / events : 0, snapshots, mainStallMaxMs };
+}
+
+async function fleet(hosts: number): Promise<Record<string, unknown>> {
+  const historyS = QUICK ? 60 : hosts > 2000 ? 60 : 900;
+  const t0 = performance.now();
+  const { fx, now } = build(hosts, historyS);
+  const buildS = (performance.now() - t0) / 1000;
+  const store = fx.store;
+  // Cold: a new cache each round, so every slot is read and every fragment built (all changed).
+  const cold = await time(() => new HostsJson(store).payloadJson(now, EMPTY_ALERT_FEED, NO_ENERGY_INFO));
+  const hj = new HostsJson(store);
+  const warm = await time(() => hj.payloadJson(now, EMPTY_ALERT_FEED, NO_ENERGY_INFO));
+  // A delta tick at one sample a second per host and a 25 ms tick: hosts / 40 slots changed.
+  const perTick = Math.ceil(hosts / 40);
+  let from = 0;
+  const changes = new SlotChanges(store);
+  const tick = await time(() => {
+    const slots = changes.changed();
+    return hj.deltaJson(slots, now, EMPTY_ALERT_FEED, 'event: delta\ndata: ', '\n\n');
+  }, () => {
+    changes.reset();
+    for (let k = 0; k < perTick; k++) { fx.sample(`host-${(from + k) % hosts}`, readings(from + k, 7), now); }
+    from += perTick;
+  });
+  const spark = await time(() => JSON.stringify(sparklinesPayload(store, 900, 60, now)));
+  const metrics = await time(() => {
+    const details = [];
+    for (let i = 0; i < store.slotsUsed(); i++) {
+      const slot = store.readSlotPart(i, METRIC_TABLES);
+      if (slot && (slot.flags & SLOT_FLAG_USED) !== 0) details.push(hostDetail(slot, now));
+    }
+    return metricsText(details, now, null);
+  });
+  const server = createDashboardServer(store, { now: () => now + 500 });
+  const base = await listenLoopback(server);
+  // Through HTTP, cold (a sample for every host before each request, as 1 s apart at 1 sample/s) and warm.
+  let s = 100;
+  const httpCold = await time(() => get(`${base}/api/hosts`), () => { s++; for (let i = 0; i < hosts; i++) fx.sample(`host-${i}`, readings(i, s), now + s); });
+  const httpWarm = await time(() => get(`${base}/api/hosts`));
+  const httpMetrics = await time(() => get(`${base}/metrics`));
+  await closeServer(server);
+  const lat = await latency(fx, hosts);
+  const rows = [
+    { what: `/api/hosts build + JSON, cold (every slot changed)`, ms: cold.ms.toFixed(1), target: hosts === 10_000 ? `< ${TARGET.hosts10k}` : '', size: `${(cold.result.length / 2 ** 20).toFixed(1)} MiB` },
+    { what: `/api/hosts build + JSON, warm (fragments cached)`, ms: warm.ms.toFixed(1), target: hosts === 10_000 ? `< ${TARGET.hosts10k}` : '', size: '' },
+    { what: `GET /api/hosts over loopback, cold / warm`, ms: `${httpCold.ms.toFixed(1)} / ${httpWarm.ms.toFixed(1)}`, target: '', size: '' },
+    { what: `/metrics build`, ms: metrics.ms.toFixed(1), target: hosts === 1000 ? `< ${TARGET.metrics1k}` : '', size: `${(metrics.result.length / 2 ** 20).toFixed(1)} MiB` },
+    { what: `GET /metrics over loopback`, ms: httpMetrics.ms.toFixed(1), target: hosts === 1000 ? `< ${TARGET.metrics1k}` : '', size: '' },
+    { what: `/api/sparklines, ${historyS} s of 900 into 60 points`, ms: spark.ms.toFixed(1), target: '', size: `${(spark.result.length / 2 ** 20).toFixed(1)} MiB` },
+    { what: `SSE snapshot (= warm /api/hosts, framed)`, ms: warm.ms.toFixed(1), target: '', size: '' },
+    { what: `SSE delta tick, ${perTick} hosts changed (seq scan + build)`, ms: tick.ms.toFixed(2), target: '', size: `${(tick.result.length / 1024).toFixed(0)} KiB` },
+    { what: `sample -> delta on the stream, p50 / p99 / max`, ms: `${lat.p50.toFixed(0)} / ${lat.p99.toFixed(0)} / ${lat.max.toFixed(0)}`, target: hosts === 10_000 ? `p99 < ${TARGET.deltaP99}` : '', size: `${lat.n} samples` },
+    { what: `longest stall of the writer + client thread meanwhile`, ms: lat.mainStallMaxMs.toFixed(0), target: '', size: '' },
+    { what: `dashboard worker busy while streaming (1 client)`, ms: `${lat.workerBusyPct.toFixed(1)} %`, target: '', size: `${lat.deltaHostsPerEvent.toFixed(0)} hosts/delta` },
+  ];
+  const m = machine();
+  console.log(`\ndashboard: ${hosts} hosts, ${historyS} s of history each (written in ${buildS.toFixed(0)} s), medians of ${ROUNDS}; ${m.cores} cores, ${m.model}, Node ${m.node}\n`);
+  console.log(table(rows));
+  return {
+    hosts, history_s: historyS, hosts_cold_ms: cold.ms, hosts_warm_ms: warm.ms, hosts_bytes: cold.result.length, http_hosts_cold_ms: httpCold.ms, http_hosts_warm_ms: httpWarm.ms,
+    metrics_ms: metrics.ms, http_metrics_ms: httpMetrics.ms, metrics_bytes: metrics.result.length, sparklines_ms: spark.ms, delta_tick_ms: tick.ms, delta_tick_hosts: perTick,
+    delta_latency_ms: { p50: lat.p50, p99: lat.p99, max: lat.max, n: lat.n }, worker_busy_pct: lat.workerBusyPct, main_thread_stall_max_ms: lat.mainStallMaxMs, snapshots_in_window: lat.snapshots, rows,
+  };
+}
+
+const results = [];
+for (const n of FLEETS) results.push(await fleet(n));
+console.log(`\nwritten: ${writeResult('dashboard', { quick: QUICK, targets_ms: TARGET, fleets: results })}`);
