@@ -28,6 +28,14 @@ const SEQ_ROOM_BYTES = 16;
 
 /** A copy of `body` (a sample without `type` and `seq`) that fits in `maxFrameBytes`. */
 export function fitSample(body: Message, maxFrameBytes = DEFAULT_MAX_FRAME_BYTES): Message {
+  return fitSampleSized(body, maxFrameBytes).body;
+}
+
+/**
+ * fitSample, and the size of the result's frame with seq 0, bytes: the sender hands it to the
+ * sample buffer, which would otherwise encode the sample once more just to count it.
+ */
+export function fitSampleSized(body: Message, maxFrameBytes = DEFAULT_MAX_FRAME_BYTES): { body: Message; frameBytes: number } {
   const out: Message = { ...body };
   const truncated: Record<string, number> = { ...(body['truncated'] as Record<string, number> | undefined) };
   for (const t of TABLES) {
@@ -37,9 +45,9 @@ export function fitSample(body: Message, maxFrameBytes = DEFAULT_MAX_FRAME_BYTES
     out[t.name] = rows.slice(0, SENT_ROWS[t.name]);
   }
   if (Object.keys(truncated).length > 0) out['truncated'] = truncated;
-  const size = (m: Message): number => encodeFrame({ type: MSG_SAMPLE, seq: 0, ...m }).length + SEQ_ROOM_BYTES;
-  let bytes = size(out);
-  if (bytes <= maxFrameBytes) return out;
+  const frameBytes = (m: Message): number => encodeFrame({ type: MSG_SAMPLE, seq: 0, ...m }).length;
+  let bytes = frameBytes(out);
+  if (bytes + SEQ_ROOM_BYTES <= maxFrameBytes) return { body: out, frameBytes: bytes };
   const bySize = TABLES.map((t) => t.name).filter((n) => Array.isArray(out[n]))
     .map((n) => ({ n, bytes: encodeFrame({ [n]: out[n] }).length }))
     .sort((a, b) => b.bytes - a.bytes);
@@ -48,8 +56,8 @@ export function fitSample(body: Message, maxFrameBytes = DEFAULT_MAX_FRAME_BYTES
     delete out[n];
     missing[n] = `left out: the sample would exceed the collector's ${maxFrameBytes}-byte frame limit`;
     out['missing'] = missing;
-    bytes = size(out);
-    if (bytes <= maxFrameBytes) break;
+    bytes = frameBytes(out);
+    if (bytes + SEQ_ROOM_BYTES <= maxFrameBytes) break;
   }
-  return out;
+  return { body: out, frameBytes: bytes };
 }

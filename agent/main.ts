@@ -1,4 +1,20 @@
-/** The agent's command line: wiring only. */
+/**
+ * The agent's command line: wiring only.
+ *
+ * Deployed as precompiled JavaScript under `node --jitless` (`npm run build`, then
+ * `node --jitless dist/agent/main.js ...`; README, Deployment). Measured with
+ * `npm run bench -- agent` (60 s, one run, both side by side): --jitless keeps the agent at
+ * 52 MiB resident instead of 58 (V8 no longer maps or runs its compilers' code, nor keeps
+ * machine code), at no CPU cost seen (0.35 % of one core against 0.38 %): the agent runs a few
+ * milliseconds of JavaScript a second, which the interpreter handles as well as compiled code.
+ * --lite-mode on top saved nothing more; --max-semi-space-size=1 (the heap stays small) and
+ * --single-threaded (V8's background threads; Node's worker threads, which the GPU probe uses,
+ * are not affected) saved no memory. --jitless also turns WebAssembly off, which the agent does
+ * not use. From a checkout, `npm run agent` (tsx) takes ~19 MiB more than plain node for the
+ * TypeScript loader (76 against 57 MiB in the same run), plus tsx's esbuild process.
+ */
+// First: it must run before any module loads msgpackr.
+import './msgpack_env.ts';
 import { configFromCommandLine, exitOnStartFailure, stopOnSignals } from '../shared/cli.ts';
 import { createLogger } from '../shared/log.ts';
 import { startAgent } from './agent.ts';

@@ -89,9 +89,12 @@ export class SampleBuffer {
     return this.nextId - 1;
   }
 
-  /** Appends a sample (newest). Call `trim()` after: the bounds are not enforced here. */
-  push(ts: number, body: Message): BufferedSample {
-    const bytes = encodeFrame({ type: MSG_SAMPLE, seq: 0, ...body }).length + SEQ_SLACK_BYTES;
+  /**
+   * Appends a sample (newest). Call `trim()` after: the bounds are not enforced here.
+   * `frameBytes`: the size of its frame with seq 0, when the caller has just encoded it (fitSampleSized).
+   */
+  push(ts: number, body: Message, frameBytes?: number): BufferedSample {
+    const bytes = (frameBytes ?? encodeFrame({ type: MSG_SAMPLE, seq: 0, ...body }).length) + SEQ_SLACK_BYTES;
     const sample: BufferedSample = { id: this.nextId++, ts, body, bytes };
     this.items.push(sample);
     this.heldBytes += bytes;

@@ -10,7 +10,7 @@ import { connect, isIP, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { ERROR_CODES } from '../shared/errors.ts';
 import { DEFAULT_MAX_FRAME_BYTES, encodeFrame, FrameDecoder, type Message } from '../shared/frame_codec.ts';
-import { fitSample } from './fit_sample.ts';
+import { fitSampleSized } from './fit_sample.ts';
 import type { Logger } from '../shared/log.ts';
 import { MSG_ACK, MSG_ERROR, MSG_FACTS, MSG_HELLO, MSG_WELCOME, PROTO_VERSION, type Facts, type Hello, type Readings } from '../shared/protocol.ts';
 import type { SampleFields } from './collectors/types.ts';
@@ -150,8 +150,8 @@ export class Sender extends EventEmitter {
     const raw: Message = { ts, ...readings, ...fields };
     if (Object.keys(missing).length > 0) raw['missing'] = missing;
     // Encoded before any welcome may have told the limit: the default is the floor a collector accepts.
-    const body = fitSample(raw, this.maxFrameBytes);
-    this.buffer.push(ts, body);
+    const { body, frameBytes } = fitSampleSized(raw, this.maxFrameBytes);
+    this.buffer.push(ts, body, frameBytes);
     this.flush();
     // Trimmed after the flush, so that with no room at all (bufferMaxSamples 0) a sample still goes out when it can.
     this.lose(this.buffer.trim());

@@ -1,9 +1,12 @@
 /**
  * `npx tsx scripts/measure_si_calls.ts collectors [ROUNDS] [GAP_MS]`: the same for this agent's
  * own collectors (agent/collectors/index.ts): each collector alone, then the whole fast class as
- * one round and the whole slow class, wall time and child processes per round. The GPU collector's
- * si.graphics() runs in a worker thread, whose child processes this wrapper cannot see (the
- * `graphics` row of the si table counts them).
+ * one round and the whole slow class, wall time, CPU time (process.cpuUsage(): every thread of this
+ * process, the thread pool and a GPU probe's worker included, children not) and child processes per
+ * round. The GPU collector's si.graphics() runs in a worker thread, whose child processes this
+ * wrapper cannot see (the `graphics` row of the si table counts them); after its first probe finds
+ * no live GPU it answers from memory until IDLE_REPROBE_MS (gpu.ts), so its later rounds cost
+ * next to nothing.
  *
  * `npx tsx scripts/measure_si_calls.ts [ROUNDS] [GAP_MS]`: which `systeminformation` calls are cheap
  * enough for every sample on this machine, and which belong in a slower class. For each call:
@@ -42,15 +45,23 @@ if (process.argv[2] === 'collectors') {
   for (const unit of units) {
     await unit.run(); // warm-up: the delta collectors take their baseline (and wait) here
     const times: number[] = [];
+    const cpuMs: number[] = [];
     counts.spawns = 0;
     for (let i = 0; i < rounds; i++) {
       await new Promise((r) => setTimeout(r, gapMs));
       const t = performance.now();
+      const c = process.cpuUsage();
       await unit.run();
+      const used = process.cpuUsage(c);
       times.push(performance.now() - t);
+      cpuMs.push((used.user + used.system) / 1000);
     }
     times.sort((a, b) => a - b);
-    rows.push({ unit: unit.name, median_ms: Number(times[times.length >> 1]!.toFixed(2)), worst_ms: Number(times[times.length - 1]!.toFixed(2)), spawns_per_round: counts.spawns / rounds });
+    cpuMs.sort((a, b) => a - b);
+    rows.push({
+      unit: unit.name, median_ms: Number(times[times.length >> 1]!.toFixed(2)), worst_ms: Number(times[times.length - 1]!.toFixed(2)),
+      cpu_median_ms: Number(cpuMs[cpuMs.length >> 1]!.toFixed(2)), spawns_per_round: counts.spawns / rounds,
+    });
   }
   console.table(rows);
   process.exit(0);

@@ -7,9 +7,11 @@
  * only: they have no iowait, softirq or steal. si.currentLoad(), used before that, took ~4 ms a
  * call with 3 child processes (sh, cat, grep).
  *
- * cpu_freq_mhz is the mean of os.cpus()[i].speed (libuv reads cpufreq/scaling_cur_freq, ~0.13 ms
- * for os.cpus() on 2 cores, growing with the count); a VM without cpufreq reports 0 there, so the
- * "cpu MHz" lines of /proc/cpuinfo stand in (x86 only; ~0.1 ms on 2 cores, more on large hosts).
+ * cpu_freq_mhz is the mean over the cores of /sys/devices/system/cpu/cpuN/cpufreq/scaling_cur_freq
+ * (kHz; what libuv reads for os.cpus()[i].speed, without os.cpus()'s reads of /proc/stat and
+ * /proc/cpuinfo besides: that took ~0.13 ms on 2 cores, growing with the count). A VM without
+ * cpufreq has no such file, so the "cpu MHz" lines of /proc/cpuinfo stand in (x86 only; ~0.1 ms on
+ * 2 cores, more on large hosts). Off Linux, os.cpus() speeds.
  *
  * The first call takes a snapshot, waits FIRST_SAMPLE_WAIT_MS and takes another (rates.ts,
  * pairReader): the first sample already has a value. The agent cuts a round at 0.8 × its
@@ -216,7 +218,7 @@ export function parseCpuFreq(speedsMhz: readonly number[], cpuinfo: string | und
   if (speeds.length > 0) return { readings: { cpu_freq_mhz: mean(speeds) }, missing: {} };
   const fromInfo = [...(cpuinfo ?? '').matchAll(/^cpu MHz\s*:\s*([\d.]+)\s*$/gmu)].map((m) => Number(m[1])).filter((s) => Number.isFinite(s) && s > 0);
   if (fromInfo.length > 0) return { readings: { cpu_freq_mhz: mean(fromInfo) }, missing: {} };
-  return { readings: {}, missing: { cpu_freq_mhz: 'no CPU clock exposed (os.cpus() speed is 0, no cpufreq and no "cpu MHz" in /proc/cpuinfo)' } };
+  return { readings: {}, missing: { cpu_freq_mhz: 'no CPU clock exposed (no cpufreq scaling_cur_freq or os.cpus() speed, and no "cpu MHz" in /proc/cpuinfo)' } };
 }
 
 /** The I/O half of the counters: /proc/stat where readable, else os.cpus(). */
@@ -228,13 +230,34 @@ export function readCpuSource(procStatPath = '/proc/stat'): CpuSource {
   }
 }
 
-/** The I/O half of the clock: os.cpus() speeds, and /proc/cpuinfo only when they are all 0. */
-export function readCpuFreq(): CollectResult {
-  const speeds = os.cpus().map((c) => c.speed);
+/** cpufreq's current clock of core `id`, MHz, or undefined where there is none (no cpufreq: a VM). */
+function readScalingMhz(id: number, sysCpu: string): number | undefined {
+  try {
+    return Number(readFileSync(`${sysCpu}/cpu${id}/cpufreq/scaling_cur_freq`, 'utf8')) / 1000;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The I/O half of the clock. With `coreIds` (the cores of /proc/stat): cpufreq's current clock of
+ * each, and /proc/cpuinfo where the first has none (cpufreq covers all cores or none). Without:
+ * os.cpus() speeds, and /proc/cpuinfo only when they are all 0.
+ */
+export function readCpuFreq(coreIds?: readonly number[], sysCpu = '/sys/devices/system/cpu', cpuinfoPath = '/proc/cpuinfo'): CollectResult {
+  let speeds: number[];
+  if (coreIds !== undefined && coreIds.length > 0) {
+    speeds = [];
+    for (const id of coreIds) {
+      const mhz = readScalingMhz(id, sysCpu);
+      if (mhz === undefined && speeds.length === 0) break;
+      if (mhz !== undefined) speeds.push(mhz);
+    }
+  } else speeds = os.cpus().map((c) => c.speed);
   if (speeds.some((s) => s > 0)) return parseCpuFreq(speeds, undefined);
   let cpuinfo: string | undefined;
   try {
-    cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
+    cpuinfo = readFileSync(cpuinfoPath, 'utf8');
   } catch {
     cpuinfo = undefined;
   }
@@ -257,7 +280,8 @@ export function parseCpuPair(prev: Timed<CpuSource>, curr: Timed<CpuSource>): Co
 
 export interface CpuCollectorOptions {
   readSource?: () => CpuSource;
-  readFreq?: () => CollectResult;
+  /** Given the core ids of the current /proc/stat snapshot (undefined for the os.cpus() source). */
+  readFreq?: (coreIds?: readonly number[]) => CollectResult;
   firstWaitMs?: number;
 }
 
@@ -274,7 +298,7 @@ export function createCpuCollector(options: CpuCollectorOptions = {}): Collector
       const result = parseCpuPair(prev, curr);
       let freq: CollectResult;
       try {
-        freq = readFreq();
+        freq = readFreq(curr.value.kind === 'proc' ? curr.value.stat.cores.map((c) => c.id) : undefined);
       } catch (err) {
         freq = { readings: {}, missing: { cpu_freq_mhz: reasonFromError(err) } };
       }

@@ -5,7 +5,13 @@
  * seconds or hang). So the call runs in a worker thread started for each run: the agent's event
  * loop never waits on it, and a run whose worker has not answered is not started again. A run
  * measured ~67 ms wall on this VM (worker start and loading systeminformation, off the main
- * thread; no GPU here); every 15 s that is cheaper than a worker kept alive between runs.
+ * thread; no GPU here) and ~75 ms of CPU: every 15 s that was half the agent's CPU.
+ *
+ * So a probe that found nothing live is not repeated every slow run: where the last answer had no
+ * controller, or controllers with their model only (a server's BMC VGA, an iGPU: nothing changes
+ * until a driver or a card comes), the collector serves that answer again and probes anew only
+ * every IDLE_REPROBE_MS. A controller with a live reading (nvidia-smi's) is probed every run, and
+ * a failed probe is retried at the next run.
  *
  * Units (systeminformation's nvidia-smi query, `--format=csv,noheader,nounits`): memoryUsed and
  * memoryTotal MiB, utilizationGpu %, temperatureGpu °C, powerDraw W. Without nvidia-smi a
@@ -95,20 +101,47 @@ export function graphicsInWorker(): Promise<RawController[]> {
   });
 }
 
-export function createGpuCollector(read: () => Promise<readonly RawController[]> = graphicsInWorker): Collector {
-  /** When the unanswered call started (performance.now(), ms), or undefined. */
+/** Time between probes while the last one found no live reading, ms (see the top of this file). */
+export const IDLE_REPROBE_MS = 5 * 60_000;
+
+/** Whether a parsed probe holds a reading that changes between runs (anything beside the model). */
+function hasLiveReading(result: CollectResult): boolean {
+  return (result.readings.gpu ?? []).some((row) => Object.keys(row).some((k) => k !== 'model'));
+}
+
+export interface GpuCollectorOptions {
+  /** Time between probes while the last one found no live reading, ms; default IDLE_REPROBE_MS. */
+  idleReprobeMs?: number;
+  /** Monotonic clock, ms; default performance.now. */
+  now?: () => number;
+}
+
+export function createGpuCollector(read: () => Promise<readonly RawController[]> = graphicsInWorker, options: GpuCollectorOptions = {}): Collector {
+  const idleReprobeMs = options.idleReprobeMs ?? IDLE_REPROBE_MS;
+  const now = options.now ?? (() => performance.now());
+  /** When the unanswered call started (now(), ms), or undefined. */
   let pendingSince: number | undefined;
+  /** The last answer without a live reading, and when its probe started; served until a re-probe is due. */
+  let idle: { result: CollectResult; atMs: number } | undefined;
   return {
     name: 'gpu',
     kind: 'slow',
     provides: ['gpu'],
     async collect() {
-      if (pendingSince !== undefined) {
-        throw new Error(`si.graphics() from an earlier run still unanswered after ${Math.round((performance.now() - pendingSince) / 1000)} s`);
+      if (idle !== undefined && now() - idle.atMs < idleReprobeMs) {
+        const { readings, missing } = idle.result;
+        return { readings: { ...readings }, missing: { ...missing } };
       }
-      pendingSince = performance.now();
+      if (pendingSince !== undefined) {
+        throw new Error(`si.graphics() from an earlier run still unanswered after ${Math.round((now() - pendingSince) / 1000)} s`);
+      }
+      const startedAt = now();
+      pendingSince = startedAt;
+      idle = undefined;
       try {
-        return parseGraphics(await read());
+        const result = parseGraphics(await read());
+        if (!hasLiveReading(result)) idle = { result: { readings: { ...result.readings }, missing: { ...result.missing } }, atMs: startedAt };
+        return result;
       } finally {
         pendingSince = undefined;
       }

@@ -2,9 +2,13 @@
  * Processes, in two collectors because their costs differ by a hundred times:
  *  - processCountsCollector (fast): procs_running and procs_blocked from /proc/stat, procs_total
  *    from one readdirSync of /proc counting numeric entries (0.5 ms a call with ~90 processes).
- *  - topProcessesCollector (slow): procs_top needs /proc/PID/stat of every process, one file
- *    open and read per process, async on the thread pool (measured 8 ms median, 13 ms worst, with
- *    ~90 processes; it grows with the count), and a delta of utime + stime between two runs.
+ *  - topProcessesCollector (slow): procs_top needs /proc/PID/stat of every process, and a delta
+ *    of utime + stime between two runs. Each file is read synchronously into one reused buffer
+ *    (open, one read, close), READ_BATCH processes at a time with a turn of the event loop
+ *    between batches, so a host with thousands of processes never holds the loop for long: ~1.8 ms
+ *    of CPU a run with ~100 processes. The async fs/promises reads used before took 4 thread-pool
+ *    round trips a file (open, fstat, read, close) and ~5x the CPU (8.5-9.8 ms a run; both
+ *    measured with process.cpuUsage() over 40 runs on a 2 vCPU VM).
  * No child process either way (si.processes() took ~73 ms with 4-6).
  *
  * procs_running and procs_blocked count runnable or blocked tasks (threads) of the whole kernel,
@@ -15,8 +19,7 @@
  * (`getconf CLK_TCK` prints 100; only alpha and ia64 differed). Asking sysconf would take a
  * child process or a native addon.
  */
-import { readdirSync, readFileSync } from 'node:fs';
-import { readdir, readFile } from 'node:fs/promises';
+import { closeSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
 import { MAX_WIRE_ROWS, type Readings, type TableRows } from '../../shared/protocol.ts';
 import { parseProcStat } from './cpu.ts';
 import { intervalProblem, pairReader, type Timed } from './rates.ts';
@@ -106,11 +109,43 @@ export function readProcessCounts(root = '/'): CollectResult {
   return parseProcessCounts(readFileSync(`${root}proc/stat`, 'utf8'), readdirSync(`${root}proc`));
 }
 
+/** Processes whose stat is read between two turns of the event loop. */
+export const READ_BATCH = 256;
+/** /proc/PID/stat is one line of ~52 fields: well under this, even with a 64-byte comm, bytes. */
+const STAT_BUFFER_BYTES = 4096;
+const statBuffer = Buffer.allocUnsafe(STAT_BUFFER_BYTES);
+
+/** One /proc/PID/stat, or undefined when the process is gone (or the file is not what it should be). */
+function readPidStat(path: string): ProcStatLine | undefined {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch {
+    return undefined;
+  }
+  try {
+    // procfs hands the whole line to one read when the buffer holds it.
+    const n = readSync(fd, statBuffer, 0, STAT_BUFFER_BYTES, 0);
+    return parseProcPidStat(statBuffer.toString('utf8', 0, n));
+  } catch {
+    return undefined;
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** The I/O half of the top: every /proc/PID/stat; a process gone between readdir and read is skipped. */
 export async function readAllProcStats(root = '/'): Promise<ProcStatLine[]> {
-  const pids = (await readdir(`${root}proc`)).filter((e) => /^\d+$/u.test(e));
-  const lines = await Promise.all(pids.map((pid) => readFile(`${root}proc/${pid}/stat`, 'utf8').then(parseProcPidStat, () => undefined)));
-  return lines.filter((l): l is ProcStatLine => l !== undefined);
+  const pids = readdirSync(`${root}proc`).filter((e) => /^\d+$/u.test(e));
+  const out: ProcStatLine[] = [];
+  for (let i = 0; i < pids.length; i += READ_BATCH) {
+    if (i > 0) await new Promise((resolve) => setImmediate(resolve));
+    for (const pid of pids.slice(i, i + READ_BATCH)) {
+      const line = readPidStat(`${root}proc/${pid}/stat`);
+      if (line !== undefined) out.push(line);
+    }
+  }
+  return out;
 }
 
 export function createProcessCountsCollector(root = '/'): Collector {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { fitSample, SENT_ROWS } from '../../agent/fit_sample.ts';
+import { fitSample, fitSampleSized, SENT_ROWS } from '../../agent/fit_sample.ts';
 import { encodeFrame } from '../../shared/frame_codec.ts';
 import { parseSample } from '../../shared/protocol.ts';
 
@@ -33,4 +33,14 @@ test('a sample still over the frame limit leaves out whole tables, largest first
   assert.equal((out['missing'] as Record<string, string>)['gpu'], 'no GPU found', 'earlier reasons kept');
   assert.ok(encodeFrame({ type: 'sample', seq: 123456, ...out }).length <= limit);
   assert.equal(out['cpu_pct'], 7);
+});
+
+test('fitSampleSized: frameBytes is the size of the result\'s frame with seq 0, as the sample buffer counts it', () => {
+  const small = { ts: 1, cpu_pct: 5, net: [iface(1)] };
+  const big = { ts: 1, fs: Array.from({ length: 64 }, (_, i) => mount(i, 900)), net: [iface(1)] };
+  for (const [name, body, max] of [['small', small, undefined], ['cut to fit', big, 8192]] as const) {
+    const { body: out, frameBytes } = fitSampleSized(body, max);
+    assert.deepEqual(out, fitSample(body, max), name);
+    assert.equal(frameBytes, encodeFrame({ type: 'sample', seq: 0, ...out }).length, name);
+  }
 });

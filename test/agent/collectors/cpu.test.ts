@@ -1,7 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { parseSample } from '../../../shared/protocol.ts';
 import {
@@ -273,4 +275,27 @@ test('on this machine two collect() calls give every CPU reading (or a reason) i
   }
   const freq = readCpuFreq();
   assert.ok(freq.readings.cpu_freq_mhz !== undefined || freq.missing['cpu_freq_mhz'] !== undefined);
+});
+
+test('readCpuFreq: cpufreq scaling_cur_freq of the cores of /proc/stat (kHz), else /proc/cpuinfo; os.cpus() without core ids', () => {
+  const root = mkdtempSync(join(os.tmpdir(), 'sentinel-cpufreq-'));
+  try {
+    const cpuinfo = fileURLToPath(new URL('../../fixtures/proc/cpuinfo_mhz.txt', import.meta.url));
+    for (const [id, khz] of [[0, 2_400_000], [1, 3_001_000]] as const) {
+      mkdirSync(join(root, `cpu${id}`, 'cpufreq'), { recursive: true });
+      writeFileSync(join(root, `cpu${id}`, 'cpufreq', 'scaling_cur_freq'), `${khz}\n`);
+    }
+    assert.deepEqual(readCpuFreq([0, 1], root, cpuinfo), { readings: { cpu_freq_mhz: 2701 }, missing: {} });
+    assert.deepEqual(readCpuFreq([0, 1, 7], root, cpuinfo).readings, { cpu_freq_mhz: 2701 }, 'a core without the file (offline meanwhile) is left out');
+    assert.deepEqual(readCpuFreq([2, 3], root, cpuinfo).readings, { cpu_freq_mhz: 2445 }, 'no cpufreq (a VM): /proc/cpuinfo');
+    assert.match(readCpuFreq([2], root, join(root, 'absent')).missing['cpu_freq_mhz']!, /no CPU clock exposed/);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+  const ids = readCpuSource();
+  if (ids.kind === 'proc') {
+    const ours = readCpuFreq(ids.stat.cores.map((c) => c.id));
+    const libuv = readCpuFreq();
+    assert.equal(ours.readings.cpu_freq_mhz === undefined, libuv.readings.cpu_freq_mhz === undefined, 'the same source as os.cpus() on this machine');
+  }
 });

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { parseSample } from '../../../shared/protocol.ts';
-import { NO_GPU_REASON, createGpuCollector, gpuCollector, graphicsInWorker, parseGraphics, type RawController } from '../../../agent/collectors/gpu.ts';
+import { IDLE_REPROBE_MS, NO_GPU_REASON, createGpuCollector, gpuCollector, graphicsInWorker, parseGraphics, type RawController } from '../../../agent/collectors/gpu.ts';
 import type { CollectResult } from '../../../agent/collectors/types.ts';
 
 const controllers = (name: string): RawController[] =>
@@ -60,6 +60,50 @@ test('collector: an unanswered call is not started again; once it ends the next 
   release([]);
   assert.deepEqual(await later, { readings: {}, missing: { gpu: NO_GPU_REASON } });
   assert.equal(calls, 2);
+});
+
+test('collector: probes again every run only while a controller has a live reading', async () => {
+  const cases: Array<{ name: string; answer: RawController[]; probesIn3Runs: number }> = [
+    { name: 'no controller', answer: [], probesIn3Runs: 1 },
+    { name: 'model only (BMC VGA)', answer: [{ vendor: 'ASPEED Technology, Inc.', model: 'ASPEED Graphics Family' }], probesIn3Runs: 1 },
+    { name: 'nvidia-smi readings', answer: [{ model: 'Tesla T4', utilizationGpu: 5, memoryUsed: 10 }], probesIn3Runs: 3 },
+  ];
+  for (const c of cases) {
+    let clock = 0;
+    let probes = 0;
+    const collector = createGpuCollector(async () => { probes++; return c.answer; }, { now: () => clock });
+    const first = await collector.collect();
+    for (let i = 0; i < 2; i++) {
+      clock += 15_000;
+      assert.deepEqual(await collector.collect(), first, c.name);
+    }
+    assert.equal(probes, c.probesIn3Runs, c.name);
+  }
+});
+
+test('collector: an idle answer is served for IDLE_REPROBE_MS, then probed again; a failure is retried at the next run', async () => {
+  let clock = 0;
+  let answer: () => Promise<RawController[]> = async () => [];
+  let probes = 0;
+  const collector = createGpuCollector(() => { probes++; return answer(); }, { now: () => clock });
+  assert.deepEqual(await collector.collect(), { readings: {}, missing: { gpu: NO_GPU_REASON } });
+  clock += IDLE_REPROBE_MS - 1;
+  const served = await collector.collect();
+  served.missing['gpu'] = 'changed by a caller';
+  assert.deepEqual(await collector.collect(), { readings: {}, missing: { gpu: NO_GPU_REASON } }, 'a caller\'s change to an answer served is not kept');
+  assert.equal(probes, 1, 'not yet due');
+  clock += 1;
+  answer = async () => { throw new Error('lspci: not found'); };
+  await assert.rejects(collector.collect(), /lspci/);
+  assert.equal(probes, 2, 'due: probed again');
+  answer = async () => [{ model: 'Tesla T4', temperatureGpu: 40 }];
+  clock += 15_000;
+  assert.deepEqual((await collector.collect()).readings.gpu, [{ model: 'Tesla T4', temp_c: 40 }], 'a failed probe is retried at the next run');
+  assert.equal(probes, 3);
+  answer = async () => [];
+  clock += 15_000;
+  assert.deepEqual(await collector.collect(), { readings: {}, missing: { gpu: NO_GPU_REASON } }, 'a GPU that vanished is seen at the next run');
+  assert.equal(probes, 4);
 });
 
 test('graphicsInWorker on this machine: si.graphics() answers from a worker thread', async () => {

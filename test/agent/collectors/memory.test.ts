@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { parseSample, type Readings } from '../../../shared/protocol.ts';
-import { memoryCollector, parseMemory, type RawMem } from '../../../agent/collectors/memory.ts';
+import si from 'systeminformation';
+import { memoryCollector, parseMeminfo, parseMemory, readMemory, type RawMem } from '../../../agent/collectors/memory.ts';
 import type { CollectResult } from '../../../agent/collectors/types.ts';
 
 function fixture(name: string): RawMem {
@@ -125,6 +126,56 @@ test('parseMemory: off Linux, si.mem() cache figures mean something else and are
   assert.match(result.missing['mem_cached_bytes']!, /no page-cache figure on darwin/);
   assert.match(result.missing['mem_buffers_bytes']!, /on darwin/);
   assertValidSample(result);
+});
+
+/** /proc/meminfo of a Debian 12 VM with swap, the lines parseMeminfo reads and some it skips. */
+const MEMINFO = `MemTotal:       24683656 kB
+MemFree:        21362560 kB
+MemAvailable:   21606032 kB
+Buffers:            6812 kB
+Cached:           426352 kB
+SwapCached:         1024 kB
+Active:           269004 kB
+SwapTotal:       2097148 kB
+SwapFree:        2000000 kB
+Slab:             156236 kB
+SReclaimable:      68224 kB
+SUnreclaim:        88012 kB
+HugePages_Total:       0
+`;
+
+test('parseMeminfo: the fields of si.mem(), in bytes; SwapCached is not Cached', () => {
+  assert.deepEqual(parseMeminfo(MEMINFO), {
+    total: 24683656 * 1024, available: 21606032 * 1024, swaptotal: 2097148 * 1024, swapused: (2097148 - 2000000) * 1024,
+    cached: 426352 * 1024, reclaimable: 68224 * 1024, buffers: 6812 * 1024,
+  });
+  const r = parseMemory(parseMeminfo(MEMINFO), 'linux', '/proc/meminfo');
+  assert.equal(r.readings.mem_used_bytes, (24683656 - 21606032) * 1024);
+  assert.equal(r.readings.mem_cached_bytes, (426352 + 68224) * 1024);
+  assert.deepEqual(r.missing, {});
+  assertValidSample(r);
+});
+
+test('parseMeminfo: before Linux 3.14 (no MemAvailable) available is estimated as si.mem() does; absent lines are named', () => {
+  const old = MEMINFO.replace(/^MemAvailable:.*\n/mu, '');
+  assert.equal(parseMeminfo(old).available, (21362560 + 6812 + 426352 + 156236) * 1024);
+  const r = parseMemory(parseMeminfo('MemTotal: 1000 kB\nbroken line\n'), 'linux', '/proc/meminfo');
+  assert.equal(r.readings.mem_total_bytes, 1024_000);
+  assert.equal(r.missing['swap_total_bytes'], '/proc/meminfo gave swaptotal = absent');
+  assert.equal(r.missing['mem_available_bytes'], '/proc/meminfo gave available = absent');
+  assertValidSample(r);
+});
+
+test('readMemory on Linux agrees with si.mem() on this machine', { skip: process.platform === 'linux' ? false : 'Linux only' }, async () => {
+  const ours = await readMemory();
+  const theirs = parseMemory(await si.mem());
+  assert.deepEqual(Object.keys(ours.readings).sort(), Object.keys(theirs.readings).sort());
+  assert.equal(ours.readings.mem_total_bytes, theirs.readings.mem_total_bytes);
+  assert.equal(ours.readings.swap_total_bytes, theirs.readings.swap_total_bytes);
+  // The rest moves between the two reads: within 1 % of the total.
+  for (const name of ['mem_available_bytes', 'mem_cached_bytes', 'mem_buffers_bytes'] as const) {
+    assert.ok(Math.abs(ours.readings[name]! - theirs.readings[name]!) < ours.readings.mem_total_bytes! / 100, name);
+  }
 });
 
 test('memoryCollector on this machine gives consistent byte counts', async () => {

@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseSample } from '../../../shared/protocol.ts';
 import {
   createTopProcessesCollector,
@@ -8,6 +10,7 @@ import {
   parseProcessCounts,
   parseTopPair,
   processCountsCollector,
+  READ_BATCH,
   readAllProcStats,
   readProcessCounts,
   topProcessesCollector,
@@ -90,6 +93,26 @@ test('top collector: first run reads twice, FIRST wait apart', async () => {
   const snaps = [lines('pid_stat_hand_t0.txt'), lines('pid_stat_hand_t1.txt')];
   const result = await createTopProcessesCollector(async () => snaps.shift() ?? [], 20).collect();
   assert.equal(result.readings.procs_top?.[0]?.pid, 100);
+});
+
+test('readAllProcStats: every process of a tree larger than one batch; gone ones and odd entries skipped; UTF-8 names', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'sentinel-proc-'));
+  try {
+    const n = READ_BATCH * 2 + 3;
+    for (let pid = 1; pid <= n; pid++) {
+      mkdirSync(join(root, 'proc', String(pid)), { recursive: true });
+      // pid 5 has gone between the listing and its read: its directory is there, its stat is not.
+      if (pid !== 5) writeFileSync(join(root, 'proc', String(pid), 'stat'), `${pid} (${pid === 7 ? 'tâche ü' : `p${pid}`}) S 1 1 1 0 -1 0 0 0 0 0 ${pid} 1 0 0 20 0 1 0 ${1000 + pid} 0 0\n`);
+    }
+    mkdirSync(join(root, 'proc', 'self'));
+    writeFileSync(join(root, 'proc', 'stat'), 'cpu 1 2 3 4\n');
+    const all = await readAllProcStats(`${root}/`);
+    assert.equal(all.length, n - 1);
+    assert.deepEqual(all.find((p) => p.pid === 7), { pid: 7, name: 'tâche ü', ticks: 8, start: 1007 });
+    assert.ok(!all.some((p) => p.pid === 5));
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
 });
 
 test('on this machine: counts and the top (this process is in /proc)', { skip: IS_LINUX ? false : 'no /proc (not Linux)' }, async () => {

@@ -1,27 +1,33 @@
 /**
- * The agent's own cost at the default interval (issue 3, part 8): CPU % of one core and resident
- * memory of two real agents (slow class on, and --slow-interval 0), beside Debian's
- * prometheus-node-exporter (default collectors) scraped every second from this process, all in
- * one run. Also a real collector (the agents need one; shown, not compared) and two idle node
- * processes, with and without tsx's loader, to show what `node --import tsx` costs alone.
+ * The agent's own cost at the default 1 s interval (issue 7): CPU % of one core and resident
+ * memory of real agents beside Debian's prometheus-node-exporter (default collectors) scraped
+ * every second from this process, all in one run, so the machine's load weighs on all alike and
+ * the ratios hold where the absolute figures drift. Rows:
+ *  - the agent as deployed: precompiled JavaScript (`npm run build`, dist/) under `node` with
+ *    DEPLOYED_NODE_FLAGS, default settings (slow class every 15 s);
+ *  - the same with --slow-interval 0 (the fast class alone; it must start no program);
+ *  - the same without DEPLOYED_NODE_FLAGS, plain `node dist/agent/main.js`;
+ *  - the agent as run from a checkout: `node --import tsx agent/main.ts`, default settings;
+ *  - with --node-flags "...", one more deployed agent under those node flags (to try a flag);
+ *  - node_exporter, and the collector the agents send to (shown, not compared).
+ * dist/ is built first (the project's own TypeScript) when it is missing or older than a source.
  *
- * `npm run bench -- agent_cost [--seconds 60]`: about 20 s of start and warm-up, then the window.
+ * `npm run bench -- agent [--seconds 60] [--quick] [--node-flags "--jitless"]`: about 10 s of
+ * start and a 5 s warm-up, then the window; --quick: a 15 s window after 3 s, ≤ 30 s in all.
  *
  * CPU: utime+stime from /proc/PID/stat (threads included) over the window, in clock ticks
  * (getconf CLK_TCK); children: cutime+cstime, the CPU of children the process has reaped.
  * RSS: VmRSS from /proc/PID/status, sampled every second. Children seen: descendants found by
- * reading /proc/PID/task/TID/children every CHILD_POLL_MS; a lower bound, as a child that lives
- * less than that may be missed (its CPU still shows in the children column). Programs started:
- * when perf works here, each agent runs under `perf stat -e sched:sched_process_exec`, which
- * counts every exec in the agent's descendants exactly (to within PERF_INTERVAL_MS at each end
- * of the window); a counted tracepoint costs the agent next to nothing.
+ * reading /proc/PID/task/TID/children every CHILD_POLL_MS; a lower bound. Programs started: when
+ * perf works here, each agent runs under `perf stat -e sched:sched_process_exec`, which counts
+ * every exec in its descendants exactly (to within PERF_INTERVAL_MS at each end of the window).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { get } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -32,33 +38,51 @@ import { machine, table, writeResult } from './common.ts';
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const NODE_EXPORTER = '/usr/bin/prometheus-node-exporter';
 const PERF = '/usr/bin/perf';
+/**
+ * How the agent is deployed: `node --jitless dist/agent/main.js` (agent/main.ts says why; README,
+ * Deployment). The run also measures it without the flag, to show what the flag is worth.
+ */
+const DEPLOYED_NODE_FLAGS: readonly string[] = ['--jitless'];
+const DIST_MAIN = 'dist/agent/main.js';
+/** Sources whose change makes dist/ stale. */
+const BUILD_INPUTS = ['agent', 'shared', 'tsconfig.json', 'tsconfig.build.json', 'package-lock.json'];
+/** Targets of issue 7, for the deployed agent at the default interval. */
+const TARGET_CPU_PCT = 0.5;
+const TARGET_RSS_MIB = 60;
 /** perf stat prints its running count this often, ms: the precision of the exec count at each end of the window. */
 const PERF_INTERVAL_MS = 200;
-const WARMUP_MS = 5000;
 /** How often descendants are looked for, ms: often enough to catch most, cheap enough not to weigh on 2 cores. */
 const CHILD_POLL_MS = 50;
 const START_TIMEOUT_MS = 60_000;
-const TOKEN = 'bench-agent-cost-token';
-const IDLE_SCRIPT = 'setInterval(() => {}, 1000)';
+const TOKEN = 'bench-agent-token';
 
-const { values: opts } = parseArgs({ options: { seconds: { type: 'string', default: '60' } }, strict: false, allowPositionals: true });
-const WINDOW_S = Number(opts.seconds);
+const { values: opts } = parseArgs({
+  options: { seconds: { type: 'string' }, quick: { type: 'boolean', default: false }, 'node-flags': { type: 'string', default: '' } },
+  strict: false, allowPositionals: true,
+});
+const QUICK = opts.quick === true;
+const WINDOW_S = Number(opts.seconds ?? (QUICK ? 15 : 60));
+const WARMUP_MS = QUICK ? 3000 : 5000;
 if (!Number.isInteger(WINDOW_S) || WINDOW_S < 5 || WINDOW_S > 3600) {
-  console.error(`agent_cost: --seconds must be a whole number from 5 to 3600, got ${String(opts.seconds)}`);
+  console.error(`agent: --seconds must be a whole number from 5 to 3600, got ${String(opts.seconds)}`);
   process.exit(2);
 }
+const EXTRA_FLAGS = String(opts['node-flags'] ?? '').split(/\s+/u).filter((f) => f !== '');
 const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+
+type Role = 'deployed' | 'deployed-fast' | 'deployed-no-flags' | 'checkout' | 'flags' | 'exporter' | 'collector';
 
 interface Watched {
   label: string;
+  role: Role;
+  /** Host name on the dashboard, for agents. */
+  host?: string;
   child: ChildProcess;
   /** The measured process: the child itself, or the agent perf started. */
   pid: number;
   /** perf stat's output, when the process runs under perf. */
   perfFile?: string;
   stderrTail: string;
-  /** Compared against node_exporter, and checked for children. */
-  role: 'agent' | 'exporter' | 'collector' | 'baseline';
 }
 
 const running = new Set<ChildProcess>();
@@ -73,13 +97,38 @@ process.on('exit', () => {
   if (tempDir !== '') rmSync(tempDir, { recursive: true, force: true });
 });
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(sig, () => { console.error(`agent_cost: ${sig}, stopping children`); void stopAll().then(() => process.exit(130)); });
+  process.once(sig, () => { console.error(`agent: ${sig}, stopping children`); void stopAll().then(() => process.exit(130)); });
 }
 
-function start(label: string, role: Watched['role'], file: string, args: string[]): Watched {
+/** Newest modification time under `path` (a file or a tree), ms. */
+function newestMtimeMs(path: string): number {
+  const st = statSync(path, { throwIfNoEntry: false });
+  if (st === undefined) return 0;
+  if (!st.isDirectory()) return st.mtimeMs;
+  let newest = st.mtimeMs;
+  for (const e of readdirSync(path)) newest = Math.max(newest, newestMtimeMs(join(path, e)));
+  return newest;
+}
+
+/** Builds dist/ with the project's own tsc when it is missing or older than a source; returns why it built, or ''. */
+function buildIfStale(): string {
+  const main = join(ROOT, DIST_MAIN);
+  const builtAt = statSync(main, { throwIfNoEntry: false })?.mtimeMs;
+  const sourcesAt = Math.max(...BUILD_INPUTS.map((p) => newestMtimeMs(join(ROOT, p))));
+  if (builtAt !== undefined && builtAt >= sourcesAt) return '';
+  const why = builtAt === undefined ? `${DIST_MAIN} missing` : `${DIST_MAIN} older than its sources`;
+  const t0 = performance.now();
+  const r = spawnSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: ROOT, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`npm run build failed (${why}):\n${r.stdout}${r.stderr}`);
+  const msg = `${why}: built in ${((performance.now() - t0) / 1000).toFixed(1)} s`;
+  console.log(`agent: ${msg}`);
+  return msg;
+}
+
+function start(label: string, role: Role, file: string, args: string[], host?: string): Watched {
   const child = spawn(file, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   running.add(child);
-  const w: Watched = { label, child, pid: child.pid ?? 0, stderrTail: '', role };
+  const w: Watched = { label, role, child, pid: child.pid ?? 0, stderrTail: '', ...(host ? { host } : {}) };
   child.stderr!.on('data', (c: Buffer) => { w.stderrTail = (w.stderrTail + c.toString('utf8')).slice(-2000); });
   child.once('exit', () => running.delete(child));
   child.once('error', (err) => { w.stderrTail += `\nspawn failed: ${err.message}`; });
@@ -88,7 +137,7 @@ function start(label: string, role: Watched['role'], file: string, args: string[
 
 async function stopAll(): Promise<void> {
   for (const pid of inner) killPid(pid, 'SIGTERM');
-  await sleep(500);
+  await sleep(300);
   const all = [...running];
   for (const c of all) c.kill('SIGTERM');
   await Promise.all(all.map((c) => new Promise<void>((resolve) => {
@@ -97,7 +146,6 @@ async function stopAll(): Promise<void> {
     c.once('exit', () => { clearTimeout(t); resolve(); });
   })));
 }
-
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -121,8 +169,12 @@ function ticks(pid: number): Ticks {
 }
 
 function rssKiB(pid: number): number {
-  const m = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) : NaN;
+  try {
+    const m = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) : NaN;
+  } catch {
+    return NaN;
+  }
 }
 
 /** Direct children of every thread of `pid` (a worker thread's execSync child is listed under its thread). */
@@ -167,10 +219,10 @@ function execsSoFar(file: string): number {
 }
 
 /** An agent, under perf when `perfDir` is given; resolves once the measured pid is known. */
-async function startAgent(label: string, args: string[], perfDir: string | undefined): Promise<Watched> {
-  if (perfDir === undefined) return start(label, 'agent', process.execPath, args);
-  const file = join(perfDir, `${label.replace(/\W+/g, '_')}.perf.csv`);
-  const w = start(label, 'agent', PERF, ['stat', '-I', String(PERF_INTERVAL_MS), '-x,', '-e', 'sched:sched_process_exec', '-o', file, '--', process.execPath, ...args]);
+async function startAgent(label: string, role: Role, host: string, args: string[], perfDir: string | undefined): Promise<Watched> {
+  if (perfDir === undefined) return start(label, role, process.execPath, args, host);
+  const file = join(perfDir, `${host}.perf.csv`);
+  const w = start(label, role, PERF, ['stat', '-I', String(PERF_INTERVAL_MS), '-x,', '-e', 'sched:sched_process_exec', '-o', file, '--', process.execPath, ...args], host);
   w.perfFile = file;
   for (let i = 0; i < 200; i++) {
     const kids = childrenOf(w.child.pid!);
@@ -220,7 +272,7 @@ function exporterVersion(): string {
 }
 
 interface Row {
-  process: string; pid: number; cpu_pct: number; children_cpu_pct: number; total_cpu_pct: number;
+  process: string; role: Role; command: string; pid: number; cpu_pct: number; children_cpu_pct: number; total_cpu_pct: number;
   rss_mean_mib: number; rss_max_mib: number; children_seen: number; children_commands: string[];
   /** Execs in the process's descendants over the window (perf); null when not counted. */
   programs_started: number | null; work: string;
@@ -230,7 +282,8 @@ const round = (x: number, d = 2): number => Number(x.toFixed(d));
 const MiB = 1024;
 
 async function main(): Promise<void> {
-  tempDir = mkdtempSync(join(tmpdir(), 'sentinel-agent-cost-'));
+  const built = buildIfStale();
+  tempDir = mkdtempSync(join(tmpdir(), 'sentinel-bench-agent-'));
   const loadStart = readFileSync('/proc/loadavg', 'utf8').trim();
 
   // The collector first: the agents need its port.
@@ -247,38 +300,50 @@ async function main(): Promise<void> {
     collector.child.once('exit', (code) => { clearTimeout(t); reject(new Error(`collector exited ${code}: ${collector.stderrTail}`)); });
   });
 
-  const agentArgs = (name: string, extra: string[]): string[] => ['--import', 'tsx', 'agent/main.ts', '--collector', `127.0.0.1:${agentPort}`, '--token', TOKEN, '--name', name, ...extra];
+  const agentArgs = (host: string, extra: string[]): string[] => ['--collector', `127.0.0.1:${agentPort}`, '--token', TOKEN, '--name', host, '--log-level', 'warn', ...extra];
   const usePerf = perfWorks();
-  if (!usePerf) console.log(`agent_cost: ${PERF} cannot count sched:sched_process_exec here: programs started are not counted, only children seen`);
-  const watched: Watched[] = [
-    await startAgent('agent, slow class on (cost-slow)', agentArgs('cost-slow', []), usePerf ? tempDir : undefined),
-    await startAgent('agent, --slow-interval 0 (cost-fast)', agentArgs('cost-fast', ['--slow-interval', '0']), usePerf ? tempDir : undefined),
+  if (!usePerf) console.log(`agent: ${PERF} cannot count sched:sched_process_exec here: programs started are not counted, only children seen`);
+  const perfDir = usePerf ? tempDir : undefined;
+  const deployed = (flags: readonly string[]): string[] => [...flags, DIST_MAIN];
+  const specs: Array<{ label: string; role: Role; host: string; args: string[] }> = [
+    { label: `agent, deployed (node ${[...DEPLOYED_NODE_FLAGS, DIST_MAIN].join(' ')})`, role: 'deployed', host: 'bench-deployed', args: [...deployed(DEPLOYED_NODE_FLAGS), ...agentArgs('bench-deployed', [])] },
+    { label: 'agent, deployed, --slow-interval 0', role: 'deployed-fast', host: 'bench-fast', args: [...deployed(DEPLOYED_NODE_FLAGS), ...agentArgs('bench-fast', ['--slow-interval', '0'])] },
+    ...(DEPLOYED_NODE_FLAGS.length > 0 ? [{ label: `agent, deployed, plain node ${DIST_MAIN}`, role: 'deployed-no-flags' as const, host: 'bench-no-flags', args: [DIST_MAIN, ...agentArgs('bench-no-flags', [])] }] : []),
+    { label: 'agent, from a checkout (tsx)', role: 'checkout', host: 'bench-checkout', args: ['--import', 'tsx', 'agent/main.ts', ...agentArgs('bench-checkout', [])] },
   ];
-  const [slow, fast] = watched as [Watched, Watched];
-
+  if (EXTRA_FLAGS.length > 0) {
+    specs.push({ label: `agent, deployed, node ${[...DEPLOYED_NODE_FLAGS, ...EXTRA_FLAGS].join(' ')}`, role: 'flags', host: 'bench-flags', args: [...deployed([...DEPLOYED_NODE_FLAGS, ...EXTRA_FLAGS]), ...agentArgs('bench-flags', [])] });
+  }
+  const watched: Watched[] = [];
+  const commands = new Map<Watched, string>();
+  for (const s of specs) {
+    const w = await startAgent(s.label, s.role, s.host, s.args, perfDir);
+    watched.push(w);
+    commands.set(w, `node ${s.args.join(' ').replace(TOKEN, 'TOKEN').replace(/127\.0\.0\.1:\d+/u, 'HOST:PORT')}`);
+  }
   let exporter: Watched | undefined;
   let exporterPort = 0;
   if (existsSync(NODE_EXPORTER)) {
     exporterPort = await freePort();
-    exporter = start('prometheus-node-exporter', 'exporter', NODE_EXPORTER, [`--web.listen-address=127.0.0.1:${exporterPort}`]);
+    exporter = start('prometheus-node-exporter, scraped every 1 s', 'exporter', NODE_EXPORTER, [`--web.listen-address=127.0.0.1:${exporterPort}`]);
+    commands.set(exporter, `${NODE_EXPORTER} (default collectors)`);
     watched.push(exporter);
   } else {
-    console.log(`agent_cost: ${NODE_EXPORTER} not found: the node_exporter column and the ratios are skipped (apt-get install -y prometheus-node-exporter)`);
+    console.log(`agent: ${NODE_EXPORTER} not found: the node_exporter row and the ratios are skipped (apt-get install -y prometheus-node-exporter)`);
   }
-  const idleNode = start('idle node (setInterval only)', 'baseline', process.execPath, ['-e', IDLE_SCRIPT]);
-  const idleTsx = start('idle node --import tsx', 'baseline', process.execPath, ['--import', 'tsx', '-e', IDLE_SCRIPT]);
-  watched.push(idleNode, idleTsx, collector);
+  watched.push(collector);
+  commands.set(collector, 'node --import tsx collector/main.ts');
 
-  // Both agents must have landed samples before the warm-up counts.
+  // Every agent must have landed samples before the warm-up counts.
+  const agents = watched.filter((w) => w.host !== undefined);
   const deadline = Date.now() + START_TIMEOUT_MS;
   for (;;) {
     for (const w of watched) {
       if (w.child.exitCode !== null || w.child.signalCode !== null) throw new Error(`${w.label} exited (${w.child.exitCode ?? w.child.signalCode}) during start: ${w.stderrTail}`);
     }
     const h = await hosts(base).catch(() => []);
-    const landed = (n: string): boolean => h.some((x) => x.name === n && x.samples_total > 0);
-    if (landed('cost-slow') && landed('cost-fast')) break;
-    if (Date.now() > deadline) throw new Error(`agents did not land a sample in ${START_TIMEOUT_MS} ms; slow: ${slow.stderrTail}\nfast: ${fast.stderrTail}`);
+    if (agents.every((w) => h.some((x) => x.name === w.host && x.samples_total > 0))) break;
+    if (Date.now() > deadline) throw new Error(`agents did not land a sample in ${START_TIMEOUT_MS} ms: ${agents.map((w) => `${w.label}: ${w.stderrTail}`).join('\n')}`);
     await sleep(250);
   }
 
@@ -291,7 +356,7 @@ async function main(): Promise<void> {
     void scrape(exporterPort, scrapes).finally(() => { scraping = false; });
   }, 1000) : undefined;
 
-  console.log(`agent_cost: all started; warming up ${WARMUP_MS / 1000} s, then measuring ${WINDOW_S} s`);
+  console.log(`agent: all started; warming up ${WARMUP_MS / 1000} s, then measuring ${WINDOW_S} s`);
   await sleep(WARMUP_MS);
 
   const pids = watched.map((w) => w.pid);
@@ -310,11 +375,10 @@ async function main(): Promise<void> {
   const after = pids.map(ticks);
   const wallS = (performance.now() - t0) / 1000;
   // Wait for perf's next line, so the execs of the window's last moments are in the file.
-  await sleep(PERF_INTERVAL_MS + 50);
+  if (usePerf) await sleep(PERF_INTERVAL_MS + 50);
   const execs = watched.map((w, i) => (w.perfFile ? execsSoFar(w.perfFile) - execsBefore[i]! : null));
   clearInterval(rssTimer);
   clearInterval(childTimer);
-  sampleRss();
   if (scrapeTimer) clearInterval(scrapeTimer);
   const samplesAfter = new Map((await hosts(base)).map((h) => [h.name, h.samples_total]));
   const loadEnd = readFileSync('/proc/loadavg', 'utf8').trim();
@@ -329,19 +393,19 @@ async function main(): Promise<void> {
     const kids = pct(after[i]!.children - before[i]!.children);
     const r = rss[i]!.filter((x) => Number.isFinite(x));
     let work = '';
-    if (w === slow || w === fast) {
-      const name = w === slow ? 'cost-slow' : 'cost-fast';
-      work = `${(samplesAfter.get(name) ?? 0) - (samplesBefore.get(name) ?? 0)} samples landed`;
-    } else if (w === exporter) {
-      work = `${nScrapes} scrapes (${scrapes.failed - scrapesBefore.failed} failed)`;
-    } else if (w === collector) work = 'receives both agents';
+    if (w.host !== undefined) work = `${(samplesAfter.get(w.host) ?? 0) - (samplesBefore.get(w.host) ?? 0)} samples landed`;
+    else if (w === exporter) work = `${nScrapes} scrapes (${scrapes.failed - scrapesBefore.failed} failed)`;
+    else if (w === collector) work = `receives ${agents.length} agents`;
     return {
-      process: w.label, pid: w.pid, cpu_pct: round(own), children_cpu_pct: round(kids), total_cpu_pct: round(own + kids),
+      process: w.label, role: w.role, command: commands.get(w) ?? '', pid: w.pid, cpu_pct: round(own), children_cpu_pct: round(kids), total_cpu_pct: round(own + kids),
       rss_mean_mib: round(r.reduce((a, b) => a + b, 0) / r.length / MiB, 1), rss_max_mib: round(Math.max(...r) / MiB, 1),
       children_seen: seen[i]!.size, children_commands: [...new Set(seen[i]!.values())].sort(), programs_started: execs[i]!, work,
     };
   });
-  const row = (w: Watched): Row => rows[watched.indexOf(w)]!;
+  const byRole = (role: Role): Row | undefined => rows.find((r) => r.role === role);
+  const dep = byRole('deployed')!;
+  const fast = byRole('deployed-fast')!;
+  const ne = byRole('exporter');
   const scrapeSummary = nScrapes > 0 ? {
     scrapes: nScrapes,
     wire_bytes_per_scrape: Math.round((scrapes.wireBytes - scrapesBefore.wireBytes) / nScrapes),
@@ -351,52 +415,56 @@ async function main(): Promise<void> {
   } : null;
 
   const ratio = (a: number, b: number): number => round(a / b, 2);
-  const ne = exporter ? row(exporter) : undefined;
-  const ratios = ne ? {
-    fast_over_node_exporter: { cpu: ratio(row(fast).total_cpu_pct, ne.total_cpu_pct), rss_mean: ratio(row(fast).rss_mean_mib, ne.rss_mean_mib) },
-    slow_over_node_exporter: { cpu: ratio(row(slow).total_cpu_pct, ne.total_cpu_pct), rss_mean: ratio(row(slow).rss_mean_mib, ne.rss_mean_mib) },
-  } : null;
-  const slowExtra = { cpu_pct_points: round(row(slow).total_cpu_pct - row(fast).total_cpu_pct), rss_mean_mib: round(row(slow).rss_mean_mib - row(fast).rss_mean_mib, 1) };
-  const tsxAlone = { cpu_pct_points: round(row(idleTsx).total_cpu_pct - row(idleNode).total_cpu_pct), rss_mean_mib: round(row(idleTsx).rss_mean_mib - row(idleNode).rss_mean_mib, 1) };
-  const fastSpawnedNone = row(fast).children_seen === 0 && row(fast).children_cpu_pct === 0 && (row(fast).programs_started ?? 0) === 0;
+  const ratios = ne ? Object.fromEntries(rows.filter((r) => r.role !== 'exporter' && r.role !== 'collector').map((r) => [r.role, {
+    cpu: ratio(r.total_cpu_pct, ne.total_cpu_pct), rss_mean: ratio(r.rss_mean_mib, ne.rss_mean_mib),
+  }])) : null;
+  const targets = {
+    cpu_pct: { target: `<= ${TARGET_CPU_PCT}`, value: dep.total_cpu_pct, met: dep.total_cpu_pct <= TARGET_CPU_PCT },
+    rss_mean_mib: { target: `<= ${TARGET_RSS_MIB}`, value: dep.rss_mean_mib, met: dep.rss_mean_mib <= TARGET_RSS_MIB },
+    cpu_below_node_exporter: ne ? { target: '< 1x node_exporter', value: ratio(dep.total_cpu_pct, ne.total_cpu_pct), met: dep.total_cpu_pct < ne.total_cpu_pct } : null,
+  };
+  const fastSpawnedNone = fast.children_seen === 0 && fast.children_cpu_pct === 0 && (fast.programs_started ?? 0) === 0;
 
   const m = machine();
-  console.log(`\nagent_cost: ${m.cores} cores, ${m.model}, node ${m.node}; ${WINDOW_S} s window after ${WARMUP_MS / 1000} s warm-up; interval 1000 ms; CLK_TCK ${CLK_TCK}`);
+  console.log(`\nagent: ${m.cores} cores, ${m.model}, node ${m.node}; ${WINDOW_S} s window after ${WARMUP_MS / 1000} s warm-up; interval 1000 ms; CLK_TCK ${CLK_TCK}`);
   console.log(`load average at start: ${loadStart}; at end: ${loadEnd} (shared machine: other work competes for the cores)\n`);
+  const isTargeted = (r: Row): boolean => r.role === 'deployed';
   console.log(table(rows.map((r) => ({
-    process: r.process, 'cpu %': r.cpu_pct.toFixed(2), 'children cpu %': r.children_cpu_pct.toFixed(2), 'total cpu %': r.total_cpu_pct.toFixed(2),
-    'rss mean MiB': r.rss_mean_mib.toFixed(1), 'rss max MiB': r.rss_max_mib.toFixed(1), 'children seen': r.children_seen,
+    process: r.process,
+    'cpu % (total)': `${r.total_cpu_pct.toFixed(2)}${r.children_cpu_pct > 0 ? ` (${r.children_cpu_pct.toFixed(2)} children)` : ''}`,
+    'cpu target': isTargeted(r) ? `<= ${TARGET_CPU_PCT}` : '',
+    'cpu / node_exporter': ne && r !== ne && r.role !== 'collector' ? `${ratio(r.total_cpu_pct, ne.total_cpu_pct).toFixed(2)}x` : '',
+    'rss mean MiB': r.rss_mean_mib.toFixed(1), 'rss max MiB': r.rss_max_mib.toFixed(1),
+    'rss target': isTargeted(r) ? `<= ${TARGET_RSS_MIB}` : '',
+    'rss / node_exporter': ne && r !== ne && r.role !== 'collector' ? `${ratio(r.rss_mean_mib, ne.rss_mean_mib).toFixed(2)}x` : '',
     'programs started': r.programs_started ?? '-', work: r.work,
   }))));
-  console.log(`\n(cpu % of one core; children cpu: reaped children's cutime+cstime; children seen: a lower bound, polled every ${CHILD_POLL_MS} ms;`);
-  console.log(` programs started: execs in the descendants, counted by perf, agents only)`);
+  console.log(`\n(cpu: % of one core, own + reaped children's; programs started: execs in the descendants, counted by perf, agents only)`);
+  for (const r of rows) console.log(`  ${r.process}: ${r.command}`);
   if (scrapeSummary) console.log(`node_exporter scrapes: ${scrapeSummary.series_per_scrape} series, ${scrapeSummary.body_bytes_per_scrape} bytes (${scrapeSummary.wire_bytes_per_scrape} gzipped) and ${scrapeSummary.ms_per_scrape} ms each`);
-  if (ratios) {
-    console.log(`agent(fast)/node_exporter: cpu ${ratios.fast_over_node_exporter.cpu}x, rss ${ratios.fast_over_node_exporter.rss_mean}x`);
-    console.log(`agent(slow)/node_exporter: cpu ${ratios.slow_over_node_exporter.cpu}x, rss ${ratios.slow_over_node_exporter.rss_mean}x`);
-  }
-  console.log(`slow class on top of fast: ${slowExtra.cpu_pct_points} cpu % points, ${slowExtra.rss_mean_mib} MiB rss`);
-  console.log(`tsx loader alone (idle node --import tsx minus idle node): ${tsxAlone.cpu_pct_points} cpu % points, ${tsxAlone.rss_mean_mib} MiB rss`);
-  for (const w of [slow, fast]) if (row(w).children_seen > 0) console.log(`${w.label} children: ${row(w).children_commands.join(', ')}`);
-  if (!fastSpawnedNone) console.log('FAIL: the agent with --slow-interval 0 spawned child processes; the fast class must spawn none');
+  for (const r of rows) if (r.role !== 'exporter' && r.role !== 'collector' && r.children_seen > 0) console.log(`${r.process}: children seen: ${r.children_commands.join(', ')}`);
+  const verdict = (name: string, t: { target: string; value: number; met: boolean } | null): string => (t ? `${name} ${t.value} (target ${t.target}): ${t.met ? 'met' : 'NOT met'}` : `${name}: not measured`);
+  console.log(`deployed agent: ${verdict('cpu %', targets.cpu_pct)}; ${verdict('rss MiB', targets.rss_mean_mib)}; ${verdict('cpu vs node_exporter', targets.cpu_below_node_exporter)}`);
+  if (!fastSpawnedNone) console.log(`FAIL: the deployed agent with --slow-interval 0 started programs (${fast.children_commands.join(', ')}); the fast class must start none`);
 
-  console.log(`written: ${writeResult('agent_cost', {
-    window_s: round(wallS, 1), warmup_s: WARMUP_MS / 1000, interval_ms: 1000, slow_interval_ms: 'default (15000)', clk_tck: CLK_TCK,
+  console.log(`written: ${relative(ROOT, writeResult('agent', {
+    window_s: round(wallS, 1), warmup_s: WARMUP_MS / 1000, quick: QUICK, interval_ms: 1000, slow_interval_ms: 'default (15000)', clk_tck: CLK_TCK,
+    deployed_node_flags: DEPLOYED_NODE_FLAGS, extra_node_flags: EXTRA_FLAGS, build: built || 'dist/ up to date',
     child_poll_ms: CHILD_POLL_MS, programs_counted_by_perf: usePerf, load_average_start: loadStart, load_average_end: loadEnd,
     node_exporter: exporter ? { binary: NODE_EXPORTER, version: exporterVersion(), scrape: scrapeSummary } : 'absent',
-    processes: rows, ratios, slow_class_extra: slowExtra, tsx_loader_alone: tsxAlone, fast_spawned_none: fastSpawnedNone,
+    processes: rows, ratios_to_node_exporter: ratios, targets, fast_spawned_none: fastSpawnedNone,
     notes: [
-      'agents run as node --import tsx: part of their cost is the loader (see tsx_loader_alone)',
-      'static facts (about 20 children) are read at agent start and every 5 min: outside this window',
+      'static facts (about 20 children) are read at agent start and every 5 min: outside a 60 s window',
+      'the tsx agent also runs an esbuild service process (not counted in its RSS)',
       'shared machine: other processes compete for the cores; compare within one run',
     ],
-  })}`);
+  }))}`);
   await stopAll();
   if (!fastSpawnedNone) process.exitCode = 1;
 }
 
 main().catch(async (err: unknown) => {
-  console.error('agent_cost:', err instanceof Error ? err.message : err);
+  console.error('agent:', err instanceof Error ? err.message : err);
   await stopAll();
   process.exit(1);
 });
