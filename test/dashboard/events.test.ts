@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, request, type IncomingMessage, type Server } from 'node:http';
+import { createServer, get, request, type IncomingMessage, type Server } from 'node:http';
 import { connect } from 'node:net';
 import { EventHub, formatEvent } from '../../dashboard/events.ts';
 import { createDashboardServer } from '../../dashboard/server.ts';
@@ -265,4 +265,35 @@ test('events: a busy client gets its missed slots merged into one delta (or a sn
   assert.ok(built.every((size) => size <= FLEET), `merged deltas stay within the fleet: ${built.join(',')}`);
   assert.ok(built.length < hub.deltas + 10, 'one build per tick, not one per client and tick');
   sock.destroy();
+});
+
+test('with deltas, snapshots are spaced by their size (snapshotBytesPerS): a large fleet is not re-sent every 2 s', async (t) => {
+  let clock = 1_000_000;
+  let n = 0;
+  let size = 100;
+  const snapshots: number[] = [];
+  const hub = new EventHub(() => { snapshots.push(clock); return JSON.stringify({ n: ++n, pad: 'x'.repeat(size) }); }, () => ++n,
+    { tickMs: 60_000, minGapMs: 2000, maxGapMs: 5000, stallMs: 60_000, snapshotBytesPerS: 1000, now: () => clock },
+    { reset: () => undefined, changed: () => [], build: () => '', size: () => 1 });
+  const server = createServer((req, res) => hub.accept(req, res, {}));
+  await listenLoopback(server);
+  t.after(() => { hub.close(); return closeServer(server); });
+  const res = await new Promise<IncomingMessage>((resolve) => get(`http://127.0.0.1:${(server.address() as { port: number }).port}/`, resolve));
+  res.resume();
+  t.after(() => res.destroy());
+  // A small snapshot: the configured gaps.
+  assert.deepEqual(hub.snapshotGapsMs(), { min: 2000, max: 5000 });
+  // A snapshot of ~10,000 bytes at 1,000 bytes/s: the next waits ~10 s, changed or not.
+  size = 10_000;
+  clock += 5000;
+  hub.tick();
+  const gaps = hub.snapshotGapsMs();
+  assert.ok(gaps.min > 10_000 && gaps.min < 10_200 && gaps.max === gaps.min, JSON.stringify(gaps));
+  const count = snapshots.length;
+  clock += 6000;
+  hub.tick();
+  assert.equal(snapshots.length, count, 'not after 6 s');
+  clock += 4500;
+  hub.tick();
+  assert.equal(snapshots.length, count + 1, 'after its size allows');
 });
