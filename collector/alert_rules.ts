@@ -217,10 +217,18 @@ export interface AlertInputs {
  * free bytes are skipped. Beyond MAX_ALERT_INSTANCES filesystems the fullest are kept: a full
  * disk is what the rules look for, and the bound keeps a hostile agent's 1024 rows cheap.
  */
+/** The readings in a set of wanted metrics, listed once per set (not per sample). */
+const READINGS_IN = new WeakMap<ReadonlySet<string>, ReadonlyArray<(typeof READINGS)[number]>>();
+function readingsIn(wanted: ReadonlySet<string>): ReadonlyArray<(typeof READINGS)[number]> {
+  let list = READINGS_IN.get(wanted);
+  if (!list) READINGS_IN.set(wanted, (list = READINGS.filter((r) => wanted.has(r.name))));
+  return list;
+}
+
 export function alertInputs(sample: Sample, wanted?: ReadonlySet<string>): AlertInputs {
   const values: Partial<Record<HostMetric, number | null>> = {};
   // Only the metrics some rule tests, when told which: this runs for every sample.
-  const readings = wanted ? READINGS.filter((r) => wanted.has(r.name)) : READINGS;
+  const readings = wanted ? readingsIn(wanted) : READINGS;
   for (const r of readings) {
     const v = sample[r.name];
     if (v !== undefined) values[r.name] = v;
@@ -230,9 +238,10 @@ export function alertInputs(sample: Sample, wanted?: ReadonlySet<string>): Alert
   if ((!wanted || wanted.has('mem_used_pct')) && memUsed !== undefined && memTotal !== undefined && memTotal > 0) values.mem_used_pct = (memUsed / memTotal) * 100;
   const swapUsed = sample.swap_used_bytes;
   const swapTotal = sample.swap_total_bytes;
-  if (wanted && !wanted.has('swap_used_pct')) { /* not tested by any rule */ }
-  else if (swapTotal === 0) values.swap_used_pct = null;
-  else if (swapUsed !== undefined && swapTotal !== undefined) values.swap_used_pct = (swapUsed / swapTotal) * 100;
+  if (!wanted || wanted.has('swap_used_pct')) {
+    if (swapTotal === 0) values.swap_used_pct = null;
+    else if (swapUsed !== undefined && swapTotal !== undefined) values.swap_used_pct = (swapUsed / swapTotal) * 100;
+  }
   let fs: Array<{ instance: string; value: number }> = [];
   if (wanted && !wanted.has('fs_used_pct')) return { values, fs };
   for (const row of sample.fs ?? []) {

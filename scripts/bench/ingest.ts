@@ -16,7 +16,7 @@ import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { decodeBody, encodeFrame, FrameDecoder } from '../../shared/frame_codec.ts';
+import { encodeFrame, FrameDecoder } from '../../shared/frame_codec.ts';
 import type { HostsPayload } from '../../dashboard/api.ts';
 import { StaticPool } from 'node-worker-threads-pool';
 import { decodeSampleFast } from '../../shared/sample_decoder.ts';
@@ -97,8 +97,6 @@ async function poolRate(size: number, ms: number): Promise<number> {
 async function main(): Promise<void> {
   const body = encodeFrame(SAMPLE as Message).subarray(4);
   const decodeOnly = opsPerSecond(() => decodeSampleFast(body), QUICK ? 200 : 400, QUICK ? 3 : 5);
-  const inlineBatches = opsPerSecond(() => decodeBody(body), QUICK ? 100 : 200, 3); // warms the general path too
-  void inlineBatches;
   const pool1 = await poolRate(1, QUICK ? 1000 : 3000);
   const pool2 = await poolRate(2, QUICK ? 1000 : 3000);
   const dir = mkdtempSync(join(tmpdir(), 'sentinel-bench-'));
