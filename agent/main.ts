@@ -15,11 +15,11 @@
  */
 // First: it must run before any module loads msgpackr.
 import './msgpack_env.ts';
-import { configFromCommandLine, exitOnStartFailure, stopOnSignals } from '../shared/cli.ts';
-import { createLogger } from '../shared/log.ts';
-import { startAgent } from './agent.ts';
+import { configFromCommandLine, exitOnStartFailure, reloadOnHangup, stopOnSignals } from '../shared/cli.ts';
+import { createLogger, type LogFields, type Logger } from '../shared/log.ts';
+import { startAgent, type RunningAgent } from './agent.ts';
 import { startPowerSocket, type PowerSocket } from './power_socket.ts';
-import { AGENT_SETTINGS } from './settings.ts';
+import { AGENT_SETTINGS, type AgentConfig } from './settings.ts';
 
 const USAGE = 'Usage: npm run agent -- --collector HOST:PORT --token TOKEN [--name NAME] [--interval MS] [--slow-interval MS] [--buffer-s SECONDS] [--ca CA.pem] [--power-socket PATH]\n\n'
   + 'Collects this machine\'s readings every interval and sends them to the collector. While the collector is away,\n'
@@ -28,24 +28,76 @@ const USAGE = 'Usage: npm run agent -- --collector HOST:PORT --token TOKEN [--na
 /** A power figure older than this many intervals is served as an error: the sampling is stuck. */
 const POWER_STALE_INTERVALS = 3;
 
-async function main(): Promise<void> {
-  const config = configFromCommandLine('agent', USAGE, AGENT_SETTINGS);
-  const log = createLogger('agent', config.logLevel);
-  log.info('starting', { name: config.name, collector: `${config.collector.host}:${config.collector.port}`, interval_ms: config.intervalMs, slow_interval_ms: config.slowIntervalMs, buffer_s: config.bufferSeconds });
-  const agent = await startAgent(config, log);
-  let socket: PowerSocket | undefined;
-  if (config.powerSocket !== '') {
-    socket = await startPowerSocket(config.powerSocket, () => agent.power(), log, {
-      mode: config.powerSocketMode,
-      ...(config.powerSocketGroup !== null ? { gid: config.powerSocketGroup } : {}),
-      // One interval of slack on top, for a round that runs long.
-      maxAgeMs: (POWER_STALE_INTERVALS + 1) * config.intervalMs,
-    });
-  }
-  stopOnSignals(log, async () => {
-    await socket?.close();
-    await agent.stop();
-  }, 3000);
+/** The agent and its power socket, as one unit that a reload can replace. */
+interface Running {
+  agent: RunningAgent;
+  socket: PowerSocket | undefined;
 }
 
+function startSocket(config: AgentConfig, agent: RunningAgent, log: Logger): Promise<PowerSocket | undefined> {
+  if (config.powerSocket === '') return Promise.resolve(undefined);
+  return startPowerSocket(config.powerSocket, () => agent.power(), log, {
+    mode: config.powerSocketMode,
+    ...(config.powerSocketGroup !== null ? { gid: config.powerSocketGroup } : {}),
+    // One interval of slack on top, for a round that runs long.
+    maxAgeMs: (POWER_STALE_INTERVALS + 1) * config.intervalMs,
+  });
+}
+
+async function startAll(config: AgentConfig, log: Logger): Promise<Running> {
+  const agent = await startAgent(config, log);
+  try {
+    return { agent, socket: await startSocket(config, agent, log) };
+  } catch (err) {
+    await agent.stop();
+    throw err;
+  }
+}
+
+async function stopAll(r: Running): Promise<void> {
+  await r.socket?.close();
+  await r.agent.stop();
+}
+
+function startingFields(config: AgentConfig): LogFields {
+  return { name: config.name, collector: `${config.collector.host}:${config.collector.port}`, interval_ms: config.intervalMs, slow_interval_ms: config.slowIntervalMs, buffer_s: config.bufferSeconds };
+}
+
+async function main(): Promise<void> {
+  const config = configFromCommandLine('agent', USAGE, AGENT_SETTINGS);
+  const log = createLogger('agent', config.logLevel, undefined, config.logFormat);
+  log.info('starting', startingFields(config));
+  let running = await startAll(config, log);
+  let current = config;
+  let stopping = false;
+  stopOnSignals(log, async () => {
+    stopping = true;
+    await stopAll(running);
+  }, 3000);
+  // SIGHUP (systemctl reload): log settings apply in place; any other change (collector,
+  // token, name, interval, power...) restarts the agent's loop, connection and power socket in
+  // this process with the new settings. Samples not yet acknowledged by the old collector are
+  // dropped then (they were for it); a new setting that fails to start keeps the old agent.
+  reloadOnHangup(AGENT_SETTINGS, log, config, async ({ next, apply }) => {
+    if (apply.includes('logLevel')) log.setLevel(next.logLevel);
+    if (apply.includes('logFormat')) log.setFormat(next.logFormat);
+    if (stopping || apply.every((k) => k === 'logLevel' || k === 'logFormat')) return;
+    // The old socket path must be free before the new socket binds it; the old agent goes on
+    // until the new one is up, so a bad setting costs nothing.
+    await running.socket?.close();
+    let fresh: Running;
+    try {
+      fresh = await startAll(next, log);
+    } catch (err) {
+      // The old agent goes on as it was, its socket back in place.
+      if (running.socket) running = { ...running, socket: await startSocket(current, running.agent, log).catch(() => undefined) };
+      throw err;
+    }
+    const old = running;
+    running = fresh;
+    current = next;
+    log.info('restarted with new settings', startingFields(next));
+    await old.agent.stop();
+  });
+}
 main().catch(exitOnStartFailure('agent'));

@@ -43,6 +43,8 @@ export interface RunningCollector {
   readonly stats: CollectorStats;
   readonly webhooks: WebhookNotifier | null;
   readonly token: string;
+  /** Checks agents' tokens; a reload replaces the cluster token through it. */
+  readonly auth: Authenticator;
   /** The dashboard's password, or '' when it has none. */
   readonly httpToken: string;
   /** Where agents connect, as bound. */
@@ -132,9 +134,10 @@ export async function startCollector(config: CollectorConfig, log: Logger): Prom
   const saving = dataDirOk && config.saveIntervalS > 0;
   const stats = CollectorStats.create(Date.now());
   const hostTokens = new HostTokenSet(config.dataDir, (message) => log.error('host tokens unreadable', { error: message }));
+  const auth = new Authenticator(hostTokens, token, config.auth);
   const agents = new AgentServer({
     hosts, log,
-    auth: new Authenticator(hostTokens, token, config.auth),
+    auth,
     maxHelloBytes: config.maxHelloBytes,
     maxFrameBytes: config.maxFrameBytes,
     guardLimits: { maxDepth: config.maxDepth, maxStringBytes: config.maxStringBytes, maxArrayLength: config.maxArrayItems, maxMapSize: config.maxMapEntries },
@@ -217,7 +220,7 @@ export async function startCollector(config: CollectorConfig, log: Logger): Prom
   const joinCommand = `npm run agent -- --collector ${formatHostPort(reachableAddress(agentAddress))} --token ${token}${tlsArgs}`;
   let stopped: Promise<void> | null = null;
   return {
-    store, hosts, agents, saver, dashboard, alerts, energy, webhooks, stats, token, httpToken, agentAddress, httpAddress, url, joinCommand,
+    store, hosts, agents, saver, dashboard, alerts, energy, webhooks, stats, token, auth, httpToken, agentAddress, httpAddress, url, joinCommand,
     stop() {
       stopped ??= (async () => {
         // The last save comes after the agents are told to go, so it records them offline.

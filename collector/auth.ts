@@ -33,7 +33,7 @@ export const MAX_PROVEN_TOKENS = 65_536;
 export type AuthMode = 'cluster' | 'per-host';
 
 /** What a session was admitted with: re-checked when the token file changes. */
-export type Credential = { kind: 'host'; salt: string } | { kind: 'cluster' };
+export type Credential = { kind: 'host'; salt: string } | { kind: 'cluster'; epoch: number };
 
 export class Authenticator {
   /** HMAC(host, token) -> the salt of the record scrypt accepted it under. */
@@ -41,19 +41,33 @@ export class Authenticator {
   private readonly provenKey = randomBytes(32);
   /** Scrypt checks run so far (for tests and diagnostics). */
   hashes = 0;
+  /** Bumped when the cluster token is replaced: sessions admitted under an older one are closed. */
+  private clusterEpoch = 0;
 
   constructor(
     private readonly hostTokens: HostTokenSet,
-    private readonly clusterToken: string,
+    private clusterToken: string,
     readonly mode: AuthMode,
   ) {}
+
+  /**
+   * Replaces the cluster token (a reload after a rotation). Hellos from now on need the new
+   * one, and sessions admitted with the old one are closed at the next credential check, so a
+   * leaked token stops working everywhere at once. The same token again changes nothing.
+   */
+  setClusterToken(token: string): boolean {
+    if (tokensEqual(token, this.clusterToken)) return false;
+    this.clusterToken = token;
+    this.clusterEpoch++;
+    return true;
+  }
 
   /** Resolves with the credential `token` proves for `host`, or null. Never rejects for a bad token. */
   async verify(host: string, token: string): Promise<Credential | null> {
     this.hostTokens.refresh();
     const record = this.hostTokens.get(host);
     const clusterOk = tokensEqual(token, this.clusterToken);
-    if (!record && clusterOk && this.mode === 'cluster' && this.hostTokens.trustworthy) return { kind: 'cluster' };
+    if (!record && clusterOk && this.mode === 'cluster' && this.hostTokens.trustworthy) return { kind: 'cluster', epoch: this.clusterEpoch };
     const provenKey = record ? this.provenKeyOf(host, token) : '';
     if (record && this.proven.get(provenKey) === record.salt) return { kind: 'host', salt: record.salt };
     this.hashes++;
@@ -61,7 +75,7 @@ export class Authenticator {
     if (record && hostOk) this.remember(provenKey, record.salt);
     const cred: Credential | null = record
       ? (hostOk ? { kind: 'host', salt: record.salt } : null)
-      : (clusterOk ? { kind: 'cluster' } : null);
+      : (clusterOk ? { kind: 'cluster', epoch: this.clusterEpoch } : null);
     // The token file may have changed during the hash: decide against what holds now.
     return cred && this.stillValid(host, cred) ? cred : null;
   }
@@ -81,7 +95,7 @@ export class Authenticator {
     const record = this.hostTokens.get(host);
     if (cred.kind === 'host') return record !== undefined && record.salt === cred.salt;
     // A token file that exists but cannot be read might name this host: fail closed.
-    return record === undefined && this.mode === 'cluster' && this.hostTokens.trustworthy;
+    return record === undefined && this.mode === 'cluster' && this.hostTokens.trustworthy && cred.epoch === this.clusterEpoch;
   }
 
   /** Re-reads the token file if it changed. */
@@ -89,8 +103,8 @@ export class Authenticator {
     this.hostTokens.refresh();
   }
 
-  /** Changes whenever the set of host tokens does (see HostTokenSet.generation). */
+  /** Changes whenever the set of host tokens or the cluster token does (see HostTokenSet.generation). */
   get generation(): number {
-    return this.hostTokens.generation;
+    return this.hostTokens.generation + this.clusterEpoch;
   }
 }

@@ -1,16 +1,17 @@
 /** The collector's command line: wiring only. */
-import { configFromCommandLine, exitOnStartFailure, stopOnSignals } from '../shared/cli.ts';
+import { configFromCommandLine, exitOnStartFailure, reloadOnHangup, stopOnSignals } from '../shared/cli.ts';
 import { formatHostPort } from '../shared/config.ts';
 import { createLogger } from '../shared/log.ts';
 import { SENTINEL_VERSION } from '../shared/version.ts';
 import { startCollector } from './app.ts';
 import { COLLECTOR_SETTINGS } from './settings.ts';
+import { loadOrCreateClusterToken } from './token.ts';
 
 const USAGE = 'Usage: npm run collector -- [options]\n\nAccepts agents over TCP, keeps the latest readings of every host in shared memory, and serves the dashboard.';
 
 async function main(): Promise<void> {
   const config = configFromCommandLine('collector', USAGE, COLLECTOR_SETTINGS);
-  const log = createLogger('collector', config.logLevel);
+  const log = createLogger('collector', config.logLevel, undefined, config.logFormat);
   const c = await startCollector(config, log);
   log.info('agents port open', { listen: formatHostPort(c.agentAddress), capacity: config.capacity });
   log.info('dashboard ready', { url: c.url, password: c.httpToken !== '' });
@@ -25,6 +26,25 @@ async function main(): Promise<void> {
     `(A second agent on one machine needs its own name: add --name OTHER-NAME.)\n`,
   );
   stopOnSignals(log, () => c.stop(), 5000);
+  // SIGHUP (systemctl reload): log level and format, and the cluster token (from the config
+  // file, or DATA_DIR/cluster.token when none is set: replace that file, then reload).
+  reloadOnHangup(COLLECTOR_SETTINGS, log, config, ({ next, apply }) => {
+    if (apply.includes('logLevel')) log.setLevel(next.logLevel);
+    if (apply.includes('logFormat')) log.setFormat(next.logFormat);
+    let token = next.token;
+    if (token === '') {
+      try {
+        token = loadOrCreateClusterToken(next.dataDir);
+      } catch (err) {
+        log.error('cluster token file unreadable; the token in use stays', { error: (err as Error).message });
+        token = '';
+      }
+    }
+    if (token !== '' && c.auth.setClusterToken(token)) {
+      log.warn('cluster token replaced: agents admitted with the old one are disconnected');
+      c.agents.recheckCredentials();
+    }
+  });
 }
 
 main().catch(exitOnStartFailure('collector'));

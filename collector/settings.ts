@@ -32,7 +32,7 @@ export const COLLECTOR_SETTINGS = Object.freeze({
   evictAfterS: setting({ flag: 'evict-after-s', arg: 'S', doc: 'when all slots are taken, a host offline this long gives its slot to a new one', default: 600, parse: intIn(0, 365 * 86_400) }),
   // Credentials.
   auth: setting({ flag: 'auth', arg: 'MODE', doc: 'cluster: the cluster token or a host\'s own token; per-host: only tokens made by `npm run token`', default: 'cluster' as const, parse: oneOf('cluster', 'per-host') }),
-  token: setting({ flag: 'token', arg: 'TOKEN', doc: 'cluster token; default: read or create DATA_DIR/cluster.token', default: '', parse: nonEmptyString(MAX_TOKEN_BYTES), secret: true }),
+  token: setting({ flag: 'token', arg: 'TOKEN', doc: 'cluster token; default: read or create DATA_DIR/cluster.token', default: '', parse: nonEmptyString(MAX_TOKEN_BYTES), secret: true, reload: true }),
   tlsCert: setting({ flag: 'tls-cert', arg: 'FILE', doc: 'PEM certificate (chain): agents connect over TLS', default: '', parse: optionalFile }),
   tlsKey: setting({ flag: 'tls-key', arg: 'FILE', doc: 'PEM private key for --tls-cert', default: '', parse: optionalFile }),
   httpsCert: setting({ flag: 'https-cert', arg: 'FILE', doc: 'PEM certificate (chain): the dashboard serves HTTPS', default: '', parse: optionalFile }),
@@ -79,7 +79,8 @@ export const COLLECTOR_SETTINGS = Object.freeze({
   energyHistoryDays: setting({ flag: 'energy-history-days', arg: 'DAYS', doc: 'days of per-day energy and cost kept per host', default: DEFAULT_HISTORY_DAYS, parse: intIn(1, MAX_HISTORY_DAYS) }),
   energyHourlyDays: setting({ flag: 'energy-hourly-days', arg: 'DAYS', doc: 'days of per-hour energy and cost kept per host (no more than --energy-history-days; 768 bytes a day per host)', default: DEFAULT_HOURLY_DAYS, parse: intIn(1, MAX_HISTORY_DAYS) }),
   projectionDays: setting({ flag: 'projection-days', arg: 'DAYS', doc: 'horizon of the cost projection ("the next N days"), from the last 7 days\' average', default: 30, parse: intIn(1, MAX_PROJECTION_DAYS) }),
-  logLevel: setting({ flag: 'log-level', arg: 'LEVEL', doc: 'debug, info, warn or error', default: 'info' as const, parse: oneOf('debug', 'info', 'warn', 'error') }),
+  logLevel: setting({ flag: 'log-level', arg: 'LEVEL', doc: 'debug, info, warn or error', default: 'info' as const, parse: oneOf('debug', 'info', 'warn', 'error'), reload: true }),
+  logFormat: setting({ flag: 'log-format', arg: 'FORMAT', doc: 'text (one line an event, key=value) or json (one JSON object a line)', default: 'text' as const, parse: oneOf('text', 'json'), reload: true }),
 });
 
 export type CollectorConfig = ConfigOf<typeof COLLECTOR_SETTINGS>;

@@ -11,6 +11,7 @@ import { pathToFileURL } from 'node:url';
 import { fetchSnapshot } from '../collector/control_socket.ts';
 import { COLLECTOR_SETTINGS } from '../collector/settings.ts';
 import { helpText, loadConfig } from '../shared/config.ts';
+import { SENTINEL_VERSION } from '../shared/version.ts';
 import { ConfigError, ShmError } from '../shared/errors.ts';
 import { hostView } from '../shared/host_view.ts';
 import { READINGS } from '../shared/protocol.ts';
@@ -97,6 +98,7 @@ async function main(): Promise<number> {
   try {
     const loaded = loadConfig(SETTINGS, args.filter((a) => a !== '--json'), process.env);
     if (loaded.help) { process.stdout.write(helpText(USAGE, SETTINGS)); return 0; }
+    if (loaded.version) { process.stdout.write(`${SENTINEL_VERSION}\n`); return 0; }
     dataDir = loaded.config.dataDir;
   } catch (err) {
     if (err instanceof ConfigError) { process.stderr.write(`test_reader: ${err.message}\n`); return 2; }

@@ -5,6 +5,7 @@
  */
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { SENTINEL_VERSION } from '../shared/version.ts';
 import { COLLECTOR_SETTINGS } from '../collector/settings.ts';
 import { ensureDataDir, randomToken } from '../collector/token.ts';
 import { hashToken, hostTokensPath, readHostTokens, writeHostTokens } from '../collector/host_tokens.ts';
@@ -39,7 +40,8 @@ function hostArg(raw: string | undefined): string {
 
 /** Runs one command; returns what to print and the exit code. Throws ConfigError for bad usage. */
 export async function runTokenCommand(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<TokenCommandResult> {
-  const { values, positionals } = parseArgs({ args: [...argv], options: { 'data-dir': { type: 'string' }, help: { type: 'boolean' } }, allowPositionals: true, strict: true });
+  const { values, positionals } = parseArgs({ args: [...argv], options: { 'data-dir': { type: 'string' }, help: { type: 'boolean' }, version: { type: 'boolean' } }, allowPositionals: true, strict: true });
+  if (values.version) return { code: 0, out: `${SENTINEL_VERSION}\n` };
   if (values.help || positionals.length === 0) return { code: values.help ? 0 : 2, out: USAGE };
   const dataDir = values['data-dir'] ?? (env[envName('data-dir')] || COLLECTOR_SETTINGS.dataDir.default!);
   const [command, name, ...extra] = positionals;

@@ -1,10 +1,11 @@
 /**
  * Configuration in one place: a frozen table of settings per program, each with its default,
- * then the environment (one prefix, SENTINEL_), then command-line flags, in that precedence.
+ * then a JSON config file (`--config FILE` or SENTINEL_CONFIG), then the environment (one
+ * prefix, SENTINEL_), then command-line flags, in that precedence.
  * Every value is checked once at start; a bad one raises ConfigError naming the setting.
- * Functions take argv and env as parameters, so tests never touch process.env.
+ * Functions take argv, env and the file reader as parameters, so tests never touch process.env.
  */
-import { accessSync, constants as fsConstants } from 'node:fs';
+import { accessSync, closeSync, fstatSync, openSync, readSync, constants as fsConstants } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ConfigError } from './errors.ts';
 
@@ -21,6 +22,8 @@ export interface Setting<T> {
   readonly parse: (raw: string, name: string) => T;
   /** Not echoed in --help defaults or logs. */
   readonly secret?: boolean;
+  /** A config file re-read on SIGHUP applies a change of this setting to the running program. */
+  readonly reload?: boolean;
   /** How --help shows the default, when String() would not do (lists, objects). */
   show?(value: T): string;
 }
@@ -32,6 +35,76 @@ export interface LoadResult<S extends SettingsTable> {
   config: ConfigOf<S>;
   help: boolean;
   version: boolean;
+  /** The config file read, or '' for none. */
+  configFile: string;
+}
+
+/** The flag (and, as SENTINEL_CONFIG, the variable) that names a program's config file. */
+export const CONFIG_FLAG = 'config';
+/** A config file larger than this is refused before it is read. */
+export const MAX_CONFIG_FILE_BYTES = 1 << 20;
+
+/** What a config file holds: its bytes and its permission bits. */
+export interface ConfigFileContent {
+  text: string;
+  mode: number;
+}
+
+/** Reads a config file, refusing one that is not a regular file or is larger than MAX_CONFIG_FILE_BYTES. */
+export function readConfigFile(path: string): ConfigFileContent {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (err) {
+    throw new ConfigError(`--${CONFIG_FLAG}`, `cannot read "${path}": ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw new ConfigError(`--${CONFIG_FLAG}`, `"${path}" is not a regular file`);
+    if (st.size > MAX_CONFIG_FILE_BYTES) throw new ConfigError(`--${CONFIG_FLAG}`, `"${path}" is ${st.size} bytes, more than ${MAX_CONFIG_FILE_BYTES}`);
+    const buf = Buffer.alloc(st.size);
+    let off = 0;
+    while (off < buf.length) {
+      const n = readSync(fd, buf, off, buf.length - off, off);
+      if (n === 0) break;
+      off += n;
+    }
+    return { text: buf.subarray(0, off).toString('utf8'), mode: st.mode & 0o777 };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * The settings a config file gives, as the raw strings a flag would carry, keyed by flag name.
+ * The file is one JSON object whose keys are flag names (`"log-level"`, `"collector"`); values
+ * are strings, numbers or booleans. An unknown key, another type, or a secret in a file that
+ * every user may read stops the program, naming the file and the key.
+ */
+export function parseConfigFile(table: SettingsTable, path: string, content: ConfigFileContent): Map<string, string> {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(content.text);
+  } catch (err) {
+    throw new ConfigError(path, `not valid JSON: ${(err as Error).message}`);
+  }
+  if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) throw new ConfigError(path, 'must hold one JSON object, {"flag-name": value, ...}');
+  const byFlag = new Map(Object.values(table).map((s) => [s.flag, s]));
+  const out = new Map<string, string>();
+  for (const [key, value] of Object.entries(doc as Record<string, unknown>)) {
+    const s = byFlag.get(key);
+    if (!s) {
+      const hint = byFlag.has(key.replace(/_/g, '-').toLowerCase()) ? ` (did you mean "${key.replace(/_/g, '-').toLowerCase()}"?)` : ' (keys are the flag names of --help, without dashes)';
+      throw new ConfigError(`${path}: "${key}"`, `unknown setting${hint}`);
+    }
+    if (typeof value === 'string') out.set(key, value);
+    else if ((typeof value === 'number' && Number.isFinite(value)) || typeof value === 'boolean') out.set(key, String(value));
+    else throw new ConfigError(`${path}: "${key}"`, `must be a string, a number or true/false, got ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}`);
+    if (s.secret && (content.mode & 0o004) !== 0) {
+      throw new ConfigError(`${path}: "${key}"`, `is a secret, and the file can be read by every user (mode ${content.mode.toString(8).padStart(4, '0')}): chmod 640 or 600 it`);
+    }
+  }
+  return out;
 }
 
 /** SENTINEL_ + flag in upper snake case: `data-dir` -> `SENTINEL_DATA_DIR`. */
@@ -44,12 +117,14 @@ export function setting<T>(s: Setting<T>): Setting<T> {
 }
 
 /**
- * Resolves every setting of `table`: default, then env, then flags. Throws ConfigError for an
+ * Resolves every setting of `table`: default, then the config file, then env, then flags. Throws ConfigError for an
  * unknown flag, a flag without its value, a bad value, or a required setting left unset.
  * `--help` / `--version` are reported, and then required settings are not enforced.
  */
-export function loadConfig<S extends SettingsTable>(table: S, argv: readonly string[], env: NodeJS.ProcessEnv): LoadResult<S> {
-  const options: Record<string, { type: 'string' | 'boolean' }> = { help: { type: 'boolean' }, version: { type: 'boolean' } };
+export function loadConfig<S extends SettingsTable>(
+  table: S, argv: readonly string[], env: NodeJS.ProcessEnv, readFile: (path: string) => ConfigFileContent = readConfigFile,
+): LoadResult<S> {
+  const options: Record<string, { type: 'string' | 'boolean' }> = { help: { type: 'boolean' }, version: { type: 'boolean' }, [CONFIG_FLAG]: { type: 'string' } };
   for (const s of Object.values(table)) options[s.flag] = { type: 'string' };
   let values: Record<string, string | boolean | undefined>;
   try {
@@ -60,6 +135,11 @@ export function loadConfig<S extends SettingsTable>(table: S, argv: readonly str
   }
   const help = values['help'] === true;
   const version = values['version'] === true;
+  const flagFile = values[CONFIG_FLAG];
+  const envFile = env[envName(CONFIG_FLAG)];
+  const configFile = typeof flagFile === 'string' ? flagFile : envFile ?? '';
+  if (typeof flagFile === 'string' && flagFile.trim() === '') throw new ConfigError(`--${CONFIG_FLAG}`, 'must not be empty');
+  const fromFile = configFile !== '' && !help && !version ? parseConfigFile(table, configFile, readFile(configFile)) : new Map<string, string>();
   const config: Record<string, unknown> = {};
   for (const [key, s] of Object.entries(table)) {
     const fromFlag = values[s.flag];
@@ -72,14 +152,17 @@ export function loadConfig<S extends SettingsTable>(table: S, argv: readonly str
     } else if (fromEnv !== undefined && fromEnv !== '') {
       raw = fromEnv;
       name = envName(s.flag);
+    } else if (fromFile.has(s.flag)) {
+      raw = fromFile.get(s.flag)!;
+      name = `${configFile}: "${s.flag}"`;
     } else {
       name = `--${s.flag}`;
     }
     if (raw !== undefined) config[key] = s.parse(raw, name);
     else if (s.default !== undefined) config[key] = s.default;
-    else if (!help && !version) throw new ConfigError(name, `is required (or set ${envName(s.flag)})`);
+    else if (!help && !version) throw new ConfigError(name, `is required (set it in the config file, ${envName(s.flag)} or --${s.flag})`);
   }
-  return { config: Object.freeze(config) as ConfigOf<S>, help, version };
+  return { config: Object.freeze(config) as ConfigOf<S>, help, version, configFile };
 }
 
 /** The --help text of a program, generated from its table so that it cannot drift. */
@@ -89,7 +172,8 @@ export function helpText(usage: string, table: SettingsTable): string {
     const def = s.default === undefined ? 'required' : s.secret ? 'default: (set)' : `default: ${s.show ? s.show(s.default) : formatDefault(s.default)}`;
     return `${left.padEnd(34)} ${s.doc}\n${' '.repeat(35)}env ${envName(s.flag)}; ${def}`;
   });
-  return `${usage}\n\nOptions (flags win over environment, environment over defaults):\n${rows.join('\n')}\n  --help${' '.repeat(28)} print this and exit\n  --version${' '.repeat(25)} print the version and exit\n`;
+  const config = `${`  --${CONFIG_FLAG} FILE`.padEnd(34)} JSON object of settings by flag name, e.g. {"log-level": "debug"}\n${' '.repeat(35)}env ${envName(CONFIG_FLAG)}; default: none`;
+  return `${usage}\n\nOptions (flags win over environment, environment over the config file, the file over defaults):\n${rows.join('\n')}\n${config}\n  --help${' '.repeat(28)} print this and exit\n  --version${' '.repeat(25)} print the version and exit\n`;
 }
 
 function formatDefault(v: unknown): string {

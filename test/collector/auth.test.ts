@@ -98,3 +98,22 @@ test('a remembered host token stops working once its record is replaced or revok
   const strict = new Authenticator(new HostTokenSet(dir), CLUSTER, 'per-host');
   assert.equal(await strict.verify('new-host', CLUSTER), null);
 });
+
+test('a replaced cluster token: the old one opens nothing, sessions admitted with it end, the new one works', async () => {
+  writeHostTokens(dir, new Map([['web1', await hashToken('web1', 'web1-secret')]]));
+  const auth = new Authenticator(new HostTokenSet(dir), CLUSTER, 'cluster');
+  const old = await auth.verify('new-host', CLUSTER);
+  const host = await auth.verify('web1', 'web1-secret');
+  assert.ok(old && host);
+  const generation = auth.generation;
+  assert.equal(auth.setClusterToken(CLUSTER), false, 'the same token again changes nothing');
+  assert.equal(auth.generation, generation);
+  assert.equal(auth.setClusterToken('rotated-secret'), true);
+  assert.notEqual(auth.generation, generation, 'the server re-checks its sessions on a new generation');
+  assert.equal(auth.stillValid('new-host', old), false, 'a session under the old cluster token ends');
+  assert.equal(auth.stillValid('web1', host), true, 'a host token is not affected');
+  assert.equal(await auth.verify('new-host', CLUSTER), null);
+  const fresh = await auth.verify('new-host', 'rotated-secret');
+  assert.equal(fresh?.kind, 'cluster');
+  assert.equal(auth.stillValid('new-host', fresh!), true);
+});

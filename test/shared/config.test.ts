@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { COLLECTOR_SETTINGS } from '../../collector/settings.ts';
 import { AGENT_SETTINGS } from '../../agent/settings.ts';
 import { ConfigError } from '../../shared/errors.ts';
-import { envName, helpText, loadConfig, parseHostPort } from '../../shared/config.ts';
+import { envName, helpText, loadConfig, MAX_CONFIG_FILE_BYTES, parseHostPort, readConfigFile } from '../../shared/config.ts';
 
 function configError(fn: () => unknown): ConfigError {
   try {
@@ -89,4 +91,85 @@ test('README lists every setting of the collector and the agent, with its enviro
       assert.ok(readme.includes(`\`${envName(s.flag)}\``), `README lacks ${envName(s.flag)}`);
     }
   }
+  // One table: program, flag, environment, default, unit, what SIGHUP does, meaning.
+  for (const [program, table] of [['collector', COLLECTOR_SETTINGS], ['agent', AGENT_SETTINGS]] as const) {
+    for (const s of Object.values(table)) {
+      const flag = `\`--${s.flag} ${s.arg.replaceAll('|', '\\|')}\``;
+      const row = readme.split('\n').find((l) => l.startsWith(`| ${program} | ${flag} |`));
+      assert.ok(row, `README's table lacks the ${program} row of --${s.flag}`);
+      const cells = row.split(/(?<!\\)\|/).slice(1, -1).map((c) => c.trim());
+      assert.equal(cells.length, 7, row);
+      assert.equal(cells[5], s.reload ? 'yes' : 'restart', `SIGHUP column of ${program} --${s.flag}`);
+    }
+  }
+});
+
+// ---------- the config file ----------
+
+const file = (text: string, mode = 0o600) => () => ({ text, mode });
+
+test('config file: under the environment and flags, over the defaults', () => {
+  const read = file(JSON.stringify({ capacity: 50, listen: '127.0.0.1:9000', 'log-level': 'debug', 'save-interval-s': '30' }));
+  const a = loadConfig(COLLECTOR_SETTINGS, ['--config', '/etc/c.json'], {}, read);
+  assert.equal(a.configFile, '/etc/c.json');
+  assert.equal(a.config.capacity, 50, 'a JSON number');
+  assert.equal(a.config.saveIntervalS, 30, 'a string, parsed as the flag would be');
+  assert.deepEqual(a.config.listen, { host: '127.0.0.1', port: 9000 });
+  assert.equal(a.config.logLevel, 'debug');
+  const b = loadConfig(COLLECTOR_SETTINGS, ['--config', '/etc/c.json', '--capacity', '7'], { SENTINEL_LOG_LEVEL: 'warn' }, read);
+  assert.equal(b.config.capacity, 7, 'the flag wins');
+  assert.equal(b.config.logLevel, 'warn', 'the environment wins');
+  assert.deepEqual(b.config.listen, { host: '127.0.0.1', port: 9000 });
+  const c = loadConfig(COLLECTOR_SETTINGS, [], { SENTINEL_CONFIG: '/etc/c.json' }, read);
+  assert.equal(c.config.capacity, 50, 'SENTINEL_CONFIG names the file too');
+  const none = loadConfig(COLLECTOR_SETTINGS, [], {}, () => assert.fail('no file is read without --config'));
+  assert.equal(none.configFile, '');
+  // Required settings may come from the file.
+  const agent = loadConfig(AGENT_SETTINGS, ['--config', 'a.json'], {}, file(JSON.stringify({ collector: 'h:1', token: 't', interval: 500, tls: 'off' })));
+  assert.equal(agent.config.intervalMs, 500);
+});
+
+test('config file: every mistake stops the program naming the file and the key', () => {
+  const bad = (text: string, setting: RegExp, message: RegExp, mode = 0o600): void => {
+    const err = configError(() => loadConfig(COLLECTOR_SETTINGS, ['--config', 'c.json'], {}, file(text, mode)));
+    assert.match(err.setting, setting);
+    assert.match(err.message, message);
+  };
+  bad('{"capacity": 5,', /^c\.json$/, /not valid JSON/);
+  bad('[1, 2]', /^c\.json$/, /one JSON object/);
+  bad('"listen"', /^c\.json$/, /one JSON object/);
+  bad('{"capacty": 5}', /^c\.json: "capacty"$/, /unknown setting \(keys are the flag names of --help/);
+  bad('{"log_level": "info"}', /^c\.json: "log_level"$/, /did you mean "log-level"/);
+  bad('{"capacity": 0}', /^c\.json: "capacity"$/, /must be from 1 to/);
+  bad('{"capacity": null}', /^c\.json: "capacity"$/, /got null/);
+  bad('{"webhooks": ["http://a"]}', /^c\.json: "webhooks"$/, /got an array/);
+  bad('{"alerts": {"cpu": 1}}', /^c\.json: "alerts"$/, /got object/);
+  bad('{"config": "other.json"}', /^c\.json: "config"$/, /unknown setting/);
+  // A secret in a file every user can read; the same file without the secret is fine.
+  bad('{"token": "s3cret"}', /^c\.json: "token"$/, /every user \(mode 0644\): chmod 640 or 600/, 0o644);
+  assert.equal(loadConfig(COLLECTOR_SETTINGS, ['--config', 'c.json'], {}, file('{"capacity": 9}', 0o644)).config.capacity, 9);
+  assert.equal(loadConfig(COLLECTOR_SETTINGS, ['--config', 'c.json'], {}, file('{"token": "s3cret"}', 0o640)).config.token, 's3cret');
+  assert.match(configError(() => loadConfig(COLLECTOR_SETTINGS, ['--config', ''], {})).setting, /^--config$/);
+});
+
+test('config file: read from disk, bounded, only a regular file', () => {
+  const d = mkdtempSync(join(tmpdir(), 'sentinel-conf-'));
+  try {
+    const ok = join(d, 'ok.json');
+    writeFileSync(ok, '{"capacity": 3}');
+    chmodSync(ok, 0o640);
+    assert.deepEqual(readConfigFile(ok), { text: '{"capacity": 3}', mode: 0o640 });
+    assert.equal(loadConfig(COLLECTOR_SETTINGS, ['--config', ok], {}).config.capacity, 3);
+    const big = join(d, 'big.json');
+    writeFileSync(big, Buffer.alloc(MAX_CONFIG_FILE_BYTES + 1, 0x20));
+    assert.match(configError(() => readConfigFile(big)).message, /more than 1048576/);
+    assert.match(configError(() => readConfigFile(d)).message, /not a regular file/);
+    assert.match(configError(() => readConfigFile(join(d, 'absent.json'))).message, /ENOENT/);
+  } finally {
+    rmSync(d, { recursive: true, force: true });
+  }
+});
+
+test('--help names --config and SENTINEL_CONFIG', () => {
+  assert.match(helpText('usage', AGENT_SETTINGS), /--config FILE +JSON object of settings by flag name[^\n]*\n +env SENTINEL_CONFIG/);
 });

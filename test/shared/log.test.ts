@@ -32,3 +32,37 @@ test('one line per event, below the level is dropped', () => {
   assert.equal(lines[0]!.split('\n').length, 2); // the line and the empty string after its newline
   assert.match(lines[0]!, / info  test agent connected host="evil\\nhost" n=3\n$/);
 });
+
+test('json format: one object a line, values kept exact, unsafe characters escaped, base keys never overwritten', () => {
+  const lines: string[] = [];
+  const log = createLogger('collector', 'info', (l) => lines.push(l), 'json');
+  log.warn('agent refused', { host: 'evil\nhost\u2028\u202e\u{e0041}', n: 3, ok: false, none: null, skipped: undefined, msg: 'spoof', level: 'error' });
+  assert.equal(lines.length, 1);
+  assert.ok(lines[0]!.endsWith('\n'));
+  assert.doesNotMatch(lines[0]!.slice(0, -1), /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e]|\u{e0041}/u);
+  const o = JSON.parse(lines[0]!) as Record<string, unknown>;
+  assert.equal(o['level'], 'warn');
+  assert.equal(o['component'], 'collector');
+  assert.equal(o['msg'], 'agent refused');
+  assert.ok(!Number.isNaN(Date.parse(String(o['time']))));
+  assert.equal(o['host'], 'evil\nhost\u2028\u202e\u{e0041}', 'JSON keeps the value exact once parsed');
+  assert.equal(o['n'], 3);
+  assert.equal(o['ok'], false);
+  assert.equal(o['none'], null);
+  assert.ok(!('skipped' in o));
+  assert.equal(o['field_msg'], 'spoof');
+  assert.equal(o['field_level'], 'error');
+});
+
+test('level and format change while running (a reload)', () => {
+  const lines: string[] = [];
+  const log = createLogger('agent', 'warn', (l) => lines.push(l));
+  log.info('dropped');
+  log.setLevel('debug');
+  log.debug('kept');
+  log.setFormat('json');
+  log.info('as json');
+  assert.equal(lines.length, 2);
+  assert.match(lines[0]!, / debug agent kept\n$/);
+  assert.equal((JSON.parse(lines[1]!) as { msg: string }).msg, 'as json');
+});
