@@ -75,6 +75,36 @@ import {
   let renderedAt = -Infinity;
   /** Per view, host name -> its element and what it shows. */
   const items = { table: new Map(), grid: new Map() };
+  /**
+   * The rows and cards on screen, whose ages tick every second. A row off screen gets its age
+   * when it scrolls in (or at the next render): at 500 hosts, rewriting every age each second
+   * cost one long task a second (text and layout of 500 rows) for the 20 or so one can see.
+   */
+  const onScreen = new Set();
+  const itemOfNode = new WeakMap();
+  const visibility = typeof IntersectionObserver === 'function'
+    ? new IntersectionObserver((entries) => {
+      for (const e of entries) {
+        const item = itemOfNode.get(e.target);
+        if (!item) continue;
+        if (e.isIntersecting) {
+          onScreen.add(item);
+          updateAge(item, formatAge(ageNow(item.ageMs)));
+        } else {
+          onScreen.delete(item);
+        }
+      }
+    })
+    : null;
+  function watch(item) {
+    if (visibility === null) { onScreen.add(item); return; }
+    itemOfNode.set(item.root, item);
+    visibility.observe(item.root);
+  }
+  function unwatch(item) {
+    onScreen.delete(item);
+    visibility?.unobserve(item.root);
+  }
 
   // ---- view state ----
 
@@ -123,7 +153,9 @@ import {
 
     const view = items[state.view];
     const present = new Set(hosts.map((h) => h.name));
-    for (const map of Object.values(items)) for (const name of map.keys()) if (!present.has(name)) map.delete(name);
+    for (const map of Object.values(items)) {
+      for (const [name, item] of map) if (!present.has(name)) { unwatch(item); map.delete(name); }
+    }
     const nodes = [];
     for (const h of visibleHosts(hosts, state)) {
       const m = rowModel(h, thresholds, currency);
@@ -131,6 +163,7 @@ import {
       if (!item) {
         item = state.view === 'table' ? createRow(h.name, m.href) : createCard(h.name, m.href);
         view.set(h.name, item);
+        watch(item);
       }
       item.ageMs = h.ageMs;
       updateItem(item, m);
@@ -221,6 +254,9 @@ import {
     renderTimer = setTimeout(() => requestAnimationFrame(() => { renderTimer = null; changedRows.clear(); render(); }), wait);
   }
 
+  /** Most rows drawn from deltas in one animation frame. */
+  const ROWS_PER_FRAME = 100;
+
   function drawChangedRows() {
     rowFrame = 0;
     if (payload === null) return;
@@ -228,7 +264,12 @@ import {
     const thresholds = thresholdsOf(payload);
     const currency = currencyOf(payload);
     const view = items[state.view];
+    let drawn = 0;
     for (const name of changedRows) {
+      // A frame draws at most so many rows; the rest go to the next frames, so that a fleet
+      // whose samples all land at once (agents restarted together) never blocks the page.
+      if (drawn === ROWS_PER_FRAME) break;
+      changedRows.delete(name);
       const item = view.get(name);
       const at = hostIndex.get(name);
       if (!item || at === undefined || !item.root.isConnected) continue;
@@ -236,8 +277,9 @@ import {
       item.ageMs = h.ageMs;
       updateItem(item, rowModel(h, thresholds, currency));
       updateAge(item, formatAge(ageNow(item.ageMs)));
+      drawn++;
     }
-    changedRows.clear();
+    if (changedRows.size > 0) rowFrame = requestAnimationFrame(drawChangedRows);
     if (++deltas % 600 === 0) performance.clearMeasures('sentinel-delta');
     performance.measure('sentinel-delta', 'sentinel-delta-start');
     performance.clearMarks('sentinel-delta-start');
@@ -248,7 +290,7 @@ import {
     // While updates come every second the render has just set the ages; ticking them as well
     // would lay the table out twice a second for nothing.
     if (performance.now() - renderedAt > 900) {
-      for (const item of items[state.view].values()) if (item.root.isConnected) updateAge(item, formatAge(ageNow(item.ageMs)));
+      for (const item of onScreen) if (item.root.isConnected) updateAge(item, formatAge(ageNow(item.ageMs)));
     }
     // A half-open connection never errors: silence is the only sign of a dead stream.
     if (source !== null && Date.now() - streamAt > STREAM_SILENT_MS) streamFailed();

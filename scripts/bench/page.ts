@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- page [--hosts 500] [--seconds 20]`: is the overview smooth at 500 hosts? A real
+ * `npm run bench -- page [--hosts 500] [--seconds 20] [--burst]`: is the overview smooth at 500 hosts? A real
  * dashboard server over a store whose every host gets a new sample each second through the
  * collector's write path (HostTable, as test/helpers/store_fixture.ts does), and the page open in
  * headless chromium over the DevTools protocol for the window. Reports the page's own
@@ -17,7 +17,7 @@ import { closeServer, listenLoopback } from '../../test/helpers/http_client.ts';
 import { FIXTURE_READINGS, makeStore } from '../../test/helpers/store_fixture.ts';
 import { machine, table, writeResult } from './common.ts';
 
-const { values: opts } = parseArgs({ options: { hosts: { type: 'string', default: '500' }, seconds: { type: 'string' }, quick: { type: 'boolean', default: false } }, strict: false, allowPositionals: true });
+const { values: opts } = parseArgs({ options: { hosts: { type: 'string', default: '500' }, seconds: { type: 'string' }, quick: { type: 'boolean', default: false }, burst: { type: 'boolean', default: false } }, strict: false, allowPositionals: true });
 // --quick: the smoke check of `npm run bench -- --quick`, a 5 s window.
 if (opts.seconds === undefined) opts.seconds = opts.quick === true ? '5' : '20';
 const HOSTS = Number(opts.hosts);
@@ -27,6 +27,12 @@ if (!Number.isInteger(HOSTS) || HOSTS < 1 || HOSTS > 10_000 || !Number.isInteger
   process.exit(2);
 }
 const SAMPLE_EVERY_MS = 1000;
+/**
+ * Hosts are written in this many slices a second, as a fleet's agents, started at different
+ * times, land spread over the second; `--burst` writes them all at once (agents restarted
+ * together), the worst case for one delta.
+ */
+const SLICES = opts.burst === true ? 1 : 20;
 /** After every row is shown: time for the page's start-up work (first sparklines, ...) before the window, ms. */
 const WARMUP_MS = 3000;
 /** Time the first render of every host may take before the run is called failed, ms. */
@@ -54,19 +60,21 @@ async function main(): Promise<void> {
   const fixture = makeStore(names.map((name) => ({ name, status: 'online' as const })), { capacity: HOSTS });
   // Each host's CPU wanders, so every push changes every row's numbers and the sort order.
   const cpuOf = names.map((_, i) => (i * 37) % 100);
-  const writeAll = (): number => {
+  let slice = 0;
+  const writeSlice = (): number => {
     const t0 = performance.now();
     const now = Date.now();
-    names.forEach((name, i) => {
+    for (let i = slice; i < names.length; i += SLICES) {
       cpuOf[i] = Math.min(100, Math.max(0, cpuOf[i]! + (Math.random() - 0.5) * 20));
-      fixture.sample(name, { ...FIXTURE_READINGS, cpu_pct: cpuOf[i]!, mem_used_bytes: Math.round(FIXTURE_READINGS['mem_used_bytes']! * (0.5 + cpuOf[i]! / 200)) }, now);
-    });
+      fixture.sample(names[i]!, { ...FIXTURE_READINGS, cpu_pct: cpuOf[i]!, mem_used_bytes: Math.round(FIXTURE_READINGS['mem_used_bytes']! * (0.5 + cpuOf[i]! / 200)) }, now);
+    }
+    slice = (slice + 1) % SLICES;
     return performance.now() - t0;
   };
   const server = createDashboardServer(fixture.store);
   const base = await listenLoopback(server);
   const writeMs: number[] = [];
-  const writer = setInterval(() => writeMs.push(writeAll()), SAMPLE_EVERY_MS);
+  const writer = setInterval(() => writeMs.push(writeSlice()), SAMPLE_EVERY_MS / SLICES);
   const browser = await launchBrowser({ chromium, timeoutMs: WINDOW_S * 1000 + 90_000 });
   try {
     const page = await browser.newPage({ width: 1280, height: 800 });
@@ -92,16 +100,19 @@ async function main(): Promise<void> {
     const wallS = (performance.now() - wall0) / 1000;
     const cpu1 = process.cpuUsage(cpu0);
     const m1 = await metric();
-    const seen = await page.evaluate<{ renders: Array<{ start: number; duration: number }>; longtasks: Array<{ start: number; duration: number }>; mode: string; rows: number }>(
+    const seen = await page.evaluate<{ renders: Array<{ start: number; duration: number }>; deltas: Array<{ start: number; duration: number }>; longtasks: Array<{ start: number; duration: number }>; mode: string; rows: number }>(
       `({ renders: performance.getEntriesByName('sentinel-render').map((e) => ({ start: e.startTime, duration: e.duration })), longtasks: window.__longtasks,
+          deltas: performance.getEntriesByName('sentinel-delta').map((e) => ({ start: e.startTime, duration: e.duration })),
           mode: document.getElementById('live')?.dataset.mode ?? '', rows: document.querySelectorAll('#hosts tbody tr[data-host]').length })`);
     const first = seen.renders[0];
     const during = seen.renders.filter((r) => r.start >= windowStart).map((r) => r.duration).sort((a, b) => a - b);
+    const deltaDraws = seen.deltas.filter((r) => r.start >= windowStart).map((r) => r.duration).sort((a, b) => a - b);
     const longInWindow = seen.longtasks.filter((l) => l.start >= windowStart);
     const long = longInWindow.map((l) => l.duration);
     const busy = (name: string): number => ((m1[name] ?? 0) - (m0[name] ?? 0)) / wallS * 100;
     const result = {
-      hosts: HOSTS, window_s: wallS, data_mode: seen.mode, rows: seen.rows,
+      hosts: HOSTS, window_s: wallS, data_mode: seen.mode, rows: seen.rows, writes: SLICES === 1 ? 'burst: every host at once' : `spread: ${SLICES} slices a second`,
+      delta_draws: deltaDraws.length, delta_draw_ms: { median: quantile(deltaDraws, 0.5), p95: quantile(deltaDraws, 0.95), max: deltaDraws.at(-1) ?? null },
       first_rows_ms: firstRowsMs, first_render_ms: first?.duration ?? null,
       renders: during.length, renders_per_s: during.length / wallS,
       render_ms: { median: quantile(during, 0.5), p95: quantile(during, 0.95), max: during.at(-1) ?? null },
@@ -115,17 +126,18 @@ async function main(): Promise<void> {
       node_cpu_pct: (cpu1.user + cpu1.system) / 1000 / (wallS * 1000) * 100,
     };
     const mc = machine();
-    console.log(`page: ${HOSTS} hosts, every one sampled each second, ${wallS.toFixed(1)} s window; ${mc.cores} cores, ${mc.model}; browser, server and writer share the machine\n`);
+    console.log(`page: ${HOSTS} hosts, every one sampled each second (${result.writes}), ${wallS.toFixed(1)} s window; ${mc.cores} cores, ${mc.model}; browser, server and writer share the machine\n`);
     console.log(table([
       { what: 'first full render (sentinel-render)', value: `${ms(result.first_render_ms ?? Number.NaN)} ms` },
       { what: 'page open to all rows shown', value: `${ms(firstRowsMs)} ms` },
       { what: `renders in the window (${seen.mode})`, value: `${during.length} (${result.renders_per_s.toFixed(2)}/s)` },
       { what: 'render median / p95 / max', value: `${ms(result.render_ms.median)} / ${ms(result.render_ms.p95)} / ${ms(result.render_ms.max ?? Number.NaN)} ms` },
+      { what: 'rows drawn from deltas: frames, median / p95 / max', value: `${deltaDraws.length}, ${ms(result.delta_draw_ms.median)} / ${ms(result.delta_draw_ms.p95)} / ${ms(result.delta_draw_ms.max ?? Number.NaN)} ms` },
       { what: 'long tasks (> 50 ms) in the window', value: `${long.length}, ${ms(result.long_task_ms_total)} ms in all, longest ${ms(result.long_task_ms_max)} ms` },
       { what: 'renderer main thread busy', value: `${result.renderer_main_thread_busy_pct.toFixed(1)} % (script ${result.renderer_script_pct.toFixed(1)} %, layout+style ${result.renderer_layout_style_pct.toFixed(1)} %)` },
       { what: 'one push (/api/hosts) / sparklines', value: `${(payloadBytes / 1024).toFixed(0)} KiB / ${(sparkBytes / 1024).toFixed(0)} KiB` },
       { what: 'JS heap / DOM nodes at the end', value: `${result.js_heap_mib.toFixed(1)} MiB / ${String(result.dom_nodes)}` },
-      { what: 'server + writer process CPU', value: `${result.node_cpu_pct.toFixed(1)} % of one core (writing ${HOSTS} samples: ${ms(result.store_write_ms_median)} ms)` },
+      { what: 'server + writer process CPU', value: `${result.node_cpu_pct.toFixed(1)} % of one core (writing ${Math.ceil(HOSTS / SLICES)} samples: ${ms(result.store_write_ms_median)} ms)` },
     ]));
     console.log(`written: ${writeResult('page', result)}`);
     if (seen.rows !== HOSTS || during.length === 0) {
