@@ -3,7 +3,8 @@ import { configFromCommandLine, exitOnStartFailure, reloadOnHangup, stopOnSignal
 import { formatHostPort } from '../shared/config.ts';
 import { createLogger } from '../shared/log.ts';
 import { SENTINEL_VERSION } from '../shared/version.ts';
-import { startCollector } from './app.ts';
+import { reachableAddress, startCollector } from './app.ts';
+import { installCommand } from './install_command.ts';
 import { COLLECTOR_SETTINGS } from './settings.ts';
 import { loadOrCreateClusterToken } from './token.ts';
 
@@ -13,6 +14,10 @@ async function main(): Promise<void> {
   const config = configFromCommandLine('collector', USAGE, COLLECTOR_SETTINGS);
   const log = createLogger('collector', config.logLevel, undefined, config.logFormat);
   const c = await startCollector(config, log);
+  const install = installCommand({
+    http: c.httpAddress, httpReachable: reachableAddress(c.httpAddress), https: config.httpsCert !== '',
+    agents: reachableAddress(c.agentAddress), token: c.token, agentTls: config.tlsCert !== '',
+  });
   log.info('agents port open', { listen: formatHostPort(c.agentAddress), capacity: config.capacity });
   log.info('dashboard ready', { url: c.url, password: c.httpToken !== '' });
   process.stdout.write(
@@ -21,7 +26,10 @@ async function main(): Promise<void> {
     `  dashboard: ${c.url}\n` +
     // Printed like the join command's token: whoever reads this output runs the collector.
     (c.httpToken !== '' ? `  dashboard password (any user name, or Authorization: Bearer): ${c.httpToken}\n` : '') +
-    `To add a machine, run this on it (in a checkout of Cluster Sentinel, after npm install):\n` +
+    `To install the agent as a service on another machine (Linux with systemd), run this on it:\n` +
+    `  ${install.command}\n` +
+    install.notes.map((n) => `  ${n}\n`).join('') +
+    `Or run an agent by hand (in a checkout of Cluster Sentinel, after npm install):\n` +
     `  ${c.joinCommand}\n` +
     `(A second agent on one machine needs its own name: add --name OTHER-NAME.)\n`,
   );

@@ -16,6 +16,7 @@ import { METRIC_TABLES, metricsText } from './metrics.ts';
 import { PROM_CONTENT_TYPE } from './prom_text.ts';
 import { SLOT_FLAG_USED } from '../shared/shm_layout.ts';
 import type { PageAssets } from './page.ts';
+import { installAssets, InstallUnavailableError } from './install_bundle.ts';
 
 export interface RouteContext {
   store: ShmStore;
@@ -42,8 +43,12 @@ export const SPARK_CACHE_MS = 2000;
 /** Most points per sparkline. */
 export const MAX_SPARK_POINTS = 300;
 
-/** Routes anyone may read even when a password is set: health checks carry no reading. */
-const OPEN_ROUTES: ReadonlySet<string> = new Set(['/healthz']);
+/**
+ * Routes anyone may read even when a password is set: health checks carry no reading, and the
+ * agent's install files carry no secret (a joining machine has no password; its token travels
+ * in its command line).
+ */
+const OPEN_ROUTES: ReadonlySet<string> = new Set(['/healthz', '/install/agent.sh', '/install/agent.tar.gz']);
 
 function digest(s: string): Buffer {
   return createHash('sha256').update(s, 'utf8').digest();
@@ -86,6 +91,18 @@ function sendJson(req: IncomingMessage, res: ServerResponse, status: number, val
 }
 
 const ALLOWED_METHODS = 'GET, HEAD';
+
+/** Serves an install file (dashboard/install_bundle.ts) once it is ready, or 503 saying why not. */
+function sendInstallFile(req: IncomingMessage, res: ServerResponse, body: Promise<Buffer>, type: string, extra: Record<string, string> = {}): void {
+  body.then(
+    (buf) => { if (!res.destroyed) send(req, res, 200, type, buf, { 'cache-control': 'no-store', ...extra }); },
+    (err: unknown) => {
+      if (res.destroyed) return;
+      const message = err instanceof InstallUnavailableError ? err.message : `cannot serve this file: ${err instanceof Error ? err.message : String(err)}`;
+      send(req, res, 503, 'text/plain; charset=utf-8', `${message}\n`, { 'cache-control': 'no-store' });
+    },
+  );
+}
 
 type Route = (req: IncomingMessage, res: ServerResponse, ctx: RouteContext) => void;
 
@@ -145,6 +162,8 @@ const ROUTES: ReadonlyMap<string, Route> = new Map<string, Route>([
     }
     send(req, res, 200, PROM_CONTENT_TYPE, metricsText(hosts, now, ctx.stats ? ctx.stats.snapshot(ctx.store) : null, { currency: ctx.energy.currency }), { 'cache-control': 'no-store' });
   }],
+  ['/install/agent.sh', (req, res) => sendInstallFile(req, res, installAssets().script(), 'text/plain; charset=utf-8')],
+  ['/install/agent.tar.gz', (req, res) => sendInstallFile(req, res, installAssets().bundle(), 'application/gzip', { 'content-disposition': 'attachment; filename="cluster-sentinel-agent.tar.gz"' })],
   ['/healthz', (req, res, ctx) => {
     // Healthy while the buffer still reads as this layout (attaching re-checks the header).
     try {
