@@ -11,7 +11,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import type { TestContext } from 'node:test';
-import { ROOT, type Proc } from './procs.ts';
+import { ROOT, trackProc, type Proc } from './procs.ts';
 
 /** Every namespace of these tests is named `sntest-PID-...`: leftovers of a killed run are told apart by the pid. */
 export const NETNS_PREFIX = 'sntest-';
@@ -183,31 +183,6 @@ export class TestNetwork {
   }
 }
 
-const running = new Set<ChildProcess>();
-process.on('exit', () => { for (const c of running) c.kill('SIGKILL'); });
-
-function track(child: ChildProcess): Proc {
-  running.add(child);
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (c: Buffer) => { out += c.toString('utf8'); });
-  child.stderr!.on('data', (c: Buffer) => { err += c.toString('utf8'); });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => { running.delete(child); resolve(code); }));
-  return {
-    child,
-    stdout: () => out,
-    stderr: () => err,
-    exited,
-    async stop(signal: NodeJS.Signals = 'SIGTERM') {
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-      const t = setTimeout(() => child.kill('SIGKILL'), 8000);
-      const code = await exited;
-      clearTimeout(t);
-      return code;
-    },
-  };
-}
-
 /**
  * Runs `node --import tsx SCRIPT ...args` from the repo root inside namespace `ns`. `ip netns
  * exec` execs node in its place, so the child's pid is node's own and signals reach it.
@@ -218,7 +193,7 @@ export function startTsInNetns(ns: string, script: string, args: string[], env: 
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  return track(child);
+  return trackProc(child);
 }
 
 /** Relays GETs, one JSON line each way: the test process cannot enter a namespace itself. */
@@ -253,7 +228,7 @@ export class NetnsHttp {
       env: { ...process.env, RELAY_BASE: base },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
-    this.proc = track(this.child);
+    this.proc = trackProc(this.child);
     createInterface({ input: this.child.stdout! }).on('line', (line) => {
       const r = JSON.parse(line) as { id: number; status?: number; body?: string; error?: string };
       this.waiting.get(r.id)?.(r);

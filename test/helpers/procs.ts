@@ -20,11 +20,15 @@ process.on('exit', () => { for (const c of running) c.kill('SIGKILL'); });
 
 /** Runs `node --import tsx SCRIPT ...args` from the repo root. */
 export function startTs(script: string, args: string[], env: NodeJS.ProcessEnv = {}): Proc {
-  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+  return trackProc(spawn(process.execPath, ['--import', 'tsx', script, ...args], {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  }));
+}
+
+/** Follows a child started with piped stdout and stderr: its output, its exit, a stop that ends it for sure. */
+export function trackProc(child: ChildProcess): Proc {
   running.add(child);
   let out = '';
   let err = '';
