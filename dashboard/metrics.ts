@@ -21,6 +21,7 @@
  * - A repeated series makes Prometheus refuse the whole scrape, so nothing an agent sends may
  *   produce one: names are deduplicated, and so are table rows with equal labels.
  */
+import type { ProcessStats } from './process_stats.ts';
 import { PEER_CLOSED, WEBHOOK_RESULTS, type CollectorStatsSnapshot } from '../shared/collector_stats.ts';
 import { ERROR_CODES } from '../shared/errors.ts';
 import type { HostDetail, HostStatus, HostView } from '../shared/host_view.ts';
@@ -49,7 +50,17 @@ export interface HostMetric {
 export interface MetricsContext {
   /** The tariff's currency (ISO 4217), null without a tariff: no cost is written. */
   currency: string | null;
+  /** The collector process's own CPU, memory and open files; left out when absent. */
+  process?: ProcessStats;
 }
+
+/** The process_* families, as Prometheus client libraries name them. */
+const PROCESS_METRICS: ReadonlyArray<{ name: string; type: 'gauge' | 'counter'; help: string; value: (p: ProcessStats) => number | null }> = [
+  { name: 'process_cpu_seconds_total', type: 'counter', help: 'CPU time of the collector process, user and system, every thread.', value: (p) => p.cpuSeconds },
+  { name: 'process_resident_memory_bytes', type: 'gauge', help: 'Resident memory of the collector process (shared memory of the host slots included once touched).', value: (p) => p.residentBytes },
+  { name: 'process_open_fds', type: 'gauge', help: 'Open files of the collector process: one per agent connection, plus a few.', value: (p) => p.openFds },
+  { name: 'process_max_fds', type: 'gauge', help: 'The collector process\'s limit on open files: agents beyond it cannot connect.', value: (p) => p.maxFds },
+];
 
 export interface CollectorMetric {
   name: string;
@@ -302,6 +313,14 @@ export function metricsText(hosts: readonly (HostDetail | HostView)[], nowMs: nu
     for (const m of COLLECTOR_METRICS) {
       w.family(m.name, m.type, m.help);
       for (const [labels, value] of m.series(stats)) if (value !== null) w.sample(m.name, labels, value);
+    }
+  }
+  if (ctx.process) {
+    for (const m of PROCESS_METRICS) {
+      const v = m.value(ctx.process);
+      if (v === null) continue;
+      w.family(m.name, m.type, m.help);
+      w.sample(m.name, {}, v);
     }
   }
   w.family(BUILD_INFO_METRIC, 'gauge', 'Always 1; the version label is the collector\'s version.');

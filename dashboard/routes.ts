@@ -13,6 +13,7 @@ import type { EnergyQuery } from '../collector/energy_report.ts';
 import { MAX_PROJECTION_DAYS } from '../collector/projection.ts';
 import type { EventHub } from './events.ts';
 import { METRIC_TABLES, metricsText } from './metrics.ts';
+import { readProcessStats } from './process_stats.ts';
 import { PROM_CONTENT_TYPE } from './prom_text.ts';
 import { SLOT_FLAG_USED } from '../shared/shm_layout.ts';
 import type { PageAssets } from './page.ts';
@@ -160,7 +161,7 @@ const ROUTES: ReadonlyMap<string, Route> = new Map<string, Route>([
       const slot = ctx.store.readSlotPart(i, METRIC_TABLES);
       if (slot && (slot.flags & SLOT_FLAG_USED) !== 0) hosts.push(hostDetail(slot, now));
     }
-    send(req, res, 200, PROM_CONTENT_TYPE, metricsText(hosts, now, ctx.stats ? ctx.stats.snapshot(ctx.store) : null, { currency: ctx.energy.currency }), { 'cache-control': 'no-store' });
+    send(req, res, 200, PROM_CONTENT_TYPE, metricsText(hosts, now, ctx.stats ? ctx.stats.snapshot(ctx.store) : null, { currency: ctx.energy.currency, ...(ctx.stats ? { process: readProcessStats() } : {}) }), { 'cache-control': 'no-store' });
   }],
   ['/install/agent.sh', (req, res) => sendInstallFile(req, res, installAssets().script(), 'text/plain; charset=utf-8')],
   ['/install/agent.tar.gz', (req, res) => sendInstallFile(req, res, installAssets().bundle(), 'application/gzip', { 'content-disposition': 'attachment; filename="cluster-sentinel-agent.tar.gz"' })],

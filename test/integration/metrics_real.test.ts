@@ -56,6 +56,12 @@ test('metrics: a real collector with a real agent passes promtool check metrics'
   assert.equal(value('sentinel_collector_connected_agents'), 1);
   assert.ok((value('sentinel_collector_frames_received_total') ?? 0) > 1);
   assert.equal(value('sentinel_collector_frames_rejected_total', { code: 'SENTINEL_AUTH_FAILED' }), 1);
+  // The collector process's own figures, as a real process reports them.
+  assert.ok(value('process_cpu_seconds_total')! > 0);
+  assert.ok(value('process_resident_memory_bytes')! > 16 * 2 ** 20, 'RSS of a real collector');
+  const fds = value('process_open_fds')!;
+  assert.ok(fds >= 3, `open files: two listening sockets and the agent's connection at least, got ${fds}`);
+  assert.ok(value('process_max_fds')! > fds);
   const ratio = value('sentinel_cpu_usage_ratio', { host: HOST })!;
   assert.ok(ratio >= 0 && ratio <= 1, `cpu ratio ${ratio}`);
   // Every family has HELP and TYPE (promtool would also complain), and every host series is labelled.
@@ -64,7 +70,7 @@ test('metrics: a real collector with a real agent passes promtool check metrics'
     assert.ok(fam.type, `${name} has TYPE`);
   }
   for (const s of parsed.samples) {
-    if (!s.name.startsWith('sentinel_collector_') && !['sentinel_alerts_firing', 'sentinel_webhook_deliveries_total', 'sentinel_build_info'].includes(s.name)) {
+    if (!s.name.startsWith('sentinel_collector_') && !s.name.startsWith('process_') && !['sentinel_alerts_firing', 'sentinel_webhook_deliveries_total', 'sentinel_build_info'].includes(s.name)) {
       assert.ok(s.labels['host'], `${s.name} carries host`);
     }
   }
