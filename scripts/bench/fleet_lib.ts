@@ -290,8 +290,8 @@ function valueAfterKey(frame: Buffer, key: string): number {
  * patches 12 bytes: seq forced to uint32 (encoded with 0xffffffff), ts to the 8-byte form that
  * a millisecond time since the epoch takes.
  */
-export function frameTemplate(): FrameTemplate {
-  const frame = encodeFrame(fleetSample(0xffff_ffff, 1_790_000_000_123));
+export function frameTemplate(sample: Record<string, unknown> = fleetSample(0, 0)): FrameTemplate {
+  const frame = encodeFrame({ ...sample, seq: 0xffff_ffff, ts: 1_790_000_000_123 });
   const seqType = valueAfterKey(frame, 'seq');
   const tsType = valueAfterKey(frame, 'ts');
   if (seqType < 0 || frame[seqType] !== 0xce) throw new Error('sample template: seq is not a uint32');

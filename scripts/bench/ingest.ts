@@ -11,7 +11,7 @@
  * `npm run bench -- ingest [--quick]`
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,6 +23,7 @@ import { decodeSampleFast } from '../../shared/sample_decoder.ts';
 import type { Message } from '../../shared/frame_codec.ts';
 import { SAMPLE } from './sample.ts';
 import { machine, opsPerSecond, table, writeResult } from './common.ts';
+import { frameTemplate, parseStat, patchFrame, TICKS_PER_SECOND } from './fleet_lib.ts';
 
 const CONNECTIONS = Number(process.env['BENCH_CONNECTIONS'] ?? 4);
 const QUICK = process.argv.includes('--quick');
@@ -49,22 +50,38 @@ function openAgent(port: number, token: string, host: string): Promise<Socket> {
   });
 }
 
-/** Writes batches of frames with rising seq until the deadline, respecting backpressure. */
+/**
+ * Writes batches of frames with rising seq until the deadline, respecting backpressure. The
+ * frame is encoded once (fleet_lib's template) and each copy has only seq and ts patched, so the
+ * sender, which shares the machine's two cores with the collector, costs as little as it can:
+ * in a real fleet the senders are other machines.
+ */
 function blast(s: Socket, deadline: number): Promise<number> {
+  const tpl = frameTemplate(SAMPLE as Record<string, unknown>);
+  const len = tpl.frame.length;
+  const batch = Buffer.alloc(len * BATCH);
+  for (let i = 0; i < BATCH; i++) tpl.frame.copy(batch, i * len);
   let seq = 0;
   let sent = 0;
   return new Promise((resolve) => {
     const pump = (): void => {
       while (Date.now() < deadline) {
-        const frames: Buffer[] = [];
-        for (let i = 0; i < BATCH; i++) frames.push(encodeFrame({ ...(SAMPLE as Message), seq: ++seq, ts: Date.now() }));
+        const b = Buffer.from(batch); // the socket keeps what it was given until it is sent
+        const ts = Date.now();
+        for (let i = 0; i < BATCH; i++) patchFrame(tpl, b.subarray(i * len, (i + 1) * len), ++seq, ts);
         sent += BATCH;
-        if (!s.write(Buffer.concat(frames))) { s.once('drain', pump); return; }
+        if (!s.write(b)) { s.once('drain', pump); return; }
       }
       resolve(sent);
     };
     pump();
   });
+}
+
+/** CPU time (user + system) of process `pid` so far, µs, from /proc/PID/stat. */
+function processCpuUs(pid: number): number {
+  const f = parseStat(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  return ((f.utime + f.stime) / TICKS_PER_SECOND) * 1e6;
 }
 
 /** Frames decoded per second by a StaticPool of `size` workers, batches in flight two per worker. */
@@ -96,7 +113,10 @@ async function poolRate(size: number, ms: number): Promise<number> {
 
 async function main(): Promise<void> {
   const body = encodeFrame(SAMPLE as Message).subarray(4);
-  const decodeOnly = opsPerSecond(() => decodeSampleFast(body), QUICK ? 200 : 400, QUICK ? 3 : 5);
+  const decodeRate = (): number => opsPerSecond(() => decodeSampleFast(body), QUICK ? 200 : 400, QUICK ? 3 : 5);
+  // Decode-only is measured just before and just after the collector's window and averaged:
+  // this shared VM's speed drifts by tens of percent within a minute.
+  const decodeBefore = decodeRate();
   const pool1 = await poolRate(1, QUICK ? 1000 : 3000);
   const pool2 = await poolRate(2, QUICK ? 1000 : 3000);
   const dir = mkdtempSync(join(tmpdir(), 'sentinel-bench-'));
@@ -115,8 +135,11 @@ async function main(): Promise<void> {
     });
     const sockets = await Promise.all(Array.from({ length: CONNECTIONS }, (_, i) => openAgent(port, token, `bench-${i}`)));
     const before = await landed(base);
+    const cpu0 = processCpuUs(child.pid!);
+    const senderCpu0 = process.cpuUsage();
     const t0 = Date.now();
     const sent = (await Promise.all(sockets.map((s) => blast(s, t0 + DURATION_MS)))).reduce((a, b) => a + b, 0);
+    const senderCpu = process.cpuUsage(senderCpu0);
     // Let the collector drain what is still in flight, then count.
     let after = await landed(base);
     for (let i = 0; i < 50; i++) {
@@ -126,10 +149,21 @@ async function main(): Promise<void> {
       after = now;
     }
     const seconds = (Date.now() - t0) / 1000;
+    // The collector's CPU over the window (the last landed() requests included: a few ms).
+    const collectorCpuUs = processCpuUs(child.pid!) - cpu0;
+    const decodeAfter = decodeRate();
+    const decodeOnly = (decodeBefore + decodeAfter) / 2;
     const rate = (after - before) / seconds;
+    const usPerSample = collectorCpuUs / Math.max(1, after - before);
     const result = {
       connections: CONNECTIONS, duration_s: seconds, frames_sent: sent, samples_landed: after - before,
-      landed_per_s: Math.round(rate), decode_only_per_s: Math.round(decodeOnly), ratio_to_decode_only: rate / decodeOnly,
+      landed_per_s: Math.round(rate), decode_only_per_s: Math.round(decodeOnly),
+      decode_only_before_after_per_s: [Math.round(decodeBefore), Math.round(decodeAfter)],
+      ratio_to_decode_only: rate / decodeOnly,
+      collector_cpu_pct_of_one_core: (collectorCpuUs / 1e4) / seconds,
+      collector_cpu_us_per_sample: usPerSample, decode_only_us_per_sample: 1e6 / decodeOnly,
+      cost_ratio_decode_to_collector: (1e6 / decodeOnly) / usPerSample,
+      sender_cpu_pct_of_one_core: ((senderCpu.user + senderCpu.system) / 1e4) / seconds,
       sample_bytes: body.length, pool_1_worker_per_s: Math.round(pool1), pool_2_workers_per_s: Math.round(pool2),
       pool_2_vs_one_thread: pool2 / decodeOnly,
       targets: { landed_per_s: 500_000, ratio_to_decode_only: 0.8 },
@@ -137,6 +171,7 @@ async function main(): Promise<void> {
     const m = machine();
     console.log(`ingest: ${m.cores} cores, ${m.model}, node ${m.node}; client and collector share the machine\n`);
     console.log(table([{ connections: CONNECTIONS, 'sample bytes': body.length, 'sent': sent, 'landed': after - before, 'landed/s': Math.round(rate), 'target': 500_000, 'decode-only/s (1 core)': Math.round(decodeOnly), ratio: result.ratio_to_decode_only.toFixed(2), 'ratio target': 0.8 }]));
+    console.log(`\ncollector: ${result.collector_cpu_pct_of_one_core.toFixed(0)} % of one core, ${usPerSample.toFixed(2)} µs of CPU per sample landed against ${(1e6 / decodeOnly).toFixed(2)} µs to decode one (${result.cost_ratio_decode_to_collector.toFixed(2)} of its cost is decoding); sender ${result.sender_cpu_pct_of_one_core.toFixed(0)} % of one core; decode-only before / after: ${Math.round(decodeBefore)} / ${Math.round(decodeAfter)}/s`);
     console.log('\ndecode pool (node-worker-threads-pool StaticPool, batches of ' + BATCH + ' frames transferred):');
     console.log(table([
       { decoding: 'one thread, inline', 'frames/s': Math.round(decodeOnly), 'vs inline': '1.00' },
