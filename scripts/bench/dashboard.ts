@@ -2,8 +2,8 @@
  * What the dashboard worker pays per answer at fleet scale, beside issue 7's targets:
  * /api/hosts (built and serialised, cold: every slot changed since the last answer, and warm:
  * fragments cached; and through a real HTTP request to a real server over loopback), /metrics,
- * /api/sparklines, the SSE snapshot and one delta tick (hosts / 40 changed: one sample a second
- * each, a 25 ms tick), and sample-to-delta latency on the stream with the dashboard in its own
+ * /api/sparklines, the SSE snapshot, one delta tick (hosts / 40 changed: one sample a second
+ * each, a 25 ms tick) and one status event (summary, statuses, alerts), and sample-to-delta latency on the stream with the dashboard in its own
  * worker thread while the main thread writes every host once a second, as the collector does.
  * Hosts are written through the collector's own write path (test/helpers/store_fixture.ts).
  *
@@ -16,7 +16,7 @@ import { request } from 'node:http';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
-import { EMPTY_ALERT_FEED, NO_ENERGY_INFO, sparklinesPayload } from '../../dashboard/api.ts';
+import { EMPTY_ALERT_FEED, NO_ENERGY_INFO, sparklinesPayload, statusJson } from '../../dashboard/api.ts';
 import { HostsJson, SlotChanges } from '../../dashboard/hosts_json.ts';
 import { METRIC_TABLES, metricsText } from '../../dashboard/metrics.ts';
 import { createDashboardServer } from '../../dashboard/server.ts';
@@ -97,7 +97,7 @@ function get(url: string): Promise<number> {
  * once a second (spread over 25 ms steps) and reads /api/events: per delta host, arrival time
  * minus the sample's time. The worker's event-loop use stands for its CPU.
  */
-async function latency(fx: StoreFixture, hosts: number): Promise<{ p50: number; p99: number; max: number; n: number; workerBusyPct: number; deltaHostsPerEvent: number; snapshots: number; mainStallMaxMs: number }> {
+async function latency(fx: StoreFixture, hosts: number): Promise<{ p50: number; p99: number; max: number; n: number; workerBusyPct: number; deltaHostsPerEvent: number; snapshots: number; snapshotBytes: number; statuses: number; statusBytes: number; mainStallMaxMs: number }> {
   const worker = new Worker(new URL('../../dashboard/worker_boot.mjs', import.meta.url), { workerData: { buffer: fx.store.buffer, host: '127.0.0.1', port: 0 } });
   const port = await new Promise<number>((resolve, reject) => {
     worker.on('message', (m: { type: string; port?: number; error?: string }) => { if (m.type === 'listening') resolve(m.port!); if (m.type === 'failed') reject(new Error(m.error)); });
@@ -107,6 +107,10 @@ async function latency(fx: StoreFixture, hosts: number): Promise<{ p50: number; 
   let events = 0;
   let deltaHosts = 0;
   let snapshots = 0;
+  let snapshotBytes = 0;
+  /** `status` events (summary, statuses, alerts: what deltas do not carry) and their bytes. */
+  let statuses = 0;
+  let statusBytes = 0;
   const req = request(`http://127.0.0.1:${port}/api/events`);
   req.on('response', (res) => {
     let buf = '';
@@ -122,7 +126,8 @@ async function latency(fx: StoreFixture, hosts: number): Promise<{ p50: number; 
         buf = buf.slice(end + 2);
         scanned = 0;
         const at = Date.now();
-        if (block.startsWith('event: hosts')) { snapshots++; continue; }
+        if (block.startsWith('event: hosts')) { snapshots++; snapshotBytes += block.length; continue; }
+        if (block.startsWith('event: status')) { statuses++; statusBytes += block.length; continue; }
         if (!block.startsWith('event: delta')) continue;
         const d = JSON.parse(block.slice(block.indexOf('data: ') + 6)) as { hosts: Array<{ sample_ts_ms: number }> };
         events++;
@@ -143,7 +148,7 @@ async function latency(fx: StoreFixture, hosts: number): Promise<{ p50: number; 
   }, STEP_MS);
   await new Promise((r) => setTimeout(r, 1500));
   lat.length = 0;
-  events = deltaHosts = snapshots = 0;
+  events = deltaHosts = snapshots = snapshotBytes = statuses = statusBytes = 0;
   // The writer and this client share the main thread: its stalls show up as latency too.
   const loop = monitorEventLoopDelay({ resolution: 10 });
   loop.enable();
@@ -155,7 +160,7 @@ async function latency(fx: StoreFixture, hosts: number): Promise<{ p50: number; 
   clearInterval(writer);
   req.destroy();
   await worker.terminate();
-  return { p50: quantile(lat, 0.5), p99: quantile(lat, 0.99), max: quantile(lat, 1), n: lat.length, workerBusyPct: elu.utilization * 100, deltaHostsPerEvent: events ? deltaHosts / events : 0, snapshots, mainStallMaxMs };
+  return { p50: quantile(lat, 0.5), p99: quantile(lat, 0.99), max: quantile(lat, 1), n: lat.length, workerBusyPct: elu.utilization * 100, deltaHostsPerEvent: events ? deltaHosts / events : 0, snapshots, snapshotBytes, statuses, statusBytes, mainStallMaxMs };
 }
 
 async function fleet(hosts: number): Promise<Record<string, unknown>> {
@@ -180,6 +185,7 @@ async function fleet(hosts: number): Promise<Record<string, unknown>> {
     for (let k = 0; k < perTick; k++) { fx.sample(`host-${(from + k) % hosts}`, readings(from + k, 7), now); }
     from += perTick;
   });
+  const status = await time(() => statusJson(store, now, EMPTY_ALERT_FEED, NO_ENERGY_INFO, true, 'event: status\ndata: ', '\n\n'));
   const spark = await time(() => JSON.stringify(sparklinesPayload(store, 900, 60, now)));
   const metrics = await time(() => {
     const details = [];
@@ -207,8 +213,10 @@ async function fleet(hosts: number): Promise<Record<string, unknown>> {
     { what: `/api/sparklines, ${historyS} s of 900 into 60 points`, ms: spark.ms.toFixed(1), target: '', size: `${(spark.result.length / 2 ** 20).toFixed(1)} MiB` },
     { what: `SSE snapshot (= warm /api/hosts, framed)`, ms: warm.ms.toFixed(1), target: '', size: '' },
     { what: `SSE delta tick, ${perTick} hosts changed (seq scan + build)`, ms: tick.ms.toFixed(2), target: '', size: `${(tick.result.length / 1024).toFixed(0)} KiB` },
+    { what: `SSE status event (summary, statuses, alerts)`, ms: status.ms.toFixed(2), target: '', size: `${(status.result.length / 1024).toFixed(1)} KiB` },
     { what: `sample -> delta on the stream, p50 / p99 / max`, ms: `${lat.p50.toFixed(0)} / ${lat.p99.toFixed(0)} / ${lat.max.toFixed(0)}`, target: hosts === 10_000 ? `p99 < ${TARGET.deltaP99}` : '', size: `${lat.n} samples` },
     { what: `longest stall of the writer + client thread meanwhile`, ms: lat.mainStallMaxMs.toFixed(0), target: '', size: '' },
+    { what: `events in the window: snapshots / status events`, ms: `${lat.snapshots} / ${lat.statuses}`, target: '', size: `${(lat.snapshotBytes / 2 ** 20).toFixed(1)} MiB / ${(lat.statusBytes / 1024).toFixed(0)} KiB` },
     { what: `dashboard worker busy while streaming (1 client)`, ms: `${lat.workerBusyPct.toFixed(1)} %`, target: '', size: `${lat.deltaHostsPerEvent.toFixed(0)} hosts/delta` },
   ];
   const m = machine();
@@ -216,8 +224,8 @@ async function fleet(hosts: number): Promise<Record<string, unknown>> {
   console.log(table(rows));
   return {
     hosts, history_s: historyS, hosts_cold_ms: cold.ms, hosts_warm_ms: warm.ms, hosts_bytes: cold.result.length, http_hosts_cold_ms: httpCold.ms, http_hosts_warm_ms: httpWarm.ms,
-    metrics_ms: metrics.ms, http_metrics_ms: httpMetrics.ms, metrics_bytes: metrics.result.length, sparklines_ms: spark.ms, delta_tick_ms: tick.ms, delta_tick_hosts: perTick,
-    delta_latency_ms: { p50: lat.p50, p99: lat.p99, max: lat.max, n: lat.n }, worker_busy_pct: lat.workerBusyPct, main_thread_stall_max_ms: lat.mainStallMaxMs, snapshots_in_window: lat.snapshots, rows,
+    metrics_ms: metrics.ms, http_metrics_ms: httpMetrics.ms, metrics_bytes: metrics.result.length, sparklines_ms: spark.ms, status_event_ms: status.ms, status_event_bytes: status.result.length, delta_tick_ms: tick.ms, delta_tick_hosts: perTick,
+    delta_latency_ms: { p50: lat.p50, p99: lat.p99, max: lat.max, n: lat.n }, worker_busy_pct: lat.workerBusyPct, main_thread_stall_max_ms: lat.mainStallMaxMs, snapshots_in_window: lat.snapshots, snapshot_bytes_in_window: lat.snapshotBytes, status_events_in_window: lat.statuses, status_bytes_in_window: lat.statusBytes, rows,
   };
 }
 

@@ -2,7 +2,7 @@
  * How many agents one collector holds at 1 sample/s each, at what latency, CPU and RSS.
  *
  * `npm run bench -- fleet [--agents 1000,10000,max] [--seconds 60] [--quick] [--procs N]`
- * (also --interval-ms, --save-interval-s, --out FILE). "max" is the collector's open-file limit
+ * (also --interval-ms, --save-interval-s, --history-s, --out FILE). "max" is the collector's open-file limit
  * less FD_RESERVE, read at run time: each agent costs the collector one fd.
  *
  * Per step: a fresh collector is started in this process (startCollector, as main.ts does);
@@ -131,7 +131,7 @@ async function runStep(agents: number, o: FleetOptions): Promise<StepResult> {
     '--listen', '127.0.0.1:0', '--http', '127.0.0.1:0', '--data-dir', dir, '--token', TOKEN, '--log-level', 'error',
     '--capacity', String(agents + slack), '--max-connections', String(agents + slack),
     '--max-connections-per-address', String(agents), '--max-pending-per-address', String(HELLO_WINDOW * 4),
-    '--save-interval-s', String(o.saveIntervalS),
+    '--save-interval-s', String(o.saveIntervalS), ...(o.historyS === null ? [] : ['--history-s', String(o.historyS)]),
   ], {});
   const before = new Set(threadTicks().keys());
   const c = await startCollector(config, createLogger('collector', 'error'));

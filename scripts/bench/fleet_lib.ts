@@ -320,6 +320,11 @@ export interface FleetOptions {
   intervalMs: number;
   /** The collector's --save-interval-s (its default: 10). */
   saveIntervalS: number;
+  /**
+   * The collector's --history-s, null for its default (900). History rings are most of a host's
+   * memory (39 KiB of its ~56 at 900 s), so this is the knob that trades RSS for history.
+   */
+  historyS: number | null;
   /** Write the JSON here instead of scripts/bench/results/fleet.json. */
   out: string | null;
 }
@@ -329,7 +334,7 @@ export const QUICK = Object.freeze({ agents: [200, 1000], seconds: 8 });
 
 /** Parses the flags; `maxAgents` is what "max" in --agents means (from the open-file limit). */
 export function parseFleetArgs(argv: readonly string[], maxAgents: number): FleetOptions {
-  const o: FleetOptions = { agents: [1000, 10_000, maxAgents], seconds: 60, quick: false, procs: 1, intervalMs: 1000, saveIntervalS: 10, out: null };
+  const o: FleetOptions = { agents: [1000, 10_000, maxAgents], seconds: 60, quick: false, procs: 1, intervalMs: 1000, saveIntervalS: 10, historyS: null, out: null };
   let agentsGiven = false;
   let secondsGiven = false;
   const value = (i: number, flag: string): string => {
@@ -354,9 +359,10 @@ export function parseFleetArgs(argv: readonly string[], maxAgents: number): Flee
       case '--procs': o.procs = whole(v(), '--procs', 1); break;
       case '--interval-ms': o.intervalMs = whole(v(), '--interval-ms', 100); break;
       case '--save-interval-s': o.saveIntervalS = whole(v(), '--save-interval-s', 0); break;
+      case '--history-s': o.historyS = whole(v(), '--history-s', 60); break;
       case '--out': o.out = v(); break;
       case '--quick': o.quick = true; break;
-      default: throw new RangeError(`unknown flag ${flag} (flags: --agents LIST, --seconds N, --quick, --procs N, --interval-ms MS, --save-interval-s S, --out FILE)`);
+      default: throw new RangeError(`unknown flag ${flag} (flags: --agents LIST, --seconds N, --quick, --procs N, --interval-ms MS, --save-interval-s S, --history-s S, --out FILE)`);
     }
   }
   if (o.quick) {

@@ -118,10 +118,12 @@ test('parseFleetArgs: defaults, max, quick, bad values', () => {
   assert.equal(parseFleetArgs([], 19_000).seconds, 60);
   const o = parseFleetArgs(['--agents', '30,max', '--seconds=3', '--procs', '2', '--out', 'x.json'], 500);
   assert.deepEqual([o.agents, o.seconds, o.procs, o.out], [[30, 500], 3, 2, 'x.json']);
+  assert.equal(o.historyS, null, 'the collector keeps its own default history');
+  assert.equal(parseFleetArgs(['--history-s', '60'], 19_000).historyS, 60);
   const q = parseFleetArgs(['--quick'], 19_000);
   assert.deepEqual([q.agents, q.seconds, q.quick], [[...QUICK.agents], QUICK.seconds, true]);
   assert.deepEqual(parseFleetArgs(['--quick', '--agents', '30'], 19_000).agents, [30]);
-  for (const bad of [['--agents', '0'], ['--agents', '20000'], ['--seconds', 'x'], ['--seconds'], ['--frobnicate']]) {
+  for (const bad of [['--agents', '0'], ['--agents', '20000'], ['--seconds', 'x'], ['--seconds'], ['--frobnicate'], ['--history-s', '59']]) {
     assert.throws(() => parseFleetArgs(bad, 19_000), RangeError, bad.join(' '));
   }
 });
