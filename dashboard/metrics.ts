@@ -28,10 +28,8 @@ import type { HostDetail, HostStatus, HostView } from '../shared/host_view.ts';
 import { READINGS, type ReadingName, type TableName } from '../shared/protocol.ts';
 import { SENTINEL_VERSION } from '../shared/version.ts';
 import { isLeftOut, READING_EXPORTS, READING_FAMILIES, TABLE_EXPORTS, type ReadingExport, type ReadingFamily, type TableExport } from './metric_families.ts';
-import { checkLabelName, escapeLabelValue, PromWriter } from './prom_text.ts';
-
-/** Label names already checked (ours, from metric_families.ts: a handful). */
-const CHECKED_LABELS = new Set<string>();
+import { HostMetricsCache, type FamilySource } from './metrics_cache.ts';
+import { PromWriter } from './prom_text.ts';
 
 type Labels = Readonly<Record<string, string>>;
 type Series = ReadonlyArray<readonly [labels: Labels, value: number | null]>;
@@ -44,6 +42,12 @@ export interface HostMetric {
   reading: boolean;
   /** The host's series: labels besides `host` (written after it), and a value; null is left out. */
   series: (h: HostView | HostDetail, nowMs: number, ctx: MetricsContext) => Series;
+  /**
+   * Where the series come from, for the fragment cache (metrics_cache.ts): readings, one table
+   * column, or one value without labels. Its text must mean exactly what `series` gives (the
+   * tests hold the two to it). A family without one is written from `series` every scrape.
+   */
+  source?: FamilySource;
 }
 
 /** What the scrape knows beyond the hosts. */
@@ -73,8 +77,9 @@ export interface CollectorMetric {
 const STATUS_ORDER: Readonly<Record<HostStatus, number>> = Object.freeze({ online: 0, stale: 1, offline: 2 });
 const STATUSES = (Object.keys(STATUS_ORDER) as HostStatus[]).sort((a, b) => STATUS_ORDER[a] - STATUS_ORDER[b]);
 
-function one(value: (h: HostView, nowMs: number) => number | null): HostMetric['series'] {
-  return (h, nowMs) => [[{}, value(h, nowMs)]];
+/** A family of one series without labels besides `host`. */
+function one(value: (h: HostView, nowMs: number) => number | null): Pick<HostMetric, 'series' | 'source'> {
+  return { series: (h, nowMs) => [[{}, value(h, nowMs)]], source: { kind: 'value', value } };
 }
 
 function stat(value: (s: CollectorStatsSnapshot) => number | null): CollectorMetric['series'] {
@@ -85,7 +90,7 @@ const LIVENESS_METRICS: readonly HostMetric[] = [
   {
     name: 'sentinel_host_up', type: 'gauge', reading: false,
     help: 'Whether the host is online: 1 while connected with a recent sample, 0 when stale or offline.',
-    series: one((h) => (h.status === 'online' ? 1 : 0)),
+    ...one((h) => (h.status === 'online' ? 1 : 0)),
   },
   {
     name: 'sentinel_host_status', type: 'gauge', reading: false,
@@ -95,12 +100,12 @@ const LIVENESS_METRICS: readonly HostMetric[] = [
   {
     name: 'sentinel_host_last_sample_age_seconds', type: 'gauge', reading: false,
     help: 'Seconds since the collector received the host\'s last sample, by the collector\'s clock.',
-    series: one((h, nowMs) => (h.received_at_ms === null ? null : Math.max(0, nowMs - h.received_at_ms) / 1000)),
+    ...one((h, nowMs) => (h.received_at_ms === null ? null : Math.max(0, nowMs - h.received_at_ms) / 1000)),
   },
   {
     name: 'sentinel_host_samples_total', type: 'counter', reading: false,
     help: 'Samples the collector has stored as the host\'s latest reading; kept across collector restarts by the state file.',
-    series: one((h) => h.samples_total),
+    ...one((h) => h.samples_total),
   },
   {
     name: 'sentinel_host_info', type: 'gauge', reading: false,
@@ -122,12 +127,12 @@ const ENERGY_METRICS: readonly HostMetric[] = [
   {
     name: 'sentinel_power_measured', type: 'gauge', reading: true,
     help: 'Where sentinel_power_watts comes from: 1 measured (RAPL energy counters, GPU sensors), 0 estimated by the agent\'s model from CPU load and memory.',
-    series: one((h) => (h.power_source === 'measured' ? 1 : h.power_source === 'estimated' ? 0 : null)),
+    ...one((h) => (h.power_source === 'measured' ? 1 : h.power_source === 'estimated' ? 0 : null)),
   },
   {
     name: 'sentinel_energy_joules_total', type: 'counter', reading: false,
     help: 'Energy the host drew since the collector first counted its power, joules (kept across collector restarts; unmeasured gaps add nothing).',
-    series: one((h) => (h.energy ? h.energy.total_kwh * JOULES_PER_KWH : null)),
+    ...one((h) => (h.energy ? h.energy.total_kwh * JOULES_PER_KWH : null)),
   },
   {
     name: 'sentinel_energy_cost_total', type: 'counter', reading: false,
@@ -139,11 +144,14 @@ const ENERGY_METRICS: readonly HostMetric[] = [
 const convert = (e: ReadingExport, v: number | null): number | null => (v === null ? null : e.convert ? e.convert(v) : v);
 
 /** A reading family's series: one per reading mapped to it, with that reading's fixed labels. */
-function readingSeries(family: ReadingFamily): HostMetric['series'] | null {
+function readingSeries(family: ReadingFamily): Pick<HostMetric, 'series' | 'source'> | null {
   const sources = (Object.entries(READING_EXPORTS) as Array<[ReadingName, ReadingExport | { leftOut: string }]>)
     .filter((entry): entry is [ReadingName, ReadingExport] => !isLeftOut(entry[1]) && entry[1].family === family);
   if (sources.length === 0) return null;
-  return (h) => sources.map(([reading, e]) => [e.labels ?? {}, convert(e, h.readings[reading] ?? null)] as const);
+  return {
+    series: (h) => sources.map(([reading, e]) => [e.labels ?? {}, convert(e, h.readings[reading] ?? null)] as const),
+    source: { kind: 'readings', readings: sources.map(([reading, e]) => ({ reading, labels: e.labels ?? {}, export: e })) },
+  };
 }
 
 /**
@@ -186,14 +194,17 @@ function tableRowsOf(h: HostView | HostDetail, table: TableName, spec: TableExpo
 }
 
 /** A table family's series: one per row of the one table column that maps to it. */
-function tableSeries(family: ReadingFamily): HostMetric['series'] | null {
-  const found: HostMetric['series'][] = [];
+function tableSeries(family: ReadingFamily): Pick<HostMetric, 'series' | 'source'> | null {
+  const found: Array<Pick<HostMetric, 'series' | 'source'>> = [];
   for (const [table, spec] of Object.entries(TABLE_EXPORTS) as Array<[TableName, TableExport | { leftOut: string }]>) {
     if (isLeftOut(spec)) continue;
     for (const [col, e] of Object.entries(spec.columns)) {
       if (isLeftOut(e) || e.family !== family) continue;
-      // cell(col) of a per-core list's row is the row's number itself.
-      found.push((h) => tableRows(h, table, spec).map((r) => [r.labels, convert(e, r.cell(col))] as const));
+      found.push({
+        // cell(col) of a per-core list's row is the row's number itself.
+        series: (h) => tableRows(h, table, spec).map((r) => [r.labels, convert(e, r.cell(col))] as const),
+        source: { kind: 'table', table, spec, column: col, export: e },
+      });
     }
   }
   // Two columns in one family would give rows of one table under another's labels.
@@ -209,9 +220,9 @@ export const HOST_METRICS: readonly HostMetric[] = Object.freeze([
     const fromTable = tableSeries(name);
     // Checked once at load: a mapping mistake fails at start, not in a scrape.
     if (fromReadings && fromTable) throw new TypeError(`metric family ${name} is mapped from both readings and a table`);
-    const series = fromReadings ?? fromTable;
-    if (!series) throw new TypeError(`metric family ${name} has no reading or table column`);
-    return { name, type: 'gauge', reading: true, help: READING_FAMILIES[name].help, series };
+    const from = fromReadings ?? fromTable;
+    if (!from) throw new TypeError(`metric family ${name} has no reading or table column`);
+    return { name, type: 'gauge', reading: true, help: READING_FAMILIES[name].help, ...from };
   }),
   ...ENERGY_METRICS,
 ]);
@@ -256,6 +267,21 @@ export const METRIC_TABLES: readonly TableName[] = Object.freeze((Object.keys(TA
 
 export const BUILD_INFO_METRIC = 'sentinel_build_info';
 
+/**
+ * Declares every family in one writer: a bad or repeated name fails at load, not in a scrape. A
+ * scrape writes the host families through the fragment cache and the rest through a writer of
+ * their own, so neither would see a clash between the two.
+ */
+function checkFamilyNames(): void {
+  const all = new PromWriter();
+  for (const m of [...HOST_METRICS, ...COLLECTOR_METRICS, ...PROCESS_METRICS]) all.family(m.name, m.type, m.help);
+  all.family(BUILD_INFO_METRIC, 'gauge', '');
+}
+checkFamilyNames();
+
+/** The host families' fragments, kept from one scrape to the next (this worker's only). */
+const HOST_FRAGMENTS = new HostMetricsCache(HOST_METRICS);
+
 /** Readings and table columns the protocol defines and /metrics leaves out on purpose, for tests and docs. */
 export function leftOutReadings(): Array<{ name: string; reason: string }> {
   const out: Array<{ name: string; reason: string }> = [];
@@ -285,30 +311,11 @@ export function metricsText(hosts: readonly (HostDetail | HostView)[], nowMs: nu
     if (!seen || (v.received_at_ms ?? -1) > (seen.received_at_ms ?? -1)) byName.set(v.name, v);
   }
   const sorted = [...byName.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  // Each series is unique by construction (names deduplicated above, table rows by the cache),
+  // so the host families skip the writer's per-sample checks: one array of fragments, joined once.
+  const out: string[] = [];
+  HOST_FRAGMENTS.write(sorted, nowMs, ctx, out);
   const w = new PromWriter();
-  // Each host's label written once; each series is unique by construction (names deduplicated
-  // above, table rows by tableRows), so the writer's per-sample checks are skipped.
-  const hostLabels = sorted.map((h) => `host="${escapeLabelValue(h.name)}"`);
-  for (const m of HOST_METRICS) {
-    w.family(m.name, m.type, m.help);
-    for (let k = 0; k < sorted.length; k++) {
-      const h = sorted[k]!;
-      if (m.reading && h.status !== 'online') continue;
-      for (const [labels, value] of m.series(h, nowMs, ctx)) {
-        if (value === null) continue;
-        let text = hostLabels[k]!;
-        for (const key in labels) {
-          if (!CHECKED_LABELS.has(key)) {
-            checkLabelName(key);
-            if (key === 'host') throw new TypeError(`metric ${m.name} sets the host label itself`);
-            CHECKED_LABELS.add(key);
-          }
-          text += `,${key}="${escapeLabelValue(labels[key]!)}"`;
-        }
-        w.sampleText(m.name, text, value);
-      }
-    }
-  }
   if (stats) {
     for (const m of COLLECTOR_METRICS) {
       w.family(m.name, m.type, m.help);
@@ -325,5 +332,6 @@ export function metricsText(hosts: readonly (HostDetail | HostView)[], nowMs: nu
   }
   w.family(BUILD_INFO_METRIC, 'gauge', 'Always 1; the version label is the collector\'s version.');
   w.sample(BUILD_INFO_METRIC, { version: SENTINEL_VERSION }, 1);
-  return w.toString();
+  out.push(w.toString());
+  return out.join('');
 }

@@ -50,6 +50,8 @@ export function checkLabelName(name: string): void {
  * integers among them) come out without an exponent.
  */
 export function formatValue(v: number): string {
+  // The common case first: finite (v - v is NaN for NaN and the infinities) and not -0.
+  if (typeof v === 'number' && v - v === 0 && (v !== 0 || 1 / v > 0)) return String(v);
   if (typeof v !== 'number') throw new TypeError(`sample value must be a number, got ${typeof v}`);
   if (Number.isNaN(v)) return 'NaN';
   if (v === Infinity) return '+Inf';
@@ -57,6 +59,11 @@ export function formatValue(v: number): string {
   // String(-0) is "0"; keep the sign as Go's formatter does.
   if (Object.is(v, -0)) return '-0';
   return String(v);
+}
+
+/** A family's HELP (left out when `help` is empty) and TYPE lines, each ending in a line feed. */
+export function familyHeader(name: string, type: PromType, help: string): string {
+  return `${help === '' ? '' : `# HELP ${name} ${escapeHelp(help)}\n`}# TYPE ${name} ${type}\n`;
 }
 
 /** Sample names each type owns, besides (for some) the family name itself. */
@@ -151,9 +158,7 @@ export class PromWriter {
     let out = '';
     for (const fam of this.families) {
       if (fam.lines.length === 0) continue;
-      if (fam.help !== '') out += `# HELP ${fam.name} ${escapeHelp(fam.help)}\n`;
-      out += `# TYPE ${fam.name} ${fam.type}\n`;
-        if (fam.lines.length > 0) out += `${fam.lines.join('\n')}\n`;
+      out += `${familyHeader(fam.name, fam.type, fam.help)}${fam.lines.join('\n')}\n`;
     }
     return out;
   }

@@ -347,6 +347,22 @@ test('metrics: hosts sorted by name; input order and duplicates do not matter', 
   assert.equal(metricsText([...d, older], NOW_MS), text);
 });
 
+test('metrics: scrape after scrape, a host written again shows its new values and a host gone vanishes', () => {
+  const fx = makeStore([{ name: 'alpha', status: 'online', readings: FULL }, { name: 'beta', status: 'online', readings: FULL }], { nowMs: NOW_MS });
+  const read = (nowMs: number): HostDetail[] => fx.store.readAll().map((s) => hostDetail(fx.store.readSlot(s.index, true)!, nowMs));
+  const first = parseProm(metricsText(read(NOW_MS), NOW_MS));
+  assert.equal(value(first, 'sentinel_cpu_usage_ratio', { host: 'alpha' }), 0.425);
+  fx.sample('alpha', { ...FULL, cpu_pct: 50, net: [{ name: 'eth0', ...NET_ROW, rx_bps: 4000 }] } as typeof FULL, NOW_MS + 1000);
+  const second = parseProm(metricsText(read(NOW_MS + 1000), NOW_MS + 1000));
+  assert.equal(value(second, 'sentinel_cpu_usage_ratio', { host: 'alpha' }), 0.5);
+  assert.equal(value(second, 'sentinel_network_interface_receive_bytes_per_second', { host: 'alpha', interface: 'eth0' }), 4000);
+  assert.equal(find(second, 'sentinel_network_interface_receive_bytes_per_second', { host: 'alpha', interface: ODD_IFACE }), undefined);
+  assert.equal(value(second, 'sentinel_host_samples_total', { host: 'alpha' }), 2);
+  assert.equal(value(second, 'sentinel_cpu_usage_ratio', { host: 'beta' }), 0.425);
+  const third = parseProm(metricsText(read(NOW_MS + 1000).filter((h) => h.name !== 'alpha'), NOW_MS + 1000));
+  assert.ok(!third.samples.some((s) => s.labels['host'] === 'alpha'), 'alpha is gone');
+});
+
 test('metrics: a HostView without tables gives the readings and no table series', () => {
   const { store } = makeStore([{ name: 'alpha', status: 'online', readings: FULL }], { nowMs: NOW_MS });
   const views: HostView[] = store.readAll().map((slot) => hostView(slot, NOW_MS));

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  checkLabelName, checkMetricName, escapeHelp, escapeLabelValue, formatValue, PROM_CONTENT_TYPE, PromWriter,
+  checkLabelName, checkMetricName, escapeHelp, escapeLabelValue, familyHeader, formatValue, PROM_CONTENT_TYPE, PromWriter,
 } from '../../dashboard/prom_text.ts';
 import { seededRandom } from '../helpers/hex.ts';
 import { parseProm, promtoolCheck, promtoolOrSkip } from '../helpers/prom_parse.ts';
@@ -108,6 +108,18 @@ test('prom_text: formatValue', async (t) => {
   await t.test('not a number is a TypeError', () => {
     assert.throws(() => formatValue('1' as unknown as number), TypeError);
   });
+});
+
+test('prom_text: familyHeader is what PromWriter writes before a family\'s samples', () => {
+  const CASES: ReadonlyArray<[string, string]> = [['with help', 'Bytes \\ and\nlines.'], ['without help', '']];
+  for (const [what, help] of CASES) {
+    const w = new PromWriter();
+    w.family('x_bytes', 'gauge', help);
+    w.sample('x_bytes', {}, 1);
+    assert.equal(w.toString(), `${familyHeader('x_bytes', 'gauge', help)}x_bytes 1\n`, what);
+  }
+  assert.equal(familyHeader('x_total', 'counter', 'a\\b\nc'), '# HELP x_total a\\\\b\\nc\n# TYPE x_total counter\n');
+  assert.equal(familyHeader('x', 'untyped', ''), '# TYPE x untyped\n');
 });
 
 test('prom_text: PROM_CONTENT_TYPE', () => {
