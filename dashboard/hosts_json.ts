@@ -1,168 +1,30 @@
 /**
  * /api/hosts as JSON text, built from per-host fragments cached by each slot's sequence value.
  *
- * A slot is read again (head and fs table only: ShmStore.readSlotPart) only when its sequence
- * changed since it was last read; otherwise its fragments are reused. What depends on the clock
- * (status, age_ms, the energy figures whose day or month has ended) and on the alert feed is
- * added when the payload is served. The text means exactly what JSON.stringify of the objects
- * shared/host_view.ts hostView builds means (test/dashboard/hosts_json.test.ts holds both to it).
+ * A slot is read again only when its sequence changed since it was last read; otherwise its
+ * fragment is reused. A read (dashboard/hosts_json_entry.ts) takes the few fields the overview
+ * needs straight from shared memory and writes the fragment as UTF-8 bytes, into the entry's
+ * own bytes when they fit. What depends on the clock (status, age_ms, the energy figures whose
+ * day or month has ended) and on the alert feed is added when the payload is served. The text
+ * is byte for byte what JSON.stringify of the objects shared/host_view.ts hostView builds gives,
+ * in this field order (test/dashboard/hosts_json.test.ts holds it to that).
  *
  * One cache per store (a WeakMap), shared by /api/hosts and the event stream, so the stream's
  * ticks keep it fresh for the next request. Single-threaded: a worker's event loop only.
  */
-import { hostEnergy, ONLINE_INTERVALS, type HostEnergy, type HostStatus } from '../shared/host_view.ts';
-import { READINGS, type PowerSource } from '../shared/protocol.ts';
-import { NUM, POWER_SOURCE_CODE, READING_NUM, SLOT_FLAG_CONNECTED, SLOT_FLAG_USED, STR } from '../shared/shm_layout.ts';
-import type { SlotData, ShmStore } from '../shared/shm_store.ts';
+import { ONLINE_INTERVALS, type HostStatus } from '../shared/host_view.ts';
+import type { ShmStore } from '../shared/shm_store.ts';
 import type { AlertFeed, EnergyInfo, FleetSummary, HostAlertRef } from './api.ts';
 import { thresholdsOf } from './api.ts';
+import { EntryReader, HostEntry } from './hosts_json_entry.ts';
+import { JsonBytes, literal, LITERAL_OVERRUN_BYTES, type Literal, MAX_NUMBER_CHARS } from './hosts_json_writer.ts';
 import { SENTINEL_VERSION } from '../shared/version.ts';
 
-/** Field indices as plain constants: read in the hot loop, where each module-export access costs a getter call under tsx. */
-const F = NUM;
-const S = STR;
-const F_POWER_W = READING_NUM.power_w;
-const FLAG_CONNECTED = SLOT_FLAG_CONNECTED;
-const FLAG_USED = SLOT_FLAG_USED;
-
-/** The tables a host's overview needs: the fullest filesystem comes from fs. */
-const OVERVIEW_TABLES = ['fs'] as const;
-
-/** One host as last read: its fragments, and the numbers the summary and status need. */
-export interface HostEntry {
-  /** The slot's sequence value the fragments were built from (even). */
-  seq: number;
-  slot: number;
-  name: string;
-  /** UTF-8 of `{"name":...,"slot":N,"received_at_ms":...` to `"disk_fullest_mount":...,"energy":` */
-  fixed: Buffer;
-  connected: boolean;
-  receivedMs: number | null;
-  intervalMs: number;
-  cpuPct: number | null;
-  cpuCores: number | null;
-  memUsed: number | null;
-  memTotal: number | null;
-  powerW: number | null;
-  powerSource: PowerSource | null;
-  /** The slot's numbers, for the energy block (worked out again when a day or month ends). */
-  numbers: Float64Array;
-  energy: HostEnergy | null;
-  /** UTF-8 of the energy block's JSON. */
-  energyJson: Buffer;
-  /** The energy block holds from energyFromMs until energyUntilMs (collector clock); else rebuilt. */
-  energyFromMs: number;
-  energyUntilMs: number;
-}
-
-const NULL_JSON = Buffer.from('null');
-
-function num(v: number | undefined): number | null {
-  return v === undefined || Number.isNaN(v) ? null : v;
-}
+export { HostEntry } from './hosts_json_entry.ts';
 
 /** A number as JSON.stringify writes it (NaN and infinities as null). */
 function jn(v: number | null): string {
   return v === null || !Number.isFinite(v) ? 'null' : String(v);
-}
-
-const READING_KEYS = READINGS.map((r, i) => ({ field: READING_NUM[r.name]!, key: `${i === 0 ? '' : ','}${JSON.stringify(r.name)}:` }));
-
-function powerSource(code: number | undefined): PowerSource | null {
-  if (code === POWER_SOURCE_CODE.measured) return 'measured';
-  if (code === POWER_SOURCE_CODE.estimated) return 'estimated';
-  return null;
-}
-
-/** The fullest filesystem (used / (used + free), as df's Use%) of a slot read with its fs table. */
-function fullest(slot: SlotData): { pct: number | null; mount: string | null } {
-  let pct: number | null = null;
-  let mount: string | null = null;
-  for (const row of slot.tables?.fs.rows ?? []) {
-    if (row === null || typeof row !== 'object') continue;
-    const used = row['used_bytes'];
-    const free = row['free_bytes'];
-    if (typeof used !== 'number' || typeof free !== 'number' || used + free <= 0) continue;
-    const p = (used / (used + free)) * 100;
-    if (pct === null || p > pct) {
-      pct = p;
-      mount = typeof row['mount'] === 'string' ? row['mount'] : null;
-    }
-  }
-  return { pct, mount };
-}
-
-/** The fragments of a slot read with its fs table: everything of the host but the clock's and the feed's parts. */
-export function hostEntry(slot: SlotData, nowMs: number): HostEntry {
-  const n = slot.numbers;
-  const s = slot.strings;
-  const connected = (slot.flags & FLAG_CONNECTED) !== 0;
-  const received = num(n[F.RECEIVED_AT_MS]);
-  const ts = num(n[F.SAMPLE_TS_MS]);
-  const uptime = num(n[F.UPTIME_S]);
-  const memTotal = num(n[F.MEM_TOTAL_BYTES]);
-  const memUsed = num(n[F.MEM_USED_BYTES]);
-  const source = powerSource(n[F.POWER_SOURCE]);
-  let readings = '{';
-  for (const r of READING_KEYS) readings += r.key + jn(num(n[r.field]));
-  readings += '}';
-  const boot = ts === null || uptime === null ? null : Math.round((ts - uptime * 1000) / 1000) * 1000;
-  const disk = fullest(slot);
-  const memPct = memUsed === null || memTotal === null || memTotal <= 0 ? null : (memUsed / memTotal) * 100;
-  // Field order differs from hostView's (status, age_ms and alerts come last, written at serve
-  // time): the same object once parsed.
-  const fixed = `{"name":${JSON.stringify(s[S.HOST])},"slot":${slot.index},"received_at_ms":${jn(received)},"sample_ts_ms":${jn(ts)},"sample_seq":${jn(num(n[F.SAMPLE_SEQ]))}`
-    + `,"samples_total":${jn(num(n[F.SAMPLES_TOTAL]) ?? 0)},"interval_ms":${jn(num(n[F.INTERVAL_MS]))}`
-    + `,"connected_since_ms":${connected ? jn(num(n[F.CONNECTED_AT_MS])) : 'null'}`
-    + `,"disconnected_at_ms":${connected ? 'null' : jn(num(n[F.DISCONNECTED_AT_MS]))}`
-    + `,"agent":${JSON.stringify(s[S.AGENT_VERSION])},"os":${JSON.stringify(s[S.OS])},"kernel":${JSON.stringify(s[S.KERNEL])}`
-    + `,"arch":${JSON.stringify(s[S.ARCH])},"cpu_model":${JSON.stringify(s[S.CPU_MODEL])}`
-    + `,"cpu_cores":${jn(num(n[F.CPU_CORES]))},"cpu_pct":${jn(num(n[F.CPU_PCT]))}`
-    + `,"load":[${jn(num(n[F.LOAD_1M]))},${jn(num(n[F.LOAD_5M]))},${jn(num(n[F.LOAD_15M]))}]`
-    + `,"mem_total_bytes":${jn(memTotal)},"mem_used_bytes":${jn(memUsed)},"mem_available_bytes":${jn(num(n[F.MEM_AVAILABLE_BYTES]))}`
-    + `,"swap_total_bytes":${jn(num(n[F.SWAP_TOTAL_BYTES]))},"swap_used_bytes":${jn(num(n[F.SWAP_USED_BYTES]))}`
-    + `,"uptime_s":${jn(uptime)},"note":${JSON.stringify(s[S.NOTE])},"readings":${readings}`
-    + `,"boot_time_ms":${jn(boot)},"power_source":${source === null ? 'null' : `"${source}"`}`
-    + `,"mem_used_pct":${jn(memPct)},"disk_fullest_pct":${jn(disk.pct)},"disk_fullest_mount":${disk.mount === null ? 'null' : JSON.stringify(disk.mount)},"energy":`;
-  const entry: HostEntry = {
-    seq: slot.lockSeq,
-    slot: slot.index,
-    name: s[S.HOST]!,
-    fixed: Buffer.from(fixed, 'utf8'),
-    connected,
-    receivedMs: received,
-    intervalMs: num(n[F.INTERVAL_MS]) ?? 1000,
-    cpuPct: num(n[F.CPU_PCT]),
-    cpuCores: num(n[F.CPU_CORES]),
-    memUsed,
-    memTotal,
-    powerW: num(n[F_POWER_W]),
-    powerSource: source,
-    numbers: n,
-    energy: null,
-    energyJson: NULL_JSON,
-    energyFromMs: 0,
-    energyUntilMs: -1,
-  };
-  energyAt(entry, nowMs);
-  return entry;
-}
-
-/**
- * The entry's energy block as of `nowMs`, worked out again only when the clock has passed the
- * end of a day, month or projection it used (or stepped back before the time it was built).
- */
-function energyAt(e: HostEntry, nowMs: number): void {
-  if (nowMs >= e.energyFromMs && nowMs < e.energyUntilMs) return;
-  e.energy = hostEnergy(e.numbers, nowMs);
-  e.energyJson = e.energy === null ? NULL_JSON : Buffer.from(JSON.stringify(e.energy), 'utf8');
-  let until = Number.POSITIVE_INFINITY;
-  for (const f of [F.ENERGY_TODAY_UNTIL_MS, F.ENERGY_MONTH_UNTIL_MS, F.PROJ_UNTIL_MS]) {
-    const u = e.numbers[f]!;
-    if (u > nowMs && u < until) until = u;
-  }
-  e.energyFromMs = nowMs;
-  e.energyUntilMs = until;
 }
 
 export function entryStatus(e: HostEntry, nowMs: number): HostStatus {
@@ -171,10 +33,22 @@ export function entryStatus(e: HostEntry, nowMs: number): HostStatus {
   return nowMs - e.receivedMs <= ONLINE_INTERVALS * e.intervalMs ? 'online' : 'stale';
 }
 
-/** Alerts by host as JSON arrays, worked out once per feed. */
+// What follows a fragment when the payload is served.
+const STATUS_AGE: Readonly<Record<HostStatus, Literal>> = {
+  online: literal(',"status":"online","age_ms":'),
+  stale: literal(',"status":"stale","age_ms":'),
+  offline: literal(',"status":"offline","age_ms":'),
+};
+const NO_ALERTS = literal(',"alerts":[]}');
+/** Most bytes after a fragment but its alerts: the longest status, an age, and `,"alerts":` ... `}`. */
+const TAIL_BYTES = STATUS_AGE.offline.length + MAX_NUMBER_CHARS + NO_ALERTS.length;
+const COMMA = 0x2c;
+const NO_BYTES = new Uint8Array(0);
+
+/** Alerts by host, as the UTF-8 of `,"alerts":[...]}`, worked out once per feed. */
 interface AlertIndex {
   feed: AlertFeed;
-  byHost: Map<string, string>;
+  byHost: Map<string, Buffer>;
   firing: number;
 }
 
@@ -187,8 +61,8 @@ function alertIndex(feed: AlertFeed): AlertIndex {
     if (!list) lists.set(a.host, (list = []));
     list.push({ rule: a.rule, metric: a.metric, instance: a.instance, state: a.state });
   }
-  const byHost = new Map<string, string>();
-  for (const [host, list] of lists) byHost.set(host, JSON.stringify(list));
+  const byHost = new Map<string, Buffer>();
+  for (const [host, list] of lists) byHost.set(host, Buffer.from(`,"alerts":${JSON.stringify(list)}}`, 'utf8'));
   return { feed, byHost, firing };
 }
 
@@ -198,10 +72,15 @@ export class HostsJson {
   private order: number[] = [];
   private orderStale = true;
   private alerts: AlertIndex | null = null;
+  private readonly reader: EntryReader;
+  /** Writes the payload into the buffer it is given. */
+  private readonly out = new JsonBytes(0);
   /** Slots read again (their sequence changed), for diagnostics and benchmarks. */
   reads = 0;
 
-  constructor(private readonly store: ShmStore) {}
+  constructor(private readonly store: ShmStore) {
+    this.reader = new EntryReader(store);
+  }
 
   /**
    * Slot `i`'s entry, read again if its sequence moved. A slot kept busy by the writer this
@@ -210,14 +89,15 @@ export class HostsJson {
   refresh(i: number, nowMs: number): HostEntry | null {
     const old = this.entries[i] ?? null;
     if (old !== null && this.store.slotSeq(i) === old.seq) {
-      energyAt(old, nowMs);
+      this.reader.energyAt(old, nowMs);
       return old;
     }
-    const slot = this.store.readSlotPart(i, OVERVIEW_TABLES);
-    if (slot === null) return old;
+    // The read updates `old` in place: its name is taken first.
+    const oldName = old?.name;
+    const next = this.reader.read(i, old, nowMs);
+    if (next === undefined) return old;
     this.reads++;
-    const next = (slot.flags & FLAG_USED) === 0 ? null : hostEntry(slot, nowMs);
-    if (next?.name !== old?.name) this.orderStale = true;
+    if (next?.name !== oldName) this.orderStale = true;
     this.entries[i] = next;
     return next;
   }
@@ -247,29 +127,33 @@ export class HostsJson {
 
   /**
    * `prefix`, the hosts as /api/hosts lists them as of `nowMs` (comma-separated), `suffix`: as
-   * UTF-8 in one buffer. The cached parts are copied; only status, age_ms and alerts are written.
+   * UTF-8 in one buffer. The cached fragments are copied; only status, age_ms and alerts are written.
    */
   private writeHosts(hosts: readonly HostEntry[], nowMs: number, alerts: AlertIndex, prefix: string, suffix: string): Buffer {
-    const dyn: string[] = new Array<string>(hosts.length);
-    let bound = Buffer.byteLength(prefix) + Buffer.byteLength(suffix) + hosts.length;
+    const byHost = alerts.byHost.size === 0 ? null : alerts.byHost;
+    let bound = Buffer.byteLength(prefix) + Buffer.byteLength(suffix) + hosts.length * (1 + TAIL_BYTES) + LITERAL_OVERRUN_BYTES;
     for (let k = 0; k < hosts.length; k++) {
       const e = hosts[k]!;
-      const age = e.receivedMs === null ? 'null' : String(Math.max(0, nowMs - e.receivedMs));
-      const d = `,"status":"${entryStatus(e, nowMs)}","age_ms":${age},"alerts":${alerts.byHost.get(e.name) ?? '[]'}}`;
-      dyn[k] = d;
-      // A UTF-16 unit takes at most 3 bytes of UTF-8.
-      bound += e.fixed.length + e.energyJson.length + 3 * d.length;
+      bound += e.fragLen + (byHost?.get(e.name)?.length ?? 0);
     }
     const out = Buffer.allocUnsafe(bound);
-    let at = out.write(prefix, 0, 'utf8');
+    const w = this.out;
+    w.over(out);
+    w.at = out.write(prefix, 0, 'utf8');
     for (let k = 0; k < hosts.length; k++) {
       const e = hosts[k]!;
-      if (k > 0) out[at++] = 0x2c; // ','
-      at += e.fixed.copy(out, at);
-      at += e.energyJson.copy(out, at);
-      at += out.write(dyn[k]!, at, 'utf8');
+      if (k > 0) out[w.at++] = COMMA;
+      w.copy(e.fragLen === e.frag.length ? e.frag : e.frag.subarray(0, e.fragLen));
+      w.lit(STATUS_AGE[entryStatus(e, nowMs)]);
+      if (e.receivedMs === null) w.nul();
+      else w.num(Math.max(0, nowMs - e.receivedMs));
+      const list = byHost?.get(e.name);
+      if (list === undefined) w.lit(NO_ALERTS);
+      else w.copy(list);
     }
-    at += out.write(suffix, at, 'utf8');
+    const at = w.at + out.write(suffix, w.at, 'utf8');
+    // The writer lets go of the payload: it is the caller's now.
+    w.over(NO_BYTES);
     return out.subarray(0, at);
   }
 

@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import type { AlertFeed } from '../../dashboard/api.ts';
 import { HostsJson, SlotChanges } from '../../dashboard/hosts_json.ts';
 import { hostView } from '../../shared/host_view.ts';
-import { SLOT_FLAG_USED } from '../../shared/shm_layout.ts';
+import { NUM, SLOT_FLAG_USED, STR } from '../../shared/shm_layout.ts';
 import type { ShmStore } from '../../shared/shm_store.ts';
 import type { StoredRow } from '../../shared/shm_tables.ts';
 import { FIXTURE_READINGS, makeStore } from '../helpers/store_fixture.ts';
@@ -103,4 +103,93 @@ test('hosts_json: SlotChanges lists the slots written since the last call; a del
   const all = reference(fx.store, NOW + 20, FEED) as Array<{ name: string }>;
   assert.deepEqual(delta.hosts.sort((a, b) => (a.name < b.name ? -1 : 1)), all.filter((h) => h.name === 'web-1' || h.name === HOSTILE[0]).sort((a, b) => (a.name < b.name ? -1 : 1)));
   assert.equal(delta.hosts.find((h) => h.name === 'web-1')!.sample_ts_ms, NOW + 10);
+});
+
+/** The slot holding `name`. */
+function slotOf(store: ShmStore, name: string): number {
+  for (let i = 0; i < store.slotsUsed(); i++) if (store.readSlot(i)?.strings[STR.HOST] === name) return i;
+  throw new Error(`no slot holds ${name}`);
+}
+
+/** Gives a host energy figures as the collector's energy service writes them; today ends at `todayUntilMs`. */
+function giveEnergy(store: ShmStore, name: string, todayUntilMs: number): void {
+  store.write(slotOf(store, name), {
+    numbers: [
+      [NUM.ENERGY_SINCE_MS, NOW - 86_400_000], [NUM.ENERGY_TODAY_KWH, 1.25], [NUM.ENERGY_TODAY_COST, 0.3125], [NUM.ENERGY_TODAY_UNTIL_MS, todayUntilMs],
+      [NUM.ENERGY_MONTH_KWH, 20.5], [NUM.ENERGY_MONTH_COST, 5.125], [NUM.ENERGY_MONTH_UNTIL_MS, NOW + 10 * 86_400_000],
+      [NUM.ENERGY_TOTAL_KWH, 40.75], [NUM.ENERGY_TOTAL_COST, 10.1875], [NUM.PROJ_MONTH_KWH, 61.5], [NUM.PROJ_MONTH_COST, 15.375],
+      [NUM.PROJ_NEXT_KWH, 36.9], [NUM.PROJ_NEXT_COST, 9.225], [NUM.PROJ_DAYS, 30], [NUM.PROJ_UNTIL_MS, NOW + 10 * 86_400_000],
+    ],
+  });
+}
+
+/** The hosts' part of the payload text as the text-based code wrote it: JSON.stringify of each reference object, keys in the fragment's order. */
+function referenceText(store: ShmStore, nowMs: number, feed: AlertFeed): string {
+  const order = [
+    'name', 'slot', 'received_at_ms', 'sample_ts_ms', 'sample_seq', 'samples_total', 'interval_ms', 'connected_since_ms', 'disconnected_at_ms',
+    'agent', 'os', 'kernel', 'arch', 'cpu_model', 'cpu_cores', 'cpu_pct', 'load', 'mem_total_bytes', 'mem_used_bytes', 'mem_available_bytes',
+    'swap_total_bytes', 'swap_used_bytes', 'uptime_s', 'note', 'readings', 'boot_time_ms', 'power_source', 'mem_used_pct', 'disk_fullest_pct',
+    'disk_fullest_mount', 'energy', 'status', 'age_ms', 'alerts',
+  ];
+  const hosts = reference(store, nowMs, feed) as Array<Record<string, unknown>>;
+  return `[${hosts.map((h) => JSON.stringify(Object.fromEntries(order.map((k) => [k, h[k]])))).join(',')}]`;
+}
+
+function hostsText(payload: Buffer): string {
+  const text = payload.toString('utf8');
+  return text.slice(text.indexOf(',"hosts":[') + ',"hosts":'.length, -1);
+}
+
+const ENERGY = { currency: 'EUR', timeZone: 'UTC', projectionDays: 30 };
+
+test('hosts_json: the hosts are byte for byte what JSON.stringify wrote, energy blocks and hostile strings included', () => {
+  const fx = fixture();
+  giveEnergy(fx.store, 'web-1', NOW + 3_600_000);
+  giveEnergy(fx.store, HOSTILE[2]!, NOW + 3_600_000);
+  fx.store.write(slotOf(fx.store, 'slow'), { strings: [[STR.NOTE, 'temp_max_c: "no sensor"\n\tbad byte \u0001 ☃']] });
+  const hj = new HostsJson(fx.store);
+  assert.equal(hostsText(hj.payloadJson(NOW + 500, FEED, ENERGY)), referenceText(fx.store, NOW + 500, FEED));
+});
+
+test('hosts_json: a fragment rewritten in place never keeps bytes of the one before (seed 3)', () => {
+  const fx = fixture();
+  const hj = new HostsJson(fx.store);
+  const slot = slotOf(fx.store, 'web-1');
+  let seed = 3;
+  const next = (): number => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
+  for (let round = 0; round < 40; round++) {
+    const t = NOW + round * 1000;
+    // Notes and numbers of every length, so the fragment shrinks and grows around its room.
+    const note = 'n'.repeat(Math.floor(next() * 900));
+    fx.sample('web-1', { ...FIXTURE_READINGS, cpu_pct: next() < 0.5 ? Math.round(next() * 100) : next() * 100, net_rx_bps: Math.round(next() * 2 ** (next() * 40)) }, t);
+    fx.store.write(slot, { strings: [[STR.NOTE, note], [STR.OS, next() < 0.5 ? 'Debian' : 'Ubuntu 24.04.1 LTS (Noble Numbat) ünï']] });
+    assert.equal(hostsText(hj.payloadJson(t, FEED, ENERGY)), referenceText(fx.store, t, FEED), `round ${round}`);
+  }
+});
+
+test('hosts_json: the energy block is worked out again once its day ends, without a write', () => {
+  const fx = fixture();
+  const dayEnd = NOW + 60_000;
+  giveEnergy(fx.store, 'web-1', dayEnd);
+  const hj = new HostsJson(fx.store);
+  const before = JSON.parse(hj.payloadJson(NOW, FEED, ENERGY).toString('utf8')) as { hosts: Array<{ name: string; energy: { today_kwh: number } | null }> };
+  assert.equal(before.hosts.find((h) => h.name === 'web-1')!.energy!.today_kwh, 1.25);
+  const reads = hj.reads;
+  const after = hj.payloadJson(dayEnd, FEED, ENERGY);
+  assert.equal(hj.reads, reads, 'nothing written: nothing read');
+  assert.equal(hostsText(after), referenceText(fx.store, dayEnd, FEED));
+  const parsed = JSON.parse(after.toString('utf8')) as typeof before;
+  assert.equal(parsed.hosts.find((h) => h.name === 'web-1')!.energy!.today_kwh, 0);
+});
+
+test('hosts_json: a slot handed to another host is listed under its new name, in name order', () => {
+  const fx = fixture();
+  const hj = new HostsJson(fx.store);
+  hj.payloadJson(NOW, FEED, ENERGY);
+  fx.store.write(slotOf(fx.store, 'old'), { strings: [[STR.HOST, 'zz-renamed']], clearTables: true });
+  const text = hj.payloadJson(NOW, FEED, ENERGY);
+  assert.equal(hostsText(text), referenceText(fx.store, NOW, FEED));
+  const names = (JSON.parse(text.toString('utf8')) as { hosts: Array<{ name: string }> }).hosts.map((h) => h.name);
+  assert.deepEqual(names, [...names].sort());
+  assert.ok(names.includes('zz-renamed') && !names.includes('old'));
 });
