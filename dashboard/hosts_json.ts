@@ -164,7 +164,7 @@ export class HostsJson {
   payloadJson(nowMs: number, feed: AlertFeed, energy: EnergyInfo, before = '', after = ''): Buffer {
     const hosts = this.all(nowMs);
     const alerts = this.alertsOf(feed);
-    const summary = summarise(hosts, nowMs, alerts.firing, energy);
+    const summary = fleetSummary(hosts, nowMs, alerts.firing, energy);
     const collector = { version: SENTINEL_VERSION, started_at_ms: this.store.createdAtMs, capacity: this.store.capacity, slots_used: this.store.slotsUsed() };
     const prefix = `${before}{"now_ms":${jn(nowMs)},"collector":${JSON.stringify(collector)},"summary":${JSON.stringify(summary)}`
       + `,"thresholds":${JSON.stringify(thresholdsOf(feed.rules))},"alerts":${JSON.stringify(feed.alerts)},"hosts":[`;
@@ -186,7 +186,7 @@ export class HostsJson {
 }
 
 /** The fleet summary over the hosts' entries (the meaning of dashboard/api.ts FleetSummary). */
-function summarise(hosts: readonly HostEntry[], nowMs: number, firing: number, energy: EnergyInfo): FleetSummary {
+export function fleetSummary(hosts: readonly HostEntry[], nowMs: number, firing: number, energy: EnergyInfo): FleetSummary {
   const summary: FleetSummary = {
     hosts: hosts.length, online: 0, stale: 0, offline: 0, cpu_pct: null, cpu_cores: 0,
     mem_used_bytes: null, mem_total_bytes: null, power_w: null, power_hosts: 0,

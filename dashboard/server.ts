@@ -7,7 +7,7 @@ import { createServer as createHttpServer, type Server, type ServerOptions } fro
 import { createServer as createHttpsServer } from 'node:https';
 import type { CollectorStats } from '../shared/collector_stats.ts';
 import type { ShmStore } from '../shared/shm_store.ts';
-import { EMPTY_ALERT_FEED, NO_ENERGY_INFO, type AlertFeed, type EnergyInfo } from './api.ts';
+import { EMPTY_ALERT_FEED, NO_ENERGY_INFO, statusJson, type AlertFeed, type EnergyInfo } from './api.ts';
 import { hostsJsonOf, SlotChanges } from './hosts_json.ts';
 import type { EnergyQuery } from '../collector/energy_report.ts';
 import { EventHub, type EventHubOptions } from './events.ts';
@@ -58,6 +58,9 @@ export function createDashboardServer(store: ShmStore, opts: DashboardServerOpti
   const energy = opts.energy ?? NO_ENERGY_INFO;
   const hosts = hostsJsonOf(store);
   const changes = new SlotChanges(store);
+  // Deltas carry every written slot, and status events what changes without a write (statuses
+  // by the clock, the summary, the alerts): the ~1.3 KiB-a-host snapshot goes only to a client
+  // that connects or falls too far behind (dashboard/events.ts).
   const events = new EventHub(
     () => hosts.payloadJson(now(), feed(), energy, 'event: hosts\ndata: ', '\n\n'),
     () => `${store.changeMark()}/${feed().version}`,
@@ -67,6 +70,10 @@ export function createDashboardServer(store: ShmStore, opts: DashboardServerOpti
       changed: () => changes.changed(),
       build: (slots) => hosts.deltaJson(slots, now(), feed(), 'event: delta\ndata: ', '\n\n'),
       size: () => store.slotsUsed(),
+      status: {
+        alertsVersion: () => feed().version,
+        build: (withAlerts) => statusJson(store, now(), feed(), energy, withAlerts, 'event: status\ndata: ', '\n\n'),
+      },
     },
   );
   const sparkCache = new Map<string, { atMs: number; body: string }>();

@@ -1,13 +1,16 @@
 // The overview page's wiring: the view state and its controls, the updates (Server-Sent Events,
 // polling when the stream breaks), the sparklines, and one render per update. The stream's
-// `hosts` snapshots render everything (order, filter, fleet header); its `delta` events replace
-// the hosts they carry and update those rows in place once per frame, leaving the order and the
-// filter to the next snapshot (at most a couple of seconds away). What to show is
-// worked out in overview.js (pure); overview_view.js keeps the DOM in step. Inlined by page.ts
-// last, after chart.js, overview.js and overview_view.js, as one module script.
+// `hosts` snapshot (on connect) renders everything (order, filter, fleet header); its `delta`
+// events replace the hosts they carry and update those rows in place once per frame (a whole
+// render, spaced out, when the order or the status filter depends on values); its `status`
+// events (every second) bring the fleet header, the alerts and each host's status as it ages by
+// the clock, and redraw only the rows whose status or alerts changed. No periodic snapshot: at
+// 10,000 hosts one is ~13 MiB, whose parse and render held the page for seconds. What to show
+// is worked out in overview.js (pure); overview_view.js keeps the DOM in step. Inlined by
+// page.ts last, after chart.js, overview.js and overview_view.js, as one module script.
 import { liveState } from './chart.js';
 import {
-  COLUMNS, bannerModel, currencyOf, defaultDir, fleetModel, formatAge, initialState, normalizeHost, normalizeHosts, rowModel,
+  COLUMNS, applyStatusEvent, bannerModel, currencyOf, defaultDir, fleetModel, formatAge, initialState, normalizeHost, normalizeHosts, rowModel,
   serialiseQuery, serialiseStored, thresholdsOf, toggleSort, visibleHosts,
 } from './overview.js';
 import {
@@ -19,7 +22,7 @@ import {
   const POLL_MS = 2000;
   /** How long after the stream broke it is tried again, ms. */
   const STREAM_RETRY_MS = 15_000;
-  /** The stream sends at least every 5 s; this long without an event means it is dead, ms. */
+  /** The stream sends at least every 5 s (a status event every second); this long without an event means it is dead, ms. */
   const STREAM_SILENT_MS = 12_000;
   /** Past this without an update the page says it is not live, ms. */
   const LOST_AFTER_MS = 7500;
@@ -56,6 +59,8 @@ import {
   let hosts = [];
   /** Host name -> its index in `hosts`. */
   let hostIndex = new Map();
+  /** Slot -> the name of the host held there: a delta of a new host in a reused slot removes the old one. */
+  let slotOwner = new Map();
   /** Names whose row a delta changed, drawn at the next animation frame. */
   const changedRows = new Set();
   let rowFrame = 0;
@@ -142,14 +147,7 @@ import {
     performance.mark('sentinel-render-start');
     const thresholds = thresholdsOf(payload);
     const currency = currencyOf(payload);
-    renderFleet(fleetBox, fleetModel(payload, hosts));
-    const banned = bannerModel(payload);
-    const key = JSON.stringify(banned);
-    if (key !== bannerKey) {
-      bannerKey = key;
-      renderBanner(banner, banned);
-      document.title = banned.count > 0 ? `(${banned.count}) Cluster Sentinel` : 'Cluster Sentinel';
-    }
+    renderHeader();
 
     const view = items[state.view];
     const present = new Set(hosts.map((h) => h.name));
@@ -185,6 +183,24 @@ import {
     performance.clearMarks('sentinel-render-start');
   }
 
+  /** The fleet header and the alerts banner, from `payload` and `hosts`. */
+  function renderHeader() {
+    renderFleet(fleetBox, fleetModel(payload, hosts));
+    const banned = bannerModel(payload);
+    const key = JSON.stringify(banned);
+    if (key !== bannerKey) {
+      bannerKey = key;
+      renderBanner(banner, banned);
+      document.title = banned.count > 0 ? `(${banned.count}) Cluster Sentinel` : 'Cluster Sentinel';
+    }
+  }
+
+  function indexHosts() {
+    hostIndex = new Map(hosts.map((h, i) => [h.name, i]));
+    slotOwner = new Map();
+    for (const h of hosts) if (h.slot !== null) slotOwner.set(h.slot, h.name);
+  }
+
   function ageNow(ms) {
     return ms === null ? null : ms + (performance.now() - payloadAt);
   }
@@ -202,7 +218,7 @@ import {
     payload = data;
     payloadAt = performance.now();
     hosts = normalizeHosts(data);
-    hostIndex = new Map(hosts.map((h, i) => [h.name, i]));
+    indexHosts();
     changedRows.clear();
     lastOkAt = Date.now();
     failed = false;
@@ -219,10 +235,17 @@ import {
     if (payload === null || !data || typeof data !== 'object' || !Array.isArray(data.hosts)) return;
     const shift = performance.now() - payloadAt;
     let added = false;
+    let replaced = false;
     for (const raw of data.hosts) {
       if (!raw || typeof raw !== 'object' || typeof raw.name !== 'string') continue;
       const h = normalizeHost(raw);
       if (h.ageMs !== null) h.ageMs -= shift;
+      if (h.slot !== null) {
+        // A slot taken over by a new host (the old one evicted): the old one leaves the page.
+        const owner = slotOwner.get(h.slot);
+        if (owner !== undefined && owner !== h.name) replaced = true;
+        slotOwner.set(h.slot, h.name);
+      }
       const at = hostIndex.get(h.name);
       if (at === undefined) {
         hostIndex.set(h.name, hosts.length);
@@ -233,14 +256,56 @@ import {
         changedRows.add(h.name);
       }
     }
+    if (replaced) {
+      hosts = hosts.filter((h) => h.slot === null || slotOwner.get(h.slot) === h.name);
+      indexHosts();
+    }
     lastOkAt = Date.now();
     failed = false;
     // A new host needs a place in the order: a whole render. So does a change while the order
     // or the status filter depends on values; those renders are spaced out (a busy fleet sends
     // a delta every 25 ms) and show values and order of one moment.
-    if (added) render();
+    if (added || replaced) render();
     else if (state.sort !== 'name' || state.status !== 'all') scheduleRender();
     else if (rowFrame === 0 && changedRows.size > 0) rowFrame = requestAnimationFrame(drawChangedRows);
+    tickLive();
+  }
+
+  /**
+   * A `status` event: the summary, the alerts (when they changed) and each host's status by its
+   * slot. Only rows whose status or alerts changed are drawn again, at the next frame; a whole
+   * render when hosts left, the thresholds changed, or a status change moves rows (sorted or
+   * filtered by status). Ages are left alone: they count on from the last sample's.
+   */
+  function applyStatus(data) {
+    if (payload === null || !data || typeof data !== 'object' || typeof data.statuses !== 'string') return;
+    const next = { ...payload };
+    if (typeof data.now_ms === 'number') next.now_ms = data.now_ms;
+    if (data.summary && typeof data.summary === 'object') next.summary = data.summary;
+    if (Array.isArray(data.alerts)) next.alerts = data.alerts;
+    let whole = false;
+    if (data.thresholds && typeof data.thresholds === 'object') {
+      whole = JSON.stringify(thresholdsOf(data)) !== JSON.stringify(thresholdsOf(payload));
+      next.thresholds = data.thresholds;
+    }
+    payload = next;
+    const r = applyStatusEvent(hosts, data);
+    hosts = r.hosts;
+    if (r.gone > 0) {
+      indexHosts();
+      whole = true;
+    }
+    for (const name of r.changed) changedRows.add(name);
+    lastOkAt = Date.now();
+    failed = false;
+    if (whole) {
+      changedRows.clear();
+      render();
+    } else {
+      renderHeader();
+      if (r.statusChanged && (state.sort === 'status' || state.status !== 'all')) scheduleRender();
+      else if (rowFrame === 0 && changedRows.size > 0) rowFrame = requestAnimationFrame(drawChangedRows);
+    }
     tickLive();
   }
 
@@ -356,6 +421,12 @@ import {
       let data;
       try { data = JSON.parse(ev.data); } catch { return; }
       applyDelta(data);
+    });
+    source.addEventListener('status', (ev) => {
+      streamAt = Date.now();
+      let data;
+      try { data = JSON.parse(ev.data); } catch { return; }
+      applyStatus(data);
     });
     // A 404 (no stream on this collector), a dropped connection or a proxy that buffers: poll.
     source.addEventListener('error', streamFailed);

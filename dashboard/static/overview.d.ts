@@ -31,6 +31,8 @@ export interface HostAlert { rule: string; metric: string; instance: string; sta
 /** A host of the payload, every shown value present (null when unknown). */
 export interface OverviewHost {
   name: string;
+  /** The host's slot in the collector's store (`status` events address hosts by it); null when the payload has none. */
+  slot: number | null;
   status: HostStatus;
   ageMs: number | null;
   cpuPct: number | null;
@@ -64,6 +66,9 @@ export function defaultDir(key: ColumnKey): SortDir;
 export function compareNames(a: string, b: string): number;
 export function normalizeHost(h: Json): OverviewHost;
 export function normalizeHosts(payload: unknown): OverviewHost[];
+export function hostAlertsOf(alerts: unknown): Map<string, HostAlert[]>;
+/** A `status` event applied to the hosts: see overview.js. */
+export function applyStatusEvent(hosts: readonly OverviewHost[], data: unknown): { hosts: OverviewHost[]; changed: string[]; statusChanged: boolean; gone: number };
 export function sortValue(host: OverviewHost, key: ColumnKey): number | string | null;
 export function hostComparator(key: ColumnKey, dir: SortDir): (a: OverviewHost, b: OverviewHost) => number;
 export function matchesFilter(host: OverviewHost, q: string, status: StatusFilter): boolean;

@@ -66,8 +66,11 @@ export function normalizeHost(h) {
   const tx = field(r, 'net_tx_bps');
   const energy = h.energy && typeof h.energy === 'object' ? h.energy : null;
   const powerW = field(r, 'power_w');
+  const slot = field(h, 'slot');
   return {
     name: String(h.name),
+    // Where the host lives in the collector's store: `status` events address hosts by it.
+    slot: slot !== null && Number.isInteger(slot) && slot >= 0 ? slot : null,
     status: Object.hasOwn(STATUS_RANK, h.status) ? h.status : 'offline',
     ageMs: field(h, 'age_ms'),
     cpuPct: field(h, 'cpu_pct'),
@@ -98,6 +101,62 @@ export function normalizeHost(h) {
 export function normalizeHosts(payload) {
   const list = payload && Array.isArray(payload.hosts) ? payload.hosts : [];
   return list.filter((h) => h && typeof h === 'object' && typeof h.name === 'string').map(normalizeHost);
+}
+
+/** A `status` event's character per status (dashboard/api.ts STATUS_CHARS); any other: no host in that slot. */
+const STATUS_OF_CHAR = Object.freeze({ o: 'online', s: 'stale', f: 'offline' });
+
+/** Each host's alerts as the payload lists them under the host (rule, metric, instance, state), in feed order. */
+export function hostAlertsOf(alerts) {
+  const out = new Map();
+  for (const a of Array.isArray(alerts) ? alerts : []) {
+    if (!a || typeof a !== 'object' || typeof a.host !== 'string' || typeof a.metric !== 'string') continue;
+    let list = out.get(a.host);
+    if (!list) out.set(a.host, (list = []));
+    list.push({ rule: a.rule, metric: a.metric, instance: a.instance, state: a.state });
+  }
+  return out;
+}
+
+function sameAlerts(a, b) {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i];
+    const y = b[i];
+    if (x.rule !== y.rule || x.metric !== y.metric || x.instance !== y.instance || x.state !== y.state) return false;
+  }
+  return true;
+}
+
+/**
+ * A `status` event ({ statuses, alerts? }: dashboard/api.ts StatusPayload) applied to normalised
+ * hosts. Each host takes the status of its slot's character; with `alerts`, each host's alerts
+ * from that list. Hosts whose slot now holds no host are left out (`gone`); a host without a
+ * slot (an older collector) keeps its status. Returns a new array: changed hosts are new objects
+ * (named in `changed`), the others the same ones; `statusChanged` when any status did.
+ */
+export function applyStatusEvent(hosts, data) {
+  const statuses = data && typeof data.statuses === 'string' ? data.statuses : null;
+  const byHost = data && Array.isArray(data.alerts) ? hostAlertsOf(data.alerts) : null;
+  const out = [];
+  const changed = [];
+  let statusChanged = false;
+  let gone = 0;
+  for (const old of hosts) {
+    let h = old;
+    if (statuses !== null && h.slot !== null) {
+      const status = STATUS_OF_CHAR[statuses[h.slot]];
+      if (status === undefined) { gone++; continue; }
+      if (status !== h.status) { h = { ...h, status }; statusChanged = true; }
+    }
+    if (byHost !== null) {
+      const list = byHost.get(h.name) ?? [];
+      if (!sameAlerts(list, h.alerts)) h = h === old ? { ...h, alerts: list } : Object.assign(h, { alerts: list });
+    }
+    if (h !== old) changed.push(h.name);
+    out.push(h);
+  }
+  return { hosts: out, changed, statusChanged, gone };
 }
 
 /** The value a column sorts by (null: nothing to sort by, kept last). */

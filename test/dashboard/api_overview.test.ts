@@ -5,7 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { alertsPayload, hostsPayload, sparklinesPayload, thresholdsOf, type AlertFeed, type AlertView } from '../../dashboard/api.ts';
+import { alertsPayload, hostsPayload, NO_HOST_CHAR, sparklinesPayload, STATUS_CHARS, statusJson, thresholdsOf, type AlertFeed, type AlertView, type EnergyInfo, type StatusPayload } from '../../dashboard/api.ts';
+import type { PowerSource, Readings } from '../../shared/protocol.ts';
+import { writeEnergy } from '../helpers/energy_fixture.ts';
 import { FIXTURE_READINGS, makeStore } from '../helpers/store_fixture.ts';
 
 const NOW = Date.UTC(2026, 10, 22, 12, 0, 0);
@@ -118,4 +120,40 @@ test('sparklinesPayload: points bounded by the ring; a host without history gets
   // The ring holds 900 s: the window is clamped to it.
   assert.equal(p.step_ms, 15_000);
   assert.deepEqual(p.hosts['h']!.cpu_pct, new Array(60).fill(null));
+});
+
+test('statusJson: the same summary as /api/hosts, every slot\'s status as the clock ages it, alerts only when asked', async (t) => {
+  const power = (w: number, source: PowerSource): Readings => ({ ...FIXTURE_READINGS, power_w: w, power_source: source } as Readings);
+  const fx = makeStore([
+    { name: 'web-1', status: 'online', cpuCores: 8, intervalMs: 10_000, readings: { ...power(120.5, 'measured'), cpu_pct: 50 } },
+    { name: 'web-2', status: 'online', cpuCores: 2, intervalMs: 60_000, readings: { ...power(80, 'estimated'), cpu_pct: 100 } },
+    { name: '<b>x</b>', status: 'offline', cpuCores: 64, readings: power(400, 'measured') },
+    { name: 'slow', status: 'stale', readings: FIXTURE_READINGS },
+  ], { nowMs: NOW });
+  ['web-1', 'web-2', '<b>x</b>'].forEach((name, i) => writeEnergy(fx.store, name, {
+    today: [1 + i, 0.25 + i], month: [20 + i, 5 + i], total: [60, 15], sinceDays: 60,
+    projection: i === 1 ? undefined : { month: [30 + i, 7.5 + i], next: [30, 7.5], days: 30 },
+  }, { nowMs: NOW }));
+  const eur: EnergyInfo = { currency: 'EUR', timeZone: 'UTC', projectionDays: 30 };
+  // Now, and 40 s later: web-1 (10 s interval) has turned stale by the clock alone.
+  for (const at of [NOW, NOW + 40_000]) {
+    await t.test(`at +${at - NOW} ms`, () => {
+      const full = hostsPayload(fx.store, at, FEED, eur);
+      const s = JSON.parse(statusJson(fx.store, at, FEED, eur, false)) as StatusPayload;
+      assert.deepEqual(s.summary, full.summary, 'the summary /api/hosts has');
+      assert.equal(s.now_ms, at);
+      assert.equal(s.statuses.length, fx.store.slotsUsed());
+      for (const h of full.hosts) assert.equal(s.statuses[h.slot], STATUS_CHARS[h.status], h.name);
+      assert.equal(s.alerts, undefined);
+      assert.equal(s.thresholds, undefined);
+    });
+  }
+  assert.equal((JSON.parse(statusJson(fx.store, NOW + 40_000, FEED, eur, false)) as StatusPayload).statuses[0], STATUS_CHARS.stale);
+  const withAlerts = JSON.parse(statusJson(fx.store, NOW, FEED, eur, true)) as StatusPayload;
+  assert.deepEqual(withAlerts.alerts, FEED.alerts);
+  assert.deepEqual(withAlerts.thresholds, thresholdsOf(FEED.rules));
+  // Tens of bytes per host at most: one character each, plus the summary.
+  assert.ok(statusJson(fx.store, NOW, FEED, eur, false).length < 1000);
+  assert.equal(JSON.parse(statusJson(makeStore([]).store, NOW, FEED, eur, false)).statuses, '');
+  assert.notEqual(NO_HOST_CHAR, STATUS_CHARS.online);
 });

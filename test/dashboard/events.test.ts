@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, get, request, type IncomingMessage, type Server } from 'node:http';
 import { connect } from 'node:net';
+import type { AlertFeed, HostsPayload, StatusPayload } from '../../dashboard/api.ts';
 import { EventHub, formatEvent } from '../../dashboard/events.ts';
 import { createDashboardServer } from '../../dashboard/server.ts';
 import { closeServer, listenLoopback } from '../helpers/http_client.ts';
@@ -91,18 +92,76 @@ test('events: a new sample reaches a connected client within a second, with the 
   t.diagnostic(`sample to event: ${latency} ms`);
 });
 
-test('events: nothing changes, a snapshot still comes every maxGap (statuses age by the clock)', async (t) => {
+test('events: nothing changes, a status event still comes every statusGap, and no snapshot after the first', async (t) => {
   const fx = makeStore([{ name: 'alpha', status: 'online', intervalMs: 60_000 }]);
-  const server = createDashboardServer(fx.store, { events: { tickMs: 20, maxGapMs: 150 } });
+  const server = createDashboardServer(fx.store, { events: { tickMs: 20, minGapMs: 100, maxGapMs: 150, statusGapMs: 150 } });
   const base = await listenLoopback(server);
   t.after(() => closeServer(server));
   const stream = await openStream(`${base}/api/events`);
   t.after(() => stream.close());
   await stream.next((e) => e.event === 'hosts');
   await new Promise((r) => setTimeout(r, 700));
-  const n = stream.events.filter((e) => e.event === 'hosts').length;
-  // 700 ms / 150 ms ≈ 4 keep-alive snapshots after the first (timers may run late).
-  assert.ok(n >= 3 && n <= 7, `${n} snapshots in 700 ms with maxGap 150 ms`);
+  const n = stream.events.filter((e) => e.event === 'status').length;
+  // 700 ms / 150 ms ≈ 4 status events after the snapshot (timers may run late).
+  assert.ok(n >= 3 && n <= 7, `${n} status events in 700 ms with statusGap 150 ms`);
+  assert.equal(stream.events.filter((e) => e.event === 'hosts').length, 1, 'the snapshot only on connect');
+});
+
+test('events: without a status source, snapshots still come every maxGap (the mode before status events)', async (t) => {
+  let n = 0;
+  const hub = new EventHub(() => JSON.stringify({ n: ++n }), () => 0, { tickMs: 20, maxGapMs: 150 },
+    { reset: () => undefined, changed: () => [], build: () => '', size: () => 1 });
+  const server = createServer((req, res) => hub.accept(req, res, {}));
+  const base = await listenLoopback(server);
+  t.after(() => { hub.close(); return closeServer(server); });
+  const stream = await openStream(`${base}/`);
+  t.after(() => stream.close());
+  await stream.next((e) => e.event === 'hosts');
+  await new Promise((r) => setTimeout(r, 700));
+  const k = stream.events.filter((e) => e.event === 'hosts').length;
+  assert.ok(k >= 3 && k <= 8, `${k} snapshots in 700 ms with maxGap 150 ms`);
+  assert.equal(stream.events.filter((e) => e.event === 'status').length, 0);
+});
+
+test('events: a status event carries the summary, every slot\'s status as the clock ages it, and the alerts only when they changed', async (t) => {
+  const T0 = Date.now();
+  // The dashboard's clock, moved ahead by the test (the hub's timing follows it too).
+  let skewMs = 0;
+  const fx = makeStore([
+    { name: 'alpha', status: 'online', intervalMs: 1000 },
+    { name: '<img src=x onerror=alert(1)>', status: 'online', intervalMs: 1000 },
+    { name: 'gamma', status: 'offline', intervalMs: 1000 },
+  ], { nowMs: T0 });
+  const alert = { rule: 'cpu_high', host: '<img src=x onerror=alert(1)>', instance: '', metric: 'cpu_pct', op: '>', threshold: 90, for_s: 0, value: 95, state: 'firing' as const, active_since_ms: T0, fired_at_ms: T0 };
+  let feed: AlertFeed = { version: 1, rules: [{ name: 'cpu_high', metric: 'cpu_pct', op: '>', threshold: 90, for_s: 0 }], alerts: [] };
+  const server = createDashboardServer(fx.store, { now: () => Date.now() + skewMs, feed: () => feed, events: { tickMs: 20, statusGapMs: 50 } });
+  const base = await listenLoopback(server);
+  t.after(() => closeServer(server));
+  const stream = await openStream(`${base}/api/events`);
+  t.after(() => stream.close());
+  const snap = JSON.parse((await stream.next((e) => e.event === 'hosts')).data) as HostsPayload;
+  const slotOf = new Map(snap.hosts.map((h) => [h.name, h.slot]));
+  const first = JSON.parse((await stream.next((e) => e.event === 'status')).data) as StatusPayload;
+  assert.equal(first.statuses.length, 3);
+  assert.equal(first.statuses[slotOf.get('alpha')!], 'o');
+  assert.equal(first.statuses[slotOf.get('gamma')!], 'f');
+  assert.deepEqual([first.summary.online, first.summary.stale, first.summary.offline], [2, 0, 1]);
+  assert.equal(first.alerts, undefined, 'the snapshot had this version of the alerts');
+  assert.ok(!('hosts' in first), 'no host list: stream readers that look for one skip it');
+  // No sample for more than three intervals: stale, by the clock alone.
+  skewMs = 3500;
+  const aged = JSON.parse((await stream.next((e) => e.event === 'status' && JSON.parse(e.data).now_ms >= T0 + 3500)).data) as StatusPayload;
+  assert.equal(aged.statuses[slotOf.get('alpha')!], 's');
+  assert.deepEqual([aged.summary.online, aged.summary.stale, aged.summary.offline], [0, 2, 1]);
+  // A new alert feed: the next status event carries it, once.
+  feed = { ...feed, version: 2, alerts: [alert] };
+  const withAlerts = JSON.parse((await stream.next((e) => e.event === 'status' && JSON.parse(e.data).alerts !== undefined)).data) as StatusPayload;
+  assert.deepEqual(withAlerts.alerts, [alert]);
+  assert.equal(withAlerts.summary.alerts_firing, 1);
+  assert.equal(withAlerts.thresholds?.cpu_pct, 90);
+  const after = await stream.next((e) => e.event === 'status' && JSON.parse(e.data).alerts === undefined && JSON.parse(e.data).summary.alerts_firing === 1);
+  assert.ok(after.data.length < 2000, `a lean status event: ${after.data.length} bytes`);
+  assert.equal(stream.events.filter((e) => e.event === 'hosts').length, 1, 'no snapshot after the first');
 });
 
 test('events: HEAD answers the stream headers and ends', async (t) => {
@@ -296,4 +355,43 @@ test('with deltas, snapshots are spaced by their size (snapshotBytesPerS): a lar
   clock += 4500;
   hub.tick();
   assert.equal(snapshots.length, count + 1, 'after its size allows');
+});
+
+test('events: a busy client\'s status events replace each other, and one with new alerts is never replaced by one without', async (t) => {
+  let version = 1;
+  let built = 0;
+  const pad = 'x'.repeat(64 * 1024);
+  const hub = new EventHub(() => JSON.stringify({ snapshot: true, pad: pad.repeat(4) }), () => 0, { tickMs: 5, statusGapMs: 5, stallMs: 60_000 }, {
+    reset: () => undefined,
+    changed: () => [],
+    build: () => '',
+    size: () => 1,
+    status: {
+      alertsVersion: () => version,
+      build: (withAlerts) => { built++; return formatEvent('status', JSON.stringify({ n: built, alerts: withAlerts ? version : null, pad })); },
+    },
+  });
+  const server = createServer((req, res) => hub.accept(req, res, {}));
+  await listenLoopback(server);
+  t.after(() => { hub.close(); return closeServer(server); });
+  const addr = server.address();
+  assert.ok(addr && typeof addr === 'object');
+  const sock = connect(addr.port, '127.0.0.1');
+  sock.pause();
+  sock.write('GET /api/events HTTP/1.1\r\nHost: x\r\n\r\n');
+  await waitFor('status events replaced for the busy client', () => hub.dropped > 10, WAIT_MS);
+  // The alerts change while the client is behind: what waits for it now carries them.
+  version = 2;
+  const pushedAt = hub.statuses;
+  await waitFor('more status events pushed', () => hub.statuses > pushedAt + 10, WAIT_MS);
+  assert.ok(built <= 2 * hub.statuses, `${built} built for ${hub.statuses} pushes: at most two variants each`);
+  let text = '';
+  sock.setEncoding('utf8');
+  sock.on('data', (c: string) => { text += c; });
+  sock.resume();
+  await waitFor('the new alerts reach the client', () => /"alerts":2/.test(text), WAIT_MS);
+  sock.destroy();
+  // Bounded: far fewer status events arrived than were pushed.
+  const received = (text.match(/event: status/g) ?? []).length;
+  assert.ok(received < hub.statuses, `${received} received of ${hub.statuses} pushed`);
 });

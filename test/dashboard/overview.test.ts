@@ -3,9 +3,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   COLUMNS, DEFAULT_STATE, DEFAULT_THRESHOLDS, MAX_BANNER_ALERTS, MAX_QUERY_CHARS,
-  NO_TARIFF_HINT, alertStates, bannerModel, compareNames, currencyOf, defaultDir, fleetModel, formatAge, formatBytesPair, formatCost, formatPower, powerSourcesText,
+  NO_TARIFF_HINT, alertStates, applyStatusEvent, bannerModel, compareNames, currencyOf, defaultDir, fleetModel, formatAge, formatBytesPair, formatCost, formatPower, powerSourcesText,
   hostComparator, initialState, level, matchesFilter, normalizeHost, normalizeHosts, parseQuery, parseStored, rowModel,
-  serialiseQuery, serialiseStored, thresholdsOf, toggleSort, visibleHosts,
+  serialiseQuery, serialiseStored, thresholdsOf, toggleSort, visibleHosts, hostAlertsOf,
   type ColumnKey, type OverviewHost, type SortDir, type ViewState,
 } from '../../dashboard/static/overview.js';
 
@@ -247,6 +247,39 @@ test('normalizeHost: missing fields read as null, memory % worked out when absen
   assert.equal(normalizeHost(apiHost('x', { alerts: [null, { rule: 'r' }, { rule: 'r', metric: 'cpu_pct', state: 'firing' }] })).alerts.length, 1);
   assert.deepEqual(normalizeHosts({ hosts: [apiHost('a'), null, { name: 5 }, 'b', apiHost('c')] }).map((h) => h.name), ['a', 'c']);
   assert.deepEqual(normalizeHosts({}), []);
+});
+
+test('applyStatusEvent: statuses by slot, alerts by host, hosts whose slot is empty leave; unchanged hosts stay the same objects', async (t) => {
+  const alert = (host: string, state = 'firing'): Record<string, unknown> => ({ rule: 'cpu_high', host, instance: '', metric: 'cpu_pct', op: '>', threshold: 90, for_s: 0, value: 95, state, active_since_ms: 1, fired_at_ms: 1 });
+  const hosts = [
+    normalizeHost(apiHost('a', { slot: 0 })),
+    normalizeHost(apiHost(HOSTILE, { slot: 1, alerts: [{ rule: 'cpu_high', metric: 'cpu_pct', instance: '', state: 'pending' }] })),
+    normalizeHost(apiHost('c', { slot: 2, status: 'offline' })),
+    normalizeHost(apiHost('old-collector')),
+  ];
+  assert.deepEqual(hosts.map((h) => h.slot), [0, 1, 2, null]);
+  const cases: ReadonlyArray<[string, Record<string, unknown>, { statuses: string[]; changed: string[]; statusChanged: boolean; gone: number; alerts?: number[] }]> = [
+    ['nothing changed', { statuses: 'oof' }, { statuses: ['online', 'online', 'offline', 'online'], changed: [], statusChanged: false, gone: 0 }],
+    ['a turns stale by the clock', { statuses: 'sof' }, { statuses: ['stale', 'online', 'offline', 'online'], changed: ['a'], statusChanged: true, gone: 0 }],
+    ['an alert fires on a, the pending one goes', { statuses: 'oof', alerts: [alert('a')] }, { statuses: ['online', 'online', 'offline', 'online'], changed: ['a', HOSTILE], statusChanged: false, gone: 0, alerts: [1, 0, 0, 0] }],
+    ['the same alerts: nothing changes', { statuses: 'oof', alerts: [alert(HOSTILE, 'pending')] }, { statuses: ['online', 'online', 'offline', 'online'], changed: [], statusChanged: false, gone: 0, alerts: [0, 1, 0, 0] }],
+    ['slot 2 holds no host any more', { statuses: 'oo.' }, { statuses: ['online', 'online', 'online'], changed: [], statusChanged: false, gone: 1 }],
+    ['a shorter list: the slot beyond leaves too', { statuses: 'so' }, { statuses: ['stale', 'online', 'online'], changed: ['a'], statusChanged: true, gone: 1 }],
+    ['not a status event: nothing', { hosts: [] }, { statuses: ['online', 'online', 'offline', 'online'], changed: [], statusChanged: false, gone: 0 }],
+  ];
+  for (const [name, data, want] of cases) {
+    await t.test(name, () => {
+      const r = applyStatusEvent(hosts, data);
+      assert.deepEqual(r.hosts.map((h) => h.status), want.statuses);
+      assert.deepEqual(r.changed, want.changed);
+      assert.equal(r.statusChanged, want.statusChanged);
+      assert.equal(r.gone, want.gone);
+      if (want.alerts) assert.deepEqual(r.hosts.map((h) => h.alerts.length), want.alerts);
+      for (const h of r.hosts) if (!r.changed.includes(h.name)) assert.equal(h, hosts.find((x) => x.name === h.name), `${h.name} is the same object`);
+    });
+  }
+  assert.equal(hosts[0]!.status, 'online', 'the input is not changed');
+  assert.deepEqual([...hostAlertsOf([alert('a'), null, { host: 'b' }, alert('a', 'pending')]).entries()].map(([k, v]) => [k, v.map((a) => a.state)]), [['a', ['firing', 'pending']]]);
 });
 
 test('rowModel: text, second text and level per column; the link encodes the name', () => {
