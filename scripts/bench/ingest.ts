@@ -19,6 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { encodeFrame, FrameDecoder } from '../../shared/frame_codec.ts';
 import type { HostsPayload } from '../../dashboard/api.ts';
 import { StaticPool } from 'node-worker-threads-pool';
+import { Worker } from 'node:worker_threads';
 import { decodeSampleFast } from '../../shared/sample_decoder.ts';
 import type { Message } from '../../shared/frame_codec.ts';
 import { SAMPLE } from './sample.ts';
@@ -111,6 +112,34 @@ async function poolRate(size: number, ms: number): Promise<number> {
   }
 }
 
+/**
+ * The same batches decoded by one bare worker_threads Worker running the same task file, two
+ * batches in flight, transferred: what a pool costs beyond the thread itself.
+ */
+async function bareWorkerRate(ms: number): Promise<number> {
+  const worker = new Worker(fileURLToPath(new URL('./ingest_pool_boot.mjs', import.meta.url)));
+  const one = encodeFrame({ ...(SAMPLE as Message), seq: 1, ts: Date.now() });
+  const batchOf = (): Uint8Array => {
+    const b = new Uint8Array(one.length * BATCH);
+    for (let i = 0; i < BATCH; i++) b.set(one, i * one.length);
+    return b;
+  };
+  const waiting: Array<(n: number) => void> = [];
+  worker.on('message', (n: number) => waiting.shift()?.(n));
+  const exec = (b: Uint8Array): Promise<number> => new Promise((resolve) => { waiting.push(resolve); worker.postMessage(b, [b.buffer as ArrayBuffer]); });
+  try {
+    await exec(batchOf()); // warm-up: the worker loaded
+    let done = 0;
+    const t0 = performance.now();
+    const end = t0 + ms;
+    const lane = async (): Promise<void> => { while (performance.now() < end) done += await exec(batchOf()); };
+    await Promise.all([lane(), lane()]);
+    return done / ((performance.now() - t0) / 1000);
+  } finally {
+    await worker.terminate();
+  }
+}
+
 async function main(): Promise<void> {
   const body = encodeFrame(SAMPLE as Message).subarray(4);
   const decodeRate = (): number => opsPerSecond(() => decodeSampleFast(body), QUICK ? 200 : 400, QUICK ? 3 : 5);
@@ -119,6 +148,7 @@ async function main(): Promise<void> {
   const decodeBefore = decodeRate();
   const pool1 = await poolRate(1, QUICK ? 1000 : 3000);
   const pool2 = await poolRate(2, QUICK ? 1000 : 3000);
+  const bare1 = await bareWorkerRate(QUICK ? 1000 : 3000);
   const dir = mkdtempSync(join(tmpdir(), 'sentinel-bench-'));
   const token = 'bench-token';
   const child = spawn(process.execPath, [...process.execArgv, ...(process.env['BENCH_PROF'] ? ['--cpu-prof', '--cpu-prof-dir=' + process.env['BENCH_PROF']] : []), 'collector/main.ts', '--listen', '127.0.0.1:0', '--http', '127.0.0.1:0', '--data-dir', dir, '--token', token, '--log-level', 'error'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
@@ -165,7 +195,7 @@ async function main(): Promise<void> {
       cost_ratio_decode_to_collector: (1e6 / decodeOnly) / usPerSample,
       sender_cpu_pct_of_one_core: ((senderCpu.user + senderCpu.system) / 1e4) / seconds,
       sample_bytes: body.length, pool_1_worker_per_s: Math.round(pool1), pool_2_workers_per_s: Math.round(pool2),
-      pool_2_vs_one_thread: pool2 / decodeOnly,
+      pool_2_vs_one_thread: pool2 / decodeOnly, bare_worker_per_s: Math.round(bare1),
       targets: { landed_per_s: 500_000, ratio_to_decode_only: 0.8 },
     };
     const m = machine();
@@ -177,6 +207,7 @@ async function main(): Promise<void> {
       { decoding: 'one thread, inline', 'frames/s': Math.round(decodeOnly), 'vs inline': '1.00' },
       { decoding: 'pool of 1 worker', 'frames/s': Math.round(pool1), 'vs inline': (pool1 / decodeOnly).toFixed(2) },
       { decoding: 'pool of 2 workers', 'frames/s': Math.round(pool2), 'vs inline': (pool2 / decodeOnly).toFixed(2) },
+      { decoding: 'one bare Worker (no pool)', 'frames/s': Math.round(bare1), 'vs inline': (bare1 / decodeOnly).toFixed(2) },
     ]));
     console.log(`written: ${writeResult('ingest', result)}`);
     for (const s of sockets) s.destroy();
