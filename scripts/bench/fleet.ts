@@ -311,7 +311,7 @@ async function main(): Promise<void> {
   }
   console.log('\nall steps:');
   console.log(table(steps.map(stepRow)));
-  console.log('CPU: % of one core, collector = process less the probe thread; latency resolution 1 ms (Date.now()); SSE: a delta every 25 ms, snapshots spaced by their size.');
+  console.log('CPU: % of one core, collector = process less the probe thread; latency resolution 1 ms (Date.now()); SSE: the fleet once on connect, then a delta every 25 ms and a status event every second.');
   const projection: Projection = projectFleet(steps.map((s) => ({ agents: s.agents, cpuPct: s.cpu_pct.collector, rssBytes: s.rss_bytes.mean, rssBeforeBytes: s.rss_bytes.before_agents })));
   const proj = (n: number | null, r: number | null): string => (n === null ? '-' : `${n.toLocaleString('en')} agents, RSS ~${r === null ? '-' : Math.round(r / MB)} MiB`);
   console.log(`\nprojection (fit over the steps: ${projection.cpu_base_pct.toFixed(1)} % + ${projection.cpu_pct_per_1000_agents.toFixed(2)} % per 1,000 agents; RSS ${Math.round(projection.rss_base_bytes / MB)} MiB + ${(projection.rss_bytes_per_agent / 1024).toFixed(1)} KiB per agent), where fds are no limit:`);
