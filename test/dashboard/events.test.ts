@@ -1,7 +1,7 @@
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, get, request, type IncomingMessage, type Server } from 'node:http';
-import { connect } from 'node:net';
+import { createServer, get, request, type IncomingMessage } from 'node:http';
+import { connect, type Socket } from 'node:net';
 import type { AlertFeed, HostsPayload, StatusPayload } from '../../dashboard/api.ts';
 import { EventHub, formatEvent } from '../../dashboard/events.ts';
 import { createDashboardServer } from '../../dashboard/server.ts';
@@ -197,26 +197,36 @@ test('events: beyond maxClients a stream is refused with 503 and the others go o
   assert.equal(d.res.statusCode, 200);
 });
 
-/** A hub on a plain node:http server whose snapshots are big, numbered strings. */
-async function bigHub(t: { after: (fn: () => unknown) => void }, opts: ConstructorParameters<typeof EventHub>[2]): Promise<{ hub: EventHub; server: Server; port: number; snapshots: () => number }> {
-  let n = 0;
-  // ~256 KiB per event: a non-reading client fills the socket buffers after a few.
-  const pad = 'x'.repeat(256 * 1024);
-  const hub = new EventHub(() => JSON.stringify({ n: ++n, pad }), () => n, opts);
+/** Serves `hub` on a loopback port for the test's duration; closes both after it. */
+async function serveHub(t: TestContext, hub: EventHub): Promise<number> {
   const server = createServer((req, res) => hub.accept(req, res, {}));
   await listenLoopback(server);
   t.after(() => { hub.close(); return closeServer(server); });
   const addr = server.address();
   assert.ok(addr && typeof addr === 'object');
-  return { hub, server, port: addr.port, snapshots: () => n };
+  return addr.port;
+}
+
+/** A raw client that asks for the stream and never reads: the kernel buffers fill, writes back up. */
+function stalledClient(port: number): Socket {
+  const sock = connect(port, '127.0.0.1');
+  sock.pause();
+  sock.write('GET /api/events HTTP/1.1\r\nHost: x\r\n\r\n');
+  return sock;
+}
+
+/** A hub on a plain node:http server whose snapshots are big, numbered strings. */
+async function bigHub(t: TestContext, opts: ConstructorParameters<typeof EventHub>[2]): Promise<{ hub: EventHub; port: number; snapshots: () => number }> {
+  let n = 0;
+  // ~256 KiB per event: a non-reading client fills the socket buffers after a few.
+  const pad = 'x'.repeat(256 * 1024);
+  const hub = new EventHub(() => JSON.stringify({ n: ++n, pad }), () => n, opts);
+  return { hub, port: await serveHub(t, hub), snapshots: () => n };
 }
 
 test('events: a client that stops reading is at most one snapshot behind, then dropped when stalled', async (t) => {
   const { hub, port, snapshots } = await bigHub(t, { tickMs: 5, minGapMs: 0, maxGapMs: 0, stallMs: 800 });
-  // A raw socket that sends the request and never reads: the kernel buffers fill, writes back up.
-  const sock = connect(port, '127.0.0.1');
-  sock.pause();
-  sock.write('GET /api/events HTTP/1.1\r\nHost: x\r\n\r\n');
+  const sock = stalledClient(port);
   const start = Date.now();
   // Many snapshots are made, most of them replaced unsent: nothing queues without bound.
   await waitFor('snapshots replaced for the slow client', () => hub.dropped > 10, WAIT_MS);
@@ -237,9 +247,7 @@ test('events: a client that stops reading is at most one snapshot behind, then d
 
 test('events: a client that reads slowly still gets the newest snapshot', async (t) => {
   const { hub, port, snapshots } = await bigHub(t, { tickMs: 5, minGapMs: 0, maxGapMs: 0, stallMs: 60_000 });
-  const sock = connect(port, '127.0.0.1');
-  sock.pause();
-  sock.write('GET /api/events HTTP/1.1\r\nHost: x\r\n\r\n');
+  const sock = stalledClient(port);
   // However slowly this machine runs, the socket buffers fill and the hub starts replacing.
   await waitFor('the client to fall behind', () => hub.dropped > 0, WAIT_MS);
   // Read again: what arrives ends with snapshots at least as new as the last one made before.
@@ -304,14 +312,7 @@ test('events: a busy client gets its missed slots merged into one delta (or a sn
     build: (slots) => { const list = [...slots]; built.push(list.length); return formatEvent('delta', JSON.stringify({ slots: list, pad })); },
     size: () => FLEET,
   });
-  const server = createServer((req, res) => hub.accept(req, res, {}));
-  await listenLoopback(server);
-  t.after(() => { hub.close(); return closeServer(server); });
-  const addr = server.address();
-  assert.ok(addr && typeof addr === 'object');
-  const sock = connect(addr.port, '127.0.0.1');
-  sock.pause();
-  sock.write('GET /api/events HTTP/1.1\r\nHost: x\r\n\r\n');
+  const sock = stalledClient(await serveHub(t, hub));
   await waitFor('deltas merged for the busy client', () => hub.dropped > 30, WAIT_MS);
   const builtWhileBusy = built.length;
   // Read again: the client is owed one delta of the slots it missed (at most the fleet), or a snapshot.
@@ -371,14 +372,7 @@ test('events: a busy client\'s status events replace each other, and one with ne
       build: (withAlerts) => { built++; return formatEvent('status', JSON.stringify({ n: built, alerts: withAlerts ? version : null, pad })); },
     },
   });
-  const server = createServer((req, res) => hub.accept(req, res, {}));
-  await listenLoopback(server);
-  t.after(() => { hub.close(); return closeServer(server); });
-  const addr = server.address();
-  assert.ok(addr && typeof addr === 'object');
-  const sock = connect(addr.port, '127.0.0.1');
-  sock.pause();
-  sock.write('GET /api/events HTTP/1.1\r\nHost: x\r\n\r\n');
+  const sock = stalledClient(await serveHub(t, hub));
   await waitFor('status events replaced for the busy client', () => hub.dropped > 10, WAIT_MS);
   // The alerts change while the client is behind: what waits for it now carries them.
   version = 2;

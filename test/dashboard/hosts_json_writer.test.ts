@@ -5,18 +5,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { JsonBytes, literal } from '../../dashboard/hosts_json_writer.ts';
+import { seededRandom as random } from '../helpers/hex.ts';
 
-/** A small seeded generator (mulberry32): the same cases on every run. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const text = (w: JsonBytes): string => Buffer.from(w.out.subarray(0, w.at)).toString('utf8');
 const decoder = new TextDecoder('utf-8', { fatal: false });
