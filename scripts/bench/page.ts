@@ -6,18 +6,24 @@
  * `sentinel-render` measures (the first, full render apart), long tasks (> 50 ms on the main
  * thread, the browser's own definition of jank), and how busy the renderer's main thread was.
  *
+ * `--trace FILE`: after the window, a few seconds more recorded as a Chrome trace (CDP's
+ * Tracing domain) written to FILE (open it in chrome://tracing or Perfetto), with the renderer
+ * main thread's time summed by event name printed, to see which phase of the frame costs.
+ * Outside the window, so tracing's own overhead does not change the figures above.
+ *
  * Skipped, saying so, when chromium is not installed.
  */
+import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import { createDashboardServer } from '../../dashboard/server.ts';
-import { launchBrowser } from '../../test/helpers/cdp.ts';
+import { launchBrowser, type Browser } from '../../test/helpers/cdp.ts';
 import { findChromium, INSTALL_HINT } from '../../test/helpers/chromium.ts';
 import { closeServer, listenLoopback } from '../../test/helpers/http_client.ts';
 import { FIXTURE_READINGS, makeStore } from '../../test/helpers/store_fixture.ts';
 import { machine, table, writeResult } from './common.ts';
 
-const { values: opts } = parseArgs({ options: { hosts: { type: 'string', default: '500' }, seconds: { type: 'string' }, quick: { type: 'boolean', default: false }, burst: { type: 'boolean', default: false } }, strict: false, allowPositionals: true });
+const { values: opts } = parseArgs({ options: { hosts: { type: 'string', default: '500' }, seconds: { type: 'string' }, quick: { type: 'boolean', default: false }, burst: { type: 'boolean', default: false }, trace: { type: 'string' } }, strict: false, allowPositionals: true });
 // --quick: the smoke check of `npm run bench -- --quick`, a 5 s window.
 if (opts.seconds === undefined) opts.seconds = opts.quick === true ? '5' : '20';
 const HOSTS = Number(opts.hosts);
@@ -46,6 +52,74 @@ new PerformanceObserver((list) => { for (const e of list.getEntries()) window.__
 function quantile(sorted: readonly number[], q: number): number {
   if (sorted.length === 0) return Number.NaN;
   return sorted[Math.max(0, Math.ceil(q * sorted.length) - 1)]!;
+}
+
+/** How long `--trace` records, ms. */
+const TRACE_MS = 4000;
+const TRACE_CATEGORIES = ['devtools.timeline', 'disabled-by-default-devtools.timeline', 'blink', 'cc', 'viz', 'benchmark', 'toplevel'];
+/** Rows of the per-event summary printed after a trace. */
+const TRACE_TOP = 25;
+
+interface TraceEvent { name: string; ph: string; ts: number; dur?: number; pid: number; tid: number; args?: { name?: string } }
+
+/** Records the browser's trace for `durationMs`; resolves with its events. */
+async function recordTrace(browser: Browser, durationMs: number): Promise<TraceEvent[]> {
+  const events: TraceEvent[] = [];
+  let complete!: () => void;
+  const done = new Promise<void>((r) => { complete = r; });
+  const off = browser.on('', (method, p) => {
+    if (method === 'Tracing.dataCollected') events.push(...(p['value'] as TraceEvent[]));
+    else if (method === 'Tracing.tracingComplete') complete();
+  });
+  try {
+    await browser.send('Tracing.start', { transferMode: 'ReportEvents', traceConfig: { includedCategories: TRACE_CATEGORIES } });
+    await new Promise((r) => setTimeout(r, durationMs));
+    await browser.send('Tracing.end');
+    await done;
+  } finally {
+    off();
+  }
+  return events;
+}
+
+/**
+ * The renderer main thread's complete ('X') events summed by name, over the busiest
+ * CrRendererMain thread: total (inclusive of nested events) and self time (without them), ms.
+ */
+function summariseTrace(events: readonly TraceEvent[]): { thread: string; rows: Array<{ name: string; count: number; total_ms: number; self_ms: number }> } {
+  const mains = new Set(events.filter((e) => e.ph === 'M' && e.name === 'thread_name' && e.args?.name === 'CrRendererMain').map((e) => `${e.pid}:${e.tid}`));
+  const byThread = new Map<string, TraceEvent[]>();
+  for (const e of events) {
+    const key = `${e.pid}:${e.tid}`;
+    if (e.ph !== 'X' || e.dur === undefined || !mains.has(key)) continue;
+    let list = byThread.get(key);
+    if (!list) byThread.set(key, (list = []));
+    list.push(e);
+  }
+  let thread = '';
+  let list: TraceEvent[] = [];
+  for (const [key, l] of byThread) if (l.length > list.length) { thread = key; list = l; }
+  // Parents before children: by start, then the longer first.
+  list.sort((a, b) => a.ts - b.ts || b.dur! - a.dur!);
+  const sums = new Map<string, { count: number; total: number; self: number }>();
+  const stack: Array<{ e: TraceEvent; end: number; child: number }> = [];
+  const close = (until: number): void => {
+    while (stack.length > 0 && stack.at(-1)!.end <= until) {
+      const top = stack.pop()!;
+      const s = sums.get(top.e.name) ?? { count: 0, total: 0, self: 0 };
+      s.count++; s.total += top.e.dur!; s.self += top.e.dur! - top.child;
+      sums.set(top.e.name, s);
+      if (stack.length > 0) stack.at(-1)!.child += top.e.dur!;
+    }
+  };
+  for (const e of list) {
+    close(e.ts);
+    stack.push({ e, end: e.ts + e.dur!, child: 0 });
+  }
+  close(Infinity);
+  const rows = [...sums].map(([name, s]) => ({ name, count: s.count, total_ms: s.total / 1000, self_ms: s.self / 1000 }));
+  rows.sort((a, b) => b.self_ms - a.self_ms);
+  return { thread, rows };
 }
 
 const ms = (v: number): string => (Number.isFinite(v) ? v.toFixed(1) : '–');
@@ -140,6 +214,13 @@ async function main(): Promise<void> {
       { what: 'server + writer process CPU', value: `${result.node_cpu_pct.toFixed(1)} % of one core (writing ${Math.ceil(HOSTS / SLICES)} samples: ${ms(result.store_write_ms_median)} ms)` },
     ]));
     console.log(`written: ${writeResult('page', result)}`);
+    if (typeof opts.trace === 'string') {
+      const events = await recordTrace(browser, TRACE_MS);
+      writeFileSync(opts.trace, JSON.stringify({ traceEvents: events }));
+      const { thread, rows } = summariseTrace(events);
+      console.log(`\ntrace: ${events.length} events over ${TRACE_MS / 1000} s in ${opts.trace}; renderer main thread (${thread}) by self time:\n`);
+      console.log(table(rows.slice(0, TRACE_TOP).map((r) => ({ event: r.name, count: String(r.count), 'self ms': r.self_ms.toFixed(1), 'total ms': r.total_ms.toFixed(1) }))));
+    }
     // With the event stream, whole renders happen only on connect (and on a status change that
     // reorders the view): keeping up means rows drawn from deltas in the window.
     if (seen.rows !== HOSTS || during.length + deltaDraws.length === 0) {
