@@ -1,12 +1,15 @@
 /**
  * A Unix socket in the data directory through which a local process (scripts/test_reader.ts)
  * gets a copy of the shared memory. A SharedArrayBuffer cannot leave its process, so the
- * collector copies every slot under its sequence lock and streams the bytes, then closes.
+ * collector copies every slot under its sequence lock and streams the bytes, a chunk of slots at a
+ * time, then closes.
  * The socket file is created owner-only (0600): only the collector's user can read readings.
  */
 import { chmodSync, existsSync, unlinkSync } from 'node:fs';
 import { createConnection, createServer, type Server } from 'node:net';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { ConfigError } from '../shared/errors.ts';
 import type { Logger } from '../shared/log.ts';
 import type { ShmStore } from '../shared/shm_store.ts';
@@ -34,7 +37,9 @@ export async function startControlSocket(dataDir: string, store: ShmStore, log: 
   }
   const server = createServer((socket) => {
     socket.on('error', () => {});
-    socket.end(store.snapshot());
+    // A chunk at a time as the socket drains: a large store is never copied whole, nor in one
+    // turn of the collector's event loop (ShmStore.snapshotStream).
+    pipeline(Readable.from(store.snapshotStream().chunks(), { objectMode: false, highWaterMark: 1 }), socket).catch(() => socket.destroy());
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

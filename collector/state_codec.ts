@@ -13,9 +13,9 @@
  * on reading, and the mostly empty table space of each slot costs almost nothing on disk.
  */
 import { constants as bufferConstants } from 'node:buffer';
-import { createGzip, gunzipSync, gzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { StateFileError } from '../shared/errors.ts';
-import { ShmStore } from '../shared/shm_store.ts';
+import { ShmStore, type SnapshotStream } from '../shared/shm_store.ts';
 
 /** 'CSST' as a big-endian 32-bit integer. */
 export const STATE_MAGIC = 0x43535354;
@@ -28,9 +28,10 @@ const READABLE_FORMATS: ReadonlySet<number> = new Set([1, 2]);
  * the largest history settings come to about 0.7 GB; at the defaults, 8 KB a host.
  */
 export const MAX_EXTRA_BYTES = 1 << 30;
+/** The gzip level of every state file: the fastest; the empty table space compresses well at any level. */
+export const STATE_GZIP_LEVEL = 1;
 export const STATE_HEADER_BYTES = 32;
 /** Fast compression: the file is rewritten every few seconds, and level 1 already removes the empty space. */
-const GZIP_LEVEL = 1;
 
 export interface DecodedState {
   store: ShmStore;
@@ -39,42 +40,37 @@ export interface DecodedState {
   extra: Buffer | null;
 }
 
-function stateHeader(snapshot: Uint8Array, savedAtMs: number, extra: Uint8Array | null): Buffer {
+function stateHeader(bodyBytes: number, savedAtMs: number, extra: Uint8Array | null): Buffer {
   const header = Buffer.alloc(STATE_HEADER_BYTES);
   header.writeUInt32BE(STATE_MAGIC, 0);
   header.writeUInt32BE(STATE_FORMAT, 4);
   header.writeDoubleBE(savedAtMs, 8);
-  header.writeDoubleBE(snapshot.byteLength, 16);
+  header.writeDoubleBE(bodyBytes, 16);
   header.writeDoubleBE(extra?.byteLength ?? 0, 24);
   return header;
 }
 
 function stateBytes(snapshot: Uint8Array, savedAtMs: number, extra: Uint8Array | null): Buffer {
-  const header = stateHeader(snapshot, savedAtMs, extra);
+  const header = stateHeader(snapshot.byteLength, savedAtMs, extra);
   return Buffer.concat(extra ? [header, snapshot, extra] : [header, snapshot]);
 }
 
 /** The state file's bytes for a snapshot taken at `savedAtMs`, with an optional extra section. */
 export function encodeState(snapshot: Uint8Array, savedAtMs: number, extra: Uint8Array | null = null): Buffer {
-  return gzipSync(stateBytes(snapshot, savedAtMs, extra), { level: GZIP_LEVEL });
+  return gzipSync(stateBytes(snapshot, savedAtMs, extra), { level: STATE_GZIP_LEVEL });
 }
 
-/** encodeState, compressed on libuv's thread pool so that the collector's event loop is not held. */
-export function encodeStateAsync(snapshot: Uint8Array, savedAtMs: number, extra: Uint8Array | null = null): Promise<Buffer> {
-  // Streamed through one gzip, not concatenated first: no second copy of a snapshot that may
-  // be hundreds of megabytes.
-  return new Promise((resolve, reject) => {
-    const z = createGzip({ level: GZIP_LEVEL });
-    const out: Buffer[] = [];
-    z.on('data', (c: Buffer) => out.push(c));
-    z.once('error', reject);
-    z.once('end', () => resolve(Buffer.concat(out)));
-    z.write(stateHeader(snapshot, savedAtMs, extra));
-    z.write(snapshot);
-    if (extra) z.write(extra);
-    z.end();
-  });
+/**
+ * The uncompressed bytes of a state file, in order, for a saver that streams them through gzip
+ * to disk: the file header, the snapshot's chunks as the stream copies them, then the extra
+ * section. gzip(concatenation) is a file decodeState reads, as encodeState's is.
+ */
+export function* stateChunks(snapshot: SnapshotStream, savedAtMs: number, extra: Uint8Array | null = null): Generator<Uint8Array> {
+  yield stateHeader(snapshot.byteLength, savedAtMs, extra);
+  yield* snapshot.chunks();
+  if (extra) yield extra;
 }
+
 
 /**
  * Reads a state file's bytes. `maxBytes` bounds what decompression may produce, checked while

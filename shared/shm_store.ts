@@ -46,6 +46,22 @@ export interface HistoryData {
 }
 
 /** A consistent copy of one slot, decoded. */
+/** A snapshot() taken a chunk at a time (ShmStore.snapshotStream). */
+export interface SnapshotStream {
+  /** Bytes of the whole snapshot: the sum of the chunks' lengths. */
+  readonly byteLength: number;
+  /** Slots in use when the stream was taken. */
+  readonly hosts: number;
+  /** The snapshot's bytes in order; each chunk is copied from the store when it is pulled. */
+  chunks(maxChunkBytes?: number): Generator<Uint8Array>;
+}
+
+/**
+ * Largest chunk of snapshotStream() by default: 1 MiB, about 64 slots or 26 rings, copied in
+ * well under a millisecond, so a snapshot stalls the writer for no more than that at a time.
+ */
+export const SNAPSHOT_CHUNK_BYTES = 1 << 20;
+
 export interface SlotData {
   index: number;
   /** The sequence-lock value the copy was taken at (always even). */
@@ -366,24 +382,66 @@ export class ShmStore {
    * A store of its own holding the used slots and their rings, each copied under its lock: its
    * capacity is the number of used slots (at least 1), so it is small, and it is a valid buffer
    * of this layout. For readers in another process (scripts/test_reader.ts) and for the state
-   * file (collector/state_file.ts). A slot or ring that stayed busy is copied with its lock
-   * odd, which test_reader reports and a restore skips.
+   * file (collector/state_saver.ts). A slot or ring that stayed busy is copied with its lock
+   * odd, which test_reader reports and a restore skips. Copied in one go: for a large store,
+   * stream it with snapshotStream() instead.
    */
   snapshot(): Uint8Array {
+    const stream = this.snapshotStream();
+    const out = new Uint8Array(stream.byteLength);
+    let at = 0;
+    for (const chunk of stream.chunks()) {
+      out.set(chunk, at);
+      at += chunk.length;
+    }
+    return out;
+  }
+
+  /**
+   * The bytes of snapshot(), copied a few slots at a time as the consumer pulls them, so that a
+   * large store (55 KiB a host: 550 MB at 10,000 hosts) is never copied whole, nor in one
+   * turn of the event loop: the writer's stall is one chunk's copy, and memory one chunk.
+   * The slots in use are fixed when this is called; each slot and each ring is consistent on
+   * its own, copied when its chunk is pulled (so a slot copied later may hold a newer reading
+   * than one copied earlier, never an older one than it held at this call).
+   */
+  snapshotStream(): SnapshotStream {
     const used = this.slotsUsed();
     const capacity = Math.max(1, used);
     const points = this.historyPoints;
-    const out = new Uint8Array(bufferBytes(capacity, points));
-    out.set(this.u8.subarray(0, HEADER_BYTES));
-    const hdr = new Int32Array(out.buffer, 0, HEADER_BYTES >> 2);
+    const header = new Uint8Array(HEADER_BYTES);
+    header.set(this.u8.subarray(0, HEADER_BYTES));
+    const hdr = new Int32Array(header.buffer);
     hdr[HDR_SLOTS_USED >> 2] = used;
     hdr[HDR_CAPACITY >> 2] = capacity;
-    for (let i = 0; i < used; i++) {
-      if (this.copySlot(i, out.subarray(slotOffset(i), slotOffset(i) + SLOT_BYTES)) < 0) new Int32Array(out.buffer, slotOffset(i), 1)[0] = 1;
-      const r = ringOffset(capacity, points, i);
-      if (this.copyRing(i, out.subarray(r, r + ringBytes(points))) < 0) new Int32Array(out.buffer, r, 1)[0] = 1;
+    const byteLength = bufferBytes(capacity, points);
+    const ring = ringBytes(points);
+    const store = this;
+    function* chunks(maxChunkBytes = SNAPSHOT_CHUNK_BYTES): Generator<Uint8Array> {
+      yield header;
+      // The slots, then the rings (the layout has nothing between or after them), in groups of
+      // at most maxChunkBytes; the unused slot of an empty store stays zero, as in a fresh buffer.
+      for (let i = 0; i < capacity;) {
+        const n = Math.max(1, Math.min(capacity - i, Math.floor(maxChunkBytes / SLOT_BYTES)));
+        const chunk = new Uint8Array(n * SLOT_BYTES);
+        for (let k = 0; k < n && i + k < used; k++) {
+          const dest = chunk.subarray(k * SLOT_BYTES, (k + 1) * SLOT_BYTES);
+          if (store.copySlot(i + k, dest) < 0) new Int32Array(chunk.buffer, k * SLOT_BYTES, 1)[0] = 1;
+        }
+        i += n;
+        yield chunk;
+      }
+      for (let i = 0; i < capacity;) {
+        const n = Math.max(1, Math.min(capacity - i, Math.floor(maxChunkBytes / ring)));
+        const chunk = new Uint8Array(n * ring);
+        for (let k = 0; k < n && i + k < used; k++) {
+          if (store.copyRing(i + k, chunk.subarray(k * ring, (k + 1) * ring)) < 0) new Int32Array(chunk.buffer, k * ring, 1)[0] = 1;
+        }
+        i += n;
+        yield chunk;
+      }
     }
-    return out;
+    return { byteLength, hosts: used, chunks };
   }
 
   /**

@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import { performance } from 'node:perf_hooks';
 import { createGzip, gunzipSync, gzipSync } from 'node:zlib';
 import { HostTable } from '../../collector/hosts.ts';
-import { decodeState, encodeState, encodeStateAsync, STATE_FORMAT, STATE_HEADER_BYTES, STATE_MAGIC } from '../../collector/state_codec.ts';
+import { decodeState, encodeState, STATE_FORMAT, STATE_HEADER_BYTES, STATE_MAGIC, stateChunks } from '../../collector/state_codec.ts';
 import { ERROR_CODES, StateFileError } from '../../shared/errors.ts';
 import { MSG_HELLO, parseSample, PROTO_VERSION, type Hello } from '../../shared/protocol.ts';
 import { bufferBytes, HDR_CAPACITY, HDR_HISTORY_POINTS, HDR_LAYOUT_VERSION, HDR_MAGIC, HDR_SLOT_BYTES, HISTORY_SERIES, SHM_LAYOUT_VERSION } from '../../shared/shm_layout.ts';
@@ -95,11 +95,19 @@ test('round trip: slots, strings, tables and history come back exactly, with the
   assert.deepEqual(h.values[HISTORY_SERIES.indexOf('temp_max_c')], [-1, 0, 1, 2, 3, 4, 5, 6, 7, 8]);
 });
 
-test('encodeStateAsync writes the same file as encodeState (both decode alike)', async () => {
-  const snapshot = filledStore(2, 5).snapshot();
-  const [sync, async_] = [encodeState(snapshot, SAVED_AT), await encodeStateAsync(snapshot, SAVED_AT)];
-  assert.deepEqual(gunzipSync(async_), gunzipSync(sync));
-  assert.deepEqual(contents(decodeState(async_, MAX).store), contents(decodeState(sync, MAX).store));
+test('stateChunks, streamed through gzip, make the file encodeState makes (the saver writes these)', () => {
+  const store = filledStore(3, 5);
+  const extra = Buffer.from('{"energy":1}');
+  for (const withExtra of [null, extra]) {
+    const chunks = [...stateChunks(store.snapshotStream(), SAVED_AT, withExtra)];
+    assert.ok(chunks.length >= 3, 'header, then the snapshot in parts');
+    const streamed = gzipSync(Buffer.concat(chunks));
+    const whole = encodeState(store.snapshot(), SAVED_AT, withExtra);
+    assert.deepEqual(gunzipSync(streamed), gunzipSync(whole));
+    const back = decodeState(streamed, MAX);
+    assert.deepEqual(contents(back.store), contents(decodeState(whole, MAX).store));
+    assert.deepEqual(back.extra, withExtra);
+  }
 });
 
 test('an empty store round-trips (capacity 1, no host)', () => {

@@ -87,6 +87,47 @@ test('readSlot gives up (null) on a slot whose lock stays odd, and snapshot mark
   assert.equal(new Int32Array(snap.buffer, slotOffset(1), 1)[0]! % 2, 1);
 });
 
+test('snapshotStream: chunks of at most the size asked, whose bytes are snapshot()\'s; the slots in use fixed at the call', () => {
+  const s = ShmStore.create(40, 1_700_000_000_000, 30);
+  const fill = (i: number, cpu: number): void => {
+    s.write(i, { flags: SLOT_FLAG_USED, numbers: [[NUM.CPU_PCT, cpu]], strings: [[STR.HOST, `h${i}`]] });
+    s.writeHistory(i, 1_700_000_000_000 + cpu * 1000, [cpu]);
+  };
+  for (let i = 0; i < 23; i++) fill(s.allocateSlot(), i);
+  const whole = s.snapshot();
+  for (const max of [1, SLOT_BYTES, 3 * SLOT_BYTES + 5, 1 << 20]) {
+    const stream = s.snapshotStream();
+    assert.equal(stream.hosts, 23);
+    assert.equal(stream.byteLength, bufferBytes(23, 30));
+    const chunks = [...stream.chunks(max)];
+    for (const c of chunks.slice(1)) assert.ok(c.length <= Math.max(max, SLOT_BYTES), `chunk of ${c.length} bytes with ${max} asked`);
+    assert.deepEqual(Buffer.concat(chunks), Buffer.from(whole));
+  }
+  // Pulled a chunk at a time while the writer goes on: each slot holds what it held at the call
+  // or newer, a slot allocated after the call is not in it, and the result is a valid store.
+  const stream = s.snapshotStream();
+  const parts: Uint8Array[] = [];
+  let round = 0;
+  for (const c of stream.chunks(4 * SLOT_BYTES)) {
+    parts.push(c);
+    for (let i = 0; i < 23; i++) s.write(i, { numbers: [[NUM.CPU_PCT, 100 + round]] });
+    if (round === 0) fill(s.allocateSlot(), 99);
+    round++;
+  }
+  const copy = new Uint8Array(new ArrayBuffer(stream.byteLength));
+  copy.set(Buffer.concat(parts));
+  const back = new ShmStore(copy.buffer);
+  assert.equal(back.slotsUsed(), 23);
+  const cpu = back.readAll().map((slot) => slot.numbers[NUM.CPU_PCT]!);
+  assert.equal(cpu.length, 23);
+  assert.ok(cpu.every((v) => v >= 100), 'every slot copied after the first pull holds a newer write');
+  assert.ok(new Set(cpu).size > 1, 'the slots were copied at different moments');
+  // An empty store streams the same bytes as its snapshot: one zeroed slot and ring.
+  const empty = ShmStore.create(5, 1_700_000_000_000, 30);
+  assert.deepEqual(Buffer.concat([...empty.snapshotStream().chunks(SLOT_BYTES)]), Buffer.from(empty.snapshot()));
+  assert.equal(empty.snapshot().length, bufferBytes(1, 30));
+});
+
 test('readSlotPart copies the head and the tables named only; readNumbers reads fields in place', () => {
   const s = ShmStore.create(2);
   const i = s.allocateSlot();
