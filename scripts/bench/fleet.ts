@@ -122,6 +122,8 @@ export interface StepResult {
   latency_send_to_sse: LatencySummary & { events: number; bytes_per_event: number; sample_time_regressions: number };
   errors: { collector: Record<string, number>; simulators: Record<string, number>; total: number; sse: string | null };
   backlogged_sends: number;
+  /** State saves completed in the window (their copying, gzip and writing are in the figures above), and the last one's duration. */
+  state_saves: { in_window: number; last_ms: number };
 }
 
 async function runStep(agents: number, o: FleetOptions): Promise<StepResult> {
@@ -187,6 +189,7 @@ async function runStep(agents: number, o: FleetOptions): Promise<StepResult> {
     const procA = processTicks();
     const thrA = threadTicks();
     const landedA = samplesTotal(c);
+    const savesA = c.saver?.saves ?? 0;
     const probeA = await (async () => { const p = once<ProbeReport>(probe, 'report', 10_000); probe.postMessage({ type: 'report' }); return p; })();
     const rssSeries: number[] = [];
     let minHeld = Number.POSITIVE_INFINITY;
@@ -246,6 +249,7 @@ async function runStep(agents: number, o: FleetOptions): Promise<StepResult> {
         total: Object.values(collectorErrors).reduce((a, b) => a + b, 0) + Object.values(simErrors).reduce((a, b) => a + b, 0) + (sseStats.error ? 1 : 0),
       },
       backlogged_sends: sum(simB, (s) => s.backlogged) - sum(simA, (s) => s.backlogged),
+      state_saves: { in_window: (c.saver?.saves ?? 0) - savesA, last_ms: c.saver?.lastDurationMs ?? 0 },
     };
   } finally {
     await Promise.all(children.map((ch) => new Promise<void>((r) => {
@@ -272,6 +276,7 @@ function stepRow(s: StepResult): Record<string, string | number> {
     'shm ms p50/p99/max': `${ms(s.latency_send_to_shm.p50_ms)}/${ms(s.latency_send_to_shm.p99_ms)}/${ms(s.latency_send_to_shm.max_ms)}`,
     'SSE ms p50/p99/max': `${ms(s.latency_send_to_sse.p50_ms)}/${ms(s.latency_send_to_sse.p99_ms)}/${ms(s.latency_send_to_sse.max_ms)}`,
     errors: s.errors.total,
+    'saves (last ms)': `${s.state_saves.in_window} (${Math.round(s.state_saves.last_ms)})`,
   };
 }
 

@@ -104,6 +104,25 @@ test('acks without saving (--save-interval-s 0): the welcome names the interval,
   r.client.close();
 });
 
+test('the sweep reaches every session: 45 agents (more than its 10 slices) are each acked every interval, 15 silent ones time out', async () => {
+  const { c } = await collector(['--ack-interval-ms', '200', '--save-interval-s', '0', '--hello-timeout-ms', '400', '--max-connections-per-address', '100']);
+  const agents = await Promise.all(Array.from({ length: 45 }, (_, i) => handshake(c, `swept-${i}`, TOKEN)));
+  assert.ok(agents.every((a) => a.type === 'welcome'));
+  // Connections that never say hello: each must be closed by its deadline, whichever slice holds it.
+  const silent = await Promise.all(Array.from({ length: 15 }, () => RawClient.open(c.agentAddress.port)));
+  const t0 = Date.now();
+  for (const [i, a] of agents.entries()) a.client.send({ type: 'sample', seq: 1, ts: Date.now(), cpu_pct: i });
+  await new Promise((r) => setTimeout(r, 1000));
+  const acks = agents.map((a) => a.client.messages.filter((m) => m['type'] === 'ack').length);
+  // 1000 ms at one ack per 200 ms (the sweep's round is 100 ms): about 5 each; at least 3 allows a slow machine.
+  assert.ok(acks.every((n) => n >= 3), `acks per agent: ${acks.join(' ')}`);
+  assert.ok(agents.every((a) => a.client.messages.some((m) => m['type'] === 'ack' && m['seq'] === 1)), 'every ack names the last sample');
+  await waitFor('every silent connection closed', () => (silent.every((s) => s.closed) ? true : null), 3000);
+  assert.ok(Date.now() - t0 < 3000);
+  for (const s of silent) assert.equal(s.messages.find((m) => m['type'] === 'error')?.['code'], ERROR_CODES.HELLO_TIMEOUT);
+  for (const a of agents) a.client.close();
+});
+
 test('durable acks: with saving on, an ack confirms a sample only once a saved state file holds it', async () => {
   const { c, dir } = await collector(['--ack-interval-ms', '100', '--save-interval-s', '2']);
   const r = await handshake(c, 'durable', TOKEN);
