@@ -6,6 +6,7 @@
  * rewritten whole in one locked write, so a reader never sees one host's readings under
  * another's name.
  */
+import { fieldPicker, fieldReader } from '../shared/field_reader.ts';
 import { ONLINE_INTERVALS } from '../shared/host_view.ts';
 import { READINGS, TABLES, type Facts, type Hello, type Sample, type TableName } from '../shared/protocol.ts';
 import {
@@ -34,6 +35,10 @@ const LATEST_FIELDS: readonly NumField[] = Object.freeze([
 // Reused by every call (the collector's one writer thread, synchronous).
 const LATEST_SCRATCH = new Float64Array(LATEST_FIELDS.length);
 const HISTORY_SCRATCH = new Float64Array(HISTORY_SERIES.length);
+const readReadings = fieldReader(READINGS.map((r) => r.name));
+const readHistorySeries = fieldReader(HISTORY_SERIES);
+/** A sample's tables, each absent one empty: one absent from a sample is emptied in the slot, not left showing old rows. */
+const pickTables = fieldPicker<readonly unknown[]>(TABLES.map((t) => t.name), Object.freeze([]));
 /** A sample time further than this from the collector's clock is noted on the host, ms. */
 export const CLOCK_SKEW_NOTE_MS = 5 * 60_000;
 /**
@@ -222,7 +227,7 @@ export class HostTable {
     // capped for ordering.
     const placedMs = sample.ts + entry.clockOffsetMs;
     if (placedMs <= nowMs + FUTURE_TOLERANCE_MS) {
-      for (let k = 0; k < HISTORY_SERIES.length; k++) HISTORY_SCRATCH[k] = sample[HISTORY_SERIES[k]!] ?? Number.NaN;
+      readHistorySeries(sample, HISTORY_SCRATCH, 0);
       this.store.writeHistory(entry.slot, placedMs, HISTORY_SCRATCH);
       this.onPlaced?.(host, entry.slot, placedMs, sample, entry.intervalMs);
     }
@@ -238,11 +243,10 @@ export class HostTable {
     v[3] = sample.seq;
     v[4] = entry.samples;
     // A reading absent from this sample becomes NaN: the page must not show a stale value as current.
-    for (let r = 0; r < READINGS.length; r++) v[5 + r] = sample[READINGS[r]!.name] ?? Number.NaN;
+    readReadings(sample, v, 5);
     v[5 + READINGS.length] = sample.power_source ? POWER_SOURCE_CODE[sample.power_source] : Number.NaN;
     // Same rule for tables: one absent from this sample is emptied, not left showing old rows.
-    const tables: Partial<Record<TableName, TableInput>> = {};
-    for (const t of TABLES) tables[t.name] = (sample[t.name] ?? []) as TableInput;
+    const tables = pickTables(sample) as Partial<Record<TableName, TableInput>>;
     this.store.write(entry.slot, { numberFields: LATEST_FIELDS, numberValues: v, strings: [[STR.NOTE, formatNote(sample, nowMs)]], tables, ...(sample.truncated ? { truncatedBefore: sample.truncated } : {}) });
     this.onLatest?.(host, sample);
     return 'stored';

@@ -3,6 +3,7 @@
  * and from their fixed blocks in a slot (shm_layout.ts, TABLE_LAYOUT). Pure byte work on a slot's
  * memory; the locking around it is shm_store.ts's.
  */
+import { fieldReader, type FieldReader } from './field_reader.ts';
 import type { TableName } from './protocol.ts';
 import { TABLE_LAYOUT, type TableLayout } from './shm_layout.ts';
 
@@ -20,6 +21,8 @@ export type TableInput = ReadonlyArray<number | Readonly<Record<string, string |
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: false });
+/** Each table's numeric columns, read out of a row into the slot in one compiled function (shared/field_reader.ts). */
+const NUM_COLUMN_READERS = new Map<TableLayout, FieldReader>(TABLE_LAYOUT.map((t) => [t, fieldReader(t.numColumns)]));
 
 /** Views over one slot's bytes (or a copy of them); `base` is the slot's offset in the buffer. */
 export interface SlotViews {
@@ -48,10 +51,7 @@ export function writeTable(v: SlotViews, t: TableLayout, rows: TableInput, extra
       continue;
     }
     const cells = typeof row === 'object' && row !== null ? row : {};
-    t.numColumns.forEach((col, i) => {
-      const cell = cells[col];
-      v.f64[(at >> 3) + i] = typeof cell === 'number' ? cell : Number.NaN;
-    });
+    NUM_COLUMN_READERS.get(t)!(cells, v.f64, at >> 3);
     for (const col of t.textColumns) {
       const cell = cells[col.name];
       const textAt = at + col.offset;

@@ -35,6 +35,9 @@ function agree(body: Uint8Array, what: string): boolean {
   if (fast === null) return false;
   assert.ok(slow.ok, `${what}: fast path accepted what the general path refuses (${slow.ok ? '' : slow.code})`);
   assert.deepEqual(fast, slow.sample, `${what}: fast and general paths disagree`);
+  // The same properties in the same order too (deepEqual ignores order; JSON, logs and the
+  // dashboard's output do not).
+  assert.equal(JSON.stringify(fast), JSON.stringify(slow.sample), `${what}: fast and general paths order the fields differently`);
   return true;
 }
 
