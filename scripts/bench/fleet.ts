@@ -34,7 +34,7 @@ import { createLogger } from '../../shared/log.ts';
 import { NUM } from '../../shared/shm_layout.ts';
 import { machine, table, writeResult } from './common.ts';
 import {
-  cpuPercent, LatencyHistogram, maxAgentsForFdLimit, mean, parseFleetArgs, parseOpenFileLimit, parseStat, parseVmRssBytes,
+  cpuPercent, LatencyHistogram, mappingRssBytes, maxAgentsForFdLimit, mean, parseFleetArgs, parseOpenFileLimit, parseStat, parseVmRssBytes,
   planFleet, projectFleet, type FleetOptions, type LatencySummary, type Projection,
 } from './fleet_lib.ts';
 import type { ProbeReport } from './fleet_probe.ts';
@@ -118,6 +118,8 @@ export interface StepResult {
   samples_per_s: { sent: number; landed: number; seen_by_probe: number };
   cpu_pct: { process: number; probe: number; collector: number; main_thread: number; dashboard_worker: number; other_threads: number; simulators: number };
   rss_bytes: { before_agents: number; mean: number; max: number };
+  /** At the end of the window: the store's resident pages, and the main thread's JavaScript heap. */
+  memory_at_end: { shm_resident_bytes: number | null; shm_bytes_per_agent: number | null; main_heap_used_bytes: number };
   latency_send_to_shm: LatencySummary & { resolution_ms: 1; probe_scan_us: number };
   latency_send_to_sse: LatencySummary & { events: number; bytes_per_event: number; sample_time_regressions: number };
   errors: { collector: Record<string, number>; simulators: Record<string, number>; total: number; sse: string | null };
@@ -206,6 +208,8 @@ async function runStep(agents: number, o: FleetOptions): Promise<StepResult> {
     const sseStats = await (async () => { const p = once<SseStats>(sse, 'stats', 10_000); sse.send({ type: 'stats' }); return p; })();
     const simB = await ask();
     const snap = c.stats.snapshot(c.store);
+    const shmResident = mappingRssBytes(readFileSync('/proc/self/smaps', 'utf8'), c.store.buffer.byteLength);
+    const heapUsed = process.memoryUsage().heapUsed;
 
     const d = (tid: number): number => (thrB.get(tid) ?? 0) - (thrA.get(tid) ?? 0);
     const pct = (ticks: number): number => cpuPercent(ticks, wallMs);
@@ -242,6 +246,7 @@ async function runStep(agents: number, o: FleetOptions): Promise<StepResult> {
         dashboard_worker: pct(dash), other_threads: pct(other), simulators: simCpuUs / 1000 / wallMs * 100,
       },
       rss_bytes: { before_agents: rssBefore, mean: mean(rssSeries) ?? 0, max: Math.max(...rssSeries) },
+      memory_at_end: { shm_resident_bytes: shmResident, shm_bytes_per_agent: shmResident === null ? null : shmResident / agents, main_heap_used_bytes: heapUsed },
       latency_send_to_shm: { ...shm, resolution_ms: 1, probe_scan_us: probeB.scanUsMean },
       latency_send_to_sse: { ...sseSummary, events: sseStats.hostEvents, bytes_per_event: sseStats.events > 0 ? sseStats.bytes / sseStats.events : 0, sample_time_regressions: sseStats.regressions },
       errors: {
@@ -312,6 +317,8 @@ async function main(): Promise<void> {
     steps.push(s);
     console.log(`\nstep ${n} agents (${s.procs} simulator processes, ${s.source_addresses} source addresses; ramp ${s.ramp_s.toFixed(1)} s; window ${s.window_s.toFixed(1)} s):`);
     console.log(table([stepRow(s)]));
+    const mem = s.memory_at_end;
+    console.log(`memory at the end: shared memory resident ${mem.shm_resident_bytes === null ? '?' : `${Math.round(mem.shm_resident_bytes / MB)} MiB (${Math.round(mem.shm_bytes_per_agent! / 1024)} KiB an agent)`}, main thread's heap ${Math.round(mem.main_heap_used_bytes / MB)} MiB`);
     if (s.errors.total > 0) console.log(`errors: ${JSON.stringify({ collector: s.errors.collector, simulators: s.errors.simulators, sse: s.errors.sse })}`);
   }
   console.log('\nall steps:');

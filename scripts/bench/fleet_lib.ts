@@ -169,6 +169,23 @@ export function parseVmRssBytes(status: string): number | null {
   return m ? Number(m[1]) * 1024 : null;
 }
 
+/**
+ * Resident bytes of the anonymous read-write mapping of a /proc/PID/smaps text that holds a
+ * buffer of `byteLength` bytes (the mapping is at most 64 KiB longer: page rounding); null when
+ * no mapping fits. For the store's SharedArrayBuffer: the pages of slots and rings touched so far.
+ */
+export function mappingRssBytes(smaps: string, byteLength: number): number | null {
+  for (const block of smaps.split(/\n(?=[0-9a-f]+-[0-9a-f]+ )/)) {
+    const m = /^([0-9a-f]+)-([0-9a-f]+) rw-p 00000000 00:00 0/.exec(block);
+    if (!m) continue;
+    const size = parseInt(m[2]!, 16) - parseInt(m[1]!, 16);
+    if (size < byteLength || size > byteLength + 65_536) continue;
+    const rss = /^Rss:\s+(\d+) kB$/m.exec(block);
+    return rss ? Number(rss[1]) * 1024 : null;
+  }
+  return null;
+}
+
 /** The soft "Max open files" of a /proc/PID/limits text; null when unlimited or absent. */
 export function parseOpenFileLimit(limits: string): number | null {
   const m = /^Max open files\s+(\S+)/m.exec(limits);

@@ -1,9 +1,10 @@
 /** The pure parts of the fleet benchmark (scripts/bench/fleet_lib.ts), table-driven. */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import {
   cpuPercent, fitLine, frameTemplate, HISTOGRAM_MAX_MS, LatencyHistogram, loopbackAddress, MAX_AGENTS_PER_ADDRESS, MAX_AGENTS_PER_PROC,
-  maxAgentsForFdLimit, parseFleetArgs, parseOpenFileLimit, parseStat, parseVmRssBytes, patchFrame, percentile, planFleet, projectFleet,
+  mappingRssBytes, maxAgentsForFdLimit, parseFleetArgs, parseOpenFileLimit, parseStat, parseVmRssBytes, patchFrame, percentile, planFleet, projectFleet,
   QUICK, SampleTimes, SseParser,
 } from '../../scripts/bench/fleet_lib.ts';
 import { decodeBody } from '../../shared/frame_codec.ts';
@@ -72,6 +73,18 @@ test('/proc parsing: stat with a hostile command name, VmRSS, open-file limit, C
   assert.equal(parseOpenFileLimit(limits), 20_000);
   assert.equal(parseOpenFileLimit('Max open files            unlimited            unlimited            files\n'), null);
   assert.ok(Math.abs(cpuPercent(35, 10_000) - 3.5) < 1e-9);
+});
+
+test('mappingRssBytes: the resident pages of the mapping that holds a buffer, in a real /proc/self/smaps', () => {
+  const bytes = 64 * 1024 * 1024 + 12_345;
+  const sab = new SharedArrayBuffer(bytes);
+  new Uint8Array(sab).fill(1, 0, 8 * 1024 * 1024); // 8 MiB touched
+  const smaps = readFileSync('/proc/self/smaps', 'utf8');
+  const rss = mappingRssBytes(smaps, sab.byteLength);
+  assert.ok(rss !== null && rss >= 8 * 1024 * 1024 && rss < 9 * 1024 * 1024, `resident ${rss}`);
+  assert.equal(mappingRssBytes(smaps, 3 * 1024 ** 4), null, 'no mapping of 3 TiB');
+  const made = '7f0000000000-7f0004001000 rw-p 00000000 00:00 0 \nSize:              65540 kB\nRss:                1024 kB\n';
+  assert.equal(mappingRssBytes(made, 64 * 1024 * 1024), 1024 * 1024);
 });
 
 test('SseParser: events split at every offset give the same events', () => {
