@@ -91,6 +91,22 @@ export class AlertEngine {
    * are made only when an alert starts, fires or resolves.
    */
   evaluate(hosts: Iterable<HostAlertState>, nowMs: number): AlertTransition[] {
+    const first = this.tick + 1;
+    const out = this.evaluateSome(hosts, nowMs);
+    out.push(...this.forgetUnseen(first, nowMs));
+    return out;
+  }
+
+  /**
+   * A round of evaluation in several calls (collector/alert_service.ts spreads one over a
+   * second): the tick its first call will have; pass it to forgetUnseen once every host was given.
+   */
+  nextTick(): number {
+    return this.tick + 1;
+  }
+
+  /** Evaluates every rule on the hosts given, forgetting none: part of a round (see nextTick). */
+  evaluateSome(hosts: Iterable<HostAlertState>, nowMs: number): AlertTransition[] {
     const tick = ++this.tick;
     this.out = [];
     for (const h of hosts) {
@@ -104,8 +120,17 @@ export class AlertEngine {
       entry.seenTick = tick;
       for (let i = 0; i < this.rules.length; i++) this.evaluateRule(entry, i, h, nowMs, tick);
     }
+    return this.out;
+  }
+
+  /**
+   * Ends a round: hosts the engine knew that no call since tick `first` gave were forgotten, and
+   * their firing alerts resolve. Returns those transitions.
+   */
+  forgetUnseen(first: number, nowMs: number): AlertTransition[] {
+    this.out = [];
     for (const entry of this.hosts.values()) {
-      if (entry.seenTick === tick) continue;
+      if (entry.seenTick >= first) continue;
       for (let i = 0; i < this.rules.length; i++) {
         const states = entry.byRule[i];
         if (states) for (const s of states.values()) this.end(entry, i, s, null, nowMs);

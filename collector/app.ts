@@ -182,7 +182,7 @@ export async function startCollector(config: CollectorConfig, log: Logger): Prom
   dashboard.onEnergyQuery = (q) => energyReport(energy, q, Date.now());
   const webhooks = config.webhooks.length > 0 ? new WebhookNotifier(config.webhooks, log, { timeoutMs: config.webhookTimeoutMs }) : null;
   const alerts = new AlertService({
-    rules: config.alerts, hosts: () => hosts.liveness(), notifier: webhooks, log,
+    rules: config.alerts, hosts: () => hosts.liveness(), hostCount: () => hosts.size, notifier: webhooks, log,
     publish: (feed) => {
       dashboard.postAlerts(feed);
       syncStats();

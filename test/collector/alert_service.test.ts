@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { parseAlertRules } from '../../collector/alert_rules.ts';
-import { AlertService } from '../../collector/alert_service.ts';
+import { ALERT_SLICES, AlertService } from '../../collector/alert_service.ts';
 import { startCollector, type RunningCollector } from '../../collector/app.ts';
 import { COLLECTOR_SETTINGS } from '../../collector/settings.ts';
 import { helpText, loadConfig } from '../../shared/config.ts';
@@ -198,4 +198,46 @@ test('AlertService: a connected host that went silent (stale) is not judged on i
   now += 10_000;
   lastSeenMs = now;
   assert.deepEqual(svc.evaluate().map((t) => `${t.status} ${t.alert.rule}`), ['firing cpu_high']);
+});
+
+test('AlertService.evaluateSlice: a round of ALERT_SLICES ticks gives each host once, a share each tick; hosts gone by the round\'s end resolve', () => {
+  const T0 = Date.UTC(2026, 10, 22, 12, 0, 0);
+  let now = T0;
+  // A live Map, as HostTable's: hosts may leave in the middle of a round.
+  const table = new Map<string, { name: string; connected: boolean; lastSeenMs: number; intervalMs: number }>();
+  for (let i = 0; i < 25; i++) table.set(`h${i}`, { name: `h${i}`, connected: true, lastSeenMs: T0, intervalMs: 1000 });
+  const published: number[] = [];
+  const svc = new AlertService({
+    rules: parseAlertRules('cpu_high: cpu_pct > 90', []),
+    hosts: () => table.values(), hostCount: () => table.size,
+    notifier: null, publish: (f) => published.push(f.alerts.length), log: createLogger('test', 'error'), now: () => now,
+  });
+  for (const name of table.keys()) svc.observe(name, parseSample({ type: 'sample', seq: 1, ts: T0, cpu_pct: 99 }));
+  // 25 hosts in 10 slices: 3 a tick, so the 9th tick gives the last one and, finding none after
+  // it, ends the round; the 10th begins the next.
+  const perTick: string[][] = [];
+  for (let k = 0; k < ALERT_SLICES; k++) {
+    now += 100;
+    perTick.push(svc.evaluateSlice().map((t) => `${t.status} ${t.alert.host}`));
+  }
+  assert.deepEqual(perTick.map((p) => p.length), [3, 3, 3, 3, 3, 3, 3, 3, 1, 0]);
+  assert.equal(new Set(perTick.flat()).size, 25, 'every host fired once');
+  assert.ok(published.length >= 1 && published.at(-1) === 25, 'the dashboard told at the round\'s end');
+  // In the round under way, h20 leaves before its turn: it resolves when the round ends; the
+  // rest stay firing.
+  table.delete('h20');
+  let resolved: string[] = [];
+  for (let k = 1; k < ALERT_SLICES; k++) {
+    now += 100;
+    resolved = resolved.concat(svc.evaluateSlice().map((t) => `${t.status} ${t.alert.host}`));
+  }
+  assert.deepEqual(resolved, ['resolved h20']);
+  assert.equal(svc.engine.active().length, 24);
+  // Without hostCount, a tick is a whole round.
+  const whole = new AlertService({
+    rules: parseAlertRules('cpu_high: cpu_pct > 90', []), hosts: () => table.values(),
+    notifier: null, publish: () => {}, log: createLogger('test', 'error'), now: () => now,
+  });
+  for (const name of table.keys()) whole.observe(name, parseSample({ type: 'sample', seq: 1, ts: T0, cpu_pct: 99 }));
+  assert.equal(whole.evaluateSlice().length, 24);
 });
