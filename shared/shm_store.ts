@@ -417,29 +417,25 @@ export class ShmStore {
     const byteLength = bufferBytes(capacity, points);
     const ring = ringBytes(points);
     const store = this;
+    // Items (slots, or rings) of `size` bytes in groups of at most maxChunkBytes, each copied
+    // under its lock when its group is pulled; one that stayed busy keeps its lock odd, and the
+    // unused slot of an empty store stays zero, as in a fresh buffer.
+    function* groups(size: number, maxChunkBytes: number, copy: (index: number, dest: Uint8Array) => number): Generator<Uint8Array> {
+      const per = Math.max(1, Math.floor(maxChunkBytes / size));
+      for (let i = 0; i < capacity; i += per) {
+        const n = Math.min(capacity - i, per);
+        const chunk = new Uint8Array(n * size);
+        for (let k = 0; k < n && i + k < used; k++) {
+          if (copy(i + k, chunk.subarray(k * size, (k + 1) * size)) < 0) new Int32Array(chunk.buffer, k * size, 1)[0] = 1;
+        }
+        yield chunk;
+      }
+    }
     function* chunks(maxChunkBytes = SNAPSHOT_CHUNK_BYTES): Generator<Uint8Array> {
+      // The header, the slots, then the rings: the layout has nothing between or after them.
       yield header;
-      // The slots, then the rings (the layout has nothing between or after them), in groups of
-      // at most maxChunkBytes; the unused slot of an empty store stays zero, as in a fresh buffer.
-      for (let i = 0; i < capacity;) {
-        const n = Math.max(1, Math.min(capacity - i, Math.floor(maxChunkBytes / SLOT_BYTES)));
-        const chunk = new Uint8Array(n * SLOT_BYTES);
-        for (let k = 0; k < n && i + k < used; k++) {
-          const dest = chunk.subarray(k * SLOT_BYTES, (k + 1) * SLOT_BYTES);
-          if (store.copySlot(i + k, dest) < 0) new Int32Array(chunk.buffer, k * SLOT_BYTES, 1)[0] = 1;
-        }
-        i += n;
-        yield chunk;
-      }
-      for (let i = 0; i < capacity;) {
-        const n = Math.max(1, Math.min(capacity - i, Math.floor(maxChunkBytes / ring)));
-        const chunk = new Uint8Array(n * ring);
-        for (let k = 0; k < n && i + k < used; k++) {
-          if (store.copyRing(i + k, chunk.subarray(k * ring, (k + 1) * ring)) < 0) new Int32Array(chunk.buffer, k * ring, 1)[0] = 1;
-        }
-        i += n;
-        yield chunk;
-      }
+      yield* groups(SLOT_BYTES, maxChunkBytes, (i, dest) => store.copySlot(i, dest));
+      yield* groups(ring, maxChunkBytes, (i, dest) => store.copyRing(i, dest));
     }
     return { byteLength, hosts: used, chunks };
   }

@@ -31,10 +31,16 @@ test('collector + two agent processes + dashboard + test_reader, end to end', { 
     procs.push(alpha, beta);
 
     const hosts = async (): Promise<HostsPayload> => getJson<HostsPayload>(`${base}/api/hosts`);
+    // Two agents started through tsx while other suites load the machine: allow 30 s; a timeout
+    // says what the page last showed, so a slow start and a real fault can be told apart.
+    let seen = 'no answer';
     const both = await waitFor('alpha and beta online', async () => {
       const p = await hosts();
+      seen = JSON.stringify(p.hosts.map((h) => ({ name: h.name, status: h.status, age_ms: h.age_ms, seq: h.sample_seq })));
       return p.hosts.filter((h) => h.status === 'online').length === 2 ? p : null;
-    }, 20_000);
+    }, 30_000).catch((err: Error) => {
+      throw new Error(`${err.message}; /api/hosts last said ${seen}`);
+    });
     assert.deepEqual(both.hosts.map((h) => h.name), ['alpha', 'beta']);
     for (const h of both.hosts) {
       assert.ok(h.cpu_pct === null || (h.cpu_pct >= 0 && h.cpu_pct <= 100));
