@@ -63,7 +63,10 @@ function once<T>(emitter: ChildProcess | Worker, type: string, timeoutMs: number
 }
 
 function spawnChild(name: string): ChildProcess {
-  return fork(fileURLToPath(new URL(`./${name}`, import.meta.url)), [], { execArgv: process.execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  // Profiling flags stay with the collector's process (`node --cpu-prof --import tsx fleet.ts`):
+  // profiled simulators would slow the ramp and profile the load, not the collector.
+  const execArgv = process.execArgv.filter((a) => !a.startsWith('--cpu-prof') && !a.startsWith('--heap-prof') && !a.startsWith('--trace-'));
+  return fork(fileURLToPath(new URL(`./${name}`, import.meta.url)), [], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
 }
 
 function startProbe(buffer: SharedArrayBuffer): Worker {
