@@ -4,14 +4,14 @@
  * notifier (which never blocks), and tells the dashboard what is active.
  *
  * Inputs are computed when a sample becomes a host's latest reading (one pass over a sample
- * already in hand); the once-a-second evaluation is O(hosts x rules) comparisons, so ingestion
- * pays almost nothing for alerts.
+ * already in hand, into the host's own cell: no allocation); the once-a-second evaluation is
+ * O(hosts x rules) comparisons, so ingestion pays almost nothing for alerts.
  */
 import { ONLINE_INTERVALS } from '../shared/host_view.ts';
 import type { Logger } from '../shared/log.ts';
 import type { Sample } from '../shared/protocol.ts';
 import type { AlertFeed, AlertView, RuleView } from '../dashboard/api.ts';
-import { alertInputs, type AlertInputs, type AlertRule } from './alert_rules.ts';
+import { AlertInputsCell, type AlertRule } from './alert_rules.ts';
 import { AlertEngine, type AlertTransition, type HostAlertState } from './alerts.ts';
 import type { HostLiveness } from './hosts.ts';
 import type { WebhookNotifier } from './webhook.ts';
@@ -45,7 +45,8 @@ export function ruleViews(rules: readonly AlertRule[]): RuleView[] {
 
 export class AlertService {
   readonly engine: AlertEngine;
-  private readonly inputs = new Map<string, AlertInputs>();
+  /** Each host's inputs from its latest sample, updated in place (AlertInputsCell says why). */
+  private readonly inputs = new Map<string, AlertInputsCell>();
   /** The metrics the rules test: all a sample's inputs are cut down to. */
   private readonly wanted: ReadonlySet<string>;
   private readonly rules: RuleView[];
@@ -69,7 +70,10 @@ export class AlertService {
 
   /** HostTable.onLatest: a sample became `host`'s latest reading. */
   observe(host: string, sample: Sample): void {
-    if (this.engine.rules.length > 0) this.inputs.set(host, alertInputs(sample, this.wanted));
+    if (this.engine.rules.length === 0) return;
+    let cell = this.inputs.get(host);
+    if (cell === undefined) this.inputs.set(host, (cell = new AlertInputsCell(this.wanted)));
+    cell.update(sample);
   }
 
   start(): void {
@@ -133,7 +137,7 @@ export class AlertService {
     // restored from the state file whose agent has not reconnected yet was not watched while
     // the collector itself was down, and a restart must not page for every host.
     const disconnectedAtMs = h.connected ? null : Math.max(h.lastSeenMs, this.startedAtMs);
-    return { name: h.name, inputs: this.inputs.get(h.name) ?? null, connected: h.connected && !stale, disconnectedAtMs: stale ? null : disconnectedAtMs };
+    return { name: h.name, inputs: this.inputs.get(h.name)?.view() ?? null, connected: h.connected && !stale, disconnectedAtMs: stale ? null : disconnectedAtMs };
   }
 
   /** Inputs of hosts that left the table (evicted) go with them. */

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
-  ALERT_METRICS, DEFAULT_ALERT_RULES, MAX_ALERT_INSTANCES, MAX_ALERT_RULES, alertInputs, formatAlertRule, formatAlertRules,
+  ALERT_METRICS, AlertInputsCell, DEFAULT_ALERT_RULES, MAX_ALERT_INSTANCES, MAX_ALERT_RULES, alertInputs, formatAlertRule, formatAlertRules,
   parseAlertRules, parseWebhookUrls, warnThreshold, type AlertRule,
 } from '../../collector/alert_rules.ts';
 import { ConfigError, ERROR_CODES } from '../../shared/errors.ts';
@@ -203,4 +203,38 @@ test('alertInputs keeps only the metrics the rules test when told which', () => 
   assert.deepEqual(some.values, { cpu_pct: 50, mem_used_pct: 25 });
   assert.deepEqual(some.fs, []);
   assert.deepEqual(alertInputs(sample, new Set(['fs_used_pct', 'swap_used_pct'])), { values: { swap_used_pct: null }, fs: [{ instance: '/', value: 90 }] });
+});
+
+test("AlertInputsCell: after any run of samples, a host's cell holds what its latest sample alone gives", () => {
+  // A cell is updated in place: a value, null or filesystem of an earlier sample must never
+  // outlive the sample that dropped it.
+  const fsRows = (n: number, prefix: string, full: number) => Array.from({ length: n }, (_, i) => ({ mount: `/${prefix}${i}`, used_bytes: (i * 7 + full) % 100, free_bytes: 100 - ((i * 7 + full) % 100) + 1 }));
+  const seq: Sample[] = [
+    sample({ cpu_pct: 10, temp_max_c: 50, mem_total_bytes: 100, mem_used_bytes: 40, swap_total_bytes: 10, swap_used_bytes: 5, fs: fsRows(3, 'a', 1) }),
+    sample({ cpu_pct: 20, mem_total_bytes: 100, mem_used_bytes: 41, swap_total_bytes: 0, swap_used_bytes: 0, fs: fsRows(3, 'a', 2) }), // temp gone, swap off
+    sample({ load_1m: 1.5, swap_total_bytes: 10 }), // swap total alone: no percentage; mem and fs gone
+    sample({ cpu_pct: 30, fs: fsRows(MAX_ALERT_INSTANCES + 40, 'b', 3) }), // past the bound: the fullest kept
+    sample({ cpu_pct: 31, fs: [{ mount: '/x', used_bytes: 1 }, ...fsRows(2, 'c', 4)] }), // fewer, renamed, one without free
+    sample({}),
+    sample({ cpu_pct: 32, mem_total_bytes: 0, mem_used_bytes: 0, fs: fsRows(1, 'd', 5) }),
+  ];
+  for (const wanted of [undefined, new Set(['cpu_pct', 'mem_used_pct', 'fs_used_pct', 'temp_max_c']), new Set(['swap_used_pct'])]) {
+    const cell = new AlertInputsCell(wanted);
+    seq.forEach((s, i) => {
+      const got = cell.update(s).view();
+      const fresh = alertInputs(s, wanted);
+      assert.deepEqual(got.values, fresh.values, `values after sample ${i}`);
+      assert.deepEqual([...got.fs].sort((a, b) => a.instance.localeCompare(b.instance)), [...fresh.fs].sort((a, b) => a.instance.localeCompare(b.instance)), `fs after sample ${i}`);
+    });
+  }
+});
+
+test('AlertInputsCell reuses its filesystem rows from sample to sample', () => {
+  const cell = new AlertInputsCell();
+  const first = cell.update(sample({ fs: [{ mount: '/', used_bytes: 1, free_bytes: 3 }, { mount: '/data', used_bytes: 3, free_bytes: 1 }] })).view().fs;
+  const rows = [...first];
+  const next = cell.update(sample({ fs: [{ mount: '/', used_bytes: 2, free_bytes: 2 }, { mount: '/srv', used_bytes: 0, free_bytes: 1 }] })).view().fs;
+  assert.equal(next[0], rows[0], 'the same row object, its value updated');
+  assert.equal(next[1], rows[1]);
+  assert.deepEqual(next.map((f) => [f.instance, f.value]), [['/', 50], ['/srv', 0]]);
 });
