@@ -2,7 +2,7 @@
  * How many agents one collector holds at 1 sample/s each, at what latency, CPU and RSS.
  *
  * `npm run bench -- fleet [--agents 1000,10000,max] [--seconds 60] [--quick] [--procs N]`
- * (also --interval-ms, --save-interval-s, --history-s, --out FILE). "max" is the collector's open-file limit
+ * (also --interval-ms, --save-interval-s, --history-s, --probe-slots N, --out FILE). "max" is the collector's open-file limit
  * less FD_RESERVE, read at run time: each agent costs the collector one fd.
  *
  * Per step: a fresh collector is started in this process (startCollector, as main.ts does);
@@ -10,7 +10,8 @@
  * do the real hello with the cluster token and send one ~590-byte sample per interval, stamped
  * with its send time; once all are welcomed (the ramp) and a short settle, a window of --seconds
  * is measured:
- * - send -> shared memory: a worker thread here (fleet_probe.ts) polls the store every ~1 ms;
+ * - send -> shared memory: a worker thread here (fleet_probe.ts) polls the store every ~1 ms
+ *   (every slot up to --probe-slots, 2,000 by default; beyond, an even sample of that many);
  * - send -> dashboard: a client of GET /api/events in its own process (fleet_sse.ts);
  * - CPU of this process from /proc/self/stat less the probe thread's own, split by thread from
  *   /proc/self/task (main; dashboard worker = threads that startCollector started; the rest:
@@ -69,12 +70,12 @@ function spawnChild(name: string): ChildProcess {
   return fork(fileURLToPath(new URL(`./${name}`, import.meta.url)), [], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
 }
 
-function startProbe(buffer: SharedArrayBuffer): Worker {
+function startProbe(buffer: SharedArrayBuffer, maxSlots: number): Worker {
   // As dashboard/worker_boot.mjs: Node 20 does not carry the tsx loader into worker threads, so
   // the worker registers it before loading the TypeScript module.
   const probe = new URL('./fleet_probe.ts', import.meta.url).href;
   const boot = `import(${JSON.stringify(TSX_API)}).then((m) => { m.register(); return import(${JSON.stringify(probe)}); });`;
-  return new Worker(boot, { eval: true, workerData: { buffer } });
+  return new Worker(boot, { eval: true, workerData: { buffer, maxSlots } });
 }
 
 /** utime + stime of every thread of this process, ticks, by thread id. */
@@ -118,12 +119,13 @@ export interface StepResult {
   ramp_complete: boolean;
   window_s: number;
   held: { at_end: number; min: number };
+  /** seen_by_probe: new samples the probe saw in the slots it watches (probe_slots of them). */
   samples_per_s: { sent: number; landed: number; seen_by_probe: number };
   cpu_pct: { process: number; probe: number; collector: number; main_thread: number; dashboard_worker: number; other_threads: number; simulators: number };
   rss_bytes: { before_agents: number; mean: number; max: number };
   /** At the end of the window: the store's resident pages, and the main thread's JavaScript heap. */
   memory_at_end: { shm_resident_bytes: number | null; shm_bytes_per_agent: number | null; main_heap_used_bytes: number };
-  latency_send_to_shm: LatencySummary & { resolution_ms: 1; probe_scan_us: number };
+  latency_send_to_shm: LatencySummary & { resolution_ms: 1; probe_scan_us: number; probe_slots: number };
   latency_send_to_sse: LatencySummary & { events: number; bytes_per_event: number; sample_time_regressions: number };
   errors: { collector: Record<string, number>; simulators: Record<string, number>; total: number; sse: string | null };
   backlogged_sends: number;
@@ -143,7 +145,7 @@ async function runStep(agents: number, o: FleetOptions): Promise<StepResult> {
   const before = new Set(threadTicks().keys());
   const c = await startCollector(config, createLogger('collector', 'error'));
   const dashboardTids = new Set([...threadTicks().keys()].filter((t) => !before.has(t)));
-  const probe = startProbe(c.store.buffer as SharedArrayBuffer);
+  const probe = startProbe(c.store.buffer as SharedArrayBuffer, o.probeSlots);
   const children: ChildProcess[] = [];
   try {
     const { tid: probeTid } = await once<{ tid: number }>(probe, 'ready', 30_000);
@@ -250,7 +252,7 @@ async function runStep(agents: number, o: FleetOptions): Promise<StepResult> {
       },
       rss_bytes: { before_agents: rssBefore, mean: mean(rssSeries) ?? 0, max: Math.max(...rssSeries) },
       memory_at_end: { shm_resident_bytes: shmResident, shm_bytes_per_agent: shmResident === null ? null : shmResident / agents, main_heap_used_bytes: heapUsed },
-      latency_send_to_shm: { ...shm, resolution_ms: 1, probe_scan_us: probeB.scanUsMean },
+      latency_send_to_shm: { ...shm, resolution_ms: 1, probe_scan_us: probeB.scanUsMean, probe_slots: probeB.watched },
       latency_send_to_sse: { ...sseSummary, events: sseStats.hostEvents, bytes_per_event: sseStats.events > 0 ? sseStats.bytes / sseStats.events : 0, sample_time_regressions: sseStats.regressions },
       errors: {
         collector: collectorErrors, simulators: simErrors, sse: sseStats.error,

@@ -342,16 +342,21 @@ export interface FleetOptions {
    * memory (39 KiB of its ~56 at 900 s), so this is the knob that trades RSS for history.
    */
   historyS: number | null;
+  /** Slots the send -> shared memory probe watches at most (an even sample beyond; fleet_probe.ts). */
+  probeSlots: number;
   /** Write the JSON here instead of scripts/bench/results/fleet.json. */
   out: string | null;
 }
+
+/** Default of --probe-slots (fleet_probe.ts says why a sample). */
+export const DEFAULT_PROBE_SLOTS = 2000;
 
 /** --quick: two small steps with short windows, so the whole run stays within ~35 s. */
 export const QUICK = Object.freeze({ agents: [200, 1000], seconds: 8 });
 
 /** Parses the flags; `maxAgents` is what "max" in --agents means (from the open-file limit). */
 export function parseFleetArgs(argv: readonly string[], maxAgents: number): FleetOptions {
-  const o: FleetOptions = { agents: [1000, 10_000, maxAgents], seconds: 60, quick: false, procs: 1, intervalMs: 1000, saveIntervalS: 10, historyS: null, out: null };
+  const o: FleetOptions = { agents: [1000, 10_000, maxAgents], seconds: 60, quick: false, procs: 1, intervalMs: 1000, saveIntervalS: 10, historyS: null, probeSlots: DEFAULT_PROBE_SLOTS, out: null };
   let agentsGiven = false;
   let secondsGiven = false;
   const value = (i: number, flag: string): string => {
@@ -377,9 +382,10 @@ export function parseFleetArgs(argv: readonly string[], maxAgents: number): Flee
       case '--interval-ms': o.intervalMs = whole(v(), '--interval-ms', 100); break;
       case '--save-interval-s': o.saveIntervalS = whole(v(), '--save-interval-s', 0); break;
       case '--history-s': o.historyS = whole(v(), '--history-s', 60); break;
+      case '--probe-slots': o.probeSlots = whole(v(), '--probe-slots', 1); break;
       case '--out': o.out = v(); break;
       case '--quick': o.quick = true; break;
-      default: throw new RangeError(`unknown flag ${flag} (flags: --agents LIST, --seconds N, --quick, --procs N, --interval-ms MS, --save-interval-s S, --history-s S, --out FILE)`);
+      default: throw new RangeError(`unknown flag ${flag} (flags: --agents LIST, --seconds N, --quick, --procs N, --interval-ms MS, --save-interval-s S, --history-s S, --probe-slots N, --out FILE)`);
     }
   }
   if (o.quick) {

@@ -1,7 +1,7 @@
 /**
  * The fleet benchmark (scripts/bench/fleet.ts) run for real at a tiny size: 30 simulated agents
  * in 2 child processes against a collector in the benchmark's process (ports from the system), a
- * 3-second window; the JSON it writes must hold sane figures.
+ * 3-second window, the probe watching 10 of the 30 slots; the JSON it writes must hold sane figures.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -15,7 +15,7 @@ test('fleet bench at 30 agents for 3 s: all held, samples landed, no errors, fin
   const dir = mkdtempSync(join(tmpdir(), 'sentinel-fleet-test-'));
   try {
     const out = join(dir, 'fleet.json');
-    const r = await runTs('scripts/bench/fleet.ts', ['--agents', '30', '--seconds', '3', '--procs', '2', '--out', out], 50_000);
+    const r = await runTs('scripts/bench/fleet.ts', ['--agents', '30', '--seconds', '3', '--procs', '2', '--probe-slots', '10', '--out', out], 50_000);
     assert.equal(r.code, 0, `exit ${r.code}\n${r.stdout}\n${r.stderr}`);
     const j = JSON.parse(readFileSync(out, 'utf8')) as { machine: { cores: number }; steps: StepResult[]; projection: Record<string, unknown> };
     assert.ok(j.machine.cores >= 1);
@@ -30,7 +30,11 @@ test('fleet bench at 30 agents for 3 s: all held, samples landed, no errors, fin
     assert.ok(s.samples_per_s.landed > 15 && s.samples_per_s.landed < 45, `landed/s ${s.samples_per_s.landed}`);
     assert.ok(s.samples_per_s.sent > 15 && s.samples_per_s.sent < 45, `sent/s ${s.samples_per_s.sent}`);
     const shm = s.latency_send_to_shm;
+    // Every third slot: 10 watched, a third of the samples seen.
+    assert.equal(shm.probe_slots, 10);
     assert.ok(shm.count > 15, `probe saw ${shm.count} samples`);
+    const seenShare = s.samples_per_s.seen_by_probe / s.samples_per_s.landed;
+    assert.ok(seenShare > 0.2 && seenShare < 0.5, `the probe saw ${seenShare} of the samples landed`);
     for (const v of [shm.p50_ms, shm.p99_ms, shm.max_ms]) assert.ok(Number.isFinite(v) && v! >= 0 && v! < 10_000, `shm latency ${v}`);
     const sse = s.latency_send_to_sse;
     assert.ok(sse.events >= 1, 'no event with hosts on the stream');

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import {
   cpuPercent, fitLine, frameTemplate, HISTOGRAM_MAX_MS, LatencyHistogram, loopbackAddress, MAX_AGENTS_PER_ADDRESS, MAX_AGENTS_PER_PROC,
-  mappingRssBytes, maxAgentsForFdLimit, parseFleetArgs, parseOpenFileLimit, parseStat, parseVmRssBytes, patchFrame, percentile, planFleet, projectFleet,
+  DEFAULT_PROBE_SLOTS, mappingRssBytes, maxAgentsForFdLimit, parseFleetArgs, parseOpenFileLimit, parseStat, parseVmRssBytes, patchFrame, percentile, planFleet, projectFleet,
   QUICK, SampleTimes, SseParser,
 } from '../../scripts/bench/fleet_lib.ts';
 import { decodeBody } from '../../shared/frame_codec.ts';
@@ -133,10 +133,12 @@ test('parseFleetArgs: defaults, max, quick, bad values', () => {
   assert.deepEqual([o.agents, o.seconds, o.procs, o.out], [[30, 500], 3, 2, 'x.json']);
   assert.equal(o.historyS, null, 'the collector keeps its own default history');
   assert.equal(parseFleetArgs(['--history-s', '60'], 19_000).historyS, 60);
+  assert.equal(parseFleetArgs([], 19_000).probeSlots, DEFAULT_PROBE_SLOTS);
+  assert.equal(parseFleetArgs(['--probe-slots', '19000'], 19_000).probeSlots, 19_000);
   const q = parseFleetArgs(['--quick'], 19_000);
   assert.deepEqual([q.agents, q.seconds, q.quick], [[...QUICK.agents], QUICK.seconds, true]);
   assert.deepEqual(parseFleetArgs(['--quick', '--agents', '30'], 19_000).agents, [30]);
-  for (const bad of [['--agents', '0'], ['--agents', '20000'], ['--seconds', 'x'], ['--seconds'], ['--frobnicate'], ['--history-s', '59']]) {
+  for (const bad of [['--agents', '0'], ['--agents', '20000'], ['--seconds', 'x'], ['--seconds'], ['--frobnicate'], ['--history-s', '59'], ['--probe-slots', '0']]) {
     assert.throws(() => parseFleetArgs(bad, 19_000), RangeError, bad.join(' '));
   }
 });
