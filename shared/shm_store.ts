@@ -14,6 +14,7 @@ import {
 import { ShmError } from './errors.ts';
 import type { TableName } from './protocol.ts';
 import { clearTables, readTables, writeTable, type SlotViews, type StoredTables, type TableInput } from './shm_tables.ts';
+import { writeUtf8 } from './utf8_into.ts';
 
 /** Most history buckets per host a store accepts (one day of seconds). */
 export const MAX_HISTORY_POINTS = 86_400;
@@ -75,7 +76,6 @@ export interface SlotData {
   tables?: StoredTables;
 }
 
-const encoder = new TextEncoder();
 const NO_BLOCKS: readonly (typeof TABLE_LAYOUT)[number][] = [];
 const decoder = new TextDecoder('utf-8', { fatal: false });
 
@@ -206,17 +206,18 @@ export class ShmStore {
     }
     if (update.strings) {
       for (const [field, value] of update.strings) {
-        const off = base + STRING_OFFSET[field]!;
-        // encodeInto writes whole characters only, so a string cut at capacity stays valid UTF-8.
-        const { written } = encoder.encodeInto(value, this.u8.subarray(off, off + STRING_CAPACITY[field]!));
-        this.i32[((base + SLOT_STRING_LENGTHS) >> 2) + field] = written;
+        // Whole characters only, so a string cut at capacity stays valid UTF-8.
+        this.i32[((base + SLOT_STRING_LENGTHS) >> 2) + field] = writeUtf8(this.u8, base + STRING_OFFSET[field]!, STRING_CAPACITY[field]!, value);
       }
     }
-    if (update.clearTables) clearTables(this.views(base));
-    if (update.tables) {
-      for (const t of TABLE_LAYOUT) {
-        const rows = update.tables[t.name];
-        if (rows !== undefined) writeTable(this.views(base), t, rows, update.truncatedBefore?.[t.name] ?? 0);
+    if (update.clearTables || update.tables) {
+      const views = this.views(base);
+      if (update.clearTables) clearTables(views);
+      if (update.tables) {
+        for (const t of TABLE_LAYOUT) {
+          const rows = update.tables[t.name];
+          if (rows !== undefined) writeTable(views, t, rows, update.truncatedBefore?.[t.name] ?? 0);
+        }
       }
     }
     // 3. Make the sequence even again; as a release, it publishes every store above first.

@@ -6,6 +6,7 @@
 import { fieldReader, type FieldReader } from './field_reader.ts';
 import type { TableName } from './protocol.ts';
 import { TABLE_LAYOUT, type TableLayout } from './shm_layout.ts';
+import { writeUtf8 } from './utf8_into.ts';
 
 /** A table row as stored: numbers (null when not read) and text by column name. */
 export type StoredRow = Record<string, number | string | null>;
@@ -19,7 +20,6 @@ export type StoredTables = Record<TableName, StoredTable>;
 /** What a writer passes for one table: its rows as the protocol validated them. */
 export type TableInput = ReadonlyArray<number | Readonly<Record<string, string | number | undefined>>>;
 
-const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: false });
 /** Each table's numeric columns, read out of a row into the slot in one compiled function (shared/field_reader.ts). */
 const NUM_COLUMN_READERS = new Map<TableLayout, FieldReader>(TABLE_LAYOUT.map((t) => [t, fieldReader(t.numColumns)]));
@@ -35,7 +35,7 @@ export interface SlotViews {
 
 /**
  * Writes `rows` into table `t` of the slot at `v.base`: at most maxRows rows, the rest counted in
- * `truncated`. A text longer than its column is cut at a character boundary (encodeInto writes
+ * `truncated`. A text longer than its column is cut at a character boundary (writeUtf8 writes
  * whole characters only). Missing numbers are stored as NaN.
  */
 export function writeTable(v: SlotViews, t: TableLayout, rows: TableInput, extraTruncated = 0): void {
@@ -55,8 +55,7 @@ export function writeTable(v: SlotViews, t: TableLayout, rows: TableInput, extra
     for (const col of t.textColumns) {
       const cell = cells[col.name];
       const textAt = at + col.offset;
-      const { written } = encoder.encodeInto(typeof cell === 'string' ? cell : '', v.u8.subarray(textAt + 2, textAt + 2 + col.capacity));
-      v.u16[textAt >> 1] = written;
+      v.u16[textAt >> 1] = writeUtf8(v.u8, textAt + 2, col.capacity, typeof cell === 'string' ? cell : '');
     }
   }
 }
