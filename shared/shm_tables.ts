@@ -43,6 +43,8 @@ export function writeTable(v: SlotViews, t: TableLayout, rows: TableInput, extra
   const n = Math.min(rows.length, t.maxRows);
   v.i32[block >> 2] = n;
   v.i32[(block + 4) >> 2] = rows.length - n + extraTruncated;
+  const readNumbers = NUM_COLUMN_READERS.get(t)!;
+  const textColumns = t.textColumns;
   for (let r = 0; r < n; r++) {
     const row = rows[r]!;
     const at = block + 8 + r * t.rowBytes;
@@ -51,8 +53,9 @@ export function writeTable(v: SlotViews, t: TableLayout, rows: TableInput, extra
       continue;
     }
     const cells = typeof row === 'object' && row !== null ? row : {};
-    NUM_COLUMN_READERS.get(t)!(cells, v.f64, at >> 3);
-    for (const col of t.textColumns) {
+    readNumbers(cells, v.f64, at >> 3);
+    for (let c = 0; c < textColumns.length; c++) {
+      const col = textColumns[c]!;
       const cell = cells[col.name];
       const textAt = at + col.offset;
       v.u16[textAt >> 1] = writeUtf8(v.u8, textAt + 2, col.capacity, typeof cell === 'string' ? cell : '');
