@@ -80,7 +80,12 @@ function pair(cert: string, key: string, certFlag: string, keyFlag: string): { c
   return { cert: readPem(cert, certFlag), key: readPem(key, keyFlag) };
 }
 
-export async function startCollector(config: CollectorConfig, log: Logger): Promise<RunningCollector> {
+/** What only tests set: how agent connections are read (collector/server.ts AgentServerOptions.staticReads). */
+export interface StartOptions {
+  staticReads?: boolean;
+}
+
+export async function startCollector(config: CollectorConfig, log: Logger, start: StartOptions = {}): Promise<RunningCollector> {
   let dataDirOk = true;
   try {
     ensureDataDir(config.dataDir);
@@ -150,6 +155,7 @@ export async function startCollector(config: CollectorConfig, log: Logger): Prom
     failedHandshakesPerMinute: config.failedHandshakesPerMinute,
     durableAcks: saving,
     stats,
+    ...(start.staticReads === undefined ? {} : { staticReads: start.staticReads }),
     ...(agentTls ? { tls: agentTls } : {}),
   });
   const saver = saving

@@ -25,6 +25,7 @@ import type { Authenticator, Credential } from './auth.ts';
 import { dispatch, handleSample, type HandlerDeps, type SessionContext } from './handlers.ts';
 import type { HostTable } from './hosts.ts';
 import { addressKey, ConnectionCounter, FailureLimiter } from './limits.ts';
+import { adoptAccepted, type Adopted } from './static_reads.ts';
 
 export interface AgentServerOptions {
   hosts: HostTable;
@@ -54,6 +55,11 @@ export interface AgentServerOptions {
   stats?: CollectorStats;
   log: Logger;
   now?: () => number;
+  /**
+   * Plain TCP: read every connection into one reused buffer (collector/static_reads.ts). On by
+   * default; off reads through 'data' events, the way TLS connections always are.
+   */
+  staticReads?: boolean;
 }
 
 /** After an error frame, how long a peer gets to read it before the socket is destroyed, ms. */
@@ -107,7 +113,7 @@ class Session implements SessionContext {
   private counted = false;
   private readonly stats: CollectorStats | undefined;
 
-  constructor(readonly id: number, readonly socket: Socket, readonly addressKey: string, acceptedMs: number, private readonly server: AgentServer) {
+  constructor(readonly id: number, readonly socket: Socket, readonly addressKey: string, acceptedMs: number, private readonly server: AgentServer, reads?: Adopted) {
     this.remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
     const opts = server.options;
     this.decoder = new FrameDecoder({ maxFrameBytes: opts.maxHelloBytes, limits: opts.guardLimits });
@@ -119,7 +125,8 @@ class Session implements SessionContext {
     socket.setNoDelay(true);
     // Keepalive helps the kernel notice a peer that vanished; the idle deadline is the sure way.
     socket.setKeepAlive(true, 15_000);
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    if (reads?.staticReads) reads.setSink((chunk) => this.onData(chunk));
+    else socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', () => { /* reported by 'close'; a reset peer is not our failure */ });
     socket.on('close', () => this.onClose());
   }
@@ -317,6 +324,7 @@ export class AgentServer {
   private readonly verifyQueue: Session[] = [];
   private verifying = 0;
   private lingering = 0;
+  private onDrained: (() => void) | null = null;
   private closing = false;
   /** The token-set generation the live sessions were last checked against. */
   private checkedGeneration: number;
@@ -353,9 +361,12 @@ export class AgentServer {
       });
       this.server = tlsServer;
     } else {
-      const tcpServer = createTcpServer({ noDelay: true });
-      tcpServer.on('connection', (socket: Socket) => {
-        if (this.admit(socket, true)) this.startSession(socket, this.deps.now());
+      // Accepted paused, so that each connection can be moved to reads into one reused buffer
+      // before its first byte is read (collector/static_reads.ts).
+      const tcpServer = createTcpServer({ noDelay: true, pauseOnConnect: true });
+      tcpServer.on('connection', (accepted: Socket) => {
+        const reads = adoptAccepted(accepted, options.staticReads !== false);
+        if (this.admit(reads.socket, true)) this.startSession(reads.socket, this.deps.now(), reads);
       });
       this.server = tcpServer;
     }
@@ -392,7 +403,10 @@ export class AgentServer {
       if (canExplain && this.lingering < MAX_LINGERING) {
         // Kept open a moment so the peer can read why; bounded, so refusals cannot hold descriptors.
         this.lingering++;
-        socket.once('close', () => this.lingering--);
+        socket.once('close', () => {
+          this.lingering--;
+          this.checkDrained();
+        });
         socket.end(encodeFrame({ type: MSG_ERROR, ...refusal }));
         setTimeout(() => socket.destroy(), CLOSE_GRACE_MS).unref();
       } else {
@@ -406,16 +420,25 @@ export class AgentServer {
     socket.once('close', () => {
       this.rawSockets.delete(socket);
       this.perAddress.remove(key);
+      this.checkDrained();
     });
     return true;
   }
 
-  private startSession(socket: Socket, acceptedMs: number): void {
+  /** Resolves close()'s wait once no socket is left open (the server does not count sockets moved to static reads). */
+  private checkDrained(): void {
+    if (this.onDrained !== null && this.rawSockets.size === 0 && this.lingering === 0) {
+      this.onDrained();
+      this.onDrained = null;
+    }
+  }
+
+  private startSession(socket: Socket, acceptedMs: number, reads?: Adopted): void {
     if (this.closing) {
       socket.destroy();
       return;
     }
-    const session = new Session(this.nextId++, socket, addressKey(socket.remoteAddress), acceptedMs, this);
+    const session = new Session(this.nextId++, socket, addressKey(socket.remoteAddress), acceptedMs, this, reads);
     this.sessions.set(session.id, session);
   }
 
@@ -525,7 +548,13 @@ export class AgentServer {
     this.closing = true;
     clearInterval(this.sweepTimer);
     clearInterval(this.tokenTimer);
-    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    const closed = Promise.all([
+      new Promise<void>((resolve) => this.server.close(() => resolve())),
+      new Promise<void>((resolve) => {
+        this.onDrained = resolve;
+        this.checkDrained();
+      }),
+    ]);
     for (const s of this.sessions.values()) s.fail(new SessionError(ERROR_CODES.SHUTDOWN, 'the collector is shutting down'));
     // Connections without a session (TLS handshakes in progress) have no one to end them.
     const stragglers = setTimeout(() => { for (const s of this.rawSockets) s.destroy(); }, CLOSE_GRACE_MS);
