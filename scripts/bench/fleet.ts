@@ -2,7 +2,7 @@
  * How many agents one collector holds at 1 sample/s each, at what latency, CPU and RSS.
  *
  * `npm run bench -- fleet [--agents 1000,10000,max] [--seconds 60] [--quick] [--procs N]`
- * (also --interval-ms, --save-interval-s, --history-s, --probe-slots N, --out FILE). "max" is the collector's open-file limit
+ * (also --interval-ms, --save-interval-s, --history-s, --probe-slots N, --reads static|data, --out FILE). "max" is the collector's open-file limit
  * less FD_RESERVE, read at run time: each agent costs the collector one fd.
  *
  * Per step: a fresh collector is started in this process (startCollector, as main.ts does);
@@ -143,7 +143,7 @@ async function runStep(agents: number, o: FleetOptions): Promise<StepResult> {
     '--save-interval-s', String(o.saveIntervalS), ...(o.historyS === null ? [] : ['--history-s', String(o.historyS)]),
   ], {});
   const before = new Set(threadTicks().keys());
-  const c = await startCollector(config, createLogger('collector', 'error'));
+  const c = await startCollector(config, createLogger('collector', 'error'), { staticReads: o.reads === 'static' });
   const dashboardTids = new Set([...threadTicks().keys()].filter((t) => !before.has(t)));
   const probe = startProbe(c.store.buffer as SharedArrayBuffer, o.probeSlots);
   const children: ChildProcess[] = [];

@@ -344,6 +344,12 @@ export interface FleetOptions {
   historyS: number | null;
   /** Slots the send -> shared memory probe watches at most (an even sample beyond; fleet_probe.ts). */
   probeSlots: number;
+  /**
+   * How the collector reads agent connections: 'static' (its default: one reused buffer,
+   * collector/static_reads.ts) or 'data' (a Buffer per read through 'data' events), to measure
+   * one against the other.
+   */
+  reads: 'static' | 'data';
   /** Write the JSON here instead of scripts/bench/results/fleet.json. */
   out: string | null;
 }
@@ -356,7 +362,7 @@ export const QUICK = Object.freeze({ agents: [200, 1000], seconds: 8 });
 
 /** Parses the flags; `maxAgents` is what "max" in --agents means (from the open-file limit). */
 export function parseFleetArgs(argv: readonly string[], maxAgents: number): FleetOptions {
-  const o: FleetOptions = { agents: [1000, 10_000, maxAgents], seconds: 60, quick: false, procs: 1, intervalMs: 1000, saveIntervalS: 10, historyS: null, probeSlots: DEFAULT_PROBE_SLOTS, out: null };
+  const o: FleetOptions = { agents: [1000, 10_000, maxAgents], seconds: 60, quick: false, procs: 1, intervalMs: 1000, saveIntervalS: 10, historyS: null, probeSlots: DEFAULT_PROBE_SLOTS, reads: 'static', out: null };
   let agentsGiven = false;
   let secondsGiven = false;
   const value = (i: number, flag: string): string => {
@@ -383,9 +389,15 @@ export function parseFleetArgs(argv: readonly string[], maxAgents: number): Flee
       case '--save-interval-s': o.saveIntervalS = whole(v(), '--save-interval-s', 0); break;
       case '--history-s': o.historyS = whole(v(), '--history-s', 60); break;
       case '--probe-slots': o.probeSlots = whole(v(), '--probe-slots', 1); break;
+      case '--reads': {
+        const r = v();
+        if (r !== 'static' && r !== 'data') throw new RangeError(`--reads takes static or data, got "${r}"`);
+        o.reads = r;
+        break;
+      }
       case '--out': o.out = v(); break;
       case '--quick': o.quick = true; break;
-      default: throw new RangeError(`unknown flag ${flag} (flags: --agents LIST, --seconds N, --quick, --procs N, --interval-ms MS, --save-interval-s S, --history-s S, --probe-slots N, --out FILE)`);
+      default: throw new RangeError(`unknown flag ${flag} (flags: --agents LIST, --seconds N, --quick, --procs N, --interval-ms MS, --save-interval-s S, --history-s S, --probe-slots N, --reads static|data, --out FILE)`);
     }
   }
   if (o.quick) {

@@ -135,10 +135,12 @@ test('parseFleetArgs: defaults, max, quick, bad values', () => {
   assert.equal(parseFleetArgs(['--history-s', '60'], 19_000).historyS, 60);
   assert.equal(parseFleetArgs([], 19_000).probeSlots, DEFAULT_PROBE_SLOTS);
   assert.equal(parseFleetArgs(['--probe-slots', '19000'], 19_000).probeSlots, 19_000);
+  assert.equal(parseFleetArgs([], 19_000).reads, 'static', 'the collector as it ships');
+  assert.equal(parseFleetArgs(['--reads', 'data'], 19_000).reads, 'data');
   const q = parseFleetArgs(['--quick'], 19_000);
   assert.deepEqual([q.agents, q.seconds, q.quick], [[...QUICK.agents], QUICK.seconds, true]);
   assert.deepEqual(parseFleetArgs(['--quick', '--agents', '30'], 19_000).agents, [30]);
-  for (const bad of [['--agents', '0'], ['--agents', '20000'], ['--seconds', 'x'], ['--seconds'], ['--frobnicate'], ['--history-s', '59'], ['--probe-slots', '0']]) {
+  for (const bad of [['--agents', '0'], ['--agents', '20000'], ['--seconds', 'x'], ['--seconds'], ['--frobnicate'], ['--history-s', '59'], ['--probe-slots', '0'], ['--reads', 'stream']]) {
     assert.throws(() => parseFleetArgs(bad, 19_000), RangeError, bad.join(' '));
   }
 });
