@@ -39,7 +39,10 @@ test('collector + two agent processes + dashboard + test_reader, end to end', { 
       seen = JSON.stringify(p.hosts.map((h) => ({ name: h.name, status: h.status, age_ms: h.age_ms, seq: h.sample_seq })));
       return p.hosts.filter((h) => h.status === 'online').length === 2 ? p : null;
     }, 30_000).catch((err: Error) => {
-      throw new Error(`${err.message}; /api/hosts last said ${seen}`);
+      // What each process said, so that a slow start and a fault can be told apart afterwards.
+      const tail = (label: string, p: Proc): string =>
+        `${label} (exit ${p.child.exitCode ?? p.child.signalCode ?? 'running'}) stdout: ${JSON.stringify(p.stdout().slice(-300))} stderr: ${JSON.stringify(p.stderr().slice(-600))}`;
+      throw new Error(`${err.message}; /api/hosts last said ${seen}; ${tail('alpha', alpha)}; ${tail('beta', beta)}; ${tail('collector', collector)}`);
     });
     assert.deepEqual(both.hosts.map((h) => h.name), ['alpha', 'beta']);
     for (const h of both.hosts) {
