@@ -7,9 +7,9 @@
  * cluster token in memory (printed in the join command), and serves agents and the dashboard.
  */
 import { readFileSync } from 'node:fs';
-import { isIP, type Server } from 'node:net';
+import type { Server } from 'node:net';
 import { networkInterfaces } from 'node:os';
-import { formatHostPort, type HostPort } from '../shared/config.ts';
+import { formatHostPort, isLoopback, type HostPort } from '../shared/config.ts';
 import { ConfigError } from '../shared/errors.ts';
 import type { Logger } from '../shared/log.ts';
 import { CollectorStats } from '../shared/collector_stats.ts';
@@ -28,6 +28,7 @@ import { HTTP_TOKEN_NONE, type CollectorConfig } from './settings.ts';
 import { restoreState, StateSaver } from './state_saver.ts';
 import { ensureDataDir, HTTP_TOKEN_FILE, loadOrCreateClusterToken, randomToken, TOKEN_FILE } from './token.ts';
 import { WebhookNotifier } from './webhook.ts';
+import { agentCommand } from './install_command.ts';
 
 export interface RunningCollector {
   readonly store: ShmStore;
@@ -61,10 +62,6 @@ export interface RunningCollector {
 /** At stop, deliveries under way get this long to finish, ms. */
 const WEBHOOK_CLOSE_MS = 2000;
 
-/** True for addresses only this machine can reach. */
-export function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || (isIP(host) === 4 && host.startsWith('127.'));
-}
 
 function readPem(file: string, setting: string): string {
   try {
@@ -222,8 +219,7 @@ export async function startCollector(config: CollectorConfig, log: Logger, start
   alerts.start();
   energy.start();
   const url = `${https ? 'https' : 'http'}://${formatHostPort(httpAddress)}/`;
-  const tlsArgs = agentTls ? ' --ca CA.pem' : '';
-  const joinCommand = `npm run agent -- --collector ${formatHostPort(reachableAddress(agentAddress))} --token ${token}${tlsArgs}`;
+  const joinCommand = agentCommand(reachableAddress(agentAddress), token, agentTls !== undefined);
   let stopped: Promise<void> | null = null;
   return {
     store, hosts, agents, saver, dashboard, alerts, energy, webhooks, stats, token, auth, httpToken, agentAddress, httpAddress, url, joinCommand,

@@ -8,8 +8,7 @@
  * dashboard password); when it listens on loopback only (the default), the command is the one
  * for a checkout of Cluster Sentinel, with a note saying how to get the one-line form.
  */
-import { formatHostPort, type HostPort } from '../shared/config.ts';
-import { isLoopback } from './app.ts';
+import { formatHostPort, isLoopback, type HostPort } from '../shared/config.ts';
 
 export interface InstallCommandInput {
   /** Where the dashboard listens, as bound. */
@@ -43,6 +42,20 @@ const SHELL_SAFE = /^[A-Za-z0-9@%+=:,./_-]+$/u;
 /** `s` as one shell word: bare when it holds nothing the shell would act on, else single-quoted. */
 export function shellQuote(s: string): string {
   return SHELL_SAFE.test(s) ? s : `'${s.replace(/'/gu, `'\\''`)}'`;
+}
+
+/**
+ * `--flag VALUE` as one or two shell words of a command line for Node's parseArgs: `--flag=VALUE`
+ * when the value starts with '-' (a token given with --token, or an older token file), which
+ * parseArgs would otherwise refuse as ambiguous.
+ */
+export function flagWords(flag: string, value: string): string {
+  return value.startsWith('-') ? shellQuote(`--${flag}=${value}`) : `--${flag} ${shellQuote(value)}`;
+}
+
+/** The command that runs an agent by hand in a checkout, joined to this collector. */
+export function agentCommand(agents: HostPort, token: string, agentTls: boolean): string {
+  return `npm run agent -- ${flagWords('collector', formatHostPort(agents))} ${flagWords('token', token)}${agentTls ? ` --ca ${CA_PLACEHOLDER}` : ''}`;
 }
 
 export function installCommand(input: InstallCommandInput): InstallCommand {

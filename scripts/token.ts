@@ -7,6 +7,7 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { SENTINEL_VERSION } from '../shared/version.ts';
 import { COLLECTOR_SETTINGS } from '../collector/settings.ts';
+import { flagWords } from '../collector/install_command.ts';
 import { ensureDataDir, randomToken } from '../collector/token.ts';
 import { hashToken, hostTokensPath, readHostTokens, writeHostTokens } from '../collector/host_tokens.ts';
 import { envName } from '../shared/config.ts';
@@ -59,7 +60,7 @@ export async function runTokenCommand(argv: readonly string[], env: NodeJS.Proce
         code: 0,
         out: `${replaced ? 'Replaced' : 'Made'} the token of ${JSON.stringify(host)}. It is shown this once; only its hash is kept in ${hostTokensPath(dataDir)}.\n`
           + `  ${token}\n`
-          + `On that machine: npm run agent -- --collector COLLECTOR:8765 --name ${shellQuote(host)} --token ${token}\n`
+          + `On that machine: npm run agent -- --collector COLLECTOR:8765 ${flagWords('name', host)} ${flagWords('token', token)}\n`
           + `(or put it in SENTINEL_TOKEN rather than on the command line, so it does not show in the process list)\n`,
       };
     }
@@ -80,11 +81,6 @@ export async function runTokenCommand(argv: readonly string[], env: NodeJS.Proce
     default:
       throw new ConfigError('command line', `unknown command "${String(command).slice(0, 40)}" (see --help)`);
   }
-}
-
-/** Quotes a host name for a POSIX shell command line printed for the user to copy. */
-export function shellQuote(s: string): string {
-  return /^[A-Za-z0-9._-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
 async function main(): Promise<void> {

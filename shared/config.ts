@@ -6,6 +6,7 @@
  * Functions take argv, env and the file reader as parameters, so tests never touch process.env.
  */
 import { accessSync, closeSync, fstatSync, openSync, readSync, constants as fsConstants } from 'node:fs';
+import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import { ConfigError } from './errors.ts';
 
@@ -131,6 +132,9 @@ export function loadConfig<S extends SettingsTable>(
     ({ values } = parseArgs({ args: [...argv], options, strict: true, allowPositionals: false }));
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
+    // parseArgs refuses `--flag -value` as ambiguous; its own hint is on a later line, so it is said here.
+    const dashed = /^Option '(--[\w-]+)' argument is ambiguous/u.exec(message);
+    if (dashed) throw new ConfigError(dashed[1]!, `a value that starts with "-" is written ${dashed[1]}=VALUE (see --help)`);
     throw new ConfigError('command line', `${message.split('\n')[0]} (see --help)`);
   }
   const help = values['help'] === true;
@@ -201,6 +205,11 @@ export function parseHostPort(raw: string, name: string): HostPort {
 
 export function formatHostPort({ host, port }: HostPort): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/** True for addresses only this machine can reach. */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || (isIP(host) === 4 && host.startsWith('127.'));
 }
 
 export function intIn(min: number, max: number): (raw: string, name: string) => number {

@@ -27,6 +27,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { writeHeapSnapshot } from 'node:v8';
 import { Worker } from 'node:worker_threads';
 import { startCollector, type RunningCollector } from '../../collector/app.ts';
 import { COLLECTOR_SETTINGS } from '../../collector/settings.ts';
@@ -215,6 +216,10 @@ async function runStep(agents: number, o: FleetOptions): Promise<StepResult> {
     const snap = c.stats.snapshot(c.store);
     const shmResident = mappingRssBytes(readFileSync('/proc/self/smaps', 'utf8'), c.store.buffer.byteLength);
     const heapUsed = process.memoryUsage().heapUsed;
+    // BENCH_HEAP_SNAPSHOT=DIR: the main thread's heap at the end of the window, to see what a
+    // connection costs in JS objects (taken after every figure above, so it slows none of them).
+    const snapDir = process.env['BENCH_HEAP_SNAPSHOT'];
+    if (snapDir) process.stderr.write(`fleet ${agents}: heap snapshot ${writeHeapSnapshot(join(snapDir, `fleet-${agents}.heapsnapshot`))}\n`);
 
     const d = (tid: number): number => (thrB.get(tid) ?? 0) - (thrA.get(tid) ?? 0);
     const pct = (ticks: number): number => cpuPercent(ticks, wallMs);

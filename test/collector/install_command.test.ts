@@ -7,7 +7,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { installCommand, shellQuote, type InstallCommandInput } from '../../collector/install_command.ts';
+import { agentCommand, flagWords, installCommand, shellQuote, type InstallCommandInput } from '../../collector/install_command.ts';
+import { randomToken } from '../../collector/token.ts';
+import { AGENT_SETTINGS } from '../../agent/settings.ts';
+import { loadConfig } from '../../shared/config.ts';
 
 const BASE: InstallCommandInput = {
   http: { host: '0.0.0.0', port: 8080 },
@@ -70,3 +73,45 @@ test('shellQuote: a real sh hands every word back unchanged; safe words stay bar
   assert.equal(r.status, 0, r.stderr);
   assert.deepEqual(r.stdout.split('\n').slice(0, -1), WORDS.map(([, w]) => w));
 });
+
+/** The words a real `sh` makes of `line`. */
+function shWords(line: string): string[] {
+  const r = spawnSync('sh', ['-c', `set -- ${line}; printf '%s\\n' "$@"`], { encoding: 'utf8', cwd: '/' });
+  assert.equal(r.status, 0, r.stderr);
+  return r.stdout.split('\n').slice(0, -1);
+}
+
+test('agentCommand: the printed join command, split by a real sh, gives the agent back the same collector and token', () => {
+  // A token that starts with "-" (given with --token, or a token file from before randomToken
+  // stopped making them) reads as a flag unless written --token=VALUE.
+  const tokens = ['q2Xy_-9', '-BeQwILpvTgaBVl5aiKQUyp3k3FrWEvCLqLWapBTXvw', "it's odd", '--', '-'];
+  for (const token of tokens) {
+    for (const agentTls of [false, true]) {
+      const line = agentCommand({ host: '192.168.1.10', port: 8765 }, token, agentTls);
+      assert.match(line, /^npm run agent -- /);
+      const argv = shWords(line.slice('npm run agent -- '.length));
+      // --ca names a file the user copies over (its setting reads it): checked as words here.
+      if (agentTls) assert.deepEqual(argv.splice(-2), ['--ca', 'CA.pem'], line);
+      const { config } = loadConfig(AGENT_SETTINGS, argv, {});
+      assert.equal(config.token, token, line);
+      assert.equal(formatCollector(config.collector), '192.168.1.10:8765');
+    }
+  }
+  assert.equal(flagWords('token', 'abc'), '--token abc');
+  assert.equal(flagWords('token', '-abc'), '--token=-abc');
+});
+
+test('randomToken: 43 characters of base64url, never starting with "-" (1 in 64 would without the check)', () => {
+  const seen = new Set<string>();
+  // With no check, 2,000 tokens hold one starting with "-" with probability 1 - (63/64)^2000 > 0.999999.
+  for (let i = 0; i < 2000; i++) {
+    const t = randomToken();
+    assert.match(t, /^[A-Za-z0-9_][A-Za-z0-9_-]{42}$/);
+    seen.add(t);
+  }
+  assert.equal(seen.size, 2000);
+});
+
+function formatCollector(hp: { host: string; port: number }): string {
+  return `${hp.host}:${hp.port}`;
+}

@@ -21,7 +21,7 @@ test('collector + two agent processes + dashboard + test_reader, end to end', { 
     procs.push(collector);
     const agentsLine = await waitForOutput(collector, /agents:\s+127\.0\.0\.1:(\d+)/);
     const dashLine = await waitForOutput(collector, /dashboard: (http:\/\/127\.0\.0\.1:\d+)\//);
-    const join_ = await waitForOutput(collector, /npm run agent -- (--collector \S+ --token \S+)/);
+    const join_ = await waitForOutput(collector, /npm run agent -- (--collector \S+ --token[ =]\S+)/);
     const agentPort = Number(agentsLine[1]);
     const base = dashLine[1]!;
     // The printed command, as another machine would run it (names set so both fit on one machine).

@@ -59,6 +59,13 @@ for (const [name, argv, env, setting] of BAD) {
   });
 }
 
+test('a value starting with "-": refused with the --flag=VALUE form named; that form is taken as given', () => {
+  const err = configError(() => loadConfig(AGENT_SETTINGS, ['--collector', 'h:1', '--token', '-dash-first'], {}));
+  assert.equal(err.setting, '--token');
+  assert.match(err.message, /--token=VALUE/);
+  assert.equal(loadConfig(AGENT_SETTINGS, ['--collector', 'h:1', '--token=-dash-first'], {}).config.token, '-dash-first');
+});
+
 test('the agent requires --collector and --token, and checks --name like the collector does', () => {
   assert.equal(configError(() => loadConfig(AGENT_SETTINGS, ['--token', 't'], {})).setting, '--collector');
   assert.equal(configError(() => loadConfig(AGENT_SETTINGS, ['--collector', 'h:1'], {})).setting, '--token');
