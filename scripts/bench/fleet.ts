@@ -35,6 +35,7 @@ import { loadConfig } from '../../shared/config.ts';
 import { createLogger } from '../../shared/log.ts';
 import { NUM } from '../../shared/shm_layout.ts';
 import { machine, table, writeResult } from './common.ts';
+import { startFloorSink } from './fleet_floor.ts';
 import {
   cpuPercent, LatencyHistogram, mappingRssBytes, maxAgentsForFdLimit, mean, parseFleetArgs, parseOpenFileLimit, parseStat, parseVmRssBytes,
   planFleet, projectFleet, type FleetOptions, type LatencySummary, type Projection,
@@ -105,10 +106,111 @@ function samplesTotal(c: RunningCollector): number {
   return n;
 }
 
+/** CPU µs per sample from a share of one core (%) and a rate (samples/s). */
+function usPerSample(cpuPct: number, perS: number): number {
+  return perS > 0 ? (cpuPct / 100) * 1e6 / perS : 0;
+}
+
 function sumCounts(...maps: Array<Record<string, number>>): Record<string, number> {
   const out: Record<string, number> = {};
   for (const m of maps) for (const [k, v] of Object.entries(m)) if (v > 0) out[k] = (out[k] ?? 0) + v;
   return out;
+}
+
+interface Ramped {
+  plan: ReturnType<typeof planFleet>;
+  sims: ChildProcess[];
+  rampS: number;
+  rampComplete: boolean;
+}
+
+/**
+ * Starts the simulators (pushed onto `children`, for the caller to stop) against `port`, waits
+ * until every agent is welcomed or refused (or the deadline), then lets the fleet settle.
+ */
+async function rampFleet(agents: number, o: FleetOptions, port: number, token: string, children: ChildProcess[]): Promise<Ramped> {
+  // Ramp: every simulator connects its agents, a few hellos at a time.
+  const plan = planFleet(agents, o.procs);
+  const latest: SimStats[] = [];
+  const sims: ChildProcess[] = [];
+  const t0 = Date.now();
+  plan.forEach((p, k) => {
+    const sim = spawnChild('fleet_sim.ts');
+    children.push(sim);
+    sims.push(sim);
+    sim.on('message', (m: SimStats) => { if (m.type === 'stats') latest[k] = m; });
+    sim.send({ type: 'start', port, token, addresses: p.addresses, firstIndex: p.firstIndex, count: p.count, intervalMs: o.intervalMs, helloWindow: HELLO_WINDOW } satisfies SimStart);
+  });
+  // At worst ~50 hellos/s on a busy machine (each costs one scrypt), plus start-up.
+  const rampDeadline = t0 + 30_000 + agents * 20;
+  let lastPrint = t0;
+  let rampComplete = true;
+  while (!(latest.length === plan.length && latest.every((s) => s?.rampMs !== null))) {
+    if (Date.now() > rampDeadline) {
+      // Measured all the same, with what is held: the agents still in their hello count as errors.
+      rampComplete = false;
+      process.stderr.write(`fleet ${agents}: ramp incomplete after ${Math.round((Date.now() - t0) / 1000)} s; measuring what is held\n`);
+      break;
+    }
+    await sleep(100);
+    if (Date.now() - lastPrint >= 5000) {
+      lastPrint = Date.now();
+      process.stderr.write(`fleet ${agents}: ramp ${Math.round((lastPrint - t0) / 1000)} s, ${latest.reduce((n, s) => n + (s?.welcomed ?? 0), 0)} welcomed\n`);
+    }
+  }
+  const rampS = (Date.now() - t0) / 1000;
+  // Settle: every agent sends once and the start-up garbage goes before the window opens.
+  await sleep(o.quick ? 1000 : 2000);
+  return { plan, sims, rampS, rampComplete };
+}
+
+function askSims(sims: ChildProcess[]): Promise<SimStats[]> {
+  return Promise.all(sims.map((s) => { const p = once<SimStats>(s, 'stats', 10_000); s.send({ type: 'stats' }); return p; }));
+}
+
+async function stopChildren(children: ChildProcess[]): Promise<void> {
+  await Promise.all(children.map((ch) => new Promise<void>((r) => {
+    if (ch.exitCode !== null || !ch.connected) { r(); return; }
+    ch.once('exit', () => r());
+    ch.send({ type: 'stop' });
+    setTimeout(() => { ch.kill('SIGKILL'); r(); }, 10_000).unref();
+  })));
+}
+
+/** The floor sink's figures over its window (fleet_floor.ts). */
+export interface FloorResult {
+  window_s: number;
+  welcomed: number;
+  samples_per_s: number;
+  /** The sink's thread (this process's main thread, nothing else running in it), % of one core. */
+  cpu_pct: number;
+  us_per_sample: number;
+  errors: number;
+}
+
+/** The same fleet against the floor sink: what reading, framing and decoding alone cost here. */
+async function runFloor(agents: number, o: FleetOptions): Promise<FloorResult> {
+  const sink = await startFloorSink(TOKEN);
+  const children: ChildProcess[] = [];
+  try {
+    await rampFleet(agents, o, sink.port, TOKEN, children);
+    const a = sink.counts();
+    const t0 = Date.now();
+    const ticks0 = threadTicks().get(process.pid) ?? 0;
+    await sleep(o.floorSeconds * 1000);
+    const ticks1 = threadTicks().get(process.pid) ?? 0;
+    const wallMs = Date.now() - t0;
+    const b = sink.counts();
+    const samples = b.samples - a.samples;
+    const cpuPct = cpuPercent(ticks1 - ticks0, wallMs);
+    return {
+      window_s: wallMs / 1000, welcomed: b.welcomed, samples_per_s: samples / (wallMs / 1000), cpu_pct: cpuPct,
+      us_per_sample: usPerSample(cpuPct, samples / (wallMs / 1000)), errors: b.errors + (agents - b.welcomed),
+    };
+  } finally {
+    await stopChildren(children);
+    await sink.close();
+  }
 }
 
 export interface StepResult {
@@ -132,6 +234,10 @@ export interface StepResult {
   backlogged_sends: number;
   /** State saves completed in the window (their copying, gzip and writing are in the figures above), and the last one's duration. */
   state_saves: { in_window: number; last_ms: number };
+  /** CPU per sample landed, µs: the main thread's, and the whole collector's (process less the probe). */
+  us_per_sample: { main_thread: number; collector: number };
+  /** The same agents against the floor sink after the step (--floor-seconds); null when off. */
+  floor: FloorResult | null;
 }
 
 async function runStep(agents: number, o: FleetOptions): Promise<StepResult> {
@@ -157,39 +263,8 @@ async function runStep(agents: number, o: FleetOptions): Promise<StepResult> {
     if (sseReady.error) throw new Error(`event stream: ${sseReady.error}`);
     const rssBefore = rss();
 
-    // Ramp: every simulator connects its agents, a few hellos at a time.
-    const plan = planFleet(agents, o.procs);
-    const latest: SimStats[] = [];
-    const t0 = Date.now();
-    plan.forEach((p, k) => {
-      const sim = spawnChild('fleet_sim.ts');
-      children.push(sim);
-      sim.on('message', (m: SimStats) => { if (m.type === 'stats') latest[k] = m; });
-      sim.send({ type: 'start', port: c.agentAddress.port, token: c.token, addresses: p.addresses, firstIndex: p.firstIndex, count: p.count, intervalMs: o.intervalMs, helloWindow: HELLO_WINDOW } satisfies SimStart);
-    });
-    const sims = children.slice(1);
-    // At worst ~50 hellos/s on a busy machine (each costs one scrypt), plus start-up.
-    const rampDeadline = t0 + 30_000 + agents * 20;
-    let lastPrint = t0;
-    let rampComplete = true;
-    while (!(latest.length === plan.length && latest.every((s) => s?.rampMs !== null))) {
-      if (Date.now() > rampDeadline) {
-        // Measured all the same, with what is held: the agents still in their hello count as errors.
-        rampComplete = false;
-        process.stderr.write(`fleet ${agents}: ramp incomplete after ${Math.round((Date.now() - t0) / 1000)} s; measuring what is held\n`);
-        break;
-      }
-      await sleep(100);
-      if (Date.now() - lastPrint >= 5000) {
-        lastPrint = Date.now();
-        process.stderr.write(`fleet ${agents}: ramp ${Math.round((lastPrint - t0) / 1000)} s, ${latest.reduce((n, s) => n + (s?.welcomed ?? 0), 0)} welcomed\n`);
-      }
-    }
-    const rampS = (Date.now() - t0) / 1000;
-    // Settle: every agent sends once and the start-up garbage goes before the window opens.
-    await sleep(o.quick ? 1000 : 2000);
-
-    const ask = async (): Promise<SimStats[]> => Promise.all(sims.map((s) => { const p = once<SimStats>(s, 'stats', 10_000); s.send({ type: 'stats' }); return p; }));
+    const { plan, sims, rampS, rampComplete } = await rampFleet(agents, o, c.agentAddress.port, c.token, children);
+    const ask = (): Promise<SimStats[]> => askSims(sims);
     probe.postMessage({ type: 'reset' });
     sse.send({ type: 'reset' });
     const simA = await ask();
@@ -241,6 +316,7 @@ async function runStep(agents: number, o: FleetOptions): Promise<StepResult> {
         still_in_hello: agents - sum(simB, (s) => s.welcomed + s.connectFailed),
       },
     );
+    const landedPerS = (landedB - landedA) / (wallMs / 1000);
     const shm = LatencyHistogram.fromJSON(probeB.histogram).summary();
     const sseSummary = LatencyHistogram.fromJSON(sseStats.histogram).summary();
     return {
@@ -248,7 +324,7 @@ async function runStep(agents: number, o: FleetOptions): Promise<StepResult> {
       held: { at_end: snap.connected_agents, min: Number.isFinite(minHeld) ? minHeld : snap.connected_agents },
       samples_per_s: {
         sent: (sum(simB, (s) => s.sent) - sum(simA, (s) => s.sent)) / (wallMs / 1000),
-        landed: (landedB - landedA) / (wallMs / 1000),
+        landed: landedPerS,
         seen_by_probe: probeB.landed / (wallMs / 1000),
       },
       cpu_pct: {
@@ -265,14 +341,11 @@ async function runStep(agents: number, o: FleetOptions): Promise<StepResult> {
       },
       backlogged_sends: sum(simB, (s) => s.backlogged) - sum(simA, (s) => s.backlogged),
       state_saves: { in_window: (c.saver?.saves ?? 0) - savesA, last_ms: c.saver?.lastDurationMs ?? 0 },
+      us_per_sample: { main_thread: usPerSample(pct(d(process.pid)), landedPerS), collector: usPerSample(processPct - pct(probeTicks), landedPerS) },
+      floor: null,
     };
   } finally {
-    await Promise.all(children.map((ch) => new Promise<void>((r) => {
-      if (ch.exitCode !== null || !ch.connected) { r(); return; }
-      ch.once('exit', () => r());
-      ch.send({ type: 'stop' });
-      setTimeout(() => { ch.kill('SIGKILL'); r(); }, 10_000).unref();
-    })));
+    await stopChildren(children);
     probe.postMessage({ type: 'stop' });
     await probe.terminate();
     await c.stop();
@@ -293,6 +366,17 @@ function stepRow(s: StepResult): Record<string, string | number> {
     errors: s.errors.total,
     'saves (last ms)': `${s.state_saves.in_window} (${Math.round(s.state_saves.last_ms)})`,
   };
+}
+
+/** What the step cost per sample beside the floor sink's cost for the same agents. */
+function floorLine(s: StepResult): string {
+  const us = s.us_per_sample;
+  const own = `CPU a sample landed: main thread ${us.main_thread.toFixed(1)} µs, whole collector ${us.collector.toFixed(1)} µs`;
+  const f = s.floor;
+  if (f === null) return `${own} (no floor: --floor-seconds 0)`;
+  return `${own}; floor (the same agents into a sink that only reads, frames and decodes, ${f.window_s.toFixed(0)} s): `
+    + `${f.cpu_pct.toFixed(1)} % of one core, ${f.us_per_sample.toFixed(1)} µs a sample, ${f.errors} errors `
+    + `-> main thread ${(us.main_thread / f.us_per_sample).toFixed(2)}x the floor, whole collector ${(us.collector / f.us_per_sample).toFixed(2)}x`;
 }
 
 function targetRows(steps: StepResult[]): Array<Record<string, string | number>> {
@@ -324,12 +408,14 @@ async function main(): Promise<void> {
   const steps: StepResult[] = [];
   for (const n of o.agents) {
     const s = await runStep(n, o);
+    if (o.floorSeconds > 0) s.floor = await runFloor(n, o);
     steps.push(s);
     console.log(`\nstep ${n} agents (${s.procs} simulator processes, ${s.source_addresses} source addresses; ramp ${s.ramp_s.toFixed(1)} s; window ${s.window_s.toFixed(1)} s):`);
     console.log(table([stepRow(s)]));
     const mem = s.memory_at_end;
     console.log(`memory at the end: shared memory resident ${mem.shm_resident_bytes === null ? '?' : `${Math.round(mem.shm_resident_bytes / MB)} MiB (${Math.round(mem.shm_bytes_per_agent! / 1024)} KiB an agent)`}, main thread's heap ${Math.round(mem.main_heap_used_bytes / MB)} MiB`);
     if (s.errors.total > 0) console.log(`errors: ${JSON.stringify({ collector: s.errors.collector, simulators: s.errors.simulators, sse: s.errors.sse })}`);
+    console.log(floorLine(s));
   }
   console.log('\nall steps:');
   console.log(table(steps.map(stepRow)));

@@ -350,6 +350,11 @@ export interface FleetOptions {
    * one against the other.
    */
   reads: 'static' | 'data';
+  /**
+   * After each step, the same agents against the floor sink (fleet_floor.ts) for this many
+   * seconds: what reading, framing and decoding alone cost on this machine. 0: no floor.
+   */
+  floorSeconds: number;
   /** Write the JSON here instead of scripts/bench/results/fleet.json. */
   out: string | null;
 }
@@ -357,14 +362,18 @@ export interface FleetOptions {
 /** Default of --probe-slots (fleet_probe.ts says why a sample). */
 export const DEFAULT_PROBE_SLOTS = 2000;
 
-/** --quick: two small steps with short windows, so the whole run stays within ~35 s. */
-export const QUICK = Object.freeze({ agents: [200, 1000], seconds: 8 });
+/** --quick: two small steps with short windows, so the whole run stays within ~45 s. */
+export const QUICK = Object.freeze({ agents: [200, 1000], seconds: 8, floorSeconds: 3 });
+
+/** Default of --floor-seconds. */
+export const DEFAULT_FLOOR_SECONDS = 20;
 
 /** Parses the flags; `maxAgents` is what "max" in --agents means (from the open-file limit). */
 export function parseFleetArgs(argv: readonly string[], maxAgents: number): FleetOptions {
-  const o: FleetOptions = { agents: [1000, 10_000, maxAgents], seconds: 60, quick: false, procs: 1, intervalMs: 1000, saveIntervalS: 10, historyS: null, probeSlots: DEFAULT_PROBE_SLOTS, reads: 'static', out: null };
+  const o: FleetOptions = { agents: [1000, 10_000, maxAgents], seconds: 60, quick: false, procs: 1, intervalMs: 1000, saveIntervalS: 10, historyS: null, probeSlots: DEFAULT_PROBE_SLOTS, reads: 'static', floorSeconds: DEFAULT_FLOOR_SECONDS, out: null };
   let agentsGiven = false;
   let secondsGiven = false;
+  let floorGiven = false;
   const value = (i: number, flag: string): string => {
     const v = argv[i + 1];
     if (v === undefined || v.startsWith('--')) throw new RangeError(`${flag} needs a value`);
@@ -395,14 +404,16 @@ export function parseFleetArgs(argv: readonly string[], maxAgents: number): Flee
         o.reads = r;
         break;
       }
+      case '--floor-seconds': o.floorSeconds = whole(v(), '--floor-seconds', 0); floorGiven = true; break;
       case '--out': o.out = v(); break;
       case '--quick': o.quick = true; break;
-      default: throw new RangeError(`unknown flag ${flag} (flags: --agents LIST, --seconds N, --quick, --procs N, --interval-ms MS, --save-interval-s S, --history-s S, --probe-slots N, --reads static|data, --out FILE)`);
+      default: throw new RangeError(`unknown flag ${flag} (flags: --agents LIST, --seconds N, --quick, --procs N, --interval-ms MS, --save-interval-s S, --history-s S, --probe-slots N, --reads static|data, --floor-seconds S, --out FILE)`);
     }
   }
   if (o.quick) {
     if (!agentsGiven) o.agents = [...QUICK.agents];
     if (!secondsGiven) o.seconds = QUICK.seconds;
+    if (!floorGiven) o.floorSeconds = QUICK.floorSeconds;
   }
   for (const a of o.agents) if (a > maxAgents) throw new RangeError(`--agents ${a} is above what the open-file limit allows (${maxAgents})`);
   return o;

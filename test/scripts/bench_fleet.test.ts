@@ -1,7 +1,8 @@
 /**
  * The fleet benchmark (scripts/bench/fleet.ts) run for real at a tiny size: 30 simulated agents
  * in 2 child processes against a collector in the benchmark's process (ports from the system), a
- * 3-second window, the probe watching 10 of the 30 slots; the JSON it writes must hold sane figures.
+ * 3-second window, the probe watching 10 of the 30 slots, then 2 s against the floor sink; the
+ * JSON it writes must hold sane figures.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -15,7 +16,7 @@ test('fleet bench at 30 agents for 3 s: all held, samples landed, no errors, fin
   const dir = mkdtempSync(join(tmpdir(), 'sentinel-fleet-test-'));
   try {
     const out = join(dir, 'fleet.json');
-    const r = await runTs('scripts/bench/fleet.ts', ['--agents', '30', '--seconds', '3', '--procs', '2', '--probe-slots', '10', '--out', out], 50_000);
+    const r = await runTs('scripts/bench/fleet.ts', ['--agents', '30', '--seconds', '3', '--procs', '2', '--probe-slots', '10', '--floor-seconds', '2', '--out', out], 50_000);
     assert.equal(r.code, 0, `exit ${r.code}\n${r.stdout}\n${r.stderr}`);
     const j = JSON.parse(readFileSync(out, 'utf8')) as { machine: { cores: number }; steps: StepResult[]; projection: Record<string, unknown> };
     assert.ok(j.machine.cores >= 1);
@@ -44,6 +45,15 @@ test('fleet bench at 30 agents for 3 s: all held, samples landed, no errors, fin
     assert.ok(s.rss_bytes.max > 10 * 1024 * 1024, `RSS ${s.rss_bytes.max}`);
     assert.ok(s.ramp_s > 0 && s.ramp_s < 30);
     assert.ok('agents_at_35pct' in j.projection);
+    // The floor: the same 30 agents into the bare sink, every one welcomed, every sample decoded.
+    const f = s.floor!;
+    assert.ok(f !== null, 'the floor ran');
+    assert.equal(f.welcomed, 30);
+    assert.equal(f.errors, 0);
+    assert.ok(f.samples_per_s > 15 && f.samples_per_s < 45, `floor samples/s ${f.samples_per_s}`);
+    assert.ok(Number.isFinite(f.us_per_sample) && f.us_per_sample >= 0, `floor µs ${f.us_per_sample}`);
+    assert.ok(s.us_per_sample.main_thread > 0 && s.us_per_sample.collector >= s.us_per_sample.main_thread * 0.5, JSON.stringify(s.us_per_sample));
+    assert.match(r.stdout, /floor \(the same agents into a sink that only reads, frames and decodes/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import {
   cpuPercent, fitLine, frameTemplate, HISTOGRAM_MAX_MS, LatencyHistogram, loopbackAddress, MAX_AGENTS_PER_ADDRESS, MAX_AGENTS_PER_PROC,
-  DEFAULT_PROBE_SLOTS, mappingRssBytes, maxAgentsForFdLimit, parseFleetArgs, parseOpenFileLimit, parseStat, parseVmRssBytes, patchFrame, percentile, planFleet, projectFleet,
+  DEFAULT_FLOOR_SECONDS, DEFAULT_PROBE_SLOTS, mappingRssBytes, maxAgentsForFdLimit, parseFleetArgs, parseOpenFileLimit, parseStat, parseVmRssBytes, patchFrame, percentile, planFleet, projectFleet,
   QUICK, SampleTimes, SseParser,
 } from '../../scripts/bench/fleet_lib.ts';
 import { decodeBody } from '../../shared/frame_codec.ts';
@@ -137,10 +137,13 @@ test('parseFleetArgs: defaults, max, quick, bad values', () => {
   assert.equal(parseFleetArgs(['--probe-slots', '19000'], 19_000).probeSlots, 19_000);
   assert.equal(parseFleetArgs([], 19_000).reads, 'static', 'the collector as it ships');
   assert.equal(parseFleetArgs(['--reads', 'data'], 19_000).reads, 'data');
+  assert.equal(parseFleetArgs([], 19_000).floorSeconds, DEFAULT_FLOOR_SECONDS);
+  assert.equal(parseFleetArgs(['--floor-seconds', '0'], 19_000).floorSeconds, 0, '0 turns the floor off');
   const q = parseFleetArgs(['--quick'], 19_000);
-  assert.deepEqual([q.agents, q.seconds, q.quick], [[...QUICK.agents], QUICK.seconds, true]);
+  assert.deepEqual([q.agents, q.seconds, q.quick, q.floorSeconds], [[...QUICK.agents], QUICK.seconds, true, QUICK.floorSeconds]);
+  assert.equal(parseFleetArgs(['--quick', '--floor-seconds', '7'], 19_000).floorSeconds, 7);
   assert.deepEqual(parseFleetArgs(['--quick', '--agents', '30'], 19_000).agents, [30]);
-  for (const bad of [['--agents', '0'], ['--agents', '20000'], ['--seconds', 'x'], ['--seconds'], ['--frobnicate'], ['--history-s', '59'], ['--probe-slots', '0'], ['--reads', 'stream']]) {
+  for (const bad of [['--agents', '0'], ['--agents', '20000'], ['--seconds', 'x'], ['--seconds'], ['--frobnicate'], ['--history-s', '59'], ['--probe-slots', '0'], ['--reads', 'stream'], ['--floor-seconds', '-1']]) {
     assert.throws(() => parseFleetArgs(bad, 19_000), RangeError, bad.join(' '));
   }
 });
