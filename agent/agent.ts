@@ -9,7 +9,7 @@ import { SENTINEL_VERSION } from '../shared/version.ts';
 import type { BackoffOptions } from './backoff.ts';
 import { collectorsWith, Sampler } from './collectors/index.ts';
 import { cpuOfFacts, PowerDrawCollector, powerModelFor } from './collectors/power_draw.ts';
-import { collectStaticFacts, type StaticFacts, type StaticFactsResult } from './collectors/static_facts.ts';
+import { collectStaticFacts, factsFingerprint, type StaticFacts, type StaticFactsResult } from './collectors/static_facts.ts';
 import type { Collector } from './collectors/types.ts';
 import { readingFromSample, type PowerReading } from './power_socket.ts';
 import { samplesFor } from './sample_buffer.ts';
@@ -29,6 +29,8 @@ export interface AgentHooks {
   /** Readings collectors for the sampler; default the list of index.ts with the power collector of the settings. */
   collectors?: readonly Collector[];
   readStaticFacts?: (timeoutMs: number) => Promise<StaticFactsResult>;
+  /** A key that changes when a fact may have (default factsFingerprint): facts are read again only then. */
+  factsFingerprint?: () => string;
   factsRefreshMs?: number;
 }
 
@@ -57,6 +59,8 @@ export function changedFacts(sent: StaticFacts, now: StaticFacts): StaticFacts |
 
 export async function startAgent(config: AgentConfig, log: Logger, hooks: AgentHooks = {}): Promise<RunningAgent> {
   const readFacts = hooks.readStaticFacts ?? collectStaticFacts;
+  const fingerprint = hooks.factsFingerprint ?? factsFingerprint;
+  let factsKey = fingerprint();
   const { facts, missing } = await readFacts(STATIC_FACTS_TIMEOUT_MS);
   for (const [name, reason] of Object.entries(missing)) log.warn('static fact not available', { fact: name, reason });
   // Before anything starts: overrides that contradict the class stop the agent here (ConfigError).
@@ -111,9 +115,14 @@ export async function startAgent(config: AgentConfig, log: Logger, hooks: AgentH
     tick++;
     timer = setTimeout(() => { void round(); schedule(); }, Math.max(0, started + tick * config.intervalMs - Date.now()));
   };
-  // Facts rarely change (an OS upgraded in place, CPUs brought online); a change goes to the collector at once.
+  // Facts rarely change (an OS upgraded in place, CPUs brought online); a change goes to the
+  // collector at once. The fingerprint (microseconds, no process) says when to look: si.cpu()
+  // starts 7 child processes, not worth running every few minutes for nothing.
   const refreshFacts = async (): Promise<void> => {
     if (factsBusy || stopped) return;
+    const key = fingerprint();
+    if (key === factsKey) return;
+    factsKey = key;
     factsBusy = true;
     try {
       const changed = changedFacts(sentFacts, (await readFacts(STATIC_FACTS_TIMEOUT_MS)).facts);

@@ -1,13 +1,17 @@
 /**
  * Facts about the host that do not change while the agent runs, sent once in the hello.
- * Cost measured on Linux (Debian 12, 2 vCPU VM), so never call this per sample:
- *   si.osInfo(): ~22 ms (~40 ms the first time), 14 child processes from 5 shell commands (cat of
- *     the os-release files, dmesg, hostname -f, ip link, cat machine-id), most for fields unused here.
+ *
+ * On Linux the OS comes from os-release(5) (/etc/os-release, else /usr/lib/os-release), the
+ * kernel and architecture from node:os: no child process. si.osInfo() is not used there: it starts
+ * 14 child processes from 5 shell commands, and runs `hostname -f` through execSync, which blocks
+ * the agent's event loop until name resolution gives up. On a host whose name is not in
+ * /etc/hosts and whose DNS server does not answer, that measured 6.2 s: no samples meanwhile, and
+ * the time limit below could not fire, so the OS and CPU facts were lost as "timed out". Other
+ * systems still use si.osInfo().
  *   si.cpu(): ~15 ms (~23 ms the first time), 7 child processes from 3 shell commands (lscpu twice,
- *     the cpufreq governor, dmidecode where installed).
- * Every few minutes is fine (~40 ms, 21 child processes); every slow round (15 s) is not worth it:
- * factsFingerprint() costs microseconds and no process, and changes whenever a fact can have
- * changed, so a caller re-runs collectStaticFacts() only then.
+ *     the cpufreq governor, dmidecode where installed), all asynchronous.
+ * So never call this per sample: factsFingerprint() costs microseconds and no process, and changes
+ * whenever a fact can have changed, so the agent re-runs collectStaticFacts() only then.
  */
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
@@ -86,7 +90,7 @@ export function parseStaticFacts(osInfo: RawOsInfo, cpu: RawCpu, fallback: Stati
   const cores = validCores(cpu.cores) ?? validCores(fallback.cpuCores);
 
   if (osName !== undefined) facts.os = osName;
-  else missing.os = 'si.osInfo() gave no distro';
+  else missing.os = 'no distribution name (os-release NAME, or si.osInfo())';
   if (kernel !== undefined) facts.kernel = kernel;
   else missing.kernel = 'neither si.osInfo() nor os.release() gave a kernel';
   if (arch !== undefined) facts.arch = arch;
@@ -98,10 +102,53 @@ export function parseStaticFacts(osInfo: RawOsInfo, cpu: RawCpu, fallback: Stati
   return { facts, missing };
 }
 
+/** Where os-release(5) says to look, in order. */
+export const OS_RELEASE_PATHS: readonly string[] = ['/etc/os-release', '/usr/lib/os-release'];
+/** Longest os-release file read (real ones are under 1 KiB). */
+const MAX_OS_RELEASE_BYTES = 64 * 1024;
+
+/**
+ * The distribution's name and version from the text of an os-release file: NAME and VERSION_ID,
+ * as si.osInfo() reports them ("Debian GNU/Linux" and "12"). Values may be quoted with " or ' and
+ * hold backslash escapes (os-release(5)); comments and malformed lines are skipped.
+ */
+export function parseOsRelease(text: string): RawOsInfo {
+  const vars = new Map<string, string>();
+  for (const raw of text.split('\n')) {
+    const m = /^\s*([A-Z][A-Z0-9_]*)=(.*)$/u.exec(raw);
+    if (!m) continue;
+    let v = m[2]!.trim();
+    const q = v[0];
+    if ((q === '"' || q === "'") && v.length >= 2 && v.endsWith(q)) v = v.slice(1, -1).replace(/\\(.)/gu, '$1');
+    vars.set(m[1]!, v);
+  }
+  const out: { distro?: string; release?: string } = {};
+  const name = vars.get('NAME');
+  const version = vars.get('VERSION_ID');
+  if (name !== undefined) out.distro = name;
+  if (version !== undefined) out.release = version;
+  return out;
+}
+
+/** The OS facts on Linux without a child process; `paths` in order, the first readable wins. */
+export function readLinuxOsInfo(paths: readonly string[] = OS_RELEASE_PATHS): { osInfo: RawOsInfo; why: string | null } {
+  const errors: string[] = [];
+  for (const path of paths) {
+    try {
+      const text = readFileSync(path, 'utf8');
+      return { osInfo: { ...parseOsRelease(text.slice(0, MAX_OS_RELEASE_BYTES)), kernel: os.release(), arch: os.arch() }, why: null };
+    } catch (err) {
+      errors.push(`${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+  }
+  return { osInfo: { kernel: os.release(), arch: os.arch() }, why: `no os-release file (${errors.join(', ')})` };
+}
+
 /** Reads the facts once; each systeminformation call is bounded by `timeoutMs`. Never rejects. */
-export async function collectStaticFacts(timeoutMs: number): Promise<StaticFactsResult> {
+export async function collectStaticFacts(timeoutMs: number, platform: NodeJS.Platform = process.platform): Promise<StaticFactsResult> {
+  const linux = platform === 'linux' ? readLinuxOsInfo() : null;
   const [osInfo, cpu] = await Promise.allSettled([
-    withTimeout(si.osInfo(), timeoutMs, 'si.osInfo()'),
+    linux ? Promise.resolve(linux.osInfo) : withTimeout(si.osInfo(), timeoutMs, 'si.osInfo()'),
     withTimeout(si.cpu(), timeoutMs, 'si.cpu()'),
   ]);
   const fallback: StaticFactsFallback = { kernel: os.release(), arch: os.arch(), cpuCores: os.cpus().length };
@@ -112,6 +159,7 @@ export async function collectStaticFacts(timeoutMs: number): Promise<StaticFacts
   );
   // A failed call explains its own missing facts better than "gave no distro".
   if (osInfo.status === 'rejected' && result.missing.os !== undefined) result.missing.os = reasonFromError(osInfo.reason);
+  if (linux?.why && result.missing.os !== undefined) result.missing.os = linux.why;
   if (cpu.status === 'rejected' && result.missing.cpu_model !== undefined) result.missing.cpu_model = reasonFromError(cpu.reason);
   return result;
 }

@@ -24,11 +24,14 @@ function agentConfig(port: number): ReturnType<typeof loadConfig<typeof AGENT_SE
 }
 
 /** Static facts without systeminformation's child processes; the kernel is whatever `facts.kernel` holds at the read. */
-function scriptedFacts(facts: { kernel: string }): AgentHooks['readStaticFacts'] {
-  return async (): Promise<StaticFactsResult> => ({ facts: { kernel: facts.kernel, cpu_cores: 2 }, missing: {} });
+function scriptedFacts(facts: { kernel: string; reads?: number }): AgentHooks['readStaticFacts'] {
+  return async (): Promise<StaticFactsResult> => {
+    facts.reads = (facts.reads ?? 0) + 1;
+    return { facts: { kernel: facts.kernel, cpu_cores: 2 }, missing: {} };
+  };
 }
 
-const HOOKS: AgentHooks = { backoff: { firstMs: 50, capMs: 200 }, readStaticFacts: scriptedFacts({ kernel: 'k1' }) };
+const HOOKS: AgentHooks = { backoff: { firstMs: 50, capMs: 200 }, readStaticFacts: scriptedFacts({ kernel: 'k1' }), factsFingerprint: () => 'fixed' };
 
 /** Samples deduplicated by ts, oldest first. */
 function uniqueByTs(samples: readonly ReceivedSample[]): number[] {
@@ -76,8 +79,9 @@ test('a collector away for 2.5 s loses nothing: samples from before, during and 
 test('samples taken before the collector was ever reached are sent; a changed static fact goes out once as a facts frame', async () => {
   const fake = await FakeCollector.start({ ackIntervalMs: 200 });
   fake.setDown(true);
-  const facts = { kernel: 'k1' };
-  const hooks: AgentHooks = { ...HOOKS, readStaticFacts: scriptedFacts(facts), factsRefreshMs: 150 };
+  const facts: { kernel: string; reads?: number } = { kernel: 'k1' };
+  // The fingerprint moves with the kernel, as factsFingerprint's does with os.release().
+  const hooks: AgentHooks = { ...HOOKS, readStaticFacts: scriptedFacts(facts), factsFingerprint: () => facts.kernel, factsRefreshMs: 150 };
   const startedAt = Date.now();
   const agent = await startAgent(agentConfig(fake.port), createLogger('agent', 'error'), hooks);
   try {
@@ -87,10 +91,12 @@ test('samples taken before the collector was ever reached are sent; a changed st
     await waitFor('connected', () => fake.samples.length > 0);
     await sleep(300);
     assert.deepEqual(fake.framesOf('facts'), [], 'no change, no facts frame');
+    assert.equal(facts.reads, 1, 'read at start only: the fingerprint did not move in ~9 refresh periods');
     facts.kernel = 'k2';
     await waitFor('facts frame', () => fake.framesOf('facts').length > 0, 5000);
     await sleep(600);
     assert.deepEqual(fake.framesOf('facts'), [{ type: 'facts', kernel: 'k2' }], 'sent once, only what changed');
+    assert.equal(facts.reads, 2, 'read again once, when the fingerprint moved');
     const ts = uniqueByTs(fake.samples);
     assert.ok(ts[0]! < startedAt + 2 * INTERVAL_MS, 'the first sample, taken while the collector was away, arrived');
     assert.equal(fake.samples.length, ts.length, 'nothing twice: the link never broke');

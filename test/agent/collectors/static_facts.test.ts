@@ -1,6 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os, { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ip, NETNS_PREFIX, netnsOrSkip } from '../../helpers/netns.ts';
+import { ROOT } from '../../helpers/procs.ts';
 import {
   MAX_ARCH_BYTES,
   MAX_CPU_MODEL_BYTES,
@@ -12,7 +17,9 @@ import {
 import {
   collectStaticFacts,
   factsFingerprint,
+  parseOsRelease,
   parseStaticFacts,
+  readLinuxOsInfo,
   type RawCpu,
   type RawOsInfo,
   type StaticFacts,
@@ -148,12 +155,99 @@ test('collectStaticFacts on this machine gives each fact or a reason, fit for a 
   assertValidHello(facts);
 });
 
-test('factsFingerprint: stable between calls, cheap, and names the kernel it was taken on', async () => {
-  const { default: os } = await import('node:os');
+test('factsFingerprint: stable between calls, cheap, and names the kernel it was taken on', () => {
   const started = performance.now();
   const a = factsFingerprint();
   const elapsedMs = performance.now() - started;
   assert.equal(factsFingerprint(), a);
   assert.ok(a.includes(JSON.stringify(os.release())));
   assert.ok(elapsedMs < 50, `took ${elapsedMs} ms`);
+});
+
+const OS_RELEASE = (name: string): string => readFileSync(new URL(`../../fixtures/os_release/${name}`, import.meta.url), 'utf8');
+
+const OS_RELEASE_CASES: ReadonlyArray<[fixture: string, os: string | undefined]> = [
+  ['debian12', 'Debian GNU/Linux 12'],
+  ['ubuntu2204', 'Ubuntu 22.04'],
+  ['alpine319', 'Alpine Linux 3.19.1'],
+  ['quoting', 'Acme "Rolling" Linux 2024.1$x'],
+  ['no_name', undefined],
+];
+for (const [fixture, osName] of OS_RELEASE_CASES) {
+  test(`parseOsRelease: ${fixture} gives the OS fact ${JSON.stringify(osName)}, as si.osInfo() would`, () => {
+    const { facts, missing } = parseStaticFacts(parseOsRelease(OS_RELEASE(fixture)), {});
+    assert.equal(facts.os, osName);
+    assert.equal(missing.os !== undefined, osName === undefined);
+    assertValidHello(facts);
+  });
+}
+
+test('parseOsRelease agrees with si.osInfo() on the recorded Debian host', () => {
+  const viaSi = parseStaticFacts(fixture<RawOsInfo>('os_info.json'), {}).facts.os;
+  assert.equal(parseStaticFacts(parseOsRelease(OS_RELEASE('debian12')), {}).facts.os, viaSi);
+});
+
+test('readLinuxOsInfo: the first os-release file that reads wins; none gives a reason naming each path', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sentinel-osrel-'));
+  try {
+    const usrLib = join(dir, 'usr-lib-os-release');
+    writeFileSync(usrLib, OS_RELEASE('alpine319'));
+    const found = readLinuxOsInfo([join(dir, 'absent'), usrLib]);
+    assert.equal(found.why, null);
+    assert.deepEqual(found.osInfo, { distro: 'Alpine Linux', release: '3.19.1', kernel: os.release(), arch: os.arch() });
+    const none = readLinuxOsInfo([join(dir, 'a'), join(dir, 'b')]);
+    assert.match(none.why!, /no os-release file \(.*a: ENOENT, .*b: ENOENT\)/);
+    assert.deepEqual(none.osInfo, { kernel: os.release(), arch: os.arch() });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('collectStaticFacts on Linux takes the OS from os-release, the same as this machine\'s file says', { skip: process.platform !== 'linux' && 'Linux only' }, async () => {
+  const { facts } = await collectStaticFacts(10_000, 'linux');
+  const file = readLinuxOsInfo();
+  assert.equal(facts.os, parseStaticFacts(file.osInfo, {}).facts.os);
+  assert.equal(facts.kernel, os.release());
+});
+
+/**
+ * The hazard this replaced: si.osInfo() runs `hostname -f` through execSync, which blocks the
+ * event loop until name resolution gives up. In a network namespace whose /etc/hosts lacks this
+ * host's name and whose only DNS server is unreachable (`ip netns exec` mounts /etc/netns/NAME/*
+ * over /etc), `hostname -f` waits seconds; collectStaticFacts there must not stall the loop.
+ */
+test('collectStaticFacts where the host name does not resolve and DNS never answers: the event loop never stalls', { timeout: 90_000 }, async (t) => {
+  if (!netnsOrSkip(t)) return;
+  const ns = `${NETNS_PREFIX}${process.pid}-nodns`;
+  const etc = `/etc/netns/${ns}`;
+  ip('netns', 'add', ns);
+  try {
+    ip('-n', ns, 'link', 'set', 'lo', 'up');
+    // A link whose far end answers nothing: queries to the DNS server go out and are lost.
+    ip('-n', ns, 'link', 'add', 'dns0', 'type', 'veth', 'peer', 'name', 'dns1');
+    ip('-n', ns, 'addr', 'add', '10.231.99.2/24', 'dev', 'dns0');
+    ip('-n', ns, 'link', 'set', 'dns0', 'up');
+    ip('-n', ns, 'link', 'set', 'dns1', 'up');
+    ip('-n', ns, 'route', 'add', 'default', 'via', '10.231.99.1');
+    mkdirSync(etc, { recursive: true });
+    writeFileSync(join(etc, 'hosts'), '127.0.0.1 localhost\n');
+    writeFileSync(join(etc, 'resolv.conf'), 'nameserver 10.231.98.53\n');
+    const started = Date.now();
+    spawnSync('ip', ['netns', 'exec', ns, 'hostname', '-f'], { timeout: 30_000, stdio: 'ignore' });
+    const hostnameMs = Date.now() - started;
+    if (hostnameMs < 1000) {
+      t.skip(`hostname -f gave up in ${hostnameMs} ms in this namespace: a stall could not be told from noise`);
+      return;
+    }
+    const r = spawnSync('ip', ['netns', 'exec', ns, process.execPath, '--import', 'tsx', 'test/agent/collectors/static_facts_child.ts'], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r.status, 0, r.stderr);
+    const out = JSON.parse(r.stdout) as { ms: number; maxGapMs: number; facts: StaticFacts; missing: Record<string, string> };
+    console.log(`no DNS: hostname -f took ${hostnameMs} ms; collectStaticFacts ${out.ms} ms, longest event-loop gap ${out.maxGapMs} ms`);
+    assert.ok(out.maxGapMs < hostnameMs / 2 && out.maxGapMs < 1000, `event loop stalled ${out.maxGapMs} ms (hostname -f: ${hostnameMs} ms)`);
+    assert.equal(out.facts.os, parseStaticFacts(readLinuxOsInfo().osInfo, {}).facts.os, JSON.stringify(out.missing));
+    assert.ok(out.facts.cpu_model !== undefined, `cpu_model lost: ${out.missing.cpu_model}`);
+  } finally {
+    spawnSync('ip', ['netns', 'del', ns], { timeout: 10_000, stdio: 'ignore' });
+    rmSync(etc, { recursive: true, force: true });
+  }
 });
