@@ -27,6 +27,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { writeHeapSnapshot } from 'node:v8';
 import { Worker } from 'node:worker_threads';
 import { startCollector, type RunningCollector } from '../../collector/app.ts';
@@ -234,6 +235,8 @@ export interface StepResult {
   backlogged_sends: number;
   /** State saves completed in the window (their copying, gzip and writing are in the figures above), and the last one's duration. */
   state_saves: { in_window: number; last_ms: number };
+  /** The collector's event-loop delay over the window (perf_hooks, 1 ms resolution), ms. */
+  event_loop_delay_ms: { p50: number; p99: number; max: number };
   /** CPU per sample landed, µs: the main thread's, and the whole collector's (process less the probe). */
   us_per_sample: { main_thread: number; collector: number };
   /** The same agents against the floor sink after the step (--floor-seconds); null when off. */
@@ -274,6 +277,10 @@ async function runStep(agents: number, o: FleetOptions): Promise<StepResult> {
     const landedA = samplesTotal(c);
     const savesA = c.saver?.saves ?? 0;
     const probeA = await (async () => { const p = once<ProbeReport>(probe, 'report', 10_000); probe.postMessage({ type: 'report' }); return p; })();
+    // The collector's event loop (this thread): how long a sample that arrived could wait behind
+    // other work (timers, GC, saves) before its read ran.
+    const loopDelay = monitorEventLoopDelay({ resolution: 1 });
+    loopDelay.enable();
     const rssSeries: number[] = [];
     let minHeld = Number.POSITIVE_INFINITY;
     while (Date.now() - w0 < o.seconds * 1000) {
@@ -281,6 +288,7 @@ async function runStep(agents: number, o: FleetOptions): Promise<StepResult> {
       rssSeries.push(rss());
       minHeld = Math.min(minHeld, c.stats.snapshot().connected_agents);
     }
+    loopDelay.disable();
     const procB = processTicks();
     const thrB = threadTicks();
     const wallMs = Date.now() - w0;
@@ -341,6 +349,7 @@ async function runStep(agents: number, o: FleetOptions): Promise<StepResult> {
       },
       backlogged_sends: sum(simB, (s) => s.backlogged) - sum(simA, (s) => s.backlogged),
       state_saves: { in_window: (c.saver?.saves ?? 0) - savesA, last_ms: c.saver?.lastDurationMs ?? 0 },
+      event_loop_delay_ms: { p50: loopDelay.percentile(50) / 1e6, p99: loopDelay.percentile(99) / 1e6, max: loopDelay.max / 1e6 },
       us_per_sample: { main_thread: usPerSample(pct(d(process.pid)), landedPerS), collector: usPerSample(processPct - pct(probeTicks), landedPerS) },
       floor: null,
     };
@@ -413,6 +422,8 @@ async function main(): Promise<void> {
     console.log(`\nstep ${n} agents (${s.procs} simulator processes, ${s.source_addresses} source addresses; ramp ${s.ramp_s.toFixed(1)} s; window ${s.window_s.toFixed(1)} s):`);
     console.log(table([stepRow(s)]));
     const mem = s.memory_at_end;
+    const eld = s.event_loop_delay_ms;
+    console.log(`collector event-loop delay p50/p99/max ${eld.p50.toFixed(1)}/${eld.p99.toFixed(1)}/${eld.max.toFixed(1)} ms`);
     console.log(`memory at the end: shared memory resident ${mem.shm_resident_bytes === null ? '?' : `${Math.round(mem.shm_resident_bytes / MB)} MiB (${Math.round(mem.shm_bytes_per_agent! / 1024)} KiB an agent)`}, main thread's heap ${Math.round(mem.main_heap_used_bytes / MB)} MiB`);
     if (s.errors.total > 0) console.log(`errors: ${JSON.stringify({ collector: s.errors.collector, simulators: s.errors.simulators, sse: s.errors.sse })}`);
     console.log(floorLine(s));

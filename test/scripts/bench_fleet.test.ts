@@ -45,6 +45,8 @@ test('fleet bench at 30 agents for 3 s: all held, samples landed, no errors, fin
     assert.ok(s.rss_bytes.max > 10 * 1024 * 1024, `RSS ${s.rss_bytes.max}`);
     assert.ok(s.ramp_s > 0 && s.ramp_s < 30);
     assert.ok('agents_at_35pct' in j.projection);
+    const eld = s.event_loop_delay_ms;
+    assert.ok(eld.p50 > 0 && eld.p50 <= eld.p99 && eld.p99 <= eld.max && eld.max < 10_000, `event-loop delay ${JSON.stringify(eld)}`);
     // The floor: the same 30 agents into the bare sink, every one welcomed, every sample decoded.
     const f = s.floor!;
     assert.ok(f !== null, 'the floor ran');
