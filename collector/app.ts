@@ -23,12 +23,12 @@ import { EnergyService } from './energy_service.ts';
 import { parseTariff } from './tariff.ts';
 import { HostTokenSet } from './host_tokens.ts';
 import { HostTable } from './hosts.ts';
+import { agentCommand } from './install_command.ts';
 import { AgentServer } from './server.ts';
 import { HTTP_TOKEN_NONE, type CollectorConfig } from './settings.ts';
 import { restoreState, StateSaver } from './state_saver.ts';
 import { ensureDataDir, HTTP_TOKEN_FILE, loadOrCreateClusterToken, randomToken, TOKEN_FILE } from './token.ts';
 import { WebhookNotifier } from './webhook.ts';
-import { agentCommand } from './install_command.ts';
 
 export interface RunningCollector {
   readonly store: ShmStore;
@@ -61,7 +61,6 @@ export interface RunningCollector {
 
 /** At stop, deliveries under way get this long to finish, ms. */
 const WEBHOOK_CLOSE_MS = 2000;
-
 
 function readPem(file: string, setting: string): string {
   try {
