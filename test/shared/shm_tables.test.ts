@@ -4,7 +4,9 @@
  * consistency check that scripts/test_reader.ts runs on a slot copy.
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
+import { mappingRssBytes } from '../../scripts/bench/fleet_lib.ts';
 import type { TableName } from '../../shared/protocol.ts';
 import { NOTE_BYTES, SLOT_BYTES, STR, TABLE_BOUNDS, TABLE_LAYOUT, type TableLayout } from '../../shared/shm_layout.ts';
 import { decodeSlot, ShmStore, slotViewsOf, type SlotUpdate } from '../../shared/shm_store.ts';
@@ -204,4 +206,42 @@ test('checkTables flags corrupt counts and lengths in a slot copy; reading the c
       }
     });
   }
+});
+
+/** This process's resident bytes (VmRSS). */
+function vmRss(): number {
+  return Number(/^VmRSS:\s+(\d+) kB$/m.exec(readFileSync('/proc/self/status', 'utf8'))![1]) * 1024;
+}
+
+/**
+ * Bytes this process grew by, per slot, creating a store of `n` slots and writing each once with
+ * the tables in `present` (each other table written as absent, as HostTable writes a sample).
+ */
+function residentPerSlot(n: number, present: readonly TableName[]): number {
+  const tables: Partial<Record<TableName, TableInput>> = {};
+  for (const l of TABLE_LAYOUT) tables[l.name] = present.includes(l.name) ? rows(l, 2) : [];
+  const before = vmRss();
+  const store = ShmStore.create(n, T0, 60);
+  for (let i = 0; i < n; i++) {
+    store.allocateSlot();
+    store.write(i, { numbers: [[8, i]], tables });
+  }
+  const grown = vmRss() - before;
+  assert.equal(store.slotsUsed(), n);
+  return grown / n;
+}
+
+test('a table written empty over empty dirties nothing: pages of tables a host never sends stay out of memory', { skip: process.platform !== 'linux' && '/proc/self/status is Linux only' }, (t) => {
+  const all = TABLE_LAYOUT.map((l) => l.name);
+  // Once each first, so that the heap the writes use is already resident when measuring.
+  residentPerSlot(256, all);
+  residentPerSlot(256, ['cpu_cores_pct']);
+  const onlyCores = residentPerSlot(3000, ['cpu_cores_pct']);
+  const every = residentPerSlot(3000, all);
+  const tablePages = Math.ceil((SLOT_BYTES - TABLE_LAYOUT[1]!.offset) / 4096);
+  t.diagnostic(`grown per slot: ${Math.round(onlyCores)} B with one table, ${Math.round(every)} B with all`);
+  // Every table written touches every page of the slot; one table written leaves the pages that
+  // hold only the other tables' blocks untouched (all but the one it may share with the first).
+  assert.ok(every - onlyCores >= (tablePages - 1) * 4096 * 0.8,
+    `grown per slot: ${Math.round(onlyCores)} B with one table, ${Math.round(every)} B with all (${tablePages} pages of tables)`);
 });
