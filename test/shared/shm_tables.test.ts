@@ -6,7 +6,6 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { mappingRssBytes } from '../../scripts/bench/fleet_lib.ts';
 import type { TableName } from '../../shared/protocol.ts';
 import { NOTE_BYTES, SLOT_BYTES, STR, TABLE_BOUNDS, TABLE_LAYOUT, type TableLayout } from '../../shared/shm_layout.ts';
 import { decodeSlot, ShmStore, slotViewsOf, type SlotUpdate } from '../../shared/shm_store.ts';
