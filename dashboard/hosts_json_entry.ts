@@ -15,7 +15,7 @@ import { hostEnergy, type HostEnergy } from '../shared/host_view.ts';
 import { READINGS, type PowerSource } from '../shared/protocol.ts';
 import {
   NUM, POWER_SOURCE_CODE, READING_NUM, SLOT_FLAG_CONNECTED, SLOT_FLAG_USED, SLOT_FLAGS, SLOT_NUMBER_FIELDS, SLOT_NUMBERS,
-  SLOT_STRING_LENGTHS, slotOffset, STR, STRING_CAPACITY, STRING_OFFSET, TABLE_LAYOUT,
+  rowOffset, SLOT_STRING_LENGTHS, slotOffset, STR, STRING_CAPACITY, STRING_OFFSET, TABLE_LAYOUT,
 } from '../shared/shm_layout.ts';
 import { MAX_READ_ATTEMPTS, type ShmStore } from '../shared/shm_store.ts';
 import { asciiBytes, JsonBytes, literal, LITERAL_OVERRUN_BYTES, MAX_ESCAPED_BYTES_PER_BYTE, MAX_NUMBER_CHARS } from './hosts_json_writer.ts';
@@ -35,11 +35,10 @@ const SLOT_FLAGS_AT = SLOT_FLAGS;
 const SLOT_NUMBERS_AT = SLOT_NUMBERS;
 const SLOT_STRING_LENGTHS_AT = SLOT_STRING_LENGTHS;
 
-/** The fs table's block, and where in a row the fullest filesystem's columns sit. */
+/** The fs table's header, and where in a row the fullest filesystem's columns sit (rows: rowOffset). */
 const FS = TABLE_LAYOUT.find((t) => t.name === 'fs')!;
 const FS_OFFSET = FS.offset;
 const FS_MAX_ROWS = FS.maxRows;
-const FS_ROW_BYTES = FS.rowBytes;
 const FS_USED = FS.numColumns.indexOf('used_bytes');
 const FS_FREE = FS.numColumns.indexOf('free_bytes');
 const FS_MOUNT = FS.textColumns.find((c) => c.name === 'mount')!;
@@ -427,7 +426,7 @@ export class EntryReader {
     let pct = 0;
     let best = -1;
     for (let r = 0; r < rows; r++) {
-      const at = (block + 8 + r * FS_ROW_BYTES) >> 3;
+      const at = (base + rowOffset(FS, r)) >> 3;
       const used = f64[at + FS_USED]!;
       const free = f64[at + FS_FREE]!;
       // A missing number (NaN) is no number; the comparisons as hostView's reader makes them.
@@ -445,7 +444,7 @@ export class EntryReader {
     w.lit(K.diskFullestMount);
     if (best < 0) w.nul();
     else {
-      const textAt = block + 8 + best * FS_ROW_BYTES + FS_MOUNT_OFFSET;
+      const textAt = base + rowOffset(FS, best) + FS_MOUNT_OFFSET;
       const len = this.u16[textAt >> 1]!;
       w.utf8(this.u8, textAt + 2, len > FS_MOUNT_CAPACITY ? FS_MOUNT_CAPACITY : len);
     }

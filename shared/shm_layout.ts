@@ -14,8 +14,9 @@
  *   | 40 numbers, f64 x SLOT_NUMBERS_MAX (NaN = no value): NUM, then READING_NUM, and    |
  *   |    from EXTRA_NUM_BASE (48) power source, energy and projection (NUM.POWER_SOURCE..) |
  *   | SLOT_STRINGS: string bytes, UTF-8, each field at its own fixed offset, capacity   |
- *   | SLOT_TABLES: one block per table (TABLE_LAYOUT): rows i32, truncated i32, then    |
- *   |   maxRows fixed-size rows: numeric columns f64, then text columns u16 len + bytes |
+ *   | SLOT_TABLES: every table's header (TABLE_LAYOUT.offset): rows i32, truncated i32  |
+ *   | then every table's first headRows rows (the head), then the rest of every table's |
+ *   |   rows (the tail); a row: numeric columns f64, then text columns u16 len + bytes   |
  *   | ... padding to SLOT_BYTES                                                         |
  *   +--------------------------- slot 1 ... slot CAPACITY-1 ----------------------------+
  *   +--------------------------- history ring of slot 0, ringBytes(points) -------------+
@@ -40,8 +41,14 @@ import {
 
 /** 'CSN1' as a big-endian 32-bit integer. */
 export const SHM_MAGIC = 0x43534e31;
-/** Bumped whenever this file changes the meaning of a byte. */
-export const SHM_LAYOUT_VERSION = 2;
+/**
+ * Bumped whenever this file changes the meaning of a byte. 3: table headers together and each
+ * table's first rows in the slot's first pages (TABLE_LAYOUT); 2 had each table in one block.
+ * A version-2 store (a state file saved before) is still read (tableLayoutOf), never written.
+ */
+export const SHM_LAYOUT_VERSION = 3;
+/** Versions whose stores this code reads: restoring an older state file. */
+export const READABLE_LAYOUT_VERSIONS: ReadonlySet<number> = new Set([2, 3]);
 
 export const HEADER_BYTES = 64;
 export const HDR_MAGIC = 0;
@@ -180,13 +187,28 @@ export const TABLE_BOUNDS: Readonly<Record<TableName, { rows: number; textBytes?
   power_zones: { rows: 8, textBytes: { zone: 32 } },
 });
 
+/**
+ * Rows of each table kept in the head, right after the headers: what a typical host sends (8 to
+ * 64 cores, a few filesystems and interfaces, the top processes). Headers and heads together end
+ * within the slot's first two pages (HEAD_END), so a sample that fits them touches those pages
+ * only; rows beyond go to the tail, after every head. Before (version 2) each table was one block
+ * of header and all its rows, and a sample touched every page of its slot.
+ */
+export const TABLE_HEAD_ROWS: Readonly<Record<TableName, number>> = Object.freeze({
+  cpu_cores_pct: 64, temp_cores_c: 16, fs: 8, net: 8, gpu: 2, procs_top: 8, power_zones: 8,
+});
+
 /** Where one table sits in a slot, and how its rows are laid out. */
 export interface TableLayout {
   readonly name: TableName;
-  /** Byte offset of the block in the slot: rows i32 at +0, truncated i32 at +4, rows from +8. */
+  /** Byte offset in the slot of the table's header: rows i32 at +0, truncated i32 at +4. */
   readonly offset: number;
   readonly maxRows: number;
   readonly rowBytes: number;
+  /** Rows 0 .. headRows-1 start at headOffset; the others at tailOffset (rowOffset). */
+  readonly headRows: number;
+  readonly headOffset: number;
+  readonly tailOffset: number;
   /** Numeric columns, stored as f64 at +8 x i from the row's start. */
   readonly numColumns: readonly string[];
   /** Text columns after the numbers: u16 length, then capacity bytes of UTF-8. */
@@ -195,29 +217,71 @@ export interface TableLayout {
   readonly scalar: boolean;
 }
 
-export const TABLE_LAYOUT: readonly TableLayout[] = Object.freeze(TABLES.reduce<TableLayout[]>((acc, t) => {
+/** Byte offset in the slot of row `r` of table `t`. */
+export function rowOffset(t: TableLayout, r: number): number {
+  return r < t.headRows ? t.headOffset + r * t.rowBytes : t.tailOffset + (r - t.headRows) * t.rowBytes;
+}
+
+interface RowShape {
+  name: TableName;
+  maxRows: number;
+  rowBytes: number;
+  numColumns: readonly string[];
+  textColumns: ReadonlyArray<{ readonly name: string; readonly offset: number; readonly capacity: number }>;
+  scalar: boolean;
+}
+
+const ROW_SHAPES: readonly RowShape[] = TABLES.map((t) => {
   const bounds = TABLE_BOUNDS[t.name];
   const columns = t.columns as ReadonlyArray<{ name: string; kind: string }>;
   const numColumns = columns.filter((c) => c.kind !== 'text').map((c) => c.name);
   let rowBytes = numColumns.length * 8;
   const textColumns = columns.filter((c) => c.kind === 'text').map((c) => {
     const capacity = bounds.textBytes?.[c.name] ?? 32;
-    const col = { name: c.name, offset: rowBytes, capacity };
+    const col = Object.freeze({ name: c.name, offset: rowBytes, capacity });
     rowBytes += align(2 + capacity, 2);
     return col;
   });
-  rowBytes = align(rowBytes, 8);
-  const prev = acc[acc.length - 1];
-  const offset = prev ? prev.offset + 8 + prev.maxRows * prev.rowBytes : SLOT_TABLES;
-  acc.push(Object.freeze({ name: t.name, offset, maxRows: bounds.rows, rowBytes, numColumns, textColumns, scalar: columns.length === 1 }));
-  return acc;
-}, []));
+  return { name: t.name, maxRows: bounds.rows, rowBytes: align(rowBytes, 8), numColumns, textColumns, scalar: columns.length === 1 };
+});
+
+/** Version 3: headers together, then every head, then every tail. */
+export const TABLE_LAYOUT: readonly TableLayout[] = Object.freeze(((): TableLayout[] => {
+  let head = SLOT_TABLES + 8 * ROW_SHAPES.length;
+  const heads = ROW_SHAPES.map((t) => {
+    const at = head;
+    head += Math.min(TABLE_HEAD_ROWS[t.name], t.maxRows) * t.rowBytes;
+    return at;
+  });
+  let tail = head;
+  return ROW_SHAPES.map((t, k) => {
+    const headRows = Math.min(TABLE_HEAD_ROWS[t.name], t.maxRows);
+    const tailOffset = tail;
+    tail += (t.maxRows - headRows) * t.rowBytes;
+    return Object.freeze({ ...t, offset: SLOT_TABLES + 8 * k, headRows, headOffset: heads[k]!, tailOffset });
+  });
+})());
+
+/** Where the heads end: the bytes of a slot a sample within the heads writes lie before this. */
+export const HEAD_END = TABLE_LAYOUT.reduce((end, t) => Math.max(end, t.headOffset + t.headRows * t.rowBytes), SLOT_TABLES);
+
+/** Version 2 (read only, for older state files): each table one block of header and all its rows. */
+export const TABLE_LAYOUT_V2: readonly TableLayout[] = Object.freeze(((): TableLayout[] => {
+  let at = SLOT_TABLES;
+  return ROW_SHAPES.map((t) => {
+    const offset = at;
+    at += 8 + t.maxRows * t.rowBytes;
+    return Object.freeze({ ...t, offset, headRows: t.maxRows, headOffset: offset + 8, tailOffset: offset + 8 + t.maxRows * t.rowBytes });
+  });
+})());
+
+/** The table layout of a store of layout `version` (one of READABLE_LAYOUT_VERSIONS). */
+export function tableLayoutOf(version: number): readonly TableLayout[] {
+  return version === 2 ? TABLE_LAYOUT_V2 : TABLE_LAYOUT;
+}
 
 /** The first byte after the last table; must fit in the slot. */
-export const SLOT_USED_BYTES = ((): number => {
-  const last = TABLE_LAYOUT[TABLE_LAYOUT.length - 1]!;
-  return last.offset + 8 + last.maxRows * last.rowBytes;
-})();
+export const SLOT_USED_BYTES = Math.max(...TABLE_LAYOUT.map((t) => t.tailOffset + (t.maxRows - t.headRows) * t.rowBytes), HEAD_END);
 
 /** The readings kept in each host's history ring, in ring order. */
 export const HISTORY_SERIES = Object.freeze([

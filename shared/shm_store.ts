@@ -7,9 +7,9 @@
 import {
   bufferBytes, DEFAULT_HISTORY_POINTS, HDR_CAPACITY, HDR_CREATED_AT_MS, HDR_HISTORY_POINTS, HDR_LAYOUT_VERSION, HDR_MAGIC,
   HDR_SLOT_BYTES, HDR_SLOTS_USED, HEADER_BYTES, HISTORY_SERIES, HISTORY_STEP_MS, SLOT_NUMBER_FIELDS, RING_LOCK, RING_TIMES,
-  ringBytes, ringOffset, ringValuesOffset, SHM_LAYOUT_VERSION, SHM_MAGIC, SLOT_BYTES, SLOT_FLAG_USED, SLOT_FLAGS, SLOT_LOCK,
-  SLOT_NUMBERS, SLOT_STRING_LENGTHS, SLOT_TABLES, slotOffset, STRING_CAPACITY, STRING_FIELD_COUNT, STRING_OFFSET, TABLE_LAYOUT,
-  type NumField, type StrField,
+  READABLE_LAYOUT_VERSIONS, ringBytes, ringOffset, ringValuesOffset, SHM_LAYOUT_VERSION, SHM_MAGIC, SLOT_BYTES, SLOT_FLAG_USED,
+  SLOT_FLAGS, SLOT_LOCK, SLOT_NUMBERS, SLOT_STRING_LENGTHS, SLOT_TABLES, slotOffset, STRING_CAPACITY, STRING_FIELD_COUNT,
+  STRING_OFFSET, TABLE_LAYOUT, tableLayoutOf, type NumField, type StrField, type TableLayout,
 } from './shm_layout.ts';
 import { ShmError } from './errors.ts';
 import type { TableName } from './protocol.ts';
@@ -84,6 +84,10 @@ export class ShmStore {
   readonly capacity: number;
   /** History buckets (seconds) kept per host. */
   readonly historyPoints: number;
+  /** SHM_LAYOUT_VERSION for a live store; an older one only for a store read from an older state file. */
+  readonly layoutVersion: number;
+  /** Where this store's tables lie (tableLayoutOf its version). */
+  private readonly tableLayout: readonly TableLayout[];
   private readonly i32: Int32Array;
   private readonly f64: Float64Array;
   private readonly f32: Float32Array;
@@ -129,7 +133,7 @@ export class ShmStore {
     const capacity = this.i32[HDR_CAPACITY >> 2]!;
     const points = this.i32[HDR_HISTORY_POINTS >> 2]!;
     if (magic !== SHM_MAGIC) throw new ShmError(`bad magic 0x${(magic >>> 0).toString(16)}`);
-    if (version !== SHM_LAYOUT_VERSION) throw new ShmError(`layout version ${version}, this code reads ${SHM_LAYOUT_VERSION}`);
+    if (!READABLE_LAYOUT_VERSIONS.has(version)) throw new ShmError(`layout version ${version}, this code reads ${[...READABLE_LAYOUT_VERSIONS].join(' and ')}`);
     if (slotBytes !== SLOT_BYTES) throw new ShmError(`slot size ${slotBytes}, this code reads ${SLOT_BYTES}`);
     if (points < 1 || points > MAX_HISTORY_POINTS) throw new ShmError(`history of ${points} points is out of range`);
     if (capacity < 1 || capacity > MAX_CAPACITY || bufferBytes(capacity, points) !== buffer.byteLength) {
@@ -137,6 +141,8 @@ export class ShmStore {
     }
     this.capacity = capacity;
     this.historyPoints = points;
+    this.layoutVersion = version;
+    this.tableLayout = tableLayoutOf(version);
   }
 
   get createdAtMs(): number {
@@ -185,6 +191,7 @@ export class ShmStore {
   /** Updates some fields of a slot as one change: a reader sees all of it or none. Writer only. */
   write(index: number, update: SlotUpdate): void {
     this.checkIndex(index);
+    this.checkWritable();
     const base = slotOffset(index);
     const lock = (base + SLOT_LOCK) >> 2;
     // 1. Make the sequence odd first: a reader that starts now waits, one in progress will
@@ -251,7 +258,7 @@ export class ShmStore {
   readSlot(index: number, withTables = false): SlotData | null {
     const seq = this.copySlot(index, this.scratch);
     if (seq < 0) return null;
-    return decodeSlot(this.scratch, index, seq, withTables);
+    return decodeSlot(this.scratch, index, seq, withTables, this.tableLayout);
   }
 
   /**
@@ -264,16 +271,22 @@ export class ShmStore {
     const base = slotOffset(index);
     const lock = (base + SLOT_LOCK) >> 2;
     const dest = this.scratch;
-    const blocks = tables.length === 0 ? NO_BLOCKS : TABLE_LAYOUT.filter((t) => tables.includes(t.name));
+    const blocks = tables.length === 0 ? NO_BLOCKS : this.tableLayout.filter((t) => tables.includes(t.name));
     for (let attempt = 0; attempt < MAX_READ_ATTEMPTS; attempt++) {
       // The same three steps as copySlot.
       const before = Atomics.load(this.i32, lock);
       if ((before & 1) !== 0) continue;
       dest.set(this.u8.subarray(base, base + SLOT_TABLES));
-      for (const t of blocks) dest.set(this.u8.subarray(base + t.offset, base + t.offset + 8 + t.maxRows * t.rowBytes), t.offset);
+      for (const t of blocks) {
+        dest.set(this.u8.subarray(base + t.offset, base + t.offset + 8), t.offset);
+        const head = t.headRows * t.rowBytes;
+        const tail = (t.maxRows - t.headRows) * t.rowBytes;
+        dest.set(this.u8.subarray(base + t.headOffset, base + t.headOffset + head), t.headOffset);
+        if (tail > 0) dest.set(this.u8.subarray(base + t.tailOffset, base + t.tailOffset + tail), t.tailOffset);
+      }
       if (Atomics.compareExchange(this.i32, lock, before, before) !== before) continue;
       const slot = decodeSlot(dest, index, before, false);
-      if (tables.length > 0) slot.tables = readTables(slotViewsOf(dest), new Set(tables));
+      if (tables.length > 0) slot.tables = readTables(slotViewsOf(dest), new Set(tables), this.tableLayout);
       return slot;
     }
     return null;
@@ -313,6 +326,7 @@ export class ShmStore {
    */
   writeHistory(index: number, tMs: number, values: ArrayLike<number>): boolean {
     this.checkIndex(index);
+    this.checkWritable();
     if (!Number.isFinite(tMs) || tMs < 0) return false;
     const points = this.historyPoints;
     const base = ringOffset(this.capacity, points, index);
@@ -480,6 +494,11 @@ export class ShmStore {
     Atomics.add(this.i32, lock, 1);
   }
 
+  /** A store of an older layout is only read (restored from): writing would mix two layouts. */
+  private checkWritable(): void {
+    if (this.layoutVersion !== SHM_LAYOUT_VERSION) throw new ShmError(`a store of layout version ${this.layoutVersion} is read only; this code writes ${SHM_LAYOUT_VERSION}`);
+  }
+
   private checkIndex(index: number): void {
     if (!Number.isInteger(index) || index < 0 || index >= this.capacity) {
       throw new RangeError(`slot index ${index} is outside 0..${this.capacity - 1}`);
@@ -487,8 +506,8 @@ export class ShmStore {
   }
 }
 
-/** Decodes a slot's bytes (a consistent copy, SLOT_BYTES long, 8-byte aligned). Pure. */
-export function decodeSlot(bytes: Uint8Array, index: number, lockSeq: number, withTables = false): SlotData {
+/** Decodes a slot's bytes (a consistent copy, SLOT_BYTES long, 8-byte aligned), its tables laid out as `layout`. Pure. */
+export function decodeSlot(bytes: Uint8Array, index: number, lockSeq: number, withTables = false, layout: readonly TableLayout[] = TABLE_LAYOUT): SlotData {
   if (bytes.length < SLOT_BYTES || bytes.byteOffset % 8 !== 0) throw new RangeError('slot copy must be SLOT_BYTES long and 8-byte aligned');
   const i32 = new Int32Array(bytes.buffer, bytes.byteOffset, SLOT_BYTES >> 2);
   const numbers = new Float64Array(SLOT_NUMBER_FIELDS);
@@ -501,7 +520,7 @@ export function decodeSlot(bytes: Uint8Array, index: number, lockSeq: number, wi
     strings.push(decoder.decode(bytes.subarray(off, off + len)));
   }
   const slot: SlotData = { index, lockSeq, flags: i32[SLOT_FLAGS >> 2]!, numbers, strings };
-  if (withTables) slot.tables = readTables(slotViewsOf(bytes));
+  if (withTables) slot.tables = readTables(slotViewsOf(bytes), undefined, layout);
   return slot;
 }
 

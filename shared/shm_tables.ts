@@ -5,7 +5,7 @@
  */
 import { fieldReader, type FieldReader } from './field_reader.ts';
 import type { TableName } from './protocol.ts';
-import { TABLE_LAYOUT, type TableLayout } from './shm_layout.ts';
+import { rowOffset, TABLE_LAYOUT, type TableLayout } from './shm_layout.ts';
 import { writeUtf8 } from './utf8_into.ts';
 
 /** A table row as stored: numbers (null when not read) and text by column name. */
@@ -50,7 +50,7 @@ export function writeTable(v: SlotViews, t: TableLayout, rows: TableInput, extra
   const textColumns = t.textColumns;
   for (let r = 0; r < n; r++) {
     const row = rows[r]!;
-    const at = block + 8 + r * t.rowBytes;
+    const at = v.base + rowOffset(t, r);
     if (t.scalar) {
       v.f64[at >> 3] = typeof row === 'number' ? row : Number.NaN;
       continue;
@@ -71,10 +71,14 @@ export function clearTables(v: SlotViews): void {
   for (const t of TABLE_LAYOUT) writeTable(v, t, []);
 }
 
-/** Reads every table of a slot copy (or only those in `only`; the others read as empty). Counts and lengths are clamped so a corrupt copy cannot read past its block. */
-export function readTables(v: SlotViews, only?: ReadonlySet<TableName>): StoredTables {
+/**
+ * Reads every table of a slot copy (or only those in `only`; the others read as empty), laid out
+ * as `layout` says (a version-2 store's: TABLE_LAYOUT_V2). Counts and lengths are clamped so a
+ * corrupt copy cannot read past its rows.
+ */
+export function readTables(v: SlotViews, only?: ReadonlySet<TableName>, layout: readonly TableLayout[] = TABLE_LAYOUT): StoredTables {
   const out = {} as StoredTables;
-  for (const t of TABLE_LAYOUT) {
+  for (const t of layout) {
     if (only && !only.has(t.name)) {
       out[t.name] = { rows: [], truncated: 0 };
       continue;
@@ -83,7 +87,7 @@ export function readTables(v: SlotViews, only?: ReadonlySet<TableName>): StoredT
     const n = Math.max(0, Math.min(v.i32[block >> 2]!, t.maxRows));
     const rows: StoredTable['rows'] = [];
     for (let r = 0; r < n; r++) {
-      const at = block + 8 + r * t.rowBytes;
+      const at = v.base + rowOffset(t, r);
       if (t.scalar) {
         rows.push(num(v.f64[at >> 3]!));
         continue;
@@ -103,16 +107,16 @@ export function readTables(v: SlotViews, only?: ReadonlySet<TableName>): StoredT
 }
 
 /** Problems of a slot copy's tables (for scripts/test_reader.ts): counts or lengths out of bounds. */
-export function checkTables(v: SlotViews): string[] {
+export function checkTables(v: SlotViews, layout: readonly TableLayout[] = TABLE_LAYOUT): string[] {
   const problems: string[] = [];
-  for (const t of TABLE_LAYOUT) {
+  for (const t of layout) {
     const block = v.base + t.offset;
     const n = v.i32[block >> 2]!;
     if (n < 0 || n > t.maxRows) problems.push(`table ${t.name} claims ${n} rows (room for ${t.maxRows})`);
     if (v.i32[(block + 4) >> 2]! < 0) problems.push(`table ${t.name} has a negative truncated count`);
     for (let r = 0; r < Math.min(Math.max(n, 0), t.maxRows); r++) {
       for (const col of t.textColumns) {
-        const len = v.u16[(block + 8 + r * t.rowBytes + col.offset) >> 1]!;
+        const len = v.u16[(v.base + rowOffset(t, r) + col.offset) >> 1]!;
         if (len > col.capacity) problems.push(`table ${t.name} row ${r} ${col.name} claims ${len} bytes (capacity ${col.capacity})`);
       }
     }

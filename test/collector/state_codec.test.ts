@@ -206,8 +206,8 @@ const BAD_FILES: readonly BadFileCase[] = [
   { name: 'body length says one byte less', file: () => { const s = validSnapshot(); return rawStateFile(s, { bodyBytes: s.byteLength - 1 }); } },
   { name: 'body length NaN', file: () => rawStateFile(validSnapshot(), { bodyBytes: Number.NaN }) },
   { name: 'body length -1 with no body', file: () => rawStateFile(new Uint8Array(0), { bodyBytes: -1 }) },
-  { name: 'snapshot of shared-memory layout 1', file: () => encodeState(patchedSnapshot((h) => { h[HDR_LAYOUT_VERSION >> 2] = SHM_LAYOUT_VERSION - 1; }), SAVED_AT) },
-  { name: 'snapshot of shared-memory layout 3', file: () => encodeState(patchedSnapshot((h) => { h[HDR_LAYOUT_VERSION >> 2] = SHM_LAYOUT_VERSION + 1; }), SAVED_AT) },
+  { name: 'snapshot of shared-memory layout 1', file: () => encodeState(patchedSnapshot((h) => { h[HDR_LAYOUT_VERSION >> 2] = 1; }), SAVED_AT) },
+  { name: `snapshot of shared-memory layout ${SHM_LAYOUT_VERSION + 1}`, file: () => encodeState(patchedSnapshot((h) => { h[HDR_LAYOUT_VERSION >> 2] = SHM_LAYOUT_VERSION + 1; }), SAVED_AT) },
   { name: 'snapshot with a bad shared-memory magic', file: () => encodeState(patchedSnapshot((h) => { h[HDR_MAGIC >> 2] = 0; }), SAVED_AT) },
   { name: 'snapshot with another slot size', file: () => encodeState(patchedSnapshot((h) => { h[HDR_SLOT_BYTES >> 2] = 8192; }), SAVED_AT) },
   { name: 'snapshot whose capacity disagrees with its length', file: () => encodeState(patchedSnapshot((h) => { h[HDR_CAPACITY >> 2] = 2; }), SAVED_AT) },
@@ -309,4 +309,37 @@ test('figures: state file size and encode/decode time, 200 hosts with a full 900
   assert.equal(back.slotsUsed(), HOSTS);
   assert.deepEqual(back.readHistory(HOSTS - 1, 0, Number.POSITIVE_INFINITY), store.readHistory(HOSTS - 1, 0, Number.POSITIVE_INFINITY));
   assert.ok(file.length < snapshot.byteLength / 2, 'the empty table space compresses away');
+});
+
+/**
+ * test/fixtures/state/v2_two_hosts.state was saved by this code at shared-memory layout 2 (each
+ * table one block), before the tables moved (layout 3: headers together, heads, tails): two hosts,
+ * the first with every row of every table, the second with three rows of each, and 30 s of
+ * history. v2_two_hosts.expected.json is what that code read back from it.
+ */
+test('a state file of layout 2 restores into a layout-3 store: every number, string, table row and history point', async () => {
+  const { readFileSync } = await import('node:fs');
+  const file = readFileSync(new URL('../fixtures/state/v2_two_hosts.state', import.meta.url));
+  const expected = JSON.parse(readFileSync(new URL('../fixtures/state/v2_two_hosts.expected.json', import.meta.url), 'utf8')) as {
+    slots: Array<{ numbers: Record<string, number | null>; strings: string[]; tables: unknown; flags: number }>;
+    history: Array<{ t: number[]; values: number[][] }>;
+  };
+  const { store: saved } = decodeState(file, MAX);
+  assert.equal(saved.layoutVersion, 2);
+  assert.throws(() => saved.write(0, { flags: 1 }), /read only/, 'an older layout is never written');
+  const store = ShmStore.create(4, SAVED_AT, 60);
+  assert.deepEqual(store.restoreFrom(saved), { restored: 2, dropped: 0 });
+  for (let i = 0; i < 2; i++) {
+    const slot = store.readSlot(i, true)!;
+    const want = expected.slots[i]!;
+    assert.deepEqual(slot.tables, want.tables, `slot ${i} tables`);
+    assert.deepEqual(slot.strings, want.strings, `slot ${i} strings`);
+    // JSON kept NaN as null.
+    assert.deepEqual([...slot.numbers].map((v) => (Number.isNaN(v) ? null : v)), Object.values(want.numbers), `slot ${i} numbers`);
+    const history = store.readHistory(i, 0, Number.MAX_SAFE_INTEGER)!;
+    assert.deepEqual(history.t, expected.history[i]!.t);
+    assert.deepEqual(history.values.map((col) => col.map((v) => (Number.isNaN(v) ? null : v))), expected.history[i]!.values, `slot ${i} history`);
+  }
+  // And it reads as a layout-3 store does: the restored rows sit where TABLE_LAYOUT says.
+  assert.equal(store.layoutVersion, SHM_LAYOUT_VERSION);
 });

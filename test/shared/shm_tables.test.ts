@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import type { TableName } from '../../shared/protocol.ts';
-import { NOTE_BYTES, SLOT_BYTES, STR, TABLE_BOUNDS, TABLE_LAYOUT, type TableLayout } from '../../shared/shm_layout.ts';
+import { HEAD_END, NOTE_BYTES, rowOffset, SLOT_BYTES, STR, TABLE_BOUNDS, TABLE_LAYOUT, type TableLayout } from '../../shared/shm_layout.ts';
 import { decodeSlot, ShmStore, slotViewsOf, type SlotUpdate } from '../../shared/shm_store.ts';
 import { checkTables, type StoredTables, type TableInput } from '../../shared/shm_tables.ts';
 
@@ -171,7 +171,7 @@ function damagedCopy(damage: (v: ReturnType<typeof slotViewsOf>) => void): Uint8
 const layout = (name: TableName): TableLayout => TABLE_LAYOUT.find((l) => l.name === name)!;
 const textLenAt = (name: TableName, r: number, col: string): number => {
   const l = layout(name);
-  return (l.offset + 8 + r * l.rowBytes + l.textColumns.find((c) => c.name === col)!.offset) >> 1;
+  return (rowOffset(l, r) + l.textColumns.find((c) => c.name === col)!.offset) >> 1;
 };
 
 interface CheckCase { name: string; damage: (v: ReturnType<typeof slotViewsOf>) => void; problem: RegExp | null }
@@ -214,11 +214,11 @@ function vmRss(): number {
 
 /**
  * Bytes this process grew by, per slot, creating a store of `n` slots and writing each once with
- * the tables in `present` (each other table written as absent, as HostTable writes a sample).
+ * `rowsOf(table)` rows of each table (0: written as absent, as HostTable writes a sample).
  */
-function residentPerSlot(n: number, present: readonly TableName[]): number {
+function residentPerSlot(n: number, rowsOf: (l: TableLayout) => number): number {
   const tables: Partial<Record<TableName, TableInput>> = {};
-  for (const l of TABLE_LAYOUT) tables[l.name] = present.includes(l.name) ? rows(l, 2) : [];
+  for (const l of TABLE_LAYOUT) tables[l.name] = rows(l, rowsOf(l));
   const before = vmRss();
   const store = ShmStore.create(n, T0, 60);
   for (let i = 0; i < n; i++) {
@@ -230,17 +230,20 @@ function residentPerSlot(n: number, present: readonly TableName[]): number {
   return grown / n;
 }
 
-test('a table written empty over empty dirties nothing: pages of tables a host never sends stay out of memory', { skip: process.platform !== 'linux' && '/proc/self/status is Linux only' }, (t) => {
-  const all = TABLE_LAYOUT.map((l) => l.name);
+test('tables within their head rows keep a sample to the slot\'s first pages; only longer tables reach the tail pages', { skip: process.platform !== 'linux' && '/proc/self/status is Linux only' }, (t) => {
+  const onlyCores = (l: TableLayout): number => (l.name === 'cpu_cores_pct' ? 2 : 0);
+  const heads = (l: TableLayout): number => l.headRows;
+  const full = (l: TableLayout): number => l.maxRows;
   // Once each first, so that the heap the writes use is already resident when measuring.
-  residentPerSlot(256, all);
-  residentPerSlot(256, ['cpu_cores_pct']);
-  const onlyCores = residentPerSlot(3000, ['cpu_cores_pct']);
-  const every = residentPerSlot(3000, all);
-  const tablePages = Math.ceil((SLOT_BYTES - TABLE_LAYOUT[1]!.offset) / 4096);
-  t.diagnostic(`grown per slot: ${Math.round(onlyCores)} B with one table, ${Math.round(every)} B with all`);
-  // Every table written touches every page of the slot; one table written leaves the pages that
-  // hold only the other tables' blocks untouched (all but the one it may share with the first).
-  assert.ok(every - onlyCores >= (tablePages - 1) * 4096 * 0.8,
-    `grown per slot: ${Math.round(onlyCores)} B with one table, ${Math.round(every)} B with all (${tablePages} pages of tables)`);
+  for (const f of [onlyCores, heads, full]) residentPerSlot(256, f);
+  const one = residentPerSlot(3000, onlyCores);
+  const inHeads = residentPerSlot(3000, heads);
+  const all = residentPerSlot(3000, full);
+  t.diagnostic(`grown per slot: ${Math.round(one)} B with one short table, ${Math.round(inHeads)} B with every table to its head rows, ${Math.round(all)} B with every row`);
+  assert.ok(HEAD_END <= 8128, `heads end at ${HEAD_END}: past the slot's second page (slots start 64 bytes into a page)`);
+  // Every head row of every table adds at most the one page after the headers' (version 2, with
+  // each table's rows after its own header, touched every page: ~3 more).
+  assert.ok(inHeads - one <= 1.5 * 4096, `heads cost ${Math.round(inHeads - one)} B a slot more than one short table`);
+  // The tails are only touched by rows beyond the heads: at least two more pages.
+  assert.ok(all - inHeads >= 2 * 4096 * 0.8, `tails cost only ${Math.round(all - inHeads)} B a slot more`);
 });
