@@ -40,9 +40,6 @@ export interface SlotViews {
  */
 export function writeTable(v: SlotViews, t: TableLayout, rows: TableInput, extraTruncated = 0): void {
   const block = v.base + t.offset;
-  // Empty over empty writes nothing: a table a host never sends (no GPU, no power zones) then
-  // never dirties its page, so that page of the slot never becomes resident.
-  if (rows.length === 0 && extraTruncated === 0 && v.i32[block >> 2] === 0 && v.i32[(block + 4) >> 2] === 0) return;
   const n = Math.min(rows.length, t.maxRows);
   v.i32[block >> 2] = n;
   v.i32[(block + 4) >> 2] = rows.length - n + extraTruncated;
