@@ -33,6 +33,25 @@ export function opsPerSecond(fn: () => void, ms = 400, rounds = 5): number {
   return rates[Math.floor(rates.length / 2)]!;
 }
 
+/**
+ * Runs `lanes` loops at once, each awaiting `step()` again and again until `untilMs`
+ * (performance.now() time), and returns the sum of what the steps returned. Each lane adds its
+ * step's result only after the await: `total += await step()` would read `total` before the await
+ * and so lose the additions of the lanes that finished meanwhile (ingest.ts once counted half its
+ * pool's work that way).
+ */
+export async function sumLanes(lanes: number, untilMs: number, step: () => Promise<number>): Promise<number> {
+  let total = 0;
+  const lane = async (): Promise<void> => {
+    while (performance.now() < untilMs) {
+      const n = await step();
+      total += n;
+    }
+  };
+  await Promise.all(Array.from({ length: lanes }, lane));
+  return total;
+}
+
 export function writeResult(name: string, data: unknown): string {
   const dir = new URL('./results/', import.meta.url);
   mkdirSync(dir, { recursive: true });

@@ -23,7 +23,7 @@ import { Worker } from 'node:worker_threads';
 import { decodeSampleFast } from '../../shared/sample_decoder.ts';
 import type { Message } from '../../shared/frame_codec.ts';
 import { SAMPLE } from './sample.ts';
-import { machine, opsPerSecond, table, writeResult } from './common.ts';
+import { machine, opsPerSecond, sumLanes, table, writeResult } from './common.ts';
 import { frameTemplate, parseStat, patchFrame, TICKS_PER_SECOND } from './fleet_lib.ts';
 
 const CONNECTIONS = Number(process.env['BENCH_CONNECTIONS'] ?? 4);
@@ -96,16 +96,11 @@ async function poolRate(size: number, ms: number): Promise<number> {
   };
   try {
     await Promise.all(Array.from({ length: size }, () => pool.exec(batchOf()))); // warm-up: workers loaded
-    let done = 0;
     const t0 = performance.now();
-    const end = t0 + ms;
-    const lane = async (): Promise<void> => {
-      while (performance.now() < end) {
-        const b = batchOf();
-        done += (await pool.exec(b, [b.buffer])) as number;
-      }
-    };
-    await Promise.all(Array.from({ length: size * 2 }, lane));
+    const done = await sumLanes(size * 2, t0 + ms, async () => {
+      const b = batchOf();
+      return (await pool.exec(b, [b.buffer])) as number;
+    });
     return done / ((performance.now() - t0) / 1000);
   } finally {
     await pool.destroy();
@@ -129,11 +124,8 @@ async function bareWorkerRate(ms: number): Promise<number> {
   const exec = (b: Uint8Array): Promise<number> => new Promise((resolve) => { waiting.push(resolve); worker.postMessage(b, [b.buffer as ArrayBuffer]); });
   try {
     await exec(batchOf()); // warm-up: the worker loaded
-    let done = 0;
     const t0 = performance.now();
-    const end = t0 + ms;
-    const lane = async (): Promise<void> => { while (performance.now() < end) done += await exec(batchOf()); };
-    await Promise.all([lane(), lane()]);
+    const done = await sumLanes(2, t0 + ms, () => exec(batchOf()));
     return done / ((performance.now() - t0) / 1000);
   } finally {
     await worker.terminate();

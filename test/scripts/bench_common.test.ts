@@ -1,0 +1,46 @@
+/** The benchmarks' shared helpers (scripts/bench/common.ts). */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Worker } from 'node:worker_threads';
+import { sumLanes } from '../../scripts/bench/common.ts';
+
+test('sumLanes: every lane\'s result counted, with two requests in flight to a real worker', async () => {
+  // The worker answers each request with its weight after a delay of its own, so the two lanes'
+  // answers interleave: a lane that read the total before its await would lose the other's.
+  const worker = new Worker(`
+    const { parentPort } = require('node:worker_threads');
+    parentPort.on('message', (n) => setTimeout(() => parentPort.postMessage(n), n % 3));
+  `, { eval: true });
+  try {
+    const waiting: Array<(n: number) => void> = [];
+    worker.on('message', (n: number) => waiting.shift()!(n));
+    let sent = 0;
+    let answered = 0;
+    const total = await sumLanes(2, performance.now() + 300, () => new Promise<number>((resolve) => {
+      const weight = 1 + (sent++ % 5);
+      waiting.push((n) => { answered += n; resolve(n); });
+      worker.postMessage(weight);
+    }));
+    assert.ok(sent >= 10, `only ${sent} requests in 300 ms`);
+    assert.equal(total, answered);
+  } finally {
+    await worker.terminate();
+  }
+});
+
+test('sumLanes: lanes run at once, and none starts a step after the deadline', async () => {
+  let inFlight = 0;
+  let most = 0;
+  let lateStarts = 0;
+  const until = performance.now() + 100;
+  const total = await sumLanes(4, until, async () => {
+    if (performance.now() >= until) lateStarts++;
+    most = Math.max(most, ++inFlight);
+    await new Promise((r) => setTimeout(r, 5));
+    inFlight--;
+    return 2;
+  });
+  assert.equal(most, 4);
+  assert.equal(lateStarts, 0);
+  assert.ok(total > 0 && total % 2 === 0);
+});
