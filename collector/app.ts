@@ -24,6 +24,7 @@ import { parseTariff } from './tariff.ts';
 import { HostTokenSet } from './host_tokens.ts';
 import { HostTable } from './hosts.ts';
 import { agentCommand } from './install_command.ts';
+import { IngestPool } from './ingest_pool.ts';
 import { AgentServer } from './server.ts';
 import { HTTP_TOKEN_NONE, type CollectorConfig } from './settings.ts';
 import { restoreState, StateSaver } from './state_saver.ts';
@@ -130,7 +131,7 @@ export async function startCollector(config: CollectorConfig, log: Logger, start
       log.error('energy counters in the state file unreadable; they start from zero', { error: (err as Error).message });
     }
   }
-  hosts.onPlaced = (host, slot, placedMs, sample, intervalMs) => energy.onSample(host, slot, placedMs, sample.power_w, intervalMs);
+  hosts.onPlaced = (host, slot, placedMs, watts, intervalMs) => energy.onSample(host, slot, placedMs, watts, intervalMs);
   hosts.onEvicted = (host) => energy.forget(host);
   const saving = dataDirOk && config.saveIntervalS > 0;
   const stats = CollectorStats.create(Date.now());
@@ -151,6 +152,7 @@ export async function startCollector(config: CollectorConfig, log: Logger, start
     failedHandshakesPerMinute: config.failedHandshakesPerMinute,
     durableAcks: saving,
     stats,
+    ...(config.ingestWorkers > 0 ? { ingest: new IngestPool(store.buffer as SharedArrayBuffer, config.ingestWorkers) } : {}),
     ...(start.staticReads === undefined ? {} : { staticReads: start.staticReads }),
     ...(agentTls ? { tls: agentTls } : {}),
   });

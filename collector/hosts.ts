@@ -6,41 +6,22 @@
  * rewritten whole in one locked write, so a reader never sees one host's readings under
  * another's name.
  */
-import { fieldPicker, fieldReader } from '../shared/field_reader.ts';
 import { ONLINE_INTERVALS } from '../shared/host_view.ts';
-import { READINGS, TABLES, type Facts, type Hello, type Sample, type TableName } from '../shared/protocol.ts';
+import type { Facts, Hello, Sample } from '../shared/protocol.ts';
 import {
-  HISTORY_SERIES, NUM, POWER_SOURCE_CODE, READING_NUM, SLOT_NUMBER_FIELDS, SLOT_FLAG_CONNECTED, SLOT_FLAG_USED, STR, STRING_FIELD_COUNT,
+  NUM, SLOT_NUMBER_FIELDS, SLOT_FLAG_CONNECTED, SLOT_FLAG_USED, STR, STRING_FIELD_COUNT,
   type NumField, type StrField,
 } from '../shared/shm_layout.ts';
 import type { ShmStore } from '../shared/shm_store.ts';
-import type { TableInput } from '../shared/shm_tables.ts';
+import { FUTURE_TOLERANCE_MS, placeSample, PLACED_IN_HISTORY, STORED_AS_LATEST, type PlacementState } from './sample_placement.ts';
+
+export { CLOCK_SKEW_NOTE_MS, FUTURE_TOLERANCE_MS } from './sample_placement.ts';
 
 /** Something that can be told its host was taken over by a newer connection. */
 export interface HostOwner {
   readonly id: number;
 }
 
-/**
- * A sample's time counts for ordering as at most this far ahead of the collector's clock, ms, so
- * that an agent whose clock ran ahead and was then corrected is not ignored for long.
- */
-export const FUTURE_TOLERANCE_MS = 60_000;
-
-/** The numeric fields recordSample writes, in the order of LATEST_SCRATCH. */
-const LATEST_FIELDS: readonly NumField[] = Object.freeze([
-  NUM.LAST_WRITE_MS, NUM.RECEIVED_AT_MS, NUM.SAMPLE_TS_MS, NUM.SAMPLE_SEQ, NUM.SAMPLES_TOTAL,
-  ...READINGS.map((r) => READING_NUM[r.name]), NUM.POWER_SOURCE,
-]);
-// Reused by every call (the collector's one writer thread, synchronous).
-const LATEST_SCRATCH = new Float64Array(LATEST_FIELDS.length);
-const HISTORY_SCRATCH = new Float64Array(HISTORY_SERIES.length);
-const readReadings = fieldReader(READINGS.map((r) => r.name));
-const readHistorySeries = fieldReader(HISTORY_SERIES);
-/** A sample's tables, each absent one empty: one absent from a sample is emptied in the slot, not left showing old rows. */
-const pickTables = fieldPicker<readonly unknown[]>(TABLES.map((t) => t.name), Object.freeze([]));
-/** A sample time further than this from the collector's clock is noted on the host, ms. */
-export const CLOCK_SKEW_NOTE_MS = 5 * 60_000;
 /**
  * An agent clock further than this from the collector's (measured at the hello) has its sample
  * times shifted by the difference before they are placed in the history, ms. Below it, the
@@ -83,6 +64,18 @@ export interface HostLiveness {
   intervalMs: number;
 }
 
+/** What a batch of one host's samples, placed by an ingest worker, did (HostTable.afterBatch). */
+export interface BatchOutcome {
+  /** The host's newest ordering time after the batch (PlacementState.newestMs). */
+  newestMs: number;
+  /** Samples of the batch that became the latest reading. */
+  stored: number;
+  /** For each sample placed in the history: its placed time, then its power_w (NaN when absent). */
+  placed: ArrayLike<number>;
+  /** The last sample of the batch that became the latest reading, if any. */
+  latest: Sample | null;
+}
+
 export class HostTable {
   private readonly byName = new Map<string, HostEntry>();
   /** Called with each sample that became a host's latest reading (alerts watch these). */
@@ -91,7 +84,7 @@ export class HostTable {
    * Called with every sample placed in a host's history, latest or replayed, at the time it was
    * placed (the energy counters integrate these, in their own order).
    */
-  onPlaced: ((host: string, slot: number, placedMs: number, sample: Sample, intervalMs: number) => void) | null = null;
+  onPlaced: ((host: string, slot: number, placedMs: number, watts: number | undefined, intervalMs: number) => void) | null = null;
   /** Called with a host that lost its slot to a new host (capacity full, --evict-after-s). */
   onEvicted: ((host: string) => void) | null = null;
 
@@ -221,36 +214,45 @@ export class HostTable {
     const entry = this.byName.get(host);
     if (!entry || entry.owner !== owner) return 'not_owner';
     entry.lastSeenMs = nowMs;
-    // Times corrected by the clock offset measured at the hello; a time still ahead of the
-    // collector's clock by more than FUTURE_TOLERANCE_MS cannot be placed: kept out of the history
-    // (it would hold a bucket against correct samples until the ring caught up with it) and
-    // capped for ordering.
-    const placedMs = sample.ts + entry.clockOffsetMs;
-    if (placedMs <= nowMs + FUTURE_TOLERANCE_MS) {
-      readHistorySeries(sample, HISTORY_SCRATCH, 0);
-      this.store.writeHistory(entry.slot, placedMs, HISTORY_SCRATCH);
-      this.onPlaced?.(host, entry.slot, placedMs, sample, entry.intervalMs);
-    }
-    const orderMs = Math.min(placedMs, nowMs + FUTURE_TOLERANCE_MS);
-    if (orderMs < entry.newestMs) return 'history';
-    entry.newestMs = orderMs;
-    entry.samples++;
-    // Written from one reused array (LATEST_FIELDS order): no pair allocated per field.
-    const v = LATEST_SCRATCH;
-    v[0] = nowMs;
-    v[1] = nowMs;
-    v[2] = sample.ts;
-    v[3] = sample.seq;
-    v[4] = entry.samples;
-    // A reading absent from this sample becomes NaN: the page must not show a stale value as current.
-    readReadings(sample, v, 5);
-    v[5 + READINGS.length] = sample.power_source ? POWER_SOURCE_CODE[sample.power_source] : Number.NaN;
-    // Same rule for tables: one absent from this sample is emptied, not left showing old rows.
-    const tables = pickTables(sample) as Partial<Record<TableName, TableInput>>;
-    this.store.write(entry.slot, { numberFields: LATEST_FIELDS, numberValues: v, strings: [[STR.NOTE, formatNote(sample, nowMs)]], tables, ...(sample.truncated ? { truncatedBefore: sample.truncated } : {}) });
+    const done = placeSample(this.store, entry, sample, nowMs);
+    if ((done & PLACED_IN_HISTORY) !== 0) this.onPlaced?.(host, entry.slot, sample.ts + entry.clockOffsetMs, sample.power_w, entry.intervalMs);
+    if ((done & STORED_AS_LATEST) === 0) return 'history';
     this.onLatest?.(host, sample);
     return 'stored';
   }
+
+  /**
+   * The placement state of the host `owner` holds, for a batch of its samples to be placed by an
+   * ingest worker (collector/ingest_pool.ts), or null if `owner` does not hold it. The batch's
+   * outcome comes back through afterBatch.
+   */
+  placementOf(host: string, owner: HostOwner, nowMs: number): PlacementState | null {
+    const entry = this.byName.get(host);
+    if (!entry || entry.owner !== owner) return null;
+    entry.lastSeenMs = nowMs;
+    return { slot: entry.slot, clockOffsetMs: entry.clockOffsetMs, newestMs: entry.newestMs, samples: entry.samples };
+  }
+
+  /**
+   * Takes in what a batch placed by an ingest worker did to `host` (which had `slot` when the
+   * batch began): its newest time and count of latest readings, then, as recordSample would have,
+   * the energy counters for each sample placed in the history (`placed`: pairs of time and watts,
+   * NaN watts where the sample had none) and the alert inputs for the latest one. The samples
+   * were received while the host was held, so they count even if its connection closed meanwhile.
+   */
+  afterBatch(host: string, slot: number, outcome: BatchOutcome): void {
+    const entry = this.byName.get(host);
+    if (!entry || entry.slot !== slot) return; // the slot went to another host meanwhile
+    entry.newestMs = Math.max(entry.newestMs, outcome.newestMs);
+    entry.samples += outcome.stored;
+    const placed = outcome.placed;
+    for (let k = 0; k + 1 < placed.length; k += 2) {
+      const watts = placed[k + 1]!;
+      this.onPlaced?.(host, slot, placed[k]!, Number.isNaN(watts) ? undefined : watts, entry.intervalMs);
+    }
+    if (outcome.latest) this.onLatest?.(host, outcome.latest);
+  }
+
 
   /** Updates the static facts of the host `owner` holds (a `facts` message). */
   updateFacts(host: string, owner: HostOwner, facts: Facts, nowMs: number): boolean {
@@ -275,13 +277,4 @@ export class HostTable {
     entry.owner = null;
     this.store.write(entry.slot, { flags: SLOT_FLAG_USED, numbers: [[NUM.LAST_WRITE_MS, nowMs], [NUM.DISCONNECTED_AT_MS, nowMs]] });
   }
-}
-
-/** The host's note: the agent's clock when it is far off, then why readings are missing. */
-function formatNote(sample: Sample, nowMs: number): string {
-  const parts: string[] = [];
-  const skew = sample.ts - nowMs;
-  if (Math.abs(skew) > CLOCK_SKEW_NOTE_MS) parts.push(`clock: agent clock ${Math.round(Math.abs(skew) / 1000)} s ${skew > 0 ? 'ahead' : 'behind'}`);
-  for (const [k, v] of Object.entries(sample.missing ?? {})) parts.push(`${k}: ${v}`);
-  return parts.join('; ');
 }

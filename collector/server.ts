@@ -26,6 +26,8 @@ import { dispatch, handleSample, type HandlerDeps, type SessionContext } from '.
 import type { HostTable } from './hosts.ts';
 import { addressKey, ConnectionCounter, FailureLimiter } from './limits.ts';
 import { adoptAccepted, type Adopted } from './static_reads.ts';
+import { packFrames, unpackFrames } from './ingest_job.ts';
+import { BULK_FRAMES, type IngestPool } from './ingest_pool.ts';
 
 export interface AgentServerOptions {
   hosts: HostTable;
@@ -53,6 +55,11 @@ export interface AgentServerOptions {
   durableAcks?: boolean;
   /** Counters for /metrics (connections, agents, frames, rejections by code); none kept without it. */
   stats?: CollectorStats;
+  /**
+   * Ingest workers for bulk reads (many frames in one read); without it every frame is decoded
+   * on the main thread. The server closes it when it closes.
+   */
+  ingest?: IngestPool;
   log: Logger;
   now?: () => number;
   /**
@@ -111,6 +118,12 @@ class Session implements SessionContext {
   private pending = true;
   /** Counted in the stats' connected agents: set at the welcome, cleared once at the end. */
   private counted = false;
+  /** A bulk read of this session is with an ingest worker (the socket is paused until it answers). */
+  private batching = false;
+  /** Reads that came while batching, copied, handled after the batch in order. */
+  private held: Buffer[] = [];
+  /** Older samples of this session went to the history only (logged once). */
+  replaying?: boolean;
   private readonly stats: CollectorStats | undefined;
 
   constructor(readonly id: number, readonly socket: Socket, readonly addressKey: string, acceptedMs: number, private readonly server: AgentServer, reads?: Adopted) {
@@ -133,10 +146,25 @@ class Session implements SessionContext {
 
   private onData(chunk: Buffer): void {
     if (this.state === 'closed') return;
+    if (this.batching) {
+      // Paused, but a read may already have been under way: kept, in order, for after the batch.
+      this.held.push(Buffer.from(chunk));
+      return;
+    }
     this.lastRxMs = this.server.deps.now();
     const { bodies, error } = this.decoder.pushBodies(chunk);
     // One atomic add per chunk, not per frame: this is the hot path.
     if (bodies.length > 0) this.stats?.framesReceived(bodies.length);
+    const ingest = this.server.options.ingest;
+    if (ingest && bodies.length >= BULK_FRAMES && this.state === 'ready') {
+      if (ingest.ready && this.sendBatch(ingest, bodies, error)) return;
+      ingest.start(); // decoded here until the workers are up
+    }
+    this.onBodies(bodies, error);
+  }
+
+  /** Handles frame bodies in order on this thread, then a framing error that came after them. */
+  private onBodies(bodies: readonly Uint8Array[], error: FrameError | null): void {
     const limits = this.server.options.guardLimits;
     for (const body of bodies) {
       // A message may have closed the session (an error, or a newer connection took over).
@@ -154,6 +182,43 @@ class Session implements SessionContext {
       }
     }
     if (error) this.fail(error, true);
+  }
+
+  /**
+   * Sends a bulk read's frames to an ingest worker (collector/ingest_pool.ts), paused until it
+   * answers; then takes the frames it left (the first that is not a usual sample, and the rest)
+   * here, in order. False when the host is not this session's (handled here, as always).
+   */
+  private sendBatch(ingest: IngestPool, bodies: readonly Uint8Array[], error: FrameError | null): boolean {
+    const { hosts, log } = this.server.options;
+    const nowMs = this.server.deps.now();
+    const st = hosts.placementOf(this.host, this, nowMs);
+    if (!st) return false;
+    // The bodies are views into the read buffer, which the next read reuses: copied, once.
+    const frames = packFrames(bodies);
+    this.socket.pause();
+    this.batching = true;
+    const slot = st.slot;
+    ingest.run({ frames, slot, clockOffsetMs: st.clockOffsetMs, newestMs: st.newestMs, samples: st.samples, lastSeq: this.lastSeq, nowMs, limits: this.server.options.guardLimits }).then((r) => {
+      this.batching = false;
+      this.lastSeq = r.lastSeq;
+      hosts.afterBatch(this.host, slot, r);
+      if (r.error !== undefined) log.error('ingest worker failed on a frame; the rest handled on the main thread', { host: this.host, error: r.error });
+      if (r.history && !this.replaying) {
+        this.replaying = true;
+        log.info('older samples placed in the history only', { host: this.host });
+      }
+      if (this.state === 'closed') return;
+      this.onBodies(unpackFrames(r.frames, r.offset), error);
+      for (const chunk of this.held.splice(0)) this.onData(chunk);
+      if ((this.state as State) !== 'closed' && !this.batching) this.socket.resume();
+    }, (err: unknown) => {
+      // The pool closed under it (shutdown) or a worker died: its frames are lost, not
+      // acknowledged, so the agent sends them again.
+      this.batching = false;
+      this.fail(new SessionError(ERROR_CODES.SHUTDOWN, `ingest worker: ${err instanceof Error ? err.message : String(err)}`));
+    });
+    return true;
   }
 
   private onMessage(msg: Message): void {
@@ -560,5 +625,7 @@ export class AgentServer {
     const stragglers = setTimeout(() => { for (const s of this.rawSockets) s.destroy(); }, CLOSE_GRACE_MS);
     await closed;
     clearTimeout(stragglers);
+    // After the sessions: a batch still out lands first (no worker stops mid-write).
+    await this.options.ingest?.close();
   }
 }

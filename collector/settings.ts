@@ -55,6 +55,10 @@ export const COLLECTOR_SETTINGS = Object.freeze({
   // shorter interval only adds acks that say nothing new (at 19,000 agents each is a loopback
   // write, ~26 us); an agent then notices a collector that vanished without a FIN in 32 s
   // (3 intervals + 2 s), and loses nothing meanwhile (it keeps what is not acknowledged).
+  // Off by default, by measurement (`npm run bench -- ingest`, 2 cores): the collector with 2
+  // ingest workers landed fewer samples a second than with none, at about twice the CPU a sample
+  // (README, Benchmarks). A machine with cores to spare may differ: the benchmark measures both.
+  ingestWorkers: setting({ flag: 'ingest-workers', arg: 'N', doc: 'threads that decode and store bulk reads (many samples in one read, as an agent\'s backlog after an outage), started at the first; 0: all on the main thread', default: 0, parse: intIn(0, 64) }),
   ackIntervalMs: setting({ flag: 'ack-interval-ms', arg: 'MS', doc: 'how often agents are sent an ack, so they notice a vanished collector', default: 10_000, parse: intIn(100, 60_000) }),
   // Limits on the dashboard.
   httpMaxConnections: setting({ flag: 'http-max-connections', arg: 'N', doc: 'dashboard connections held at once', default: 256, parse: intIn(1, 100_000) }),

@@ -1,8 +1,10 @@
 /**
- * The one module that touches Atomics. One writer (the collector's main thread) updates slots
- * and history rings under a sequence lock each; any number of readers (the dashboard worker,
- * snapshots) copy a slot or ring and keep the copy only if the sequence was even and unchanged
- * around it. A writer never waits on a reader; a reader retries a bounded number of times.
+ * The one module that touches Atomics. Writers (the collector's main thread, and its ingest
+ * workers for bulk reads: collector/ingest_pool.ts) update slots and history rings under a
+ * sequence lock each; any number of readers (the dashboard worker, snapshots) copy a slot or ring
+ * and keep the copy only if the sequence was even and unchanged around it. A writer takes the
+ * lock from even to odd by compareExchange, so two threads never write one slot at once; it
+ * never waits on a reader, and a reader retries a bounded number of times.
  */
 import {
   bufferBytes, DEFAULT_HISTORY_POINTS, HDR_CAPACITY, HDR_CREATED_AT_MS, HDR_HISTORY_POINTS, HDR_LAYOUT_VERSION, HDR_MAGIC,
@@ -77,6 +79,48 @@ export interface SlotData {
 }
 
 const NO_BLOCKS: readonly (typeof TABLE_LAYOUT)[number][] = [];
+
+/**
+ * Spins a writer waits on a lock another writer holds before taking it over: ~10-50 ms on the
+ * CPUs here, thousands of times the longest write (a whole slot, a few µs). Only a writer thread
+ * that stopped mid-write (terminated) holds a lock that long; its slot is then rewritten whole
+ * by the next write of that host, and readers retry meanwhile.
+ */
+export const WRITE_LOCK_SPINS = 1 << 22;
+
+/**
+ * Takes the sequence lock at i32[at] for a write: from even to odd by compareExchange, which as
+ * a read-modify-write is sequentially consistent, so the plain stores that follow do not become
+ * visible before it (V8 emits a locked RMW on x86, an acquire-release pair on ARM64). While
+ * another writer holds it (odd), waits; see WRITE_LOCK_SPINS for a holder that never lets go.
+ */
+export function lockForWrite(i32: Int32Array, at: number): void {
+  let seen = Atomics.load(i32, at);
+  let spins = 0;
+  for (;;) {
+    if ((seen & 1) === 0) {
+      const was = Atomics.compareExchange(i32, at, seen, seen + 1);
+      if (was === seen) return;
+      seen = was;
+      continue;
+    }
+    if (++spins >= WRITE_LOCK_SPINS) {
+      // Held by a writer that is gone: take it over, keeping it odd (seen + 2), so readers
+      // keep retrying until this write ends.
+      const was = Atomics.compareExchange(i32, at, seen, seen + 2);
+      if (was === seen) return;
+      spins = 0;
+      seen = was;
+      continue;
+    }
+    seen = Atomics.load(i32, at);
+  }
+}
+
+/** Ends a write begun by lockForWrite: even again; as a release, it publishes every store of the write first. */
+export function unlockAfterWrite(i32: Int32Array, at: number): void {
+  Atomics.add(i32, at, 1);
+}
 const decoder = new TextDecoder('utf-8', { fatal: false });
 
 export class ShmStore {
@@ -188,17 +232,15 @@ export class ShmStore {
     return { u8: this.u8, i32: this.i32, f64: this.f64, u16: this.u16, base };
   }
 
-  /** Updates some fields of a slot as one change: a reader sees all of it or none. Writer only. */
+  /** Updates some fields of a slot as one change: a reader sees all of it or none. Writers only (any thread). */
   write(index: number, update: SlotUpdate): void {
     this.checkIndex(index);
     this.checkWritable();
     const base = slotOffset(index);
     const lock = (base + SLOT_LOCK) >> 2;
-    // 1. Make the sequence odd first: a reader that starts now waits, one in progress will
-    //    see the sequence change and retry. Atomics.add is sequentially consistent; V8 emits it
-    //    as a locked RMW (x86) or acquire-release exclusive pair (ARM64), so the plain stores
-    //    below do not become visible before it on the CPUs Node runs on.
-    Atomics.add(this.i32, lock, 1);
+    // 1. Make the sequence odd first (lockForWrite: after any other writer's write): a reader
+    //    that starts now waits, one in progress will see the sequence change and retry.
+    lockForWrite(this.i32, lock);
     // 2. Plain stores: readers never trust them without the check of step 3.
     if (update.flags !== undefined) this.i32[(base + SLOT_FLAGS) >> 2] = update.flags;
     if (update.numbers) {
@@ -228,7 +270,7 @@ export class ShmStore {
       }
     }
     // 3. Make the sequence even again; as a release, it publishes every store above first.
-    Atomics.add(this.i32, lock, 1);
+    unlockAfterWrite(this.i32, lock);
   }
 
   /**
@@ -333,18 +375,21 @@ export class ShmStore {
     const second = Math.floor(tMs / HISTORY_STEP_MS);
     const bucket = second % points;
     const tAt = (base + RING_TIMES) / 8 + bucket;
+    const lock = (base + RING_LOCK) >> 2;
+    // Same order as write(): odd, plain stores, even; the bucket is checked under the lock.
+    lockForWrite(this.i32, lock);
     const held = this.f64[tAt]!;
     if (!Number.isNaN(held)) {
       const heldSecond = Math.floor(held / HISTORY_STEP_MS);
-      if (heldSecond > second || (heldSecond === second && held > tMs)) return false;
+      if (heldSecond > second || (heldSecond === second && held > tMs)) {
+        unlockAfterWrite(this.i32, lock);
+        return false;
+      }
     }
-    const lock = (base + RING_LOCK) >> 2;
-    // Same order as write(): odd, plain stores, even.
-    Atomics.add(this.i32, lock, 1);
     this.f64[tAt] = tMs;
     const vAt = (base + ringValuesOffset(points)) / 4 + bucket * HISTORY_SERIES.length;
     for (let s = 0; s < HISTORY_SERIES.length; s++) this.f32[vAt + s] = values[s] ?? Number.NaN;
-    Atomics.add(this.i32, lock, 1);
+    unlockAfterWrite(this.i32, lock);
     return true;
   }
 
@@ -353,9 +398,9 @@ export class ShmStore {
     this.checkIndex(index);
     const base = ringOffset(this.capacity, this.historyPoints, index);
     const lock = (base + RING_LOCK) >> 2;
-    Atomics.add(this.i32, lock, 1);
+    lockForWrite(this.i32, lock);
     this.f64.fill(Number.NaN, (base + RING_TIMES) / 8, (base + RING_TIMES) / 8 + this.historyPoints);
-    Atomics.add(this.i32, lock, 1);
+    unlockAfterWrite(this.i32, lock);
   }
 
   /** Copies slot `index`'s ring into `dest` (ringBytes long) under its lock; -1 if kept busy. */
@@ -489,9 +534,9 @@ export class ShmStore {
     const t = TABLE_LAYOUT.find((x) => x.name === table)!;
     const base = slotOffset(index);
     const lock = (base + SLOT_LOCK) >> 2;
-    Atomics.add(this.i32, lock, 1);
+    lockForWrite(this.i32, lock);
     this.i32[(base + t.offset + 4) >> 2] = truncated;
-    Atomics.add(this.i32, lock, 1);
+    unlockAfterWrite(this.i32, lock);
   }
 
   /** A store of an older layout is only read (restored from): writing would mix two layouts. */

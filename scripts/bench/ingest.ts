@@ -6,7 +6,8 @@
  *
  * Also the question of a decode pool (node-worker-threads-pool): the same decoding run by a
  * StaticPool of 1 and 2 workers, batches of BATCH frames transferred to them, against one
- * thread decoding inline. A pool is adopted only if it raises the ceiling on this machine.
+ * thread decoding inline; and the collector itself run a second time with 2 ingest workers
+ * (--ingest-workers 2, collector/ingest_pool.ts) against the main thread alone, the default.
  *
  * `npm run bench -- ingest [--quick]`
  */
@@ -99,7 +100,8 @@ async function poolRate(size: number, ms: number): Promise<number> {
     const t0 = performance.now();
     const done = await sumLanes(size * 2, t0 + ms, async () => {
       const b = batchOf();
-      return (await pool.exec(b, [b.buffer])) as number;
+      // StaticPool.exec takes no transfer list (a second argument is ignored): an executor does.
+      return (await pool.createExecutor().setTransferList([b.buffer as ArrayBuffer]).exec(b)) as number;
     });
     return done / ((performance.now() - t0) / 1000);
   } finally {
@@ -132,18 +134,19 @@ async function bareWorkerRate(ms: number): Promise<number> {
   }
 }
 
-async function main(): Promise<void> {
-  const body = encodeFrame(SAMPLE as Message).subarray(4);
-  const decodeRate = (): number => opsPerSecond(() => decodeSampleFast(body), QUICK ? 200 : 400, QUICK ? 3 : 5);
-  // Decode-only is measured just before and just after the collector's window and averaged:
-  // this shared VM's speed drifts by tens of percent within a minute.
-  const decodeBefore = decodeRate();
-  const pool1 = await poolRate(1, QUICK ? 1000 : 3000);
-  const pool2 = await poolRate(2, QUICK ? 1000 : 3000);
-  const bare1 = await bareWorkerRate(QUICK ? 1000 : 3000);
+interface CollectorRun {
+  sent: number; landed: number; seconds: number; rate: number; cpuUs: number; usPerSample: number; cpuPct: number; senderPct: number;
+}
+
+/**
+ * One real collector process with `workers` ingest workers, CONNECTIONS agents sending flat
+ * out for DURATION_MS; what landed in its shared memory, and its CPU.
+ */
+async function collectorRun(workers: number): Promise<CollectorRun> {
+  const extraArgs = ['--ingest-workers', String(workers)];
   const dir = mkdtempSync(join(tmpdir(), 'sentinel-bench-'));
   const token = 'bench-token';
-  const child = spawn(process.execPath, [...process.execArgv, ...(process.env['BENCH_PROF'] ? ['--cpu-prof', '--cpu-prof-dir=' + process.env['BENCH_PROF']] : []), 'collector/main.ts', '--listen', '127.0.0.1:0', '--http', '127.0.0.1:0', '--data-dir', dir, '--token', token, '--log-level', 'error'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [...process.execArgv, ...(process.env['BENCH_PROF'] ? ['--cpu-prof', '--cpu-prof-dir=' + process.env['BENCH_PROF']] : []), 'collector/main.ts', '--listen', '127.0.0.1:0', '--http', '127.0.0.1:0', '--data-dir', dir, '--token', token, '--log-level', 'error', ...extraArgs], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
   try {
     let out = '';
     const { port, base } = await new Promise<{ port: number; base: string }>((resolve, reject) => {
@@ -155,6 +158,13 @@ async function main(): Promise<void> {
       });
       child.once('exit', (code) => reject(new Error(`collector exited ${code}`)));
     });
+    // Workers start at the first bulk read: a burst from other connections starts them, untimed.
+    if (workers > 0) {
+      const warm = await Promise.all(Array.from({ length: CONNECTIONS }, (_, i) => openAgent(port, token, `bench-warm-${i}`)));
+      await Promise.all(warm.map((s) => blast(s, Date.now() + 1500)));
+      for (const s of warm) s.destroy();
+      await new Promise((r) => setTimeout(r, 500));
+    }
     const sockets = await Promise.all(Array.from({ length: CONNECTIONS }, (_, i) => openAgent(port, token, `bench-${i}`)));
     const before = await landed(base);
     const cpu0 = processCpuUs(child.pid!);
@@ -172,37 +182,13 @@ async function main(): Promise<void> {
     }
     const seconds = (Date.now() - t0) / 1000;
     // The collector's CPU over the window (the last landed() requests included: a few ms).
-    const collectorCpuUs = processCpuUs(child.pid!) - cpu0;
-    const decodeAfter = decodeRate();
-    const decodeOnly = (decodeBefore + decodeAfter) / 2;
-    const rate = (after - before) / seconds;
-    const usPerSample = collectorCpuUs / Math.max(1, after - before);
-    const result = {
-      connections: CONNECTIONS, duration_s: seconds, frames_sent: sent, samples_landed: after - before,
-      landed_per_s: Math.round(rate), decode_only_per_s: Math.round(decodeOnly),
-      decode_only_before_after_per_s: [Math.round(decodeBefore), Math.round(decodeAfter)],
-      ratio_to_decode_only: rate / decodeOnly,
-      collector_cpu_pct_of_one_core: (collectorCpuUs / 1e4) / seconds,
-      collector_cpu_us_per_sample: usPerSample, decode_only_us_per_sample: 1e6 / decodeOnly,
-      cost_ratio_decode_to_collector: (1e6 / decodeOnly) / usPerSample,
-      sender_cpu_pct_of_one_core: ((senderCpu.user + senderCpu.system) / 1e4) / seconds,
-      sample_bytes: body.length, pool_1_worker_per_s: Math.round(pool1), pool_2_workers_per_s: Math.round(pool2),
-      pool_2_vs_one_thread: pool2 / decodeOnly, bare_worker_per_s: Math.round(bare1),
-      targets: { landed_per_s: 500_000, ratio_to_decode_only: 0.8 },
-    };
-    const m = machine();
-    console.log(`ingest: ${m.cores} cores, ${m.model}, node ${m.node}; client and collector share the machine\n`);
-    console.log(table([{ connections: CONNECTIONS, 'sample bytes': body.length, 'sent': sent, 'landed': after - before, 'landed/s': Math.round(rate), 'target': 500_000, 'decode-only/s (1 core)': Math.round(decodeOnly), ratio: result.ratio_to_decode_only.toFixed(2), 'ratio target': 0.8 }]));
-    console.log(`\ncollector: ${result.collector_cpu_pct_of_one_core.toFixed(0)} % of one core, ${usPerSample.toFixed(2)} µs of CPU per sample landed against ${(1e6 / decodeOnly).toFixed(2)} µs to decode one (${result.cost_ratio_decode_to_collector.toFixed(2)} of its cost is decoding); sender ${result.sender_cpu_pct_of_one_core.toFixed(0)} % of one core; decode-only before / after: ${Math.round(decodeBefore)} / ${Math.round(decodeAfter)}/s`);
-    console.log('\ndecode pool (node-worker-threads-pool StaticPool, batches of ' + BATCH + ' frames transferred):');
-    console.log(table([
-      { decoding: 'one thread, inline', 'frames/s': Math.round(decodeOnly), 'vs inline': '1.00' },
-      { decoding: 'pool of 1 worker', 'frames/s': Math.round(pool1), 'vs inline': (pool1 / decodeOnly).toFixed(2) },
-      { decoding: 'pool of 2 workers', 'frames/s': Math.round(pool2), 'vs inline': (pool2 / decodeOnly).toFixed(2) },
-      { decoding: 'one bare Worker (no pool)', 'frames/s': Math.round(bare1), 'vs inline': (bare1 / decodeOnly).toFixed(2) },
-    ]));
-    console.log(`written: ${writeResult('ingest', result)}`);
+    const cpuUs = processCpuUs(child.pid!) - cpu0;
     for (const s of sockets) s.destroy();
+    const n = after - before;
+    return {
+      sent, landed: n, seconds, rate: n / seconds, cpuUs, usPerSample: cpuUs / Math.max(1, n), cpuPct: (cpuUs / 1e4) / seconds,
+      senderPct: ((senderCpu.user + senderCpu.system) / 1e4) / seconds,
+    };
   } finally {
     // Its last save on the way out must find its directory: remove it once the collector is gone.
     const gone = new Promise((r) => child.once('exit', r));
@@ -210,6 +196,56 @@ async function main(): Promise<void> {
     if (child.exitCode === null && child.signalCode === null) await gone;
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+async function main(): Promise<void> {
+  const body = encodeFrame(SAMPLE as Message).subarray(4);
+  const decodeRate = (): number => opsPerSecond(() => decodeSampleFast(body), QUICK ? 200 : 400, QUICK ? 3 : 5);
+  // Decode-only is measured just before and just after the collectors' windows and averaged:
+  // this shared VM's speed drifts by tens of percent within a minute.
+  const decodeBefore = decodeRate();
+  const pool1 = await poolRate(1, QUICK ? 1000 : 3000);
+  const pool2 = await poolRate(2, QUICK ? 1000 : 3000);
+  const bare1 = await bareWorkerRate(QUICK ? 1000 : 3000);
+  const inline = await collectorRun(0);
+  const pooled = await collectorRun(2);
+  const decodeAfter = decodeRate();
+  const decodeOnly = (decodeBefore + decodeAfter) / 2;
+  const rate = inline.rate;
+  const usPerSample = inline.usPerSample;
+  const result = {
+    connections: CONNECTIONS, duration_s: inline.seconds, frames_sent: inline.sent, samples_landed: inline.landed,
+    landed_per_s: Math.round(rate), decode_only_per_s: Math.round(decodeOnly),
+    decode_only_before_after_per_s: [Math.round(decodeBefore), Math.round(decodeAfter)],
+    ratio_to_decode_only: rate / decodeOnly,
+    collector_cpu_pct_of_one_core: inline.cpuPct,
+    collector_cpu_us_per_sample: usPerSample, decode_only_us_per_sample: 1e6 / decodeOnly,
+    cost_ratio_decode_to_collector: (1e6 / decodeOnly) / usPerSample,
+    sender_cpu_pct_of_one_core: inline.senderPct,
+    with_2_ingest_workers: {
+      landed_per_s: Math.round(pooled.rate), ratio_to_decode_only: pooled.rate / decodeOnly, vs_inline: pooled.rate / rate,
+      collector_cpu_pct_of_one_core: pooled.cpuPct, collector_cpu_us_per_sample: pooled.usPerSample, sender_cpu_pct_of_one_core: pooled.senderPct,
+    },
+    sample_bytes: body.length, pool_1_worker_per_s: Math.round(pool1), pool_2_workers_per_s: Math.round(pool2),
+    pool_2_vs_one_thread: pool2 / decodeOnly, bare_worker_per_s: Math.round(bare1),
+    targets: { landed_per_s: 500_000, ratio_to_decode_only: 0.8 },
+  };
+  const m = machine();
+  console.log(`ingest: ${m.cores} cores, ${m.model}, node ${m.node}; client and collector share the machine\n`);
+  console.log(table([
+    { collector: 'main thread only (default)', connections: CONNECTIONS, 'sample bytes': body.length, 'sent': inline.sent, 'landed': inline.landed, 'landed/s': Math.round(rate), 'target': 500_000, 'decode-only/s (1 core)': Math.round(decodeOnly), ratio: result.ratio_to_decode_only.toFixed(2), 'ratio target': 0.8, 'CPU µs/sample': usPerSample.toFixed(2), 'CPU % of a core': inline.cpuPct.toFixed(0) },
+    { collector: '--ingest-workers 2', connections: CONNECTIONS, 'sample bytes': body.length, 'sent': pooled.sent, 'landed': pooled.landed, 'landed/s': Math.round(pooled.rate), 'target': 500_000, 'decode-only/s (1 core)': Math.round(decodeOnly), ratio: (pooled.rate / decodeOnly).toFixed(2), 'ratio target': 0.8, 'CPU µs/sample': pooled.usPerSample.toFixed(2), 'CPU % of a core': pooled.cpuPct.toFixed(0) },
+  ]));
+  console.log(`\ncollector (main thread only): ${inline.cpuPct.toFixed(0)} % of one core, ${usPerSample.toFixed(2)} µs of CPU per sample landed against ${(1e6 / decodeOnly).toFixed(2)} µs to decode one (${result.cost_ratio_decode_to_collector.toFixed(2)} of its cost is decoding); sender ${inline.senderPct.toFixed(0)} % of one core; decode-only before / after: ${Math.round(decodeBefore)} / ${Math.round(decodeAfter)}/s`);
+  console.log(`with 2 ingest workers: ${(pooled.rate / rate).toFixed(2)}x the samples a second of the main thread alone, ${(pooled.usPerSample / usPerSample).toFixed(2)}x its CPU a sample`);
+  console.log('\ndecode pool (node-worker-threads-pool StaticPool, batches of ' + BATCH + ' frames transferred):');
+  console.log(table([
+    { decoding: 'one thread, inline', 'frames/s': Math.round(decodeOnly), 'vs inline': '1.00' },
+    { decoding: 'pool of 1 worker', 'frames/s': Math.round(pool1), 'vs inline': (pool1 / decodeOnly).toFixed(2) },
+    { decoding: 'pool of 2 workers', 'frames/s': Math.round(pool2), 'vs inline': (pool2 / decodeOnly).toFixed(2) },
+    { decoding: 'one bare Worker (no pool)', 'frames/s': Math.round(bare1), 'vs inline': (bare1 / decodeOnly).toFixed(2) },
+  ]));
+  console.log(`written: ${writeResult('ingest', result)}`);
 }
 
 main().catch((err: unknown) => { console.error(err); process.exit(1); });
