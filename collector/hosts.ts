@@ -13,7 +13,7 @@ import {
   type NumField, type StrField,
 } from '../shared/shm_layout.ts';
 import type { ShmStore } from '../shared/shm_store.ts';
-import { FUTURE_TOLERANCE_MS, placeSample, PLACED_IN_HISTORY, STORED_AS_LATEST, type PlacementState } from './sample_placement.ts';
+import { FUTURE_TOLERANCE_MS, placeSample, PLACED_IN_HISTORY, STORED_AS_LATEST, writeLatest, type PlacementState } from './sample_placement.ts';
 
 export { CLOCK_SKEW_NOTE_MS, FUTURE_TOLERANCE_MS } from './sample_placement.ts';
 
@@ -40,6 +40,10 @@ interface HostEntry {
   newestMs: number;
   /** Added to the owner's sample times to place them in the history, ms (see HISTORY_CLOCK_CORRECTION_MS). */
   clockOffsetMs: number;
+  /** The newest sample stored as latest during a read and not yet written to the slot (see beginRead). */
+  pending: Sample | null;
+  /** When `pending` arrived, ms. */
+  pendingNowMs: number;
 }
 
 export type ClaimResult =
@@ -87,6 +91,10 @@ export class HostTable {
   onPlaced: ((host: string, slot: number, placedMs: number, watts: number | undefined, intervalMs: number) => void) | null = null;
   /** Called with a host that lost its slot to a new host (capacity full, --evict-after-s). */
   onEvicted: ((host: string) => void) | null = null;
+  /** Between beginRead and endRead. */
+  private reading = false;
+  /** Hosts with a deferred latest reading, as pairs of name and entry. */
+  private readonly deferred: Array<string | HostEntry> = [];
 
   /**
    * Takes over whatever hosts `store` already holds (a store restored from the state file): each
@@ -102,7 +110,7 @@ export class HostTable {
       const newestMs = Math.min(at(NUM.SAMPLE_TS_MS), at(NUM.RECEIVED_AT_MS) + FUTURE_TOLERANCE_MS);
       this.byName.set(slot.strings[STR.HOST]!, {
         slot: slot.index, owner: null, samples: Number.isNaN(n[NUM.SAMPLES_TOTAL]!) ? 0 : n[NUM.SAMPLES_TOTAL]!, lastSeenMs,
-        intervalMs: Number.isNaN(n[NUM.INTERVAL_MS]!) ? 1000 : n[NUM.INTERVAL_MS]!, newestMs, clockOffsetMs: 0,
+        intervalMs: Number.isNaN(n[NUM.INTERVAL_MS]!) ? 1000 : n[NUM.INTERVAL_MS]!, newestMs, clockOffsetMs: 0, pending: null, pendingNowMs: 0,
       });
       if ((slot.flags & SLOT_FLAG_CONNECTED) !== 0) {
         store.write(slot.index, { flags: SLOT_FLAG_USED, numbers: [[NUM.DISCONNECTED_AT_MS, lastSeenMs]] });
@@ -171,9 +179,10 @@ export class HostTable {
         for (let f = 0; f < STRING_FIELD_COUNT; f++) strings.push([f as StrField, '']);
         this.store.clearHistory(slot);
       }
-      entry = { slot, owner: null, samples: 0, lastSeenMs: nowMs, intervalMs: hello.interval_ms, newestMs: Number.NEGATIVE_INFINITY, clockOffsetMs: 0 };
+      entry = { slot, owner: null, samples: 0, lastSeenMs: nowMs, intervalMs: hello.interval_ms, newestMs: Number.NEGATIVE_INFINITY, clockOffsetMs: 0, pending: null, pendingNowMs: 0 };
       this.byName.set(hello.host, entry);
     }
+    this.settle(hello.host, entry);
     const replaced = entry.owner;
     entry.owner = owner;
     entry.lastSeenMs = nowMs;
@@ -214,11 +223,46 @@ export class HostTable {
     const entry = this.byName.get(host);
     if (!entry || entry.owner !== owner) return 'not_owner';
     entry.lastSeenMs = nowMs;
-    const done = placeSample(this.store, entry, sample, nowMs);
+    const defer = this.reading;
+    const done = placeSample(this.store, entry, sample, nowMs, defer);
     if ((done & PLACED_IN_HISTORY) !== 0) this.onPlaced?.(host, entry.slot, sample.ts + entry.clockOffsetMs, sample.power_w, entry.intervalMs);
     if ((done & STORED_AS_LATEST) === 0) return 'history';
-    this.onLatest?.(host, sample);
+    if (defer) {
+      if (entry.pending === null) this.deferred.push(host, entry);
+      entry.pending = sample;
+      entry.pendingNowMs = nowMs;
+    } else {
+      this.onLatest?.(host, sample);
+    }
     return 'stored';
+  }
+
+  /**
+   * Begins a read's frames (collector/server.ts): until endRead, a sample that becomes a host's
+   * latest reading is placed in its history and counted at once, but written to its slot only
+   * once, the newest, at endRead, or before any other write to that slot. Each such write
+   * replaces the previous one whole, so the slot ends exactly as if each had been written; a
+   * backlog replayed after an outage arrives dozens of samples to a read.
+   */
+  beginRead(): void {
+    this.reading = true;
+  }
+
+  /** Writes the latest reading deferred since beginRead of each host, and tells onLatest. */
+  endRead(): void {
+    this.reading = false;
+    const d = this.deferred;
+    for (let k = 0; k + 1 < d.length; k += 2) this.settle(d[k] as string, d[k + 1] as HostEntry);
+    d.length = 0;
+  }
+
+  /** Writes `entry`'s deferred latest reading, if any. */
+  private settle(host: string, entry: HostEntry): void {
+    const sample = entry.pending;
+    if (sample === null) return;
+    entry.pending = null;
+    writeLatest(this.store, entry.slot, sample, entry.samples, entry.pendingNowMs);
+    this.onLatest?.(host, sample);
   }
 
   /**
@@ -229,6 +273,7 @@ export class HostTable {
   placementOf(host: string, owner: HostOwner, nowMs: number): PlacementState | null {
     const entry = this.byName.get(host);
     if (!entry || entry.owner !== owner) return null;
+    this.settle(host, entry);
     entry.lastSeenMs = nowMs;
     return { slot: entry.slot, clockOffsetMs: entry.clockOffsetMs, newestMs: entry.newestMs, samples: entry.samples };
   }
@@ -258,6 +303,7 @@ export class HostTable {
   updateFacts(host: string, owner: HostOwner, facts: Facts, nowMs: number): boolean {
     const entry = this.byName.get(host);
     if (!entry || entry.owner !== owner) return false;
+    this.settle(host, entry);
     entry.lastSeenMs = nowMs;
     const strings: Array<readonly [StrField, string]> = [];
     if (facts.os !== undefined) strings.push([STR.OS, facts.os]);
@@ -274,6 +320,7 @@ export class HostTable {
   release(host: string, owner: HostOwner, nowMs: number): void {
     const entry = this.byName.get(host);
     if (!entry || entry.owner !== owner) return;
+    this.settle(host, entry);
     entry.owner = null;
     this.store.write(entry.slot, { flags: SLOT_FLAG_USED, numbers: [[NUM.LAST_WRITE_MS, nowMs], [NUM.DISCONNECTED_AT_MS, nowMs]] });
   }

@@ -3,11 +3,12 @@
  * (collector/ingest_pool.ts, collector/ingest_worker.ts), and the placing of one batch, which a
  * worker runs and a test can run on any thread. Pure apart from the store it writes.
  */
+import { frameLength } from '../shared/frame_codec.ts';
 import type { GuardLimits } from '../shared/msgpack_guard.ts';
 import type { Sample } from '../shared/protocol.ts';
 import { decodeSampleFast } from '../shared/sample_decoder.ts';
 import type { ShmStore } from '../shared/shm_store.ts';
-import { placeSample, PLACED_IN_HISTORY, STORED_AS_LATEST, type PlacementState } from './sample_placement.ts';
+import { placeSample, PLACED_IN_HISTORY, STORED_AS_LATEST, writeLatest, type PlacementState } from './sample_placement.ts';
 
 /** One connection's frames of one read, for a worker to decode and place. */
 export interface IngestJob {
@@ -66,12 +67,13 @@ export function runIngestJob(store: ShmStore, job: IngestJob): IngestResult {
   let error: string | undefined;
   try {
     while (offset + 4 <= frames.length) {
-      const len = frames[offset]! * 0x1000000 + ((frames[offset + 1]! << 16) | (frames[offset + 2]! << 8) | frames[offset + 3]!);
+      const len = frameLength(frames, offset);
       if (offset + 4 + len > frames.length) break;
       const sample = decodeSampleFast(frames.subarray(offset + 4, offset + 4 + len), job.limits);
       if (sample === null || sample.seq <= lastSeq) break;
       lastSeq = sample.seq;
-      const done = placeSample(store, st, sample, job.nowMs);
+      // The slot is written once, with the newest sample stored as latest, after the loop.
+      const done = placeSample(store, st, sample, job.nowMs, true);
       if ((done & PLACED_IN_HISTORY) !== 0) placed.push(sample.ts + st.clockOffsetMs, sample.power_w ?? Number.NaN);
       if ((done & STORED_AS_LATEST) !== 0) latest = sample;
       else history = true;
@@ -80,6 +82,11 @@ export function runIngestJob(store: ShmStore, job: IngestJob): IngestResult {
     }
   } catch (err) {
     error = err instanceof Error ? err.message : String(err);
+  }
+  try {
+    if (latest !== null) writeLatest(store, st.slot, latest, st.samples, job.nowMs);
+  } catch (err) {
+    error ??= err instanceof Error ? err.message : String(err);
   }
   return {
     frames, handled, offset, lastSeq, newestMs: st.newestMs, stored: st.samples - job.samples, history,
@@ -110,7 +117,7 @@ export function unpackFrames(frames: Uint8Array, offset: number): Uint8Array[] {
   const out: Uint8Array[] = [];
   let at = offset;
   while (at + 4 <= frames.length) {
-    const len = frames[at]! * 0x1000000 + ((frames[at + 1]! << 16) | (frames[at + 2]! << 8) | frames[at + 3]!);
+    const len = frameLength(frames, at);
     if (at + 4 + len > frames.length) break;
     out.push(frames.subarray(at + 4, at + 4 + len));
     at += 4 + len;

@@ -53,8 +53,10 @@ const pickTables = fieldPicker<readonly unknown[]>(TABLES.map((t) => t.name), Ob
  * history at its time corrected by the clock offset (unless still further ahead of `nowMs` than
  * FUTURE_TOLERANCE_MS), and as the latest reading unless an newer one is there already. Returns
  * PLACED_IN_HISTORY | STORED_AS_LATEST as they happened; updates st.newestMs and st.samples.
+ * `deferLatest`: a sample that becomes the latest is not written; the caller writes the newest
+ * such sample with writeLatest once its run of samples is placed.
  */
-export function placeSample(store: ShmStore, st: PlacementState, sample: Sample, nowMs: number): number {
+export function placeSample(store: ShmStore, st: PlacementState, sample: Sample, nowMs: number, deferLatest = false): number {
   let done = 0;
   // Times corrected by the clock offset measured at the hello; a time still ahead of the
   // collector's clock by more than FUTURE_TOLERANCE_MS cannot be placed: kept out of the history
@@ -70,20 +72,30 @@ export function placeSample(store: ShmStore, st: PlacementState, sample: Sample,
   if (orderMs < st.newestMs) return done;
   st.newestMs = orderMs;
   st.samples++;
+  if (!deferLatest) writeLatest(store, st.slot, sample, st.samples, nowMs);
+  return done | STORED_AS_LATEST;
+}
+
+/**
+ * Writes `sample` (received at `nowMs`, the host's `samplesTotal`th latest reading) into slot
+ * `slot` as its latest reading: every number, the note and every table, an absent one emptied.
+ * Each such write replaces all a previous one wrote, so of several samples stored as latest in
+ * one read only the newest need be written (placeSample's `deferLatest`): the slot ends the same.
+ */
+export function writeLatest(store: ShmStore, slot: number, sample: Sample, samplesTotal: number, nowMs: number): void {
   // Written from one reused array (LATEST_FIELDS order): no pair allocated per field.
   const v = LATEST_SCRATCH;
   v[0] = nowMs;
   v[1] = nowMs;
   v[2] = sample.ts;
   v[3] = sample.seq;
-  v[4] = st.samples;
+  v[4] = samplesTotal;
   // A reading absent from this sample becomes NaN: the page must not show a stale value as current.
   readReadings(sample, v, 5);
   v[5 + READINGS.length] = sample.power_source ? POWER_SOURCE_CODE[sample.power_source] : Number.NaN;
   // Same rule for tables: one absent from this sample is emptied, not left showing old rows.
   const tables = pickTables(sample) as Partial<Record<TableName, TableInput>>;
-  store.write(st.slot, { numberFields: LATEST_FIELDS, numberValues: v, strings: [[STR.NOTE, formatNote(sample, nowMs)]], tables, ...(sample.truncated ? { truncatedBefore: sample.truncated } : {}) });
-  return done | STORED_AS_LATEST;
+  store.write(slot, { numberFields: LATEST_FIELDS, numberValues: v, strings: [[STR.NOTE, formatNote(sample, nowMs)]], tables, ...(sample.truncated ? { truncatedBefore: sample.truncated } : {}) });
 }
 
 function formatNote(sample: Sample, nowMs: number): string {

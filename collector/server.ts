@@ -166,20 +166,28 @@ class Session implements SessionContext {
   /** Handles frame bodies in order on this thread, then a framing error that came after them. */
   private onBodies(bodies: readonly Uint8Array[], error: FrameError | null): void {
     const limits = this.server.options.guardLimits;
-    for (const body of bodies) {
-      // A message may have closed the session (an error, or a newer connection took over).
-      if ((this.state as State) === 'closed') return;
-      try {
-        // Samples, once welcomed: decoded and checked in one pass when they take the usual
-        // shape; anything else (and any doubt) through the general decoder and handler map.
-        const sample = this.state === 'ready' ? decodeSampleFast(body, limits) : null;
-        if (sample) handleSample(this, sample, this.server.deps);
-        else this.onMessage(decodeBody(body, limits));
-      } catch (err) {
-        if (err instanceof FrameError) this.decoder.fail(err);
-        this.fail(err, true);
-        return;
+    const hosts = this.server.options.hosts;
+    // Of the samples of one read that become the latest reading, only the newest is written to
+    // the slot (HostTable.beginRead); the history gets every one.
+    hosts.beginRead();
+    try {
+      for (const body of bodies) {
+        // A message may have closed the session (an error, or a newer connection took over).
+        if ((this.state as State) === 'closed') return;
+        try {
+          // Samples, once welcomed: decoded and checked in one pass when they take the usual
+          // shape; anything else (and any doubt) through the general decoder and handler map.
+          const sample = this.state === 'ready' ? decodeSampleFast(body, limits) : null;
+          if (sample) handleSample(this, sample, this.server.deps);
+          else this.onMessage(decodeBody(body, limits));
+        } catch (err) {
+          if (err instanceof FrameError) this.decoder.fail(err);
+          this.fail(err, true);
+          return;
+        }
       }
+    } finally {
+      hosts.endRead();
     }
     if (error) this.fail(error, true);
   }

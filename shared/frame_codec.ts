@@ -147,7 +147,7 @@ export class FrameDecoder {
       if (this.body === null) {
         let length: number;
         if (this.headerFill === 0 && end - off >= FRAME_HEADER_BYTES) {
-          length = readLength(chunk, off);
+          length = frameLength(chunk, off);
           off += FRAME_HEADER_BYTES;
         } else {
           const n = Math.min(FRAME_HEADER_BYTES - this.headerFill, end - off);
@@ -156,7 +156,7 @@ export class FrameDecoder {
           off += n;
           if (this.headerFill < FRAME_HEADER_BYTES) return;
           this.headerFill = 0;
-          length = readLength(this.header, 0);
+          length = frameLength(this.header, 0);
         }
         this.checkLength(length);
         if (end - off >= length) {
@@ -189,7 +189,8 @@ export class FrameDecoder {
   }
 }
 
-function readLength(b: Uint8Array, off: number): number {
+/** The 4-byte big-endian length prefix of the frame at `off` in `b` (at least 4 bytes there). */
+export function frameLength(b: Uint8Array, off: number): number {
   return b[off]! * 0x1000000 + ((b[off + 1]! << 16) | (b[off + 2]! << 8) | b[off + 3]!);
 }
 

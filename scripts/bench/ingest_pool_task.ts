@@ -4,13 +4,14 @@
  * decoder, and answers how many were samples. What a decode worker of the collector would do.
  */
 import { parentPort } from 'node:worker_threads';
+import { frameLength } from '../../shared/frame_codec.ts';
 import { decodeSampleFast } from '../../shared/sample_decoder.ts';
 
 parentPort!.on('message', (batch: Uint8Array) => {
   let ok = 0;
   let off = 0;
   while (off + 4 <= batch.length) {
-    const len = batch[off]! * 0x1000000 + ((batch[off + 1]! << 16) | (batch[off + 2]! << 8) | batch[off + 3]!);
+    const len = frameLength(batch, off);
     if (decodeSampleFast(batch.subarray(off + 4, off + 4 + len)) !== null) ok++;
     off += 4 + len;
   }

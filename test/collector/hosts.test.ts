@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import { CLOCK_SKEW_NOTE_MS, FUTURE_TOLERANCE_MS, HISTORY_CLOCK_CORRECTION_MS, HostTable } from '../../collector/hosts.ts';
 import { hostView } from '../../shared/host_view.ts';
 import { MSG_HELLO, MSG_SAMPLE, PROTO_VERSION, type Hello, type Sample } from '../../shared/protocol.ts';
-import { NUM } from '../../shared/shm_layout.ts';
+import { NUM, ringBytes, STR } from '../../shared/shm_layout.ts';
 import { ShmStore } from '../../shared/shm_store.ts';
 
 const T0 = 1_750_000_000_000;
@@ -103,6 +103,73 @@ test('a sample\'s tables are stored with it; a later sample without a table empt
   // An older sample (history only) leaves the latest tables alone.
   assert.equal(hosts.recordSample('h', o, { ...sample(3, T0 - 5000, 1), cpu_cores_pct: [50, 50] }, T0 + 2000), 'history');
   assert.deepEqual(tablesOf(store, 0).cpu_cores_pct.rows, [9]);
+});
+
+test('a read\'s samples: the slot is written once, with the newest, and reads exactly as if each had been written', () => {
+  const samples: Sample[] = [
+    { ...sample(1, T0 - 3000, 10), cpu_cores_pct: [1, 2, 3, 4], truncated: { cpu_cores_pct: 60 }, missing: { temp_cpu_c: 'no sensor' } },
+    { ...sample(2, T0 - 2000, 20), fs: [{ mount: '/', type: 'ext4', size_bytes: 10, used_bytes: 4, free_bytes: 6 }], power_w: 50, power_source: 'measured' },
+    sample(3, T0 - 9000, 30), // older: history only
+    { ...sample(4, T0 - 1000, 40), procs_top: [{ name: 'node', pid: 7, cpu_pct: 12 }] },
+  ];
+  const run = (inOneRead: boolean) => {
+    const store = ShmStore.create(1, T0, 30);
+    const hosts = new HostTable(store);
+    const latest: number[] = [];
+    hosts.onLatest = (_h, s) => latest.push(s.seq);
+    const o = { id: 1 };
+    hosts.claim(hello('h'), o, T0);
+    const lockBefore = store.readSlot(0)!.lockSeq;
+    if (inOneRead) hosts.beginRead();
+    const results = samples.map((m) => hosts.recordSample('h', o, m, T0));
+    const seqBeforeEnd = store.readSlot(0)!.numbers[NUM.SAMPLE_SEQ];
+    if (inOneRead) hosts.endRead();
+    const { lockSeq, ...slot } = store.readSlot(0, true)!;
+    const ring = new Uint8Array(ringBytes(30));
+    store.copyRing(0, ring);
+    return { results, latest, writes: (lockSeq - lockBefore) / 2, slot, ring, seqBeforeEnd, store };
+  };
+  const each = run(false);
+  const once = run(true);
+  assert.deepEqual(once.results, ['stored', 'stored', 'history', 'stored'], 'placement is decided per sample, at once');
+  assert.deepEqual(each.results, once.results);
+  assert.equal(each.writes, 3);
+  assert.equal(once.writes, 1, 'one slot write for the read');
+  assert.ok(Number.isNaN(once.seqBeforeEnd), 'until endRead the slot is not written');
+  // Every field a reader sees (the bytes past a string's length or a table's rows may differ: no reader looks there).
+  assert.deepEqual(once.slot, each.slot, 'the same numbers, strings and tables, truncated counts, note and emptied tables included');
+  assert.equal(once.slot.strings[STR.NOTE], '', 'the newest sample\'s note');
+  assert.equal(once.slot.tables!.cpu_cores_pct.truncated, 0, 'the newest sample\'s truncated counts');
+  assert.deepEqual(once.slot.tables!.procs_top.rows, [{ name: 'node', pid: 7, cpu_pct: 12 }]);
+  assert.deepEqual(once.slot.tables!.fs.rows, [], 'a table absent from the newest sample is empty');
+  assert.deepEqual(once.ring, each.ring, 'every sample is in the history');
+  assert.equal(once.store.readSlot(0)!.numbers[NUM.SAMPLES_TOTAL], 3);
+  assert.equal(once.store.readSlot(0)!.numbers[NUM.SAMPLE_SEQ], 4);
+  assert.deepEqual(each.latest, [1, 2, 4]);
+  assert.deepEqual(once.latest, [4], 'the alert inputs take the newest');
+});
+
+test('within a read, a facts message or the end of the connection writes the deferred reading first', () => {
+  const store = ShmStore.create(1, T0, 10);
+  const hosts = new HostTable(store);
+  const o = { id: 1 };
+  hosts.claim(hello('h'), o, T0);
+  hosts.beginRead();
+  hosts.recordSample('h', o, sample(1, T0, 10), T0);
+  assert.equal(hosts.updateFacts('h', o, { type: 'facts', kernel: '6.8' }, T0 + 5), true);
+  let n = store.readSlot(0)!.numbers;
+  assert.equal(n[NUM.SAMPLE_SEQ], 1, 'written before the facts');
+  assert.equal(n[NUM.LAST_WRITE_MS], T0 + 5, 'the facts write comes after it');
+  hosts.recordSample('h', o, sample(2, T0 + 1000, 20), T0 + 10);
+  hosts.release('h', o, T0 + 20);
+  n = store.readSlot(0)!.numbers;
+  assert.equal(n[NUM.SAMPLE_SEQ], 2, 'written before the host went offline');
+  assert.equal(n[NUM.DISCONNECTED_AT_MS], T0 + 20);
+  assert.equal(n[NUM.LAST_WRITE_MS], T0 + 20);
+  const lock = store.readSlot(0)!.lockSeq;
+  hosts.endRead();
+  assert.equal(store.readSlot(0)!.lockSeq, lock, 'nothing left to write');
+  assert.equal(view(store, 'h', T0 + 20)!.kernel, '6.8');
 });
 
 test('facts update the static fields of the host; only its owner may send them', () => {

@@ -67,7 +67,10 @@ test('a batch writes the slot and the history exactly as HostTable.recordSample 
   const hosts = new HostTable(inline);
   const owner = { id: 1 };
   assert.equal(hosts.claim({ type: 'hello', proto: PROTO_VERSION, host: 'h', agent: 't', token: 'x', interval_ms: 1000 }, owner, NOW, NOW).ok, true);
+  // As the server handles a read: the slot written once, with the newest (HostTable.beginRead).
+  hosts.beginRead();
   for (const m of samples) hosts.recordSample('h', owner, parseSample(m), NOW);
+  hosts.endRead();
   const pooled = ShmStore.create(1, NOW, 120);
   new HostTable(pooled).claim({ type: 'hello', proto: PROTO_VERSION, host: 'h', agent: 't', token: 'x', interval_ms: 1000 }, owner, NOW, NOW);
   const r = runIngestJob(pooled, job(packFrames(samples.map(body))));

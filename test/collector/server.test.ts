@@ -13,7 +13,9 @@ import { loadConfig } from '../../shared/config.ts';
 import { ERROR_CODES } from '../../shared/errors.ts';
 import { hostView } from '../../shared/host_view.ts';
 import { createLogger } from '../../shared/log.ts';
+import { encodeFrame } from '../../shared/frame_codec.ts';
 import { PROTO_VERSION } from '../../shared/protocol.ts';
+import { STR } from '../../shared/shm_layout.ts';
 import { RawClient, waitFor } from '../helpers/net.ts';
 
 const TOKEN = 'test-cluster-token';
@@ -116,6 +118,24 @@ for (const b of BAD_AFTER_WELCOME) {
     good.close();
   });
 }
+
+test('a backlog arriving many samples to a read: every one counted and in the history, the slot written about once a read', async () => {
+  const a = await agent('backlog');
+  const slot = c.store.readAll().find((s) => s.strings[STR.HOST] === 'backlog')!.index;
+  const lockBefore = c.store.readSlot(slot)!.lockSeq;
+  const N = 60;
+  const t0 = Date.now() - N * 1000;
+  // One write of 60 frames (~6 KB): on loopback it arrives in one read, or a few.
+  a.sendBytes(Buffer.concat(Array.from({ length: N }, (_, i) => encodeFrame({ ...sample(i + 1, i), ts: t0 + i * 1000 }))));
+  const h = await waitFor('backlog sample 60', () => hostsNow().find((x) => x.name === 'backlog' && x.sample_seq === N));
+  assert.equal(h.cpu_pct, N - 1);
+  assert.equal(h.samples_total, N);
+  const history = c.store.readHistory(slot, t0 - 1, t0 + N * 1000)!;
+  assert.equal(history.t.length, N, 'one history point per sample');
+  const writes = (c.store.readSlot(slot)!.lockSeq - lockBefore) / 2;
+  assert.ok(writes >= 1 && writes < N / 4, `${writes} slot writes for ${N} samples`);
+  a.close();
+});
 
 test('a replayed seq is refused and does not overwrite the newer reading', async () => {
   const a = await agent('replay');
