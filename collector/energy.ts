@@ -54,47 +54,74 @@ export interface EnergyTotals {
   sinceMs: number | null;
 }
 
+/** What EnergyAccumulator.totalsInto writes, in its order. */
+export const TOTALS_ORDER = Object.freeze(['today_kwh', 'today_cost', 'month_kwh', 'month_cost', 'total_kwh', 'total_cost', 'since_ms'] as const);
+
 export interface HistoryRow extends EnergyFigures {
   /** Local `2026-10-25` (days), `2026-10-25T02` (hours), `2026-10` (months). */
   label: string;
 }
 
-/** Keyed buckets in a ring: slot = key mod size; a key older than newest − size is gone. */
+/**
+ * Keyed buckets in a ring: slot = key mod size; a key older than newest − size is gone. A
+ * bucket's key, kWh, cost and covered ms sit side by side in one array (CELL numbers a bucket),
+ * so adding to a bucket touches one cache line, not one in each of four arrays: a collector adds
+ * to three rings of each of thousands of hosts every second.
+ */
+const CELL = 4;
 class Ring {
-  readonly keys: Float64Array;
-  readonly values: Float64Array[];
+  private readonly cells: Float64Array;
   newest = -Infinity;
 
   constructor(readonly size: number) {
-    this.keys = new Float64Array(size).fill(NaN);
-    this.values = [new Float64Array(size), new Float64Array(size), new Float64Array(size)];
+    this.cells = new Float64Array(size * CELL);
+    for (let i = 0; i < size; i++) this.cells[i * CELL] = Number.NaN;
+  }
+
+  private at(key: number): number {
+    return (((key % this.size) + this.size) % this.size) * CELL;
   }
 
   add(key: number, kwh: number, cost: number, coveredMs: number): void {
-    const slot = ((key % this.size) + this.size) % this.size;
-    if (this.keys[slot] !== key) {
-      this.keys[slot] = key;
-      for (const v of this.values) v[slot] = 0;
+    const c = this.cells;
+    const at = this.at(key);
+    if (c[at] !== key) {
+      c[at] = key;
+      c[at + 1] = 0;
+      c[at + 2] = 0;
+      c[at + 3] = 0;
     }
-    this.values[0]![slot] += kwh;
-    this.values[1]![slot] += cost;
-    this.values[2]![slot] += coveredMs;
+    c[at + 1] += kwh;
+    c[at + 2] += cost;
+    c[at + 3] += coveredMs;
     if (key > this.newest) this.newest = key;
   }
 
+  /** Whether bucket `key` is held (else its figures are 0). */
+  has(key: number): boolean {
+    return this.cells[this.at(key)] === key && key > this.newest - this.size;
+  }
+
+  /** Figure `k` of bucket `key` (1 kWh, 2 cost, 3 covered ms), 0 when not held. */
+  figure(key: number, k: 1 | 2 | 3): number {
+    return this.has(key) ? this.cells[this.at(key) + k]! : 0;
+  }
+
   get(key: number): EnergyFigures {
-    const slot = ((key % this.size) + this.size) % this.size;
-    if (this.keys[slot] !== key || key <= this.newest - this.size) return { kwh: 0, cost: 0, coveredMs: 0 };
-    return { kwh: this.values[0]![slot]!, cost: this.values[1]![slot]!, coveredMs: this.values[2]![slot]! };
+    if (!this.has(key)) return { kwh: 0, cost: 0, coveredMs: 0 };
+    const c = this.cells;
+    const at = this.at(key);
+    return { kwh: c[at + 1]!, cost: c[at + 2]!, coveredMs: c[at + 3]! };
   }
 
   /** [key, kwh, cost, coveredMs] of every live bucket, oldest first. */
   rows(): Array<[number, number, number, number]> {
     const out: Array<[number, number, number, number]> = [];
     if (this.newest === -Infinity) return out;
+    const c = this.cells;
     for (let key = this.newest - this.size + 1; key <= this.newest; key++) {
-      const f = this.get(key);
-      if (this.keys[((key % this.size) + this.size) % this.size] === key) out.push([key, f.kwh, f.cost, f.coveredMs]);
+      const at = this.at(key);
+      if (c[at] === key) out.push([key, c[at + 1]!, c[at + 2]!, c[at + 3]!]);
     }
     return out;
   }
@@ -177,6 +204,23 @@ export class EnergyAccumulator {
 
   private today(nowMs: number): number {
     return Math.floor((nowMs + zoneOffsetMs(this.tariff.timeZone, nowMs)) / DAY_MS);
+  }
+
+  /**
+   * totals(nowMs) as numbers into `out` from `at`, in TOTALS_ORDER: today's kWh and cost, this
+   * month's, since start's, then sinceMs (NaN before any sample). Nothing allocated: a collector
+   * calls it for every sample of every host.
+   */
+  totalsInto(nowMs: number, out: Float64Array, at = 0): void {
+    const day = this.today(nowMs);
+    const month = monthOfDay(day);
+    out[at] = this.days.figure(day, 1);
+    out[at + 1] = this.days.figure(day, 2);
+    out[at + 2] = this.months.figure(month, 1);
+    out[at + 3] = this.months.figure(month, 2);
+    out[at + 4] = this.total.kwh;
+    out[at + 5] = this.total.cost;
+    out[at + 6] = this.firstMs ?? Number.NaN;
   }
 
   /** Today, this month (local to the tariff's zone at `nowMs`) and since start. */

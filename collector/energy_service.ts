@@ -33,6 +33,14 @@ const REFRESH_SLICE = 500;
 /** An interval is a gap beyond this many of the host's sampling intervals (and beyond --energy-gap-s). */
 const GAP_INTERVALS = 3;
 
+/** The slot fields writeTotals writes: EnergyAccumulator.totalsInto's (TOTALS_ORDER), then the day's and month's ends. */
+const TOTALS_FIELDS: readonly NumField[] = Object.freeze([
+  NUM.ENERGY_TODAY_KWH, NUM.ENERGY_TODAY_COST, NUM.ENERGY_MONTH_KWH, NUM.ENERGY_MONTH_COST,
+  NUM.ENERGY_TOTAL_KWH, NUM.ENERGY_TOTAL_COST, NUM.ENERGY_SINCE_MS,
+  NUM.ENERGY_TODAY_UNTIL_MS, NUM.ENERGY_MONTH_UNTIL_MS,
+]);
+const TOTALS_SCRATCH = new Float64Array(TOTALS_FIELDS.length);
+
 export interface EnergyServiceOptions {
   /** null: no tariff, kWh only. */
   tariff: Tariff | null;
@@ -144,14 +152,15 @@ export class EnergyService {
 
   /** Today, this month and the total of one host, as of `atMs`, into its slot. */
   private writeTotals(entry: HostEnergyEntry, atMs: number): void {
-    const t = entry.acc.totals(atMs);
+    // Into one reused array, in TOTALS_FIELDS order (totalsInto's, then the bounds): this runs
+    // for every sample with power, and allocates nothing.
+    const v = TOTALS_SCRATCH;
+    entry.acc.totalsInto(atMs, v);
+    if (!this.priced) v[1] = v[3] = v[5] = Number.NaN;
     const b = this.boundsAt(atMs);
-    const numbers: Array<readonly [NumField, number]> = [
-      [NUM.ENERGY_TODAY_KWH, t.today.kwh], [NUM.ENERGY_TODAY_COST, this.cost(t.today.cost)], [NUM.ENERGY_TODAY_UNTIL_MS, b.dayEndMs],
-      [NUM.ENERGY_MONTH_KWH, t.month.kwh], [NUM.ENERGY_MONTH_COST, this.cost(t.month.cost)], [NUM.ENERGY_MONTH_UNTIL_MS, b.monthEndMs],
-      [NUM.ENERGY_TOTAL_KWH, t.total.kwh], [NUM.ENERGY_TOTAL_COST, this.cost(t.total.cost)], [NUM.ENERGY_SINCE_MS, t.sinceMs ?? Number.NaN],
-    ];
-    this.opts.store.write(entry.slot, { numbers });
+    v[7] = b.dayEndMs;
+    v[8] = b.monthEndMs;
+    this.opts.store.write(entry.slot, { numberFields: TOTALS_FIELDS, numberValues: v });
   }
 
   /**

@@ -269,8 +269,10 @@ export class SampleTimes {
 // ---- The sample ---------------------------------------------------------------------------------
 
 /**
- * A realistic sample, ~560 bytes as a frame: the readings of scripts/bench/codec.ts SAMPLE (those of
- * test/helpers/store_fixture.ts) and a few tables: 8 cores, 2 filesystems, 1 interface.
+ * A realistic sample, ~630 bytes as a frame: the readings of scripts/bench/codec.ts SAMPLE (those of
+ * test/helpers/store_fixture.ts) and a few tables: 8 cores, 2 filesystems, 1 interface; and the
+ * power every agent sends, measured or (as here, a VM's) estimated, so that each sample also
+ * costs the collector its energy and cost integration.
  */
 export function fleetSample(seq: number, ts: number): Record<string, unknown> {
   return {
@@ -283,6 +285,7 @@ export function fleetSample(seq: number, ts: number): Record<string, unknown> {
       { mount: '/home', type: 'xfs', size_bytes: 1_999_421_571_072, used_bytes: 734_439_784_448, free_bytes: 1_264_981_786_624 },
     ],
     net: [{ name: 'eth0', rx_bps: 2_621_440.75, tx_bps: 917_504.25, rx_pps: 2011.5, tx_pps: 1504.25 }],
+    power_w: 41.7, power_source: 'estimated',
   };
 }
 

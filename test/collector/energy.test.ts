@@ -1,7 +1,7 @@
 /** collector/energy.ts: integration, gaps, the calendar split, bounded history, the saved form, the fleet. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { EnergyAccumulator, fleetProjection, fleetTotals, sumTotals, MONTHS_KEPT, type EnergyOptions } from '../../collector/energy.ts';
+import { EnergyAccumulator, fleetProjection, fleetTotals, sumTotals, MONTHS_KEPT, TOTALS_ORDER, type EnergyOptions } from '../../collector/energy.ts';
 import { parseTariff } from '../../collector/tariff.ts';
 import { ERROR_CODES, StateFileError } from '../../shared/errors.ts';
 
@@ -149,6 +149,28 @@ test('history is bounded: the newest days, hours and months are kept', () => {
   feed(long, at('2024-01-01T00:00:00Z'), at('2026-04-01T00:00:00Z'), 30 * DAY, 1);
   assert.equal(long.monthly().length, MONTHS_KEPT);
   assert.equal(long.monthly().at(-1)!.label, '2026-03');
+});
+
+test('totalsInto writes what totals says, in TOTALS_ORDER, at any instant, an expired day or month as 0', () => {
+  const fresh = new EnergyAccumulator({ tariff: parseTariff(HOME, 'tariff', 'Europe/Paris') });
+  const out = new Float64Array(TOTALS_ORDER.length + 2).fill(-1);
+  fresh.totalsInto(at('2026-06-13T10:00:00Z'), out, 1);
+  assert.deepEqual([...out], [-1, 0, 0, 0, 0, 0, 0, Number.NaN, -1], 'nothing yet: zeros, no start; only its own cells written');
+  const acc = new EnergyAccumulator({ tariff: parseTariff(HOME, 'tariff', 'Europe/Paris'), historyDays: 3 });
+  feed(acc, at('2026-06-29T18:00:00Z'), at('2026-07-02T06:00:00Z'), 30 * S, 450);
+  // Across a month end, from inside the run, the day after it, and after the 3 days of history.
+  for (const iso of ['2026-06-30T12:00:00Z', '2026-07-01T22:30:00Z', '2026-07-02T10:00:00Z', '2026-07-20T10:00:00Z', '2026-09-01T00:00:00Z']) {
+    const t = acc.totals(at(iso));
+    const v = new Float64Array(TOTALS_ORDER.length);
+    acc.totalsInto(at(iso), v);
+    const named = Object.fromEntries(TOTALS_ORDER.map((k, i) => [k, v[i]]));
+    assert.deepEqual(named, {
+      today_kwh: t.today.kwh, today_cost: t.today.cost, month_kwh: t.month.kwh, month_cost: t.month.cost,
+      total_kwh: t.total.kwh, total_cost: t.total.cost, since_ms: t.sinceMs,
+    }, iso);
+  }
+  assert.ok(acc.totals(at('2026-07-01T22:30:00Z')).today.kwh > 0, 'the comparison covers a day with energy');
+  assert.equal(acc.totals(at('2026-07-20T10:00:00Z')).today.kwh, 0);
 });
 
 function sampleAccumulator(): EnergyAccumulator {
