@@ -4,6 +4,7 @@
  * rules and values into alerts is collector/alerts.ts.
  */
 import { ConfigError } from '../shared/errors.ts';
+import { fieldReader, type FieldReader } from '../shared/field_reader.ts';
 import { READINGS, type ReadingName, type Sample } from '../shared/protocol.ts';
 
 export type AlertOp = '>' | '>=' | '<' | '<=';
@@ -219,6 +220,14 @@ function readingsIn(wanted: ReadonlySet<string>): ReadonlyArray<(typeof READINGS
   return list;
 }
 
+/** A compiled reader of those readings (shared/field_reader.ts), once per list. */
+const READER_OF = new WeakMap<ReadonlyArray<(typeof READINGS)[number]>, FieldReader>();
+function readerOf(readings: ReadonlyArray<(typeof READINGS)[number]>): FieldReader {
+  let r = READER_OF.get(readings);
+  if (!r) READER_OF.set(readings, (r = fieldReader(readings.map((x) => x.name))));
+  return r;
+}
+
 /** What an AlertInputsCell holds of each metric. */
 const ABSENT = 0;
 const NUMBER = 1;
@@ -243,6 +252,7 @@ const NULL = 2;
  */
 export class AlertInputsCell {
   private readonly readings: ReadonlyArray<(typeof READINGS)[number]>;
+  private readonly readReadings: FieldReader;
   private readonly wantMem: boolean;
   private readonly wantSwap: boolean;
   private readonly wantFs: boolean;
@@ -253,6 +263,7 @@ export class AlertInputsCell {
 
   constructor(wanted?: ReadonlySet<string>) {
     this.readings = wanted ? readingsIn(wanted) : READINGS;
+    this.readReadings = readerOf(this.readings);
     this.wantMem = !wanted || wanted.has('mem_used_pct');
     this.wantSwap = !wanted || wanted.has('swap_used_pct');
     this.wantFs = !wanted || wanted.has('fs_used_pct');
@@ -262,9 +273,12 @@ export class AlertInputsCell {
 
   /** Takes the values of a validated sample, the host's latest. */
   update(sample: Sample): this {
-    const readings = this.readings;
-    const n = readings.length;
-    for (let i = 0; i < n; i++) this.set(i, sample[readings[i]!.name]);
+    const n = this.readings.length;
+    // Named loads compiled for this list, not sample[name] in a loop (megamorphic). A reading is
+    // a number or absent in a validated sample (null ones are dropped), so NaN means absent.
+    const values = this.values;
+    this.readReadings(sample, values, 0);
+    for (let i = 0; i < n; i++) this.state[i] = Number.isNaN(values[i]!) ? ABSENT : NUMBER;
     const memUsed = sample.mem_used_bytes;
     const memTotal = sample.mem_total_bytes;
     this.set(n, this.wantMem && memUsed !== undefined && memTotal !== undefined && memTotal > 0 ? (memUsed / memTotal) * 100 : undefined);
