@@ -159,7 +159,7 @@ export async function startCollector(config: CollectorConfig, log: Logger, start
   const saver = saving
     ? new StateSaver(config.dataDir, store, log, config.saveIntervalS * 1000, {
       beforeSnapshot: () => agents.markDurable(), afterSave: () => agents.commitDurable(),
-      extra: () => Buffer.from(JSON.stringify(energy.toJSON()), 'utf8'),
+      extra: () => energy.stateBytes(),
     })
     : null;
   let control: Server | null = null;

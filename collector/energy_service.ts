@@ -30,6 +30,8 @@ export const PROJECTION_REFRESH_MS = 10_000;
 export const ENERGY_STATE_VERSION = 1;
 /** Hosts refreshed per turn of the event loop. */
 const REFRESH_SLICE = 500;
+/** Hosts whose counters are written out for the state file per turn of the event loop (stateBytes). */
+export const STATE_SLICE = 250;
 /** An interval is a gap beyond this many of the host's sampling intervals (and beyond --energy-gap-s). */
 const GAP_INTERVALS = 3;
 
@@ -231,6 +233,30 @@ export class EnergyService {
     const hosts: Record<string, EnergyJson> = {};
     for (const [name, e] of this.hosts) hosts[name] = e.acc.toJSON();
     return { v: ENERGY_STATE_VERSION, hosts };
+  }
+
+  /**
+   * toJSON() as UTF-8 JSON text, the same bytes as JSON.stringify of it, made STATE_SLICE hosts
+   * per turn of the event loop and returned as one Buffer per slice. Why: a host's counters come
+   * to ~2 KB after a week and ~4 KB once the 62 days of history are full, so at 10,000 hosts one
+   * JSON.stringify held the event loop (and every agent's samples) for ~0.4-0.6 s at each state
+   * save. Each host's counters are taken as they are when its slice is made.
+   */
+  async stateBytes(): Promise<Buffer[]> {
+    const entries = [...this.hosts];
+    const out: Buffer[] = [Buffer.from(`{"v":${ENERGY_STATE_VERSION},"hosts":{`, 'utf8')];
+    for (let from = 0; from < entries.length; from += STATE_SLICE) {
+      if (from > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+      let text = from > 0 ? ',' : '';
+      const end = Math.min(entries.length, from + STATE_SLICE);
+      for (let i = from; i < end; i++) {
+        const [name, e] = entries[i]!;
+        text += `${i > from ? ',' : ''}${JSON.stringify(name)}:${JSON.stringify(e.acc.toJSON())}`;
+      }
+      out.push(Buffer.from(text, 'utf8'));
+    }
+    out.push(Buffer.from('}}', 'utf8'));
+    return out;
   }
 
   /**

@@ -40,13 +40,20 @@ export interface DecodedState {
   extra: Buffer | null;
 }
 
-function stateHeader(bodyBytes: number, savedAtMs: number, extra: Uint8Array | null): Buffer {
+/** A state file's extra section: one array of bytes, or several in order (EnergyService.stateBytes). */
+export type ExtraSection = Uint8Array | readonly Uint8Array[];
+
+function extraParts(extra: ExtraSection | null): readonly Uint8Array[] {
+  return extra === null ? [] : extra instanceof Uint8Array ? [extra] : extra;
+}
+
+function stateHeader(bodyBytes: number, savedAtMs: number, extra: ExtraSection | null): Buffer {
   const header = Buffer.alloc(STATE_HEADER_BYTES);
   header.writeUInt32BE(STATE_MAGIC, 0);
   header.writeUInt32BE(STATE_FORMAT, 4);
   header.writeDoubleBE(savedAtMs, 8);
   header.writeDoubleBE(bodyBytes, 16);
-  header.writeDoubleBE(extra?.byteLength ?? 0, 24);
+  header.writeDoubleBE(extraParts(extra).reduce((n, p) => n + p.byteLength, 0), 24);
   return header;
 }
 
@@ -65,10 +72,10 @@ export function encodeState(snapshot: Uint8Array, savedAtMs: number, extra: Uint
  * to disk: the file header, the snapshot's chunks as the stream copies them, then the extra
  * section. gzip(concatenation) is a file decodeState reads, as encodeState's is.
  */
-export function* stateChunks(snapshot: SnapshotStream, savedAtMs: number, extra: Uint8Array | null = null): Generator<Uint8Array> {
+export function* stateChunks(snapshot: SnapshotStream, savedAtMs: number, extra: ExtraSection | null = null): Generator<Uint8Array> {
   yield stateHeader(snapshot.byteLength, savedAtMs, extra);
   yield* snapshot.chunks();
-  if (extra) yield extra;
+  for (const part of extraParts(extra)) if (part.byteLength > 0) yield part;
 }
 
 

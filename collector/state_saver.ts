@@ -15,7 +15,7 @@ import { StateFileError } from '../shared/errors.ts';
 import type { Logger } from '../shared/log.ts';
 import { bufferBytes } from '../shared/shm_layout.ts';
 import { MAX_CAPACITY, ShmStore } from '../shared/shm_store.ts';
-import { decodeState, MAX_EXTRA_BYTES, STATE_GZIP_LEVEL, stateChunks } from './state_codec.ts';
+import { decodeState, MAX_EXTRA_BYTES, STATE_GZIP_LEVEL, stateChunks, type ExtraSection } from './state_codec.ts';
 
 export const STATE_FILE = 'state.bin';
 
@@ -84,7 +84,7 @@ export class StateSaver {
    */
   constructor(
     private readonly dataDir: string, private readonly store: ShmStore, private readonly log: Logger, private readonly intervalMs: number,
-    private readonly hooks: { beforeSnapshot?: () => void; afterSave?: () => void; extra?: () => Uint8Array | null } = {},
+    private readonly hooks: { beforeSnapshot?: () => void; afterSave?: () => void; extra?: () => ExtraSection | null | Promise<ExtraSection | null> } = {},
   ) {}
 
   /** Starts the periodic saves (none when the interval is 0). */
@@ -134,7 +134,8 @@ export class StateSaver {
     const path = join(this.dataDir, STATE_FILE);
     const tmp = `${path}.tmp`;
     const t0 = performance.now();
-    // In one turn: the acks' marks, the slots in use and the energy counters. The slots are then
+    // In one turn: the acks' marks and the slots in use; then the energy counters, a slice of
+    // hosts a turn, each newer than the marks. The slots are then
     // copied a chunk at a time as gzip takes them (a stall of one chunk's copy, never the whole
     // store's: 550 MB at 10,000 hosts), each slot and ring consistent on its own and never older
     // than at this moment, so every sample an ack will confirm is in the file. A slot copied later
@@ -145,7 +146,9 @@ export class StateSaver {
     const snapshot = this.store.snapshotStream();
     const savedAtMs = Date.now();
     try {
-      const extra = this.hooks.extra?.() ?? null;
+      // Made after the acks' marks, over as many turns as it takes (the energy counters: one
+      // slice of hosts a turn), so it holds at least every sample an ack will confirm.
+      const extra = (await this.hooks.extra?.()) ?? null;
       // A temporary file left by a crashed save keeps its mode when reopened: start afresh.
       await unlink(tmp).catch(() => undefined);
       const fh = await open(tmp, 'w', 0o600);

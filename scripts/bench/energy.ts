@@ -4,11 +4,12 @@
  *   host's today/month/total into its slot, beside the slot write every sample already costs
  *   (the readings, ShmStore.write), as a ratio;
  * - per host and refresh round (every 10 s): the projection and the day/month figures;
- * - memory per host that reports power, at the default history (62 days, 2 days of hours).
+ * - memory per host that reports power, at the default history (62 days, 2 days of hours);
+ * - the state file's energy section at each save: the longest event-loop stall while it is made.
  * Hosts carry 8 days of samples before timing starts, so every ring holds data.
  * `--hosts N` (default 10000), `--quick` (1000).
  */
-import { EnergyService } from '../../collector/energy_service.ts';
+import { EnergyService, STATE_SLICE } from '../../collector/energy_service.ts';
 import { parseTariff } from '../../collector/tariff.ts';
 import { createLogger } from '../../shared/log.ts';
 import { NUM, READING_NUM } from '../../shared/shm_layout.ts';
@@ -62,13 +63,49 @@ const onSample = nsPerItem(N * SECONDS, 3, () => {
 });
 const refresh = nsPerItem(N, 5, (r) => service.refresh(now + second * 1000 + r));
 
+// The state file's energy section at each save: once made in one turn (JSON.stringify of every
+// host's counters), now a slice of hosts a turn (EnergyService.stateBytes). What matters to the
+// agents is the longest turn: the event loop reads no sample meanwhile.
+function oneTurnMs(): number {
+  const t0 = performance.now();
+  Buffer.from(JSON.stringify(service.toJSON()), 'utf8');
+  return performance.now() - t0;
+}
+async function slicedMs(): Promise<{ longest: number; total: number; bytes: number }> {
+  let longest = 0;
+  let last = performance.now();
+  let ticking = true;
+  const tick = (): void => {
+    const t = performance.now();
+    longest = Math.max(longest, t - last);
+    last = t;
+    if (ticking) setImmediate(tick);
+  };
+  setImmediate(tick);
+  const t0 = performance.now();
+  const parts = await service.stateBytes();
+  const total = performance.now() - t0;
+  ticking = false;
+  longest = Math.max(longest, performance.now() - last);
+  return { longest, total, bytes: parts.reduce((n, p) => n + p.length, 0) };
+}
+const oneTurn = [oneTurnMs(), oneTurnMs(), oneTurnMs()].sort((a, b) => a - b)[1]!;
+const slicedRuns = [await slicedMs(), await slicedMs(), await slicedMs()].sort((a, b) => a.longest - b.longest);
+const sliced = slicedRuns[1]!;
+
 const rows = [
   { what: 'energy per power sample (integrate + slot write)', 'µs': (onSample / 1000).toFixed(2), 'vs readings write': (onSample / readingsWrite).toFixed(2) },
   { what: 'readings slot write per sample (for scale)', 'µs': (readingsWrite / 1000).toFixed(2), 'vs readings write': '1.00' },
   { what: 'refresh per host (every 10 s, in slices)', 'µs': (refresh / 1000).toFixed(2), 'vs readings write': (refresh / readingsWrite).toFixed(2) },
 ];
+const saveRows = [
+  { 'state save, energy section': 'made in one turn (before)', 'longest event-loop stall, ms': oneTurn.toFixed(1), 'in all, ms': oneTurn.toFixed(1), MB: (sliced.bytes / 1e6).toFixed(1) },
+  { 'state save, energy section': `${STATE_SLICE} hosts a turn (stateBytes)`, 'longest event-loop stall, ms': sliced.longest.toFixed(1), 'in all, ms': sliced.total.toFixed(1), MB: (sliced.bytes / 1e6).toFixed(1) },
+];
 console.log(`energy: ${N} hosts, 8 days of samples each, tariff with 2 periods (${machine().model}, ${machine().cores} cores)`);
 console.log(table(rows));
+console.log(table(saveRows));
+console.log(`longest stall of a save's energy section: ${(sliced.longest / oneTurn).toFixed(3)}x the one-turn build`);
 const perHostBytes = Math.max(0, (heapAfter - heapBefore) / N);
 console.log(`heap per host with energy: ${(perHostBytes / 1024).toFixed(1)} KiB${global.gc ? '' : ' (run with --expose-gc for a settled figure)'}`);
-console.log(`written ${writeResult('energy', { hosts: N, quick, ns: { energyPerSample: onSample, readingsWritePerSample: readingsWrite, refreshPerHost: refresh }, heapPerHostBytes: perHostBytes })}`);
+console.log(`written ${writeResult('energy', { hosts: N, quick, ns: { energyPerSample: onSample, readingsWritePerSample: readingsWrite, refreshPerHost: refresh }, heapPerHostBytes: perHostBytes, stateSection: { bytes: sliced.bytes, oneTurnMs: oneTurn, slicedLongestMs: sliced.longest, slicedTotalMs: sliced.total } })}`);

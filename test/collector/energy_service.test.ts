@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { EnergyService, PROJECTION_REFRESH_MS } from '../../collector/energy_service.ts';
+import { EnergyService, PROJECTION_REFRESH_MS, STATE_SLICE } from '../../collector/energy_service.ts';
 import { energyReport } from '../../collector/energy_report.ts';
 import { parseTariff } from '../../collector/tariff.ts';
 import { ERROR_CODES, StateFileError } from '../../shared/errors.ts';
@@ -147,6 +147,31 @@ test('toJSON then restore: counters and slot figures back; unknown hosts skipped
   // The run goes on where it stopped: the next second counts.
   fresh.service.onSample('alpha', fresh.b, T0 + 1_801_000, 200, 1000);
   near(read(fresh.store, fresh.b, T0 + HOUR)!.total_kwh, 0.1 + 200 / 3.6e6, 'continued');
+});
+
+test('stateBytes: the bytes of JSON.stringify(toJSON()), STATE_SLICE hosts a turn of the event loop', async () => {
+  const store = ShmStore.create(STATE_SLICE * 2 + 10, T0, 10);
+  const service = new EnergyService({ tariff: TARIFF, timeZone: ZONE, maxGapMs: 60_000, historyDays: 62, hourlyDays: 2, projectionDays: 30, store, log: createLogger('test', 'error') });
+  const expectBytes = async (what: string): Promise<number> => {
+    let turns = 0;
+    let ticking = true;
+    const tick = (): void => { if (ticking) { turns++; setImmediate(tick); } };
+    setImmediate(tick);
+    const parts = await service.stateBytes();
+    ticking = false;
+    assert.deepEqual(Buffer.concat(parts), Buffer.from(JSON.stringify(service.toJSON()), 'utf8'), what);
+    return turns;
+  };
+  await expectBytes('no host');
+  // Names as agents send them: quotes, backslashes, non-ASCII, line separators.
+  const names = ['plain', 'quo"te', 'back\\slash', 'wörk-ünïcode', 'line\u2028sep', ...Array.from({ length: STATE_SLICE * 2 + 5 }, (_, i) => `h${i}`)];
+  names.forEach((name, i) => feed(service, name, i, T0 - 2 * HOUR + i * 7000, 30, 100 + i));
+  const turns = await expectBytes(`${names.length} hosts`);
+  assert.ok(turns >= 2, `other work ran while it was made (${turns} turns)`);
+  const back = setup();
+  const parsed = JSON.parse(Buffer.concat(await service.stateBytes()).toString('utf8')) as { hosts: Record<string, unknown> };
+  assert.deepEqual(Object.keys(parsed.hosts), names);
+  assert.deepEqual(back.service.restore(parsed, (h) => (h === 'quo"te' ? back.a : undefined), T0).restored, 1);
 });
 
 test('restore refuses a section that is not this format, as a StateFileError', () => {

@@ -108,6 +108,11 @@ test('stateChunks, streamed through gzip, make the file encodeState makes (the s
     assert.deepEqual(contents(back.store), contents(decodeState(whole, MAX).store));
     assert.deepEqual(back.extra, withExtra);
   }
+  // An extra section in parts (EnergyService.stateBytes) is their concatenation; empty parts are fine.
+  const parts = [Buffer.from('{"energy":'), Buffer.alloc(0), Buffer.from('[1,2]'), Buffer.from('}')];
+  const streamed = gzipSync(Buffer.concat([...stateChunks(store.snapshotStream(), SAVED_AT, parts)]));
+  assert.deepEqual(decodeState(streamed, MAX).extra, Buffer.from('{"energy":[1,2]}'));
+  assert.deepEqual(gunzipSync(streamed), gunzipSync(encodeState(store.snapshot(), SAVED_AT, Buffer.from('{"energy":[1,2]}'))));
 });
 
 test('an empty store round-trips (capacity 1, no host)', () => {
