@@ -165,20 +165,14 @@ function powerSource(code: number | undefined): PowerSource | null {
 export function hostEnergy(n: Float64Array, nowMs: number): HostEnergy | null {
   const since = n[F.ENERGY_SINCE_MS]!;
   if (!(since > 0)) return null;
-  const within = (until: number): boolean => until > nowMs;
-  const today = within(n[F.ENERGY_TODAY_UNTIL_MS]!);
-  const month = within(n[F.ENERGY_MONTH_UNTIL_MS]!);
-  const kwh = (v: number | undefined, live: boolean): number => (live ? num(v) ?? 0 : 0);
-  const cost = (v: number | undefined, live: boolean): number | null => {
-    const c = num(v);
-    return c === null ? null : live ? c : 0;
-  };
-  const projLive = within(n[F.PROJ_UNTIL_MS]!) && num(n[F.PROJ_MONTH_KWH]) !== null;
+  const today = n[F.ENERGY_TODAY_UNTIL_MS]! > nowMs;
+  const month = n[F.ENERGY_MONTH_UNTIL_MS]! > nowMs;
+  const projLive = n[F.PROJ_UNTIL_MS]! > nowMs && num(n[F.PROJ_MONTH_KWH]) !== null;
   return {
-    today_kwh: kwh(n[F.ENERGY_TODAY_KWH], today),
-    today_cost: cost(n[F.ENERGY_TODAY_COST], today),
-    month_kwh: kwh(n[F.ENERGY_MONTH_KWH], month),
-    month_cost: cost(n[F.ENERGY_MONTH_COST], month),
+    today_kwh: liveKwh(n[F.ENERGY_TODAY_KWH], today),
+    today_cost: liveCost(n[F.ENERGY_TODAY_COST], today),
+    month_kwh: liveKwh(n[F.ENERGY_MONTH_KWH], month),
+    month_cost: liveCost(n[F.ENERGY_MONTH_COST], month),
     total_kwh: num(n[F.ENERGY_TOTAL_KWH]) ?? 0,
     total_cost: num(n[F.ENERGY_TOTAL_COST]),
     since_ms: since,
@@ -192,6 +186,17 @@ export function hostEnergy(n: Float64Array, nowMs: number): HostEnergy | null {
       }
       : null,
   };
+}
+
+/** A kWh figure of a day or month: 0 once it has ended (`live` false). */
+function liveKwh(v: number | undefined, live: boolean): number {
+  return live ? num(v) ?? 0 : 0;
+}
+
+/** A cost of a day or month: null without a tariff, 0 once it has ended. */
+function liveCost(v: number | undefined, live: boolean): number | null {
+  const c = num(v);
+  return c === null ? null : live ? c : 0;
 }
 
 /** Sample time - uptime, rounded to the second (uptime has that resolution). */
