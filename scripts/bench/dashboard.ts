@@ -17,11 +17,14 @@ import { request } from 'node:http';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
+import { EnergyService } from '../../collector/energy_service.ts';
+import { parseTariff } from '../../collector/tariff.ts';
 import { EMPTY_ALERT_FEED, NO_ENERGY_INFO, sparklinesPayload, statusJson } from '../../dashboard/api.ts';
 import { HostsJson, SlotChanges } from '../../dashboard/hosts_json.ts';
 import { METRIC_TABLES, metricsText } from '../../dashboard/metrics.ts';
 import { createDashboardServer } from '../../dashboard/server.ts';
 import { hostDetail } from '../../shared/host_view.ts';
+import { createLogger } from '../../shared/log.ts';
 import type { Readings } from '../../shared/protocol.ts';
 import { SLOT_FLAG_USED } from '../../shared/shm_layout.ts';
 import { closeServer, listenLoopback } from '../../test/helpers/http_client.ts';
@@ -76,12 +79,23 @@ const readings = (i: number, s: number): Readings => ({
   cpu_cores_pct: new Array(8).fill(25),
 } as Readings);
 
-/** The store, and the time of its last samples: the figures are taken as of then, every host online. */
+/**
+ * The store, and the time of its last samples: the figures are taken as of then, every host
+ * online. Each host's power goes through the collector's energy service as it lands, so every
+ * host has its energy block (kWh and cost today, this month, in all, and a projection), as in a
+ * collector whose agents send power, which they all do.
+ */
 function build(hosts: number, historyS: number): { fx: StoreFixture; now: number } {
   const start = Date.now() - historyS * 1000;
   const fx = makeStore([], { capacity: hosts, nowMs: start });
+  const energy = new EnergyService({
+    tariff: parseTariff('0.2516 EUR', 'tariff', 'UTC'), timeZone: 'UTC', maxGapMs: 60_000, historyDays: 62, hourlyDays: 2,
+    projectionDays: 30, store: fx.store, log: createLogger('bench', 'error'),
+  });
+  fx.table.onPlaced = (host, slot, placedMs, watts, intervalMs) => energy.onSample(host, slot, placedMs, watts, intervalMs);
   for (let i = 0; i < hosts; i++) fx.add({ name: `host-${i}`, status: 'online', intervalMs: 1000, readings: readings(i, 0) }, start);
   for (let s = 1; s <= historyS; s++) for (let i = 0; i < hosts; i++) fx.sample(`host-${i}`, readings(i, s), start + s * 1000);
+  energy.refresh(start + historyS * 1000);
   return { fx, now: start + historyS * 1000 };
 }
 
