@@ -252,8 +252,11 @@ export class HostTable {
   endRead(): void {
     this.reading = false;
     const d = this.deferred;
-    for (let k = 0; k + 1 < d.length; k += 2) this.settle(d[k] as string, d[k + 1] as HostEntry);
-    d.length = 0;
+    try {
+      for (let k = 0; k + 1 < d.length; k += 2) this.settle(d[k] as string, d[k + 1] as HostEntry);
+    } finally {
+      d.length = 0;
+    }
   }
 
   /** Writes `entry`'s deferred latest reading, if any. */

@@ -187,7 +187,13 @@ class Session implements SessionContext {
         }
       }
     } finally {
-      hosts.endRead();
+      // A defect in writing the reading (or in what watches it) ends this session, as it would
+      // have inside the loop: never the collector.
+      try {
+        hosts.endRead();
+      } catch (err) {
+        this.fail(err);
+      }
     }
     if (error) this.fail(error, true);
   }

@@ -19,6 +19,7 @@ import { ERROR_CODES } from '../../shared/errors.ts';
 import { createLogger } from '../../shared/log.ts';
 import { DEFAULT_GUARD_LIMITS } from '../../shared/msgpack_guard.ts';
 import { PROTO_VERSION } from '../../shared/protocol.ts';
+import { NUM, STR } from '../../shared/shm_layout.ts';
 import { ShmStore } from '../../shared/shm_store.ts';
 import { parseProm } from '../helpers/prom_parse.ts';
 import { RawClient, waitFor } from '../helpers/net.ts';
@@ -178,4 +179,26 @@ test('server stats: without stats the server runs as before', async () => {
   a.send(sample(1));
   a.send({ type: 'exec' });
   assert.equal((await a.next('error'))['code'], C.PROTO_UNKNOWN_TYPE);
+});
+
+test('a defect in what watches a host\'s readings ends only that session, never the collector', async () => {
+  const store = ShmStore.create(8, Date.now(), 10);
+  const hosts = new HostTable(store);
+  // The reading of a read is written at its end (HostTable.endRead), outside the per-frame
+  // handling: a watcher that throws there must still close only its own session.
+  hosts.onLatest = (host) => { if (host === 'cursed') throw new Error('watcher defect'); };
+  const { port } = await start({ hosts });
+  const fine = await welcomed(port, 'fine');
+  const cursed = await welcomed(port, 'cursed');
+  cursed.send(sample(1));
+  const err = await cursed.next('error');
+  assert.equal(err['code'], C.PROTO_BAD_FIELD);
+  assert.equal(await cursed.waitClosed(), true);
+  fine.send(sample(1));
+  fine.send(sample(2));
+  const seqOf = (name: string): number | undefined => store.readAll().find((s) => s.strings[STR.HOST] === name)?.numbers[NUM.SAMPLE_SEQ];
+  await waitFor('fine sample 2 stored', () => seqOf('fine') === 2);
+  assert.equal(seqOf('cursed'), 1, 'the sample itself was stored before the watcher failed');
+  assert.equal(fine.closed, false);
+  fine.close();
 });
