@@ -231,6 +231,11 @@ class Session implements SessionContext {
       // acknowledged, so the agent sends them again.
       this.batching = false;
       this.fail(new SessionError(ERROR_CODES.SHUTDOWN, `ingest worker: ${err instanceof Error ? err.message : String(err)}`));
+    }).catch((err: unknown) => {
+      // A defect in taking the batch's outcome in (the alert watcher, say) ends this session,
+      // never the collector through an unhandled rejection.
+      this.batching = false;
+      this.fail(err);
     });
     return true;
   }

@@ -117,6 +117,32 @@ test('a seq that does not rise in the middle of a bulk read: the samples before 
   good.close();
 });
 
+test('a defect in taking a worker\'s batch in (the alert watcher throws) ends only that session, never the collector', async () => {
+  const pool = c.agents.options.ingest!;
+  const hosts = c.agents.options.hosts;
+  const watch = hosts.onLatest;
+  hosts.onLatest = (host, s) => {
+    if (host === 'bulk-cursed') throw new Error('watcher defect');
+    watch?.(host, s);
+  };
+  try {
+    const before = pool.counts.batches;
+    const cursed = await agent(c.agentAddress.port, 'bulk-cursed');
+    const fine = await agent(c.agentAddress.port, 'bulk-fine');
+    cursed.sendBytes(bytesOf(Array.from({ length: 60 }, (_, k) => sample(k + 1, 90 - k))));
+    const err = await cursed.next('error');
+    assert.equal(err['code'], ERROR_CODES.PROTO_BAD_FIELD);
+    assert.ok(await cursed.waitClosed());
+    assert.ok(pool.counts.batches > before, 'the samples went to a worker');
+    fine.sendBytes(bytesOf(Array.from({ length: 30 }, (_, k) => sample(k + 1, 40 - k))));
+    await waitFor('the other agent\'s 30 samples', () => view('bulk-fine')?.samples_total === 30);
+    assert.equal(fine.closed, false);
+    fine.close();
+  } finally {
+    hosts.onLatest = watch;
+  }
+});
+
 test('a malformed frame in a bulk read: refused with the codec\'s error code, the samples before it kept', async () => {
   const a = await agent(c.agentAddress.port, 'bulk-malformed');
   const good = bytesOf(Array.from({ length: 30 }, (_, k) => sample(k + 1, 40 - k)));
