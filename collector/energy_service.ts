@@ -42,6 +42,19 @@ const TOTALS_FIELDS: readonly NumField[] = Object.freeze([
   NUM.ENERGY_TODAY_UNTIL_MS, NUM.ENERGY_MONTH_UNTIL_MS,
 ]);
 const TOTALS_SCRATCH = new Float64Array(TOTALS_FIELDS.length);
+/** The first TOTALS_FIELDS that are kWh or cost figures (the rest are times). */
+const ROUNDED_TOTALS = 6;
+
+/**
+ * A kWh or cost figure as the slot holds it: rounded to 1e-9 (of a kWh, 3.6 mJ; of a currency
+ * unit, far below any bill). The counters keep full precision. Rounded, each figure is a short
+ * decimal that the dashboard writes without String()'s shortest-digits search
+ * (JsonBytes.shortDecimal, dashboard/hosts_json_writer.ts): about 11 per host in every
+ * /api/hosts answer and event-stream delta. From 1e6 on a figure is left as it is.
+ */
+export function rounded(v: number): number {
+  return v > -1e6 && v < 1e6 ? Math.round(v * 1e9) / 1e9 : v;
+}
 
 export interface EnergyServiceOptions {
   /** null: no tariff, kWh only. */
@@ -158,6 +171,7 @@ export class EnergyService {
     // for every sample with power, and allocates nothing.
     const v = TOTALS_SCRATCH;
     entry.acc.totalsInto(atMs, v);
+    for (let k = 0; k < ROUNDED_TOTALS; k++) v[k] = rounded(v[k]!);
     if (!this.priced) v[1] = v[3] = v[5] = Number.NaN;
     const b = this.boundsAt(atMs);
     v[7] = b.dayEndMs;
@@ -176,8 +190,8 @@ export class EnergyService {
   private refreshHosts(entries: readonly HostEnergyEntry[], nowMs: number): void {
     const days = this.projectionDays;
     const remaining = msToMonthEnd(this.tariff.timeZone, nowMs);
-    const n = (v: number | null): number => (v === null ? Number.NaN : v);
-    const c = (v: number | null): number => (v === null ? Number.NaN : this.cost(v));
+    const n = (v: number | null): number => (v === null ? Number.NaN : rounded(v));
+    const c = (v: number | null): number => (v === null ? Number.NaN : this.cost(rounded(v)));
     for (const entry of entries) {
       this.writeTotals(entry, nowMs);
       const p = entry.acc.projection(nowMs, days, remaining);

@@ -11,7 +11,7 @@
  * of then. Equal and even: the bytes were whole. Otherwise the fragment is thrown away and read
  * again. Every length and count read is clamped, so torn bytes cannot send a read past its field.
  */
-import { hostEnergy, type HostEnergy } from '../shared/host_view.ts';
+import { hostEnergyInto, type HostEnergy } from '../shared/host_view.ts';
 import { READINGS, type PowerSource } from '../shared/protocol.ts';
 import {
   NUM, POWER_SOURCE_CODE, READING_NUM, SLOT_FLAG_CONNECTED, SLOT_FLAG_USED, SLOT_FLAGS, SLOT_NUMBER_FIELDS, SLOT_NUMBERS,
@@ -143,6 +143,8 @@ export class HostEntry {
   powerW: number | null = null;
   powerSource: PowerSource | null = null;
   energy: HostEnergy | null = null;
+  /** The object `energy` is worked out into, kept while it is null: one per entry, not one per read. */
+  energyBox: HostEnergy | null = null;
   /** The energy block holds from energyFromMs until energyUntilMs (collector clock); else rebuilt. */
   energyFromMs = 0;
   energyUntilMs = -1;
@@ -295,7 +297,8 @@ export class EntryReader {
   /** Writes the energy block of numbers `n` as of `nowMs` at the writer's position, and sets `e`'s energy and its validity. */
   private writeEnergy(e: HostEntry, n: Float64Array, nowMs: number): void {
     const w = this.w;
-    const energy = hostEnergy(n, nowMs);
+    const energy = hostEnergyInto(n, nowMs, e.energyBox);
+    if (energy !== null) e.energyBox = energy;
     e.energy = energy;
     if (energy === null) w.nul();
     else {
@@ -320,8 +323,12 @@ export class EntryReader {
       w.lit(E.end);
     }
     let until = Number.POSITIVE_INFINITY;
-    const ends = [n[F.ENERGY_TODAY_UNTIL_MS]!, n[F.ENERGY_MONTH_UNTIL_MS]!, n[F.PROJ_UNTIL_MS]!];
-    for (const u of ends) if (u > nowMs && u < until) until = u;
+    const dayEnd = n[F.ENERGY_TODAY_UNTIL_MS]!;
+    const monthEnd = n[F.ENERGY_MONTH_UNTIL_MS]!;
+    const projectionEnd = n[F.PROJ_UNTIL_MS]!;
+    if (dayEnd > nowMs && dayEnd < until) until = dayEnd;
+    if (monthEnd > nowMs && monthEnd < until) until = monthEnd;
+    if (projectionEnd > nowMs && projectionEnd < until) until = projectionEnd;
     e.energyFromMs = nowMs;
     e.energyUntilMs = until;
   }

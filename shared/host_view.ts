@@ -163,29 +163,37 @@ function powerSource(code: number | undefined): PowerSource | null {
  * NaN since-time (a slot of an older collector, or no power yet): null.
  */
 export function hostEnergy(n: Float64Array, nowMs: number): HostEnergy | null {
+  return hostEnergyInto(n, nowMs, null);
+}
+
+/**
+ * hostEnergy, into `into` (and its projection object, when it has one) when given, so that a
+ * reader that works out every host's block on each change allocates nothing: the block, or null.
+ */
+export function hostEnergyInto(n: Float64Array, nowMs: number, into: HostEnergy | null): HostEnergy | null {
   const since = n[F.ENERGY_SINCE_MS]!;
   if (!(since > 0)) return null;
   const today = n[F.ENERGY_TODAY_UNTIL_MS]! > nowMs;
   const month = n[F.ENERGY_MONTH_UNTIL_MS]! > nowMs;
   const projLive = n[F.PROJ_UNTIL_MS]! > nowMs && num(n[F.PROJ_MONTH_KWH]) !== null;
-  return {
-    today_kwh: liveKwh(n[F.ENERGY_TODAY_KWH], today),
-    today_cost: liveCost(n[F.ENERGY_TODAY_COST], today),
-    month_kwh: liveKwh(n[F.ENERGY_MONTH_KWH], month),
-    month_cost: liveCost(n[F.ENERGY_MONTH_COST], month),
-    total_kwh: num(n[F.ENERGY_TOTAL_KWH]) ?? 0,
-    total_cost: num(n[F.ENERGY_TOTAL_COST]),
-    since_ms: since,
-    projection: projLive
-      ? {
-        month_kwh: n[F.PROJ_MONTH_KWH]!,
-        month_cost: num(n[F.PROJ_MONTH_COST]),
-        next_kwh: num(n[F.PROJ_NEXT_KWH]) ?? 0,
-        next_cost: num(n[F.PROJ_NEXT_COST]),
-        days: num(n[F.PROJ_DAYS]) ?? 0,
-      }
-      : null,
-  };
+  const e: HostEnergy = into ?? { today_kwh: 0, today_cost: null, month_kwh: 0, month_cost: null, total_kwh: 0, total_cost: null, since_ms: 0, projection: null };
+  e.today_kwh = liveKwh(n[F.ENERGY_TODAY_KWH], today);
+  e.today_cost = liveCost(n[F.ENERGY_TODAY_COST], today);
+  e.month_kwh = liveKwh(n[F.ENERGY_MONTH_KWH], month);
+  e.month_cost = liveCost(n[F.ENERGY_MONTH_COST], month);
+  e.total_kwh = num(n[F.ENERGY_TOTAL_KWH]) ?? 0;
+  e.total_cost = num(n[F.ENERGY_TOTAL_COST]);
+  e.since_ms = since;
+  if (projLive) {
+    const p = e.projection ?? { month_kwh: 0, month_cost: null, next_kwh: 0, next_cost: null, days: 0 };
+    p.month_kwh = n[F.PROJ_MONTH_KWH]!;
+    p.month_cost = num(n[F.PROJ_MONTH_COST]);
+    p.next_kwh = num(n[F.PROJ_NEXT_KWH]) ?? 0;
+    p.next_cost = num(n[F.PROJ_NEXT_COST]);
+    p.days = num(n[F.PROJ_DAYS]) ?? 0;
+    e.projection = p;
+  } else e.projection = null;
+  return e;
 }
 
 /** A kWh figure of a day or month: 0 once it has ended (`live` false). */

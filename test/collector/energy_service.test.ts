@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { EnergyService, PROJECTION_REFRESH_MS, STATE_SLICE } from '../../collector/energy_service.ts';
+import { EnergyService, PROJECTION_REFRESH_MS, rounded, STATE_SLICE } from '../../collector/energy_service.ts';
 import { energyReport } from '../../collector/energy_report.ts';
 import { parseTariff } from '../../collector/tariff.ts';
 import { ERROR_CODES, StateFileError } from '../../shared/errors.ts';
@@ -126,6 +126,32 @@ test('refresh writes each host\'s projection; it lapses at the month\'s end', ()
   assert.ok(e.projection.month_kwh > e.month_kwh, 'the month projected beyond what it drew so far');
   assert.equal(read(store, a, Date.UTC(2026, 10, 30, 23, 0, 0))!.projection, null, 'next month: a new projection is due');
   assert.ok(PROJECTION_REFRESH_MS <= 60_000);
+});
+
+test('the slot holds each kWh and cost figure rounded to 1e-9, the counters their own; JSON writes them as short decimals', () => {
+  const { store, service, a } = setup();
+  // 41.7 W for 7 s: 8.1083...e-5 kWh, a fraction of seventeen digits in the counters.
+  feed(service, 'alpha', a, T0, 7, 41.7);
+  const now = T0 + 7000;
+  service.refresh(now);
+  const t = service.accumulator('alpha')!.totals(now);
+  const p = service.accumulator('alpha')!.projection(now, 30);
+  assert.notEqual(t.today.kwh, rounded(t.today.kwh), 'the counters keep full precision');
+  const e = read(store, a, now)!;
+  assert.equal(e.today_kwh, Math.round(t.today.kwh * 1e9) / 1e9);
+  assert.equal(e.today_cost, Math.round(t.today.cost * 1e9) / 1e9);
+  assert.equal(e.month_kwh, Math.round(t.month.kwh * 1e9) / 1e9);
+  assert.equal(e.total_cost, Math.round(t.total.cost * 1e9) / 1e9);
+  assert.equal(e.projection!.month_kwh, Math.round(p.monthKwh! * 1e9) / 1e9);
+  assert.equal(e.projection!.month_cost, Math.round(p.monthCost! * 1e9) / 1e9);
+  const json = JSON.stringify(e);
+  for (const m of json.matchAll(/"(?:today|month|total|next)_(?:kwh|cost)":(-?[0-9.e-]+)/g)) {
+    assert.match(m[1]!, /^\d+(\.\d{1,9})?$/, `${m[0]}: a decimal of at most nine places`);
+  }
+  // Far from zero and from a million the rounding is the identity on figures already rounded.
+  assert.equal(rounded(rounded(1234.567890123456)), 1234.567890123);
+  assert.equal(rounded(2e6 + 1 / 3), 2e6 + 1 / 3, 'from 1e6 on, left as it is');
+  assert.ok(Number.isNaN(rounded(Number.NaN)));
 });
 
 test('toJSON then restore: counters and slot figures back; unknown hosts skipped; one damaged host starts from zero', () => {

@@ -41,6 +41,49 @@ test('hosts_json_writer: seeded random numbers (seed 7) as JSON.stringify writes
   }
 });
 
+test('hosts_json_writer: short decimals (at most nine places) as JSON.stringify writes them, at every edge of the fast path', () => {
+  const cases = [
+    23.4, -23.4, 0.5, 0.1, 0.2, 0.1 + 0.2, 0.000166667, 0.000041933, 23.085360767, 5.808276769, 86.4, 21.73824,
+    1e-6, -1e-6, 1.5e-6, 9.99e-7, 1e-7, 5e-7, 1e-9, 2e-9, 0.000001001, 0.123456789, 0.1234567891, 0.999999999,
+    999_999.999999999, 999_999.99999999, 999_999.5, 1_000_000.5, 123_456.123456789, 12_345.123456789, 1_234_567.1,
+    4_503_599_627_370_495.5, 0.30000000000000004, 1 / 3, 2 / 3, 100.25, 1e-6 + 1e-9, 7.000000001, -0.000000001,
+  ];
+  const w = new JsonBytes(64);
+  for (const v of cases) {
+    w.reset(64);
+    w.num(v);
+    assert.equal(text(w), JSON.stringify(v), `number ${v}`);
+  }
+  // Decimals of 0 to 12 places at magnitudes from 1e-8 to 1e8, as agents round readings and the
+  // collector rounds energy, and the same numbers nudged by one unit in the last place.
+  const next = random(11);
+  for (let k = 0; k < 100_000; k++) {
+    const places = Math.floor(next() * 13);
+    const magnitude = 10 ** Math.floor(next() * 17 - 8);
+    let v = Math.round(next() * magnitude * 10 ** places) / 10 ** places;
+    if (next() < 0.5) v = -v;
+    if (next() < 0.2) v = v + v * Number.EPSILON;
+    w.reset(64);
+    w.num(v);
+    assert.equal(text(w), JSON.stringify(v), `number ${v}`);
+  }
+});
+
+test('hosts_json_writer: a short decimal is written without String(), a long fraction with it', () => {
+  const w = new JsonBytes(64);
+  const real = globalThis.String;
+  let calls = 0;
+  globalThis.String = Object.assign((v?: unknown) => { calls++; return real(v); }, real) as StringConstructor;
+  try {
+    for (const v of [23.4, 0.000166667, 999_999.999999999, -5.808276769]) w.num(v);
+    assert.equal(calls, 0, 'short decimals took String()');
+    w.num(94.73684210526315);
+    assert.equal(calls, 1);
+  } finally {
+    globalThis.String = real;
+  }
+});
+
 test('hosts_json_writer: stored UTF-8 as JSON.stringify of what TextDecoder reads', () => {
   const cases: Array<[string, number[]]> = [
     ['empty', []],
