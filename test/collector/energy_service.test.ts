@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { EnergyService, PROJECTION_REFRESH_MS, rounded, STATE_SLICE } from '../../collector/energy_service.ts';
+import { EnergyService, PROJECTION_REFRESH_MS, REFRESH_MIN_STEP, REFRESH_STEPS, rounded, STATE_SLICE } from '../../collector/energy_service.ts';
 import { energyReport } from '../../collector/energy_report.ts';
 import { parseTariff } from '../../collector/tariff.ts';
 import { ERROR_CODES, StateFileError } from '../../shared/errors.ts';
@@ -224,4 +224,52 @@ test('forget drops a host\'s counters (its slot went to another host)', () => {
   service.forget('alpha');
   assert.equal(service.size, 0);
   assert.equal(energyReport(service, { host: 'alpha', days: 7 }, T0).status, 404);
+});
+
+test('a periodic round is spread over half the period, a share of the hosts a step, so the page\'s stream is not sent the whole fleet at once; a host forgotten meanwhile is skipped', async () => {
+  const hosts = 250;
+  const store = ShmStore.create(hosts, T0, 2);
+  // A 2 s period: 50 steps over 1 s, 20 ms apart; 250 hosts make 3 steps of at least REFRESH_MIN_STEP.
+  const refreshMs = 2000;
+  const stepMs = refreshMs / 2 / REFRESH_STEPS;
+  const service = new EnergyService({
+    tariff: TARIFF, timeZone: ZONE, maxGapMs: 60_000, historyDays: 62, hourlyDays: 2, projectionDays: 30, store, log: createLogger('test', 'error'), refreshMs,
+  });
+  const slots: number[] = [];
+  for (let i = 0; i < hosts; i++) {
+    slots.push(store.allocateSlot());
+    service.onSample(`h${i}`, slots[i]!, T0, 100, 1000);
+  }
+  // Each write tagged with the turn of the event loop it ran in.
+  let turn = 0;
+  let spinning = true;
+  const spin = (): void => { turn++; if (spinning) setImmediate(spin); };
+  spin();
+  const writes: Array<{ slot: number; turn: number; at: number }> = [];
+  const write = store.write.bind(store);
+  store.write = ((slot, w) => { writes.push({ slot, turn, at: performance.now() }); return write(slot, w); }) as typeof store.write;
+  try {
+    service.start(() => T0 + 60_000);
+    assert.equal(new Set(writes.map((w) => w.slot)).size, hosts, 'start refreshes every host at once');
+    writes.length = 0;
+    // The first step of the periodic round, then the last host is forgotten (its slot could go to another host).
+    while (writes.length === 0) await new Promise((r) => setTimeout(r, 5));
+    service.forget(`h${hosts - 1}`);
+    const deadline = Date.now() + 10_000;
+    while (new Set(writes.map((w) => w.slot)).size < hosts - 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    await new Promise((r) => setTimeout(r, 3 * stepMs));
+  } finally {
+    service.stop();
+    spinning = false;
+  }
+  const round = writes.filter((w) => w.at - writes[0]!.at < refreshMs / 2);
+  const written = new Set(round.map((w) => w.slot));
+  assert.equal(written.size, hosts - 1, 'every host refreshed once in the round');
+  assert.ok(!written.has(slots[hosts - 1]!), 'the forgotten host\'s slot is not written');
+  const byTurn = new Map<number, Set<number>>();
+  for (const w of round) byTurn.set(w.turn, (byTurn.get(w.turn) ?? new Set()).add(w.slot));
+  assert.deepEqual([...byTurn.values()].map((s) => s.size), [REFRESH_MIN_STEP, REFRESH_MIN_STEP, hosts - 1 - 2 * REFRESH_MIN_STEP], 'a share of the hosts per step, each step in a turn of its own');
+  const firstStep = round[0]!.at;
+  const lastStep = round[round.length - 1]!.at;
+  assert.ok(lastStep - firstStep >= 2 * stepMs - 2, `the steps are ${stepMs} ms apart (first to last: ${(lastStep - firstStep).toFixed(1)} ms)`);
 });
