@@ -3,6 +3,7 @@
  * shared memory, so a crash there loses no reading: ingestion goes on in this thread meanwhile.
  */
 import { Worker } from 'node:worker_threads';
+import { workerEntry } from '../shared/checkout.ts';
 import type { Logger } from '../shared/log.ts';
 import type { AlertFeed } from '../dashboard/api.ts';
 import type { DashboardWorkerData, WorkerCommand, WorkerReport } from '../dashboard/worker.ts';
@@ -76,7 +77,7 @@ export class DashboardSupervisor {
     // A restarted worker binds the port the first one got, so the URL people use stays valid.
     const { workerUrl, resourceLimits, ...rest } = this.data;
     const data: DashboardWorkerData = { ...rest, port: this.address?.port ?? this.data.port };
-    const w = new Worker(workerUrl ?? new URL('../dashboard/worker_boot.mjs', import.meta.url), {
+    const w = new Worker(workerUrl ?? workerEntry(import.meta.url, '../dashboard/worker'), {
       workerData: data,
       resourceLimits: { maxOldGenerationSizeMb: DASHBOARD_HEAP_MB, ...resourceLimits },
     });

@@ -21,6 +21,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { StaticPool } from 'node-worker-threads-pool';
+import { workerEntry } from '../shared/checkout.ts';
 import type { IngestJob, IngestResult } from './ingest_job.ts';
 
 /** A read of at least this many frames goes to a worker (when the pool is up). */
@@ -37,7 +38,7 @@ export class IngestPool {
    * @param buffer the collector's shared memory, which the workers attach to.
    * @param size worker threads (at least 1).
    */
-  constructor(private readonly buffer: SharedArrayBuffer, readonly size: number, private readonly task = fileURLToPath(new URL('./ingest_worker_boot.mjs', import.meta.url))) {
+  constructor(private readonly buffer: SharedArrayBuffer, readonly size: number, private readonly task = fileURLToPath(workerEntry(import.meta.url, './ingest_worker'))) {
     if (!Number.isInteger(size) || size < 1) throw new RangeError(`ingest workers: ${size}`);
   }
 

@@ -1,4 +1,5 @@
 /** The collector's command line: wiring only. */
+import { newerSource } from '../shared/checkout.ts';
 import { configFromCommandLine, exitOnStartFailure, reloadOnHangup, stopOnSignals } from '../shared/cli.ts';
 import { formatHostPort } from '../shared/config.ts';
 import { createLogger } from '../shared/log.ts';
@@ -20,6 +21,8 @@ async function main(): Promise<void> {
   });
   log.info('agents port open', { listen: formatHostPort(c.agentAddress), capacity: config.capacity });
   log.info('dashboard ready', { url: c.url, password: c.httpToken !== '' });
+  const stale = newerSource(import.meta.url, ['collector', 'dashboard', 'shared']);
+  if (stale) log.warn('this compiled collector is older than its sources: run `npm run build` (or `npm ci`) in the checkout, then restart', { newer: stale });
   process.stdout.write(
     `Cluster Sentinel collector ${SENTINEL_VERSION}\n` +
     `  agents:    ${formatHostPort(c.agentAddress)}${config.tlsCert ? ' (TLS)' : ''}\n` +

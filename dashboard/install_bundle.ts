@@ -22,6 +22,7 @@ import { join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
+import { checkoutRoot } from '../shared/checkout.ts';
 import { tarArchive, type TarEntry } from './tar.ts';
 
 const gzipAsync = promisify(gzip);
@@ -37,7 +38,7 @@ export const INSTALL_SCRIPT = 'scripts/install-agent.sh';
 /** The agent's unit template, relative to the checkout; in the bundle under systemd/. */
 export const AGENT_UNIT = 'scripts/systemd/cluster-sentinel-agent.service';
 /** The checkout this module belongs to. */
-export const CHECKOUT_ROOT = fileURLToPath(new URL('..', import.meta.url));
+export const CHECKOUT_ROOT = fileURLToPath(checkoutRoot(import.meta.url));
 
 /** Why a file cannot be served now; the route answers 503 with the message. */
 export class InstallUnavailableError extends Error {

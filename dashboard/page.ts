@@ -8,6 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { checkoutRoot } from '../shared/checkout.ts';
 
 export interface PageAsset {
   html: Buffer;
@@ -153,7 +154,7 @@ function joinModules(dir: URL, files: readonly string[]): string {
 
 /** Builds both pages from dashboard/static/ once, at worker start. */
 export function loadPageAssets(): PageAssets {
-  const dir = new URL('./static/', import.meta.url);
+  const dir = new URL('dashboard/static/', checkoutRoot(import.meta.url));
   const read = (f: string): string => readFileSync(new URL(f, dir), 'utf8');
   const css = read('app.css');
   const overview = build(HTML, joinModules(dir, ['chart.js', 'overview.js', 'overview_view.js', 'app.js']), css);

@@ -1,11 +1,12 @@
 // Run by npm after `npm install` / `npm ci`: builds dist/ (tsc -p tsconfig.build.json, the
-// compiled agent that deployments run and that the collector serves at /install/agent.tar.gz),
+// compiled agent that deployments run and that the collector serves at /install/agent.tar.gz)
+// and dist-collector/ (tsc -p tsconfig.collector.json, the compiled collector its service runs),
 // so a fresh checkout is ready once its packages are. Plain JavaScript: it runs before anything
 // could compile it.
 //
-// Without TypeScript (npm ci --omit=dev) it does nothing and exits 0. When dist/ is already
-// newer than every source it compiles (npm ci again on an unchanged checkout), it skips the
-// ~10 s build. A failed build fails the install, with tsc's errors above it.
+// Without TypeScript (npm ci --omit=dev) it does nothing and exits 0. A build already newer
+// than every source it compiles (npm ci again on an unchanged checkout) is skipped (each takes
+// ~5-10 s). A failed build fails the install, with tsc's errors above it.
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -32,24 +33,37 @@ function newestTs(dir) {
   return newest;
 }
 
-function upToDate() {
+/**
+ * What npm install builds: the agent (dist/, which deployments run and the collector serves as
+ * its bundle) and the collector (dist-collector/, which its service runs), each with the
+ * sources it is compiled from.
+ */
+const BUILDS = [
+  { config: 'tsconfig.build.json', out: 'dist/agent/main.js', sources: ['agent', 'shared'] },
+  { config: 'tsconfig.collector.json', out: 'dist-collector/collector/main.js', sources: ['collector', 'dashboard', 'shared'] },
+];
+
+function upToDate(b) {
   try {
-    const built = statSync(join(root, 'dist/agent/main.js')).mtimeMs;
-    const sources = Math.max(newestTs(join(root, 'agent')), newestTs(join(root, 'shared')),
-      statSync(join(root, 'tsconfig.json')).mtimeMs, statSync(join(root, 'tsconfig.build.json')).mtimeMs);
+    const built = statSync(join(root, b.out)).mtimeMs;
+    const sources = Math.max(...b.sources.map((d) => newestTs(join(root, d))),
+      statSync(join(root, 'tsconfig.json')).mtimeMs, statSync(join(root, b.config)).mtimeMs);
     return built >= sources;
   } catch {
     return false;
   }
 }
 
-if (upToDate()) {
-  process.stdout.write('postinstall: dist/ is up to date\n');
-  process.exit(0);
-}
-process.stdout.write('postinstall: building dist/ (tsc -p tsconfig.build.json)\n');
-const r = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
-if (r.status !== 0) {
-  process.stderr.write(`postinstall: the build failed (${r.error ? r.error.message : `tsc exited ${r.status ?? r.signal}`}); fix it and run \`npm run build\`\n`);
-  process.exit(r.status || 1);
+for (const b of BUILDS) {
+  const dir = b.out.slice(0, b.out.indexOf('/'));
+  if (upToDate(b)) {
+    process.stdout.write(`postinstall: ${dir}/ is up to date\n`);
+    continue;
+  }
+  process.stdout.write(`postinstall: building ${dir}/ (tsc -p ${b.config})\n`);
+  const r = spawnSync(process.execPath, [tsc, '-p', b.config], { cwd: root, stdio: 'inherit' });
+  if (r.status !== 0) {
+    process.stderr.write(`postinstall: the build failed (${r.error ? r.error.message : `tsc exited ${r.status ?? r.signal}`}); fix it and run \`npm run build\`\n`);
+    process.exit(r.status || 1);
+  }
 }

@@ -7,16 +7,20 @@
  * Also the question of a decode pool (node-worker-threads-pool): the same decoding run by a
  * StaticPool of 1 and 2 workers, batches of BATCH frames transferred to them, against one
  * thread decoding inline; and the collector itself run a second time with 2 ingest workers
- * (--ingest-workers 2, collector/ingest_pool.ts) against the main thread alone, the default.
+ * (--ingest-workers 2, collector/ingest_pool.ts) against the main thread alone, the default;
+ * and a third time as its service runs it, compiled (dist-collector/, `npm run build`) under
+ * plain node, against the sources through tsx: samples/s, CPU a sample, and the RSS of each
+ * collector idle, before any agent.
  *
  * `npm run bench -- ingest [--quick]`
  */
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { newerSource } from '../../shared/checkout.ts';
 import { encodeFrame, FrameDecoder } from '../../shared/frame_codec.ts';
 import type { HostsPayload } from '../../dashboard/api.ts';
 import { StaticPool } from 'node-worker-threads-pool';
@@ -136,17 +140,42 @@ async function bareWorkerRate(ms: number): Promise<number> {
 
 interface CollectorRun {
   sent: number; landed: number; seconds: number; rate: number; cpuUs: number; usPerSample: number; cpuPct: number; senderPct: number;
+  /** The collector's RSS once started, before any agent, MiB. */
+  idleRssMiB: number;
+}
+
+const COLLECTOR_BUILD = 'dist-collector/collector/main.js';
+
+/** Builds dist-collector/ (tsconfig.collector.json) when it is missing or older than a source. */
+function buildCollectorIfStale(): void {
+  const builtAt = statSync(join(ROOT, COLLECTOR_BUILD), { throwIfNoEntry: false })?.mtimeMs;
+  if (builtAt !== undefined && newerSource(pathToFileURL(join(ROOT, COLLECTOR_BUILD)).href, ['collector', 'dashboard', 'shared']) === null) return;
+  const r = spawnSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.collector.json'], { cwd: ROOT, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`the collector's build failed:\n${r.stdout}${r.stderr}`);
+  console.log(`ingest: ${builtAt === undefined ? `${COLLECTOR_BUILD} missing` : `${COLLECTOR_BUILD} older than its sources`}: built`);
+}
+
+/** VmRSS of process `pid`, MiB (NaN where /proc is not there). */
+function rssMiB(pid: number): number {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/u.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : Number.NaN;
+  } catch {
+    return Number.NaN;
+  }
 }
 
 /**
  * One real collector process with `workers` ingest workers, CONNECTIONS agents sending flat
  * out for DURATION_MS; what landed in its shared memory, and its CPU.
  */
-async function collectorRun(workers: number): Promise<CollectorRun> {
+async function collectorRun(workers: number, compiled = false): Promise<CollectorRun> {
   const extraArgs = ['--ingest-workers', String(workers)];
   const dir = mkdtempSync(join(tmpdir(), 'sentinel-bench-'));
   const token = 'bench-token';
-  const child = spawn(process.execPath, [...process.execArgv, ...(process.env['BENCH_PROF'] ? ['--cpu-prof', '--cpu-prof-dir=' + process.env['BENCH_PROF']] : []), 'collector/main.ts', '--listen', '127.0.0.1:0', '--http', '127.0.0.1:0', '--data-dir', dir, '--token', token, '--log-level', 'error', ...extraArgs], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  // From the sources through tsx (this process's own loader flags), or compiled under plain node.
+  const entry = compiled ? [COLLECTOR_BUILD] : [...process.execArgv, 'collector/main.ts'];
+  const child = spawn(process.execPath, [...(process.env['BENCH_PROF'] ? ['--cpu-prof', '--cpu-prof-dir=' + process.env['BENCH_PROF']] : []), ...entry, '--listen', '127.0.0.1:0', '--http', '127.0.0.1:0', '--data-dir', dir, '--token', token, '--log-level', 'error', ...extraArgs], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
   try {
     let out = '';
     const { port, base } = await new Promise<{ port: number; base: string }>((resolve, reject) => {
@@ -158,6 +187,9 @@ async function collectorRun(workers: number): Promise<CollectorRun> {
       });
       child.once('exit', (code) => reject(new Error(`collector exited ${code}`)));
     });
+    // Idle: started, its dashboard worker up (it printed its address), no agent yet.
+    await new Promise((r) => setTimeout(r, 1000));
+    const idleRssMiB = rssMiB(child.pid!);
     // Workers start at the first bulk read: a burst from other connections starts them, untimed.
     if (workers > 0) {
       const warm = await Promise.all(Array.from({ length: CONNECTIONS }, (_, i) => openAgent(port, token, `bench-warm-${i}`)));
@@ -187,7 +219,7 @@ async function collectorRun(workers: number): Promise<CollectorRun> {
     const n = after - before;
     return {
       sent, landed: n, seconds, rate: n / seconds, cpuUs, usPerSample: cpuUs / Math.max(1, n), cpuPct: (cpuUs / 1e4) / seconds,
-      senderPct: ((senderCpu.user + senderCpu.system) / 1e4) / seconds,
+      senderPct: ((senderCpu.user + senderCpu.system) / 1e4) / seconds, idleRssMiB,
     };
   } finally {
     // Its last save on the way out must find its directory: remove it once the collector is gone.
@@ -207,8 +239,10 @@ async function main(): Promise<void> {
   const pool1 = await poolRate(1, QUICK ? 1000 : 3000);
   const pool2 = await poolRate(2, QUICK ? 1000 : 3000);
   const bare1 = await bareWorkerRate(QUICK ? 1000 : 3000);
+  buildCollectorIfStale();
   const inline = await collectorRun(0);
   const pooled = await collectorRun(2);
+  const built = await collectorRun(0, true);
   const decodeAfter = decodeRate();
   const decodeOnly = (decodeBefore + decodeAfter) / 2;
   const rate = inline.rate;
@@ -226,6 +260,10 @@ async function main(): Promise<void> {
       landed_per_s: Math.round(pooled.rate), ratio_to_decode_only: pooled.rate / decodeOnly, vs_inline: pooled.rate / rate,
       collector_cpu_pct_of_one_core: pooled.cpuPct, collector_cpu_us_per_sample: pooled.usPerSample, sender_cpu_pct_of_one_core: pooled.senderPct,
     },
+    compiled: {
+      landed_per_s: Math.round(built.rate), vs_tsx: built.rate / rate, collector_cpu_us_per_sample: built.usPerSample, cpu_vs_tsx: built.usPerSample / usPerSample,
+      idle_rss_mib: built.idleRssMiB, tsx_idle_rss_mib: inline.idleRssMiB,
+    },
     sample_bytes: body.length, pool_1_worker_per_s: Math.round(pool1), pool_2_workers_per_s: Math.round(pool2),
     pool_2_vs_one_thread: pool2 / decodeOnly, bare_worker_per_s: Math.round(bare1),
     targets: { landed_per_s: 500_000, ratio_to_decode_only: 0.8 },
@@ -234,10 +272,12 @@ async function main(): Promise<void> {
   console.log(`ingest: ${m.cores} cores, ${m.model}, node ${m.node}; client and collector share the machine\n`);
   console.log(table([
     { collector: 'main thread only (default)', connections: CONNECTIONS, 'sample bytes': body.length, 'sent': inline.sent, 'landed': inline.landed, 'landed/s': Math.round(rate), 'target': 500_000, 'decode-only/s (1 core)': Math.round(decodeOnly), ratio: result.ratio_to_decode_only.toFixed(2), 'ratio target': 0.8, 'CPU µs/sample': usPerSample.toFixed(2), 'CPU % of a core': inline.cpuPct.toFixed(0) },
+    { collector: 'compiled (dist-collector/, plain node)', connections: CONNECTIONS, 'sample bytes': body.length, 'sent': built.sent, 'landed': built.landed, 'landed/s': Math.round(built.rate), 'target': 500_000, 'decode-only/s (1 core)': Math.round(decodeOnly), ratio: (built.rate / decodeOnly).toFixed(2), 'ratio target': 0.8, 'CPU µs/sample': built.usPerSample.toFixed(2), 'CPU % of a core': built.cpuPct.toFixed(0) },
     { collector: '--ingest-workers 2', connections: CONNECTIONS, 'sample bytes': body.length, 'sent': pooled.sent, 'landed': pooled.landed, 'landed/s': Math.round(pooled.rate), 'target': 500_000, 'decode-only/s (1 core)': Math.round(decodeOnly), ratio: (pooled.rate / decodeOnly).toFixed(2), 'ratio target': 0.8, 'CPU µs/sample': pooled.usPerSample.toFixed(2), 'CPU % of a core': pooled.cpuPct.toFixed(0) },
   ]));
   console.log(`\ncollector (main thread only): ${inline.cpuPct.toFixed(0)} % of one core, ${usPerSample.toFixed(2)} µs of CPU per sample landed against ${(1e6 / decodeOnly).toFixed(2)} µs to decode one (${result.cost_ratio_decode_to_collector.toFixed(2)} of its cost is decoding); sender ${inline.senderPct.toFixed(0)} % of one core; decode-only before / after: ${Math.round(decodeBefore)} / ${Math.round(decodeAfter)}/s`);
   console.log(`with 2 ingest workers: ${(pooled.rate / rate).toFixed(2)}x the samples a second of the main thread alone, ${(pooled.usPerSample / usPerSample).toFixed(2)}x its CPU a sample`);
+  console.log(`compiled, as the service runs it: ${(built.rate / rate).toFixed(2)}x the samples a second of the sources through tsx, ${(built.usPerSample / usPerSample).toFixed(2)}x its CPU a sample; idle RSS ${built.idleRssMiB.toFixed(0)} MiB against ${inline.idleRssMiB.toFixed(0)} MiB (${(built.idleRssMiB / inline.idleRssMiB).toFixed(2)}x)`);
   console.log('\ndecode pool (node-worker-threads-pool StaticPool, batches of ' + BATCH + ' frames transferred):');
   console.log(table([
     { decoding: 'one thread, inline', 'frames/s': Math.round(decodeOnly), 'vs inline': '1.00' },

@@ -116,13 +116,18 @@ test('a real bundle: refused before the build, built once, unpacked by tar, and 
 
 /**
  * scripts/postinstall.mjs, which makes `npm install` / `npm ci` build the dist/ the bundle is
- * made from: run from a scratch project (its own package.json, tsconfig files, agent/main.ts).
+ * made from (and the collector's dist-collector/): run from a scratch project (its own
+ * package.json, tsconfig files, agent/main.ts and the collector's three entry modules).
  */
 function scratchProject(dir: string, mainTs: string | null, withTypescript: boolean): string {
   const root = join(dir, 'project');
   mkdirSync(join(root, 'scripts'), { recursive: true });
   mkdirSync(join(root, 'agent'));
   mkdirSync(join(root, 'shared'));
+  mkdirSync(join(root, 'collector'));
+  mkdirSync(join(root, 'dashboard'));
+  for (const f of ['collector/main.ts', 'collector/ingest_worker.ts', 'dashboard/worker.ts']) writeFileSync(join(root, f), 'export const y: number = 2;\n');
+  writeFileSync(join(root, 'tsconfig.collector.json'), readFileSync(join(ROOT, 'tsconfig.collector.json')));
   writeFileSync(join(root, 'scripts/postinstall.mjs'), readFileSync(join(ROOT, 'scripts/postinstall.mjs')));
   writeFileSync(join(root, 'package.json'), JSON.stringify({ name: 'scratch', version: '0.0.0', type: 'module', private: true }));
   writeFileSync(join(root, 'tsconfig.json'), readFileSync(join(ROOT, 'tsconfig.json')));
@@ -150,17 +155,29 @@ test('postinstall: without TypeScript (npm ci --omit=dev) it does nothing, quiet
   }
 });
 
-test('postinstall: builds dist/, skips a build that is up to date, and fails visibly on a type error', { timeout: 120_000 }, () => {
+test('postinstall: builds dist/ and dist-collector/, skips a build that is up to date, and fails visibly on a type error', { timeout: 120_000 }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'sentinel-postinstall-'));
   try {
     const root = scratchProject(dir, 'export const x: number = 1;\n', true);
     const built = postinstall(root);
     assert.equal(built.status, 0, built.out);
     assert.match(built.out, /building dist\//u);
+    assert.match(built.out, /building dist-collector\//u);
     assert.ok(existsSync(join(root, 'dist/agent/main.js')), 'dist/agent/main.js built');
+    assert.ok(existsSync(join(root, 'dist-collector/collector/main.js')), 'dist-collector/collector/main.js built');
     const again = postinstall(root);
     assert.equal(again.status, 0, again.out);
     assert.match(again.out, /dist\/ is up to date/u);
+    assert.match(again.out, /dist-collector\/ is up to date/u);
+    assert.doesNotMatch(again.out, /building/u);
+
+    // A newer collector source: only dist-collector/ is built again.
+    const soon = new Date(Date.now() + 3000);
+    utimesSync(join(root, 'dashboard/worker.ts'), soon, soon);
+    const collectorOnly = postinstall(root);
+    assert.equal(collectorOnly.status, 0, collectorOnly.out);
+    assert.match(collectorOnly.out, /dist\/ is up to date/u);
+    assert.match(collectorOnly.out, /building dist-collector\//u);
 
     // A newer source with a type error: rebuilt, and the install fails with tsc's error.
     writeFileSync(join(root, 'agent/main.ts'), 'export const x: number = "one";\n');

@@ -9,7 +9,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from '../helpers/procs.ts';
@@ -103,11 +103,13 @@ test('agent unit: runs the bundle under --jitless with its config file; no state
   assert.match(pre[0]!, /^-\+\/bin\/sh -c '.*\/sys\/class\/powercap\/intel-rapl:\*\/energy_uj.*'$/u, 'as root ("+"), failure allowed ("-")');
 });
 
-test('collector unit: its state directory, run from the checkout through tsx with its config file', () => {
+test('collector unit: its state directory, the compiled collector (dist-collector/) under plain node with its config file', () => {
   const d = directives(template('cluster-sentinel-collector.service'));
   assert.deepEqual(d.get('StateDirectory'), ['cluster-sentinel']);
   assert.deepEqual(d.get('WorkingDirectory'), ['__PREFIX__']);
-  assert.deepEqual(d.get('ExecStart'), ['__NODE__ --import tsx collector/main.ts --config __CONFIG_DIR__/collector.json']);
+  assert.deepEqual(d.get('ExecStart'), ['__NODE__ __PREFIX__/dist-collector/collector/main.js --config __CONFIG_DIR__/collector.json']);
+  assert.ok(existsSync(join(ROOT, 'tsconfig.collector.json')), 'the build the unit runs is configured');
+  assert.match(readFileSync(join(ROOT, 'tsconfig.collector.json'), 'utf8'), /"outDir": "dist-collector"/u);
   assert.deepEqual(d.get('PrivateDevices'), ['yes']);
   assert.deepEqual(d.get('ProtectHome'), ['yes']);
 });
