@@ -89,6 +89,7 @@ ${OVERVIEW_COLUMNS.map(([key, title, numeric]) => `      <th scope="col" data-co
   <div id="grid" class="grid" hidden></div>
   <p id="empty" hidden>No agent has connected yet. Start one with the command the collector printed.</p>
   <p id="no-match" hidden>No host matches the filter.</p>
+  <p id="more-rows" class="more-rows" hidden><button type="button" id="show-more">Show more</button> Or narrow the list: filter by name or status, or sort the worst first.</p>
 </main>
 <script type="module">__JS__</script>
 </body>

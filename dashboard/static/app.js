@@ -10,8 +10,8 @@
 // page.ts last, after chart.js, overview.js and overview_view.js, as one module script.
 import { liveState } from './chart.js';
 import {
-  COLUMNS, applyStatusEvent, bannerModel, currencyOf, defaultDir, fleetModel, formatAge, initialState, normalizeHost, normalizeHosts, rowModel,
-  serialiseQuery, serialiseStored, thresholdsOf, toggleSort, visibleHosts,
+  COLUMNS, PAGE_ROWS, applyStatusEvent, bannerModel, currencyOf, defaultDir, fleetModel, formatAge, initialState, normalizeHost, normalizeHosts,
+  pageModel, rowModel, serialiseQuery, serialiseStored, thresholdsOf, toggleSort, visibleHosts,
 } from './overview.js';
 import {
   createCard, createRow, placeInOrder, renderBanner, renderFleet, updateAge, updateItem, updateSparks,
@@ -39,6 +39,8 @@ import {
   const empty = $('empty');
   const noMatch = $('no-match');
   const shown = $('shown');
+  const moreBox = $('more-rows');
+  const moreButton = $('show-more');
   const fleetBox = $('fleet');
   const banner = $('alerts-banner');
   const tableWrap = $('table-wrap');
@@ -52,6 +54,8 @@ import {
   let storedText = null;
   try { storedText = localStorage.getItem(STORAGE_KEY); } catch { /* storage off: the URL still works */ }
   let state = initialState(location.search, storedText);
+  /** Rows drawn at most (pageModel): PAGE_ROWS, and PAGE_ROWS more at each "Show more". */
+  let limit = PAGE_ROWS;
 
   let payload = null;
   /** performance.now() when `payload` arrived: ages tick on from the payload's. */
@@ -157,12 +161,15 @@ import {
     renderHeader();
 
     const view = items[state.view];
-    const present = new Set(hosts.map((h) => h.name));
-    for (const map of Object.values(items)) {
-      for (const [name, item] of map) if (!present.has(name)) { unwatch(item); map.delete(name); }
+    const page = pageModel(visibleHosts(hosts, state), hosts.length, limit);
+    // Only the rows drawn keep their elements (the other layout's go too; its container drops
+    // them when it is drawn next): the DOM stays within `limit` rows however large the fleet.
+    const drawn = new Set(page.rows.map((h) => h.name));
+    for (const [key, map] of Object.entries(items)) {
+      for (const [name, item] of map) if (key !== state.view || !drawn.has(name)) { unwatch(item); map.delete(name); }
     }
     const nodes = [];
-    for (const h of visibleHosts(hosts, state)) {
+    for (const h of page.rows) {
       const m = rowModel(h, thresholds, currency);
       let item = view.get(h.name);
       if (!item) {
@@ -180,8 +187,9 @@ import {
 
     empty.hidden = hosts.length > 0;
     noMatch.hidden = hosts.length === 0 || nodes.length > 0;
-    const count = nodes.length === hosts.length ? `${hosts.length} shown` : `${nodes.length} of ${hosts.length} shown`;
-    if (shown.textContent !== count) shown.textContent = count;
+    if (shown.textContent !== page.count) shown.textContent = page.count;
+    moreBox.hidden = page.more === null;
+    if (page.more !== null && moreButton.textContent !== page.more) moreButton.textContent = page.more;
 
     // Entries are kept for whoever measures; bounded so a page left on for weeks does not grow.
     if (++renders % 600 === 0) performance.clearMeasures('sentinel-render');
@@ -466,6 +474,7 @@ import {
   statusSelect.addEventListener('change', () => setState({ ...state, status: statusSelect.value }));
   sortSelect.addEventListener('change', () => setState({ ...state, sort: sortSelect.value, dir: defaultDir(sortSelect.value) }));
   dirButton.addEventListener('click', () => setState({ ...state, dir: state.dir === 'asc' ? 'desc' : 'asc' }));
+  moreButton.addEventListener('click', () => { limit += PAGE_ROWS; render(); });
   for (const b of document.querySelectorAll('button[data-sort]')) {
     b.addEventListener('click', () => setState(toggleSort(state, b.dataset.sort)));
   }

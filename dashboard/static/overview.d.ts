@@ -17,6 +17,7 @@ export const SPARK_SERIES: readonly ['cpu_pct', 'mem_used_pct'];
 export const MAX_QUERY_CHARS: number;
 export const MAX_BANNER_ALERTS: number;
 export const POWER_SOURCES: readonly PowerSource[];
+export const PAGE_ROWS: number;
 export const NO_TARIFF_HINT: string;
 
 export interface ViewState { sort: ColumnKey; dir: SortDir; q: string; status: StatusFilter; view: ViewName }
@@ -73,6 +74,7 @@ export function sortValue(host: OverviewHost, key: ColumnKey): number | string |
 export function hostComparator(key: ColumnKey, dir: SortDir): (a: OverviewHost, b: OverviewHost) => number;
 export function matchesFilter(host: OverviewHost, q: string, status: StatusFilter): boolean;
 export function visibleHosts(hosts: readonly OverviewHost[], state: ViewState): OverviewHost[];
+export function pageModel(matching: readonly OverviewHost[], total: number, limit: number): { rows: readonly OverviewHost[]; count: string; more: string | null };
 
 export function parseQuery(search: unknown): Partial<ViewState>;
 export function parseStored(text: unknown): Partial<ViewState>;

@@ -210,6 +210,27 @@ export function visibleHosts(hosts, state) {
   return hosts.filter((h) => matchesFilter(h, state.q, state.status)).sort(hostComparator(state.sort, state.dir));
 }
 
+/**
+ * Rows the page draws at first, and how many more each "Show more" adds. Every row is DOM the
+ * browser lays out and styles again as values change: at 10,000 hosts all drawn, headless
+ * Chromium on a 2-core machine was busy 100 % of the time, with 530,000 DOM nodes, a 4.3 s long
+ * task and 9 s before the rows appeared (`npm run bench -- page --hosts 10000`). The filter, the
+ * sort (worst first) and the status choice bring any host into the first rows.
+ */
+export const PAGE_ROWS = 500;
+
+/**
+ * The first `limit` of `matching` (visibleHosts' list) to draw, and what the page says about
+ * them: the count beside the controls, and the "Show more" button's text (null: all are drawn).
+ */
+export function pageModel(matching, total, limit) {
+  const rows = matching.length > limit ? matching.slice(0, limit) : matching;
+  const hidden = matching.length - rows.length;
+  const count = rows.length === total ? `${total} shown` : `${rows.length} of ${hidden > 0 ? matching.length : total} shown`;
+  const more = hidden > 0 ? `Show ${Math.min(PAGE_ROWS, hidden)} more (${hidden} not shown)` : null;
+  return { rows, count, more };
+}
+
 /** Each state key's check: the value, or undefined when it is not one the page knows. */
 const STATE_CHECKS = {
   sort: (v) => (COLUMNS.includes(v) ? v : undefined),

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  COLUMNS, DEFAULT_STATE, DEFAULT_THRESHOLDS, MAX_BANNER_ALERTS, MAX_QUERY_CHARS,
+  COLUMNS, DEFAULT_STATE, DEFAULT_THRESHOLDS, MAX_BANNER_ALERTS, MAX_QUERY_CHARS, PAGE_ROWS, pageModel,
   NO_TARIFF_HINT, alertStates, applyStatusEvent, bannerModel, compareNames, currencyOf, defaultDir, fleetModel, formatAge, formatBytesPair, formatCost, formatPower, powerSourcesText,
   hostComparator, initialState, level, matchesFilter, normalizeHost, normalizeHosts, parseQuery, parseStored, rowModel,
   serialiseQuery, serialiseStored, thresholdsOf, toggleSort, visibleHosts, hostAlertsOf,
@@ -99,6 +99,30 @@ test('filtering: name substring in any case, and status', () => {
   const before = SORT_HOSTS.map((h) => h.name);
   visibleHosts(SORT_HOSTS, { ...DEFAULT_STATE, sort: 'cpu', dir: 'desc' });
   assert.deepEqual(SORT_HOSTS.map((h) => h.name), before, 'the input is not reordered');
+});
+
+test('pageModel: the first `limit` rows, the count beside the controls, and the "Show more" text while rows are left', () => {
+  const list = (n: number): OverviewHost[] => Array.from({ length: n }, (_, i) => normalizeHost(apiHost(`h${i}`)));
+  const cases: Array<[string, number, number, number, number, string, string | null]> = [
+    // what, matching, total, limit, rows drawn, count, more
+    ['all drawn', 3, 3, PAGE_ROWS, 3, '3 shown', null],
+    ['filtered, all matching drawn', 2, 9, PAGE_ROWS, 2, '2 of 9 shown', null],
+    ['none match', 0, 9, PAGE_ROWS, 0, '0 of 9 shown', null],
+    ['exactly the limit', PAGE_ROWS, PAGE_ROWS, PAGE_ROWS, PAGE_ROWS, `${PAGE_ROWS} shown`, null],
+    ['one over', PAGE_ROWS + 1, PAGE_ROWS + 1, PAGE_ROWS, PAGE_ROWS, `${PAGE_ROWS} of ${PAGE_ROWS + 1} shown`, 'Show 1 more (1 not shown)'],
+    ['a large fleet', 10_000, 10_000, PAGE_ROWS, PAGE_ROWS, `${PAGE_ROWS} of 10000 shown`, `Show ${PAGE_ROWS} more (${10_000 - PAGE_ROWS} not shown)`],
+    ['filtered and capped: of those matching', 2_000, 10_000, PAGE_ROWS, PAGE_ROWS, `${PAGE_ROWS} of 2000 shown`, `Show ${PAGE_ROWS} more (${2_000 - PAGE_ROWS} not shown)`],
+    ['after two "Show more"', 10_000, 10_000, 3 * PAGE_ROWS, 3 * PAGE_ROWS, `${3 * PAGE_ROWS} of 10000 shown`, `Show ${PAGE_ROWS} more (${10_000 - 3 * PAGE_ROWS} not shown)`],
+  ];
+  for (const [what, matching, total, limit, rows, count, more] of cases) {
+    const hosts = list(matching);
+    const m = pageModel(hosts, total, limit);
+    assert.equal(m.rows.length, rows, what);
+    assert.deepEqual(m.rows.map((h) => h.name), hosts.slice(0, rows).map((h) => h.name), `${what}: the first of the list, in its order`);
+    assert.equal(m.count, count, what);
+    assert.equal(m.more, more, what);
+  }
+  assert.ok(PAGE_ROWS >= 100 && PAGE_ROWS <= 1000, 'a page that fits a screen or a few, not the fleet');
 });
 
 test('parseQuery: known keys with valid values only', () => {

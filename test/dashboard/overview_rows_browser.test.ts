@@ -1,0 +1,97 @@
+/**
+ * The overview draws at most PAGE_ROWS rows (dashboard/static/overview.js pageModel) and a
+ * "Show more" button for the rest, in headless chromium against a real dashboard server over a
+ * store of more hosts than that: the first rows of the sorted, filtered list are drawn and no
+ * others are in the DOM; the count and the button say how many are left; the button draws more;
+ * sorting and filtering reach any host; cards follow the same cap; a sample for a drawn host
+ * reaches its row over the stream, one for a host not drawn breaks nothing.
+ */
+import assert from 'node:assert/strict';
+import type { Server } from 'node:http';
+import { test, type TestContext } from 'node:test';
+import { createDashboardServer } from '../../dashboard/server.ts';
+import { PAGE_ROWS } from '../../dashboard/static/overview.js';
+import type { Readings } from '../../shared/protocol.ts';
+import { launchBrowser, type Page } from '../helpers/cdp.ts';
+import { chromiumOrSkip } from '../helpers/chromium.ts';
+import { closeServer, listenLoopback } from '../helpers/http_client.ts';
+import { FIXTURE_READINGS, makeStore, type StoreFixture } from '../helpers/store_fixture.ts';
+
+/** More hosts than the page draws at first. */
+const HOSTS = PAGE_ROWS + 120;
+/** Long enough that every host stays online however slow the browser is, ms. */
+const INTERVAL_MS = 60_000;
+const name = (i: number): string => `node-${String(i).padStart(4, '0')}`;
+const readings = (cpu: number): Readings => ({ ...FIXTURE_READINGS, cpu_pct: cpu });
+
+/** Hosts of the drawn table rows, in order (every tr[data-host] in the DOM, drawn or not). */
+const ROWS = `[...document.querySelectorAll('#hosts tbody tr[data-host]')].map((tr) => tr.dataset.host)`;
+const STATE = `({ rows: ${ROWS}, count: document.getElementById('shown').textContent,
+  more: document.getElementById('more-rows').hidden ? null : document.getElementById('show-more').textContent })`;
+
+interface Shown { rows: string[]; count: string; more: string | null }
+
+async function serve(t: TestContext): Promise<{ base: string; fixture: StoreFixture }> {
+  const now = Date.now();
+  const fixture = makeStore([], { capacity: HOSTS, nowMs: now });
+  for (let i = 1; i <= HOSTS; i++) fixture.add({ name: name(i), status: 'online', intervalMs: INTERVAL_MS, readings: readings(i % 100) }, now);
+  const server: Server = createDashboardServer(fixture.store);
+  const base = await listenLoopback(server);
+  t.after(() => closeServer(server));
+  return { base, fixture };
+}
+
+async function openPage(t: TestContext, url: string): Promise<Page | null> {
+  const chromium = chromiumOrSkip(t);
+  if (!chromium) return null;
+  const browser = await launchBrowser({ chromium, timeoutMs: 60_000 });
+  t.after(() => browser.close());
+  const page = await browser.newPage({ width: 1280, height: 800 });
+  await page.goto(url);
+  return page;
+}
+
+/** Waits until the page shows `rows` rows (and, when given, this first row), then what it shows. */
+function shown(page: Page, rows: number, first?: string): Promise<Shown> {
+  return page.waitFor<Shown>(`(() => { const s = ${STATE}; return s.rows.length === ${rows} && (${JSON.stringify(first ?? null)} === null || s.rows[0] === ${JSON.stringify(first ?? null)}) && s; })()`, 15_000);
+}
+
+test(`overview: ${HOSTS} hosts draw the first ${PAGE_ROWS} rows and a "Show more" for the rest; sort, filter and the button reach every host`, { timeout: 120_000 }, async (t) => {
+  const { base, fixture } = await serve(t);
+  const page = await openPage(t, `${base}/`);
+  if (!page) return;
+
+  const first = await shown(page, PAGE_ROWS, name(1));
+  assert.deepEqual(first.rows, Array.from({ length: PAGE_ROWS }, (_, i) => name(i + 1)), 'the first rows by name, and no other row in the DOM');
+  assert.equal(first.count, `${PAGE_ROWS} of ${HOSTS} shown`);
+  assert.equal(first.more, `Show 120 more (120 not shown)`);
+
+  // Sorted the other way, the last names come first: the cap applies to the sorted list.
+  await page.click('#sort-dir');
+  const desc = await shown(page, PAGE_ROWS, name(HOSTS));
+  assert.equal(desc.rows.at(-1), name(HOSTS - PAGE_ROWS + 1));
+
+  // A sample for a drawn host reaches its row over the stream; one for a host not drawn is harmless.
+  fixture.sample(name(1), readings(3), Date.now());
+  fixture.sample(name(HOSTS), readings(77), Date.now());
+  const cpuCell = (host: string): string => `[...document.querySelectorAll('#hosts tbody tr')].find((tr) => tr.dataset.host === ${JSON.stringify(host)})?.querySelector('td[data-col=cpu]')?.textContent ?? ''`;
+  await page.waitFor(`/(^|[^\\d.])77(\\.0)?\\s*%/.test(${cpuCell(name(HOSTS))})`, 10_000);
+
+  await page.click('#show-more');
+  const all = await shown(page, HOSTS, name(HOSTS));
+  assert.equal(all.count, `${HOSTS} shown`);
+  assert.equal(all.more, null, 'nothing left: no button');
+
+  await page.type('#filter', 'node-00');
+  const filtered = await shown(page, 99, name(99));
+  assert.equal(filtered.count, `99 of ${HOSTS} shown`);
+  assert.equal(filtered.more, null);
+
+  // A new visit starts at the first rows again; the cards keep to the same cap.
+  await page.goto(`${base}/?view=grid`);
+  const cards = await page.waitFor<number>(`(() => { const n = document.querySelectorAll('#grid [data-host]').length; return n === ${PAGE_ROWS} && n; })()`, 15_000);
+  assert.equal(cards, PAGE_ROWS);
+  assert.match(await page.evaluate<string>(`document.getElementById('show-more').textContent`), /^Show 120 more/u);
+  assert.deepEqual(page.consoleErrors().filter((e) => !/favicon\.ico/.test(e)), []);
+  assert.deepEqual(page.cspViolations(), []);
+});
