@@ -110,6 +110,8 @@ export class EnergyService {
   private boundsFromMs = Number.POSITIVE_INFINITY;
   private timer: NodeJS.Timeout | null = null;
   private refreshing = false;
+  /** The next step of the round under way, if any (stop() cancels it). */
+  private stepTimer: NodeJS.Timeout | null = null;
 
   constructor(private readonly opts: EnergyServiceOptions) {
     // Without a tariff the accumulators still need one: a zero price in "no currency" (ISO 4217
@@ -233,6 +235,7 @@ export class EnergyService {
     const stepMs = (this.opts.refreshMs ?? PROJECTION_REFRESH_MS) / 2 / REFRESH_STEPS;
     this.refreshing = true;
     const step = (from: number): void => {
+      this.stepTimer = null;
       if (this.timer === null) {
         this.refreshing = false;
         return;
@@ -242,8 +245,10 @@ export class EnergyService {
       } catch (err) {
         this.opts.log.error('energy refresh failed', { error: (err as Error).message });
       }
-      if (from + perStep < entries.length) setTimeout(step, stepMs, from + perStep).unref();
-      else this.refreshing = false;
+      if (from + perStep < entries.length) {
+        this.stepTimer = setTimeout(step, stepMs, from + perStep);
+        this.stepTimer.unref();
+      } else this.refreshing = false;
     };
     step(0);
   }
@@ -258,6 +263,10 @@ export class EnergyService {
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+    // A round under way ends here: a start() after this begins afresh, with its own clock.
+    if (this.stepTimer) clearTimeout(this.stepTimer);
+    this.stepTimer = null;
+    this.refreshing = false;
   }
 
   /** Every host's counters, for the state file. */

@@ -21,7 +21,12 @@ async function main(): Promise<void> {
   });
   log.info('agents port open', { listen: formatHostPort(c.agentAddress), capacity: config.capacity });
   log.info('dashboard ready', { url: c.url, password: c.httpToken !== '' });
-  const stale = newerSource(import.meta.url, ['collector', 'dashboard', 'shared']);
+  let stale: string | null = null;
+  try {
+    stale = newerSource(import.meta.url, ['collector', 'dashboard', 'shared']);
+  } catch (err) {
+    log.debug('could not compare the build with its sources', { error: (err as Error).message });
+  }
   if (stale) log.warn('this compiled collector is older than its sources: run `npm run build` (or `npm ci`) in the checkout, then restart', { newer: stale });
   process.stdout.write(
     `Cluster Sentinel collector ${SENTINEL_VERSION}\n` +

@@ -28,7 +28,8 @@ function newestTs(dir) {
   for (const e of readdirSync(dir, { withFileTypes: true })) {
     const p = join(dir, e.name);
     if (e.isDirectory()) newest = Math.max(newest, newestTs(p));
-    else if (e.name.endsWith('.ts')) newest = Math.max(newest, statSync(p).mtimeMs);
+    // Regular files only: an editor's lock file is a dangling symlink named like a source.
+    else if (e.isFile() && e.name.endsWith('.ts')) newest = Math.max(newest, statSync(p, { throwIfNoEntry: false })?.mtimeMs ?? 0);
   }
   return newest;
 }

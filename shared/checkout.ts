@@ -37,7 +37,8 @@ export function workerEntry(moduleUrl: string, path: string): URL {
  * For a compiled module: the first TypeScript source under the checkout's `dirs` newer than the
  * module's own file, or null (none, or running from the sources, or no sources beside the build).
  * The collector's service runs dist-collector/; a source edited or pulled without `npm run build`
- * (or `npm ci`) would otherwise go unnoticed.
+ * (or `npm ci`) would otherwise go unnoticed. Only regular files count (an editor's lock file is
+ * a dangling symlink named like a source); never throws for what it cannot read.
  */
 export function newerSource(moduleUrl: string, dirs: readonly string[]): string | null {
   if (!isCompiled(moduleUrl)) return null;
@@ -60,7 +61,11 @@ export function newerSource(moduleUrl: string, dirs: readonly string[]): string 
       if (e.isDirectory()) {
         const found = walk(p);
         if (found) return found;
-      } else if (e.name.endsWith('.ts') && statSync(p).mtimeMs > builtMs) return p;
+      } else if (e.isFile() && e.name.endsWith('.ts')) {
+        // A file gone since the listing (a checkout being updated) is no newer source.
+        const st = statSync(p, { throwIfNoEntry: false });
+        if (st !== undefined && st.mtimeMs > builtMs) return p;
+      }
     }
     return null;
   };

@@ -97,7 +97,8 @@ import {
     ? new IntersectionObserver((entries) => {
       for (const e of entries) {
         const item = itemOfNode.get(e.target);
-        if (!item) continue;
+        // An entry queued before the item was dropped (a row past the page's rows, the other layout) is old news.
+        if (!item || items[state.view].get(item.root.dataset.host) !== item) continue;
         // data-pin makes the row's name cell sticky (app.css). Only rows near the screen have
         // it: every sticky cell is a composited layer, and 500 of them cost each frame's
         // pre-paint and commit ~6 % of the main thread for rows no one sees.
@@ -145,6 +146,9 @@ import {
   }
 
   function setState(next) {
+    // A new filter, sort or layout starts from the first PAGE_ROWS again: rows asked for with
+    // "Show more" were rows of the list as it was.
+    limit = PAGE_ROWS;
     state = next;
     showState();
     saveState();
@@ -184,6 +188,8 @@ import {
       nodes.push(item.root);
     }
     placeInOrder(state.view === 'table' ? tbody : grid, nodes);
+    // The other layout's rows or cards went with their items (above): its container holds none.
+    placeInOrder(state.view === 'table' ? grid : tbody, []);
 
     empty.hidden = hosts.length > 0;
     noMatch.hidden = hosts.length === 0 || nodes.length > 0;
@@ -474,7 +480,15 @@ import {
   statusSelect.addEventListener('change', () => setState({ ...state, status: statusSelect.value }));
   sortSelect.addEventListener('change', () => setState({ ...state, sort: sortSelect.value, dir: defaultDir(sortSelect.value) }));
   dirButton.addEventListener('click', () => setState({ ...state, dir: state.dir === 'asc' ? 'desc' : 'asc' }));
-  moreButton.addEventListener('click', () => { limit += PAGE_ROWS; render(); });
+  moreButton.addEventListener('click', () => {
+    const from = limit;
+    limit += PAGE_ROWS;
+    render();
+    // Focus goes to the first row just drawn: the keyboard carries on there, and is not left on
+    // a button that the last batch hides.
+    const first = (state.view === 'table' ? tbody : grid).children[from];
+    first?.querySelector('a')?.focus();
+  });
   for (const b of document.querySelectorAll('button[data-sort]')) {
     b.addEventListener('click', () => setState(toggleSort(state, b.dataset.sort)));
   }

@@ -226,7 +226,9 @@ export const PAGE_ROWS = 500;
 export function pageModel(matching, total, limit) {
   const rows = matching.length > limit ? matching.slice(0, limit) : matching;
   const hidden = matching.length - rows.length;
-  const count = rows.length === total ? `${total} shown` : `${rows.length} of ${hidden > 0 ? matching.length : total} shown`;
+  const count = rows.length === total ? `${total} shown`
+    : hidden === 0 || matching.length === total ? `${rows.length} of ${total} shown`
+      : `${rows.length} of ${matching.length} matching shown (${total} hosts)`;
   const more = hidden > 0 ? `Show ${Math.min(PAGE_ROWS, hidden)} more (${hidden} not shown)` : null;
   return { rows, count, more };
 }

@@ -9,7 +9,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -22,6 +22,11 @@ import { getJson, RawClient, waitFor } from '../helpers/net.ts';
 import { freePort, ROOT, trackProc, waitForOutput } from '../helpers/procs.ts';
 
 const TOKEN = 'built-collector-token';
+
+/** Every .js file under `dir`. */
+function emitted(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? emitted(join(dir, e.name)) : e.name.endsWith('.js') ? [join(dir, e.name)] : []));
+}
 
 test('checkout paths: a source module is one directory below the checkout, a compiled one two; a worker starts from its boot file or its compiled module', () => {
   assert.equal(isCompiled('file:///opt/cs/collector/app.ts'), false);
@@ -61,20 +66,20 @@ test('newerSource: a compiled module older than a TypeScript source under the gi
 test('the compiled collector (tsconfig.collector.json) runs under plain node: samples land, the page, /api/hosts and the agent bundle are served, an ingest worker answers', { timeout: 120_000 }, async (t) => {
   const root = mkdtempSync(join(tmpdir(), 'sentinel-built-collector-'));
   t.after(() => rmSync(root, { recursive: true, force: true }));
-  // The stand-in checkout: what the compiled collector reads at run time, at the checkout's paths.
-  for (const p of ['package.json', 'node_modules', 'dist', 'agent', 'shared', 'scripts']) symlinkSync(join(ROOT, p), join(root, p));
+  // The stand-in checkout: what the compiled collector reads at run time, at the checkout's paths,
+  // with both builds made here (the agent's dist/ for the bundle, built after its sources).
+  for (const p of ['package.json', 'node_modules', 'agent', 'shared', 'scripts']) symlinkSync(join(ROOT, p), join(root, p));
   mkdirSync(join(root, 'dashboard'));
   symlinkSync(join(ROOT, 'dashboard/static'), join(root, 'dashboard/static'));
-  if (!existsSync(join(ROOT, 'dist/agent/main.js'))) {
-    const agentBuild = spawnSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
-    assert.equal(agentBuild.status, 0, `agent build failed:\n${agentBuild.stdout}${agentBuild.stderr}`);
-  }
+  const tscJs = join(ROOT, 'node_modules/typescript/bin/tsc');
+  const agentBuild = spawnSync(process.execPath, [tscJs, '-p', 'tsconfig.build.json', '--outDir', join(root, 'dist')], { cwd: ROOT, encoding: 'utf8', timeout: 90_000 });
+  assert.equal(agentBuild.status, 0, `agent build failed:\n${agentBuild.stdout}${agentBuild.stderr}`);
   const out = join(root, 'dist-collector');
-  const tsc = spawnSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.collector.json', '--outDir', out], { cwd: ROOT, encoding: 'utf8', timeout: 90_000 });
+  const tsc = spawnSync(process.execPath, [tscJs, '-p', 'tsconfig.collector.json', '--outDir', out], { cwd: ROOT, encoding: 'utf8', timeout: 90_000 });
   assert.equal(tsc.status, 0, `tsc failed:\n${tsc.stdout}${tsc.stderr}`);
   const main = join(out, 'collector/main.js');
   for (const f of ['collector/main.js', 'dashboard/worker.js', 'collector/ingest_worker.js']) assert.ok(existsSync(join(out, f)), `${f} emitted`);
-  assert.doesNotMatch(readFileSync(main, 'utf8'), /from ["'][^"']+\.ts["']/u, 'relative .ts imports rewritten to .js');
+  for (const f of emitted(out)) assert.doesNotMatch(readFileSync(f, 'utf8'), /(?:from|import\()\s*["'][^"']+\.ts["']/u, `${f}: relative .ts imports rewritten to .js`);
 
   // An ingest worker, compiled: the pool module from the build starts its worker from the build.
   const { IngestPool } = (await import(pathToFileURL(join(out, 'collector/ingest_pool.js')).href)) as typeof import('../../collector/ingest_pool.ts');
@@ -87,8 +92,11 @@ test('the compiled collector (tsconfig.collector.json) runs under plain node: sa
   }
 
   const [agentPort, httpPort] = [await freePort(), await freePort()];
+  // No loader flags from the environment either: whatever is left uncompiled must fail here.
+  const env = { ...process.env };
+  delete env['NODE_OPTIONS'];
   const proc = trackProc(spawn(process.execPath, [main, '--listen', `127.0.0.1:${agentPort}`, '--http', `127.0.0.1:${httpPort}`, '--data-dir', join(root, 'data'), '--token', TOKEN, '--log-level', 'warn'], {
-    cwd: root, env: { ...process.env }, stdio: ['ignore', 'pipe', 'pipe'],
+    cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'],
   }));
   t.after(() => proc.stop());
   const base = (await waitForOutput(proc, /dashboard: (http:\/\/\S+?)\/\s/, 30_000))[1]!;

@@ -243,7 +243,8 @@ test('a periodic round is spread over half the period, a share of the hosts a st
   // Each write tagged with the turn of the event loop it ran in.
   let turn = 0;
   let spinning = true;
-  const spin = (): void => { turn++; if (spinning) setImmediate(spin); };
+  // A 1 ms timer, not setImmediate: it must not keep a core busy beside other test files.
+  const spin = (): void => { turn++; if (spinning) setTimeout(spin, 1); };
   spin();
   const writes: Array<{ slot: number; turn: number; at: number }> = [];
   const write = store.write.bind(store);
@@ -272,4 +273,41 @@ test('a periodic round is spread over half the period, a share of the hosts a st
   const firstStep = round[0]!.at;
   const lastStep = round[round.length - 1]!.at;
   assert.ok(lastStep - firstStep >= 2 * stepMs - 2, `the steps are ${stepMs} ms apart (first to last: ${(lastStep - firstStep).toFixed(1)} ms)`);
+});
+
+test('stop() ends a refresh round under way: no step of it runs after, nor beside a start() that follows', { timeout: 30_000 }, async (t) => {
+  // Ten steps of 100 hosts, 20 ms apart: stop() lands well inside the round.
+  const hosts = 1000;
+  const store = ShmStore.create(hosts, T0, 2);
+  const refreshMs = 2000;
+  const service = new EnergyService({
+    tariff: TARIFF, timeZone: ZONE, maxGapMs: 60_000, historyDays: 62, hourlyDays: 2, projectionDays: 30, store, log: createLogger('test', 'error'), refreshMs,
+  });
+  t.after(() => service.stop());
+  for (let i = 0; i < hosts; i++) service.onSample(`h${i}`, store.allocateSlot(), T0, 100, 1000);
+  let writes = 0;
+  const write = store.write.bind(store);
+  store.write = ((slot, w) => { writes++; return write(slot, w); }) as typeof store.write;
+  service.start(() => T0 + 60_000);
+  writes = 0;
+  const deadline = Date.now() + 10_000;
+  while (writes === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 2));
+  assert.ok(writes > 0, 'the periodic round began');
+  service.stop();
+  const atStop = writes;
+  assert.ok(atStop < 2 * hosts, `stopped in the middle of the round (${atStop} writes)`);
+  await new Promise((r) => setTimeout(r, (4 * refreshMs) / 2 / REFRESH_STEPS));
+  assert.equal(writes, atStop, 'no step after stop()');
+
+  // Stopped and started again inside a round: the old round's steps do not carry on beside the new start.
+  service.start(() => T0 + 90_000);
+  writes = 0;
+  const deadline2 = Date.now() + 10_000;
+  while (writes === 0 && Date.now() < deadline2) await new Promise((r) => setTimeout(r, 2));
+  assert.ok(writes > 0 && writes < 2 * hosts, `a second periodic round began (${writes} writes)`);
+  service.stop();
+  service.start(() => T0 + 120_000);
+  const afterStart = writes;
+  await new Promise((r) => setTimeout(r, (4 * refreshMs) / 2 / REFRESH_STEPS));
+  assert.equal(writes, afterStart, 'only the new start\'s own refresh');
 });

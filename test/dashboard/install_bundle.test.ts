@@ -187,6 +187,11 @@ test('postinstall: builds dist/ and dist-collector/, skips a build that is up to
     assert.notEqual(failed.status, 0);
     assert.match(failed.out, /TS2322/u, "tsc's error shown");
     assert.match(failed.out, /postinstall: the build failed/u);
+    // Nothing was emitted (noEmitOnError): the next install builds again and fails again, rather
+    // than taking a build that failed for an up-to-date one.
+    const again2 = postinstall(root);
+    assert.notEqual(again2.status, 0, again2.out);
+    assert.doesNotMatch(again2.out, /dist\/ is up to date/u);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -111,7 +111,9 @@ test('pageModel: the first `limit` rows, the count beside the controls, and the 
     ['exactly the limit', PAGE_ROWS, PAGE_ROWS, PAGE_ROWS, PAGE_ROWS, `${PAGE_ROWS} shown`, null],
     ['one over', PAGE_ROWS + 1, PAGE_ROWS + 1, PAGE_ROWS, PAGE_ROWS, `${PAGE_ROWS} of ${PAGE_ROWS + 1} shown`, 'Show 1 more (1 not shown)'],
     ['a large fleet', 10_000, 10_000, PAGE_ROWS, PAGE_ROWS, `${PAGE_ROWS} of 10000 shown`, `Show ${PAGE_ROWS} more (${10_000 - PAGE_ROWS} not shown)`],
-    ['filtered and capped: of those matching', 2_000, 10_000, PAGE_ROWS, PAGE_ROWS, `${PAGE_ROWS} of 2000 shown`, `Show ${PAGE_ROWS} more (${2_000 - PAGE_ROWS} not shown)`],
+    ['filtered and capped: of those matching, and the fleet', 2_000, 10_000, PAGE_ROWS, PAGE_ROWS, `${PAGE_ROWS} of 2000 matching shown (10000 hosts)`, `Show ${PAGE_ROWS} more (${2_000 - PAGE_ROWS} not shown)`],
+    ['filtered, one over the cap', PAGE_ROWS + 1, 10_000, PAGE_ROWS, PAGE_ROWS, `${PAGE_ROWS} of ${PAGE_ROWS + 1} matching shown (10000 hosts)`, 'Show 1 more (1 not shown)'],
+    ['filtered down to the cap: all matching drawn', PAGE_ROWS, 10_000, PAGE_ROWS, PAGE_ROWS, `${PAGE_ROWS} of 10000 shown`, null],
     ['after two "Show more"', 10_000, 10_000, 3 * PAGE_ROWS, 3 * PAGE_ROWS, `${3 * PAGE_ROWS} of 10000 shown`, `Show ${PAGE_ROWS} more (${10_000 - 3 * PAGE_ROWS} not shown)`],
   ];
   for (const [what, matching, total, limit, rows, count, more] of cases) {

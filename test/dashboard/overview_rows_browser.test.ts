@@ -3,8 +3,9 @@
  * "Show more" button for the rest, in headless chromium against a real dashboard server over a
  * store of more hosts than that: the first rows of the sorted, filtered list are drawn and no
  * others are in the DOM; the count and the button say how many are left; the button draws more;
- * sorting and filtering reach any host; cards follow the same cap; a sample for a drawn host
- * reaches its row over the stream, one for a host not drawn breaks nothing.
+ * sorting and filtering reach any host and start from the first rows again; focus moves to the
+ * first row the button drew; cards follow the same cap and the table's rows leave the DOM; a
+ * sample for a drawn host reaches its row over the stream, one for a host not drawn breaks nothing.
  */
 import assert from 'node:assert/strict';
 import type { Server } from 'node:http';
@@ -81,16 +82,22 @@ test(`overview: ${HOSTS} hosts draw the first ${PAGE_ROWS} rows and a "Show more
   const all = await shown(page, HOSTS, name(HOSTS));
   assert.equal(all.count, `${HOSTS} shown`);
   assert.equal(all.more, null, 'nothing left: no button');
+  assert.equal(await page.evaluate<string>('document.activeElement?.textContent ?? ""'), name(HOSTS - PAGE_ROWS), 'focus on the first row just drawn, not on the hidden button');
 
+  // A new filter starts from the first rows again.
   await page.type('#filter', 'node-00');
   const filtered = await shown(page, 99, name(99));
   assert.equal(filtered.count, `99 of ${HOSTS} shown`);
   assert.equal(filtered.more, null);
+  await page.type('#filter', '');
+  const again = await shown(page, PAGE_ROWS, name(HOSTS));
+  assert.equal(again.count, `${PAGE_ROWS} of ${HOSTS} shown`);
 
-  // A new visit starts at the first rows again; the cards keep to the same cap.
-  await page.goto(`${base}/?view=grid`);
+  // The cards keep to the same cap, and the table's rows leave the DOM with their layout.
+  await page.click('button[data-view=grid]');
   const cards = await page.waitFor<number>(`(() => { const n = document.querySelectorAll('#grid [data-host]').length; return n === ${PAGE_ROWS} && n; })()`, 15_000);
   assert.equal(cards, PAGE_ROWS);
+  assert.equal(await page.evaluate<number>(`${ROWS}.length`), 0, 'no table row left in the DOM');
   assert.match(await page.evaluate<string>(`document.getElementById('show-more').textContent`), /^Show 120 more/u);
   assert.deepEqual(page.consoleErrors().filter((e) => !/favicon\.ico/.test(e)), []);
   assert.deepEqual(page.cspViolations(), []);
