@@ -55,6 +55,8 @@ test('newerSource: a compiled module older than a TypeScript source under the gi
   at('collector/main.ts', -60);
   at('dashboard/deep/x.ts', -60);
   at('dashboard/notes.md', 60);
+  // An editor's lock file: a dangling symlink named like a source. Neither counted nor a throw.
+  symlinkSync(join(root, 'nowhere'), join(root, 'collector/.#main.ts'));
   const url = pathToFileURL(built).href;
   assert.equal(newerSource(url, ['collector', 'dashboard', 'missing']), null, 'every source older (a newer non-TypeScript file does not count)');
   at('dashboard/deep/x.ts', 60);
