@@ -166,8 +166,8 @@ import {
 
     const view = items[state.view];
     const page = pageModel(visibleHosts(hosts, state), hosts.length, limit);
-    // Only the rows drawn keep their elements (the other layout's go too; its container drops
-    // them when it is drawn next): the DOM stays within `limit` rows however large the fleet.
+    // Only the rows drawn keep their elements, and the other layout keeps none (its container
+    // is emptied below): the DOM stays within `limit` rows however large the fleet.
     const drawn = new Set(page.rows.map((h) => h.name));
     for (const [key, map] of Object.entries(items)) {
       for (const [name, item] of map) if (key !== state.view || !drawn.has(name)) { unwatch(item); map.delete(name); }
