@@ -23,7 +23,7 @@
  * every exec in its descendants exactly (to within PERF_INTERVAL_MS at each end of the window).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { get } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -33,7 +33,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { gunzipSync } from 'node:zlib';
 import type { HostsPayload } from '../../dashboard/api.ts';
-import { machine, table, writeResult } from './common.ts';
+import { buildIfStale, machine, table, writeResult } from './common.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const NODE_EXPORTER = '/usr/bin/prometheus-node-exporter';
@@ -98,31 +98,6 @@ process.on('exit', () => {
 });
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   process.once(sig, () => { console.error(`agent: ${sig}, stopping children`); void stopAll().then(() => process.exit(130)); });
-}
-
-/** Newest modification time under `path` (a file or a tree), ms. */
-function newestMtimeMs(path: string): number {
-  const st = statSync(path, { throwIfNoEntry: false });
-  if (st === undefined) return 0;
-  if (!st.isDirectory()) return st.mtimeMs;
-  let newest = st.mtimeMs;
-  for (const e of readdirSync(path)) newest = Math.max(newest, newestMtimeMs(join(path, e)));
-  return newest;
-}
-
-/** Builds dist/ with the project's own tsc when it is missing or older than a source; returns why it built, or ''. */
-function buildIfStale(): string {
-  const main = join(ROOT, DIST_MAIN);
-  const builtAt = statSync(main, { throwIfNoEntry: false })?.mtimeMs;
-  const sourcesAt = Math.max(...BUILD_INPUTS.map((p) => newestMtimeMs(join(ROOT, p))));
-  if (builtAt !== undefined && builtAt >= sourcesAt) return '';
-  const why = builtAt === undefined ? `${DIST_MAIN} missing` : `${DIST_MAIN} older than its sources`;
-  const t0 = performance.now();
-  const r = spawnSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: ROOT, encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`npm run build failed (${why}):\n${r.stdout}${r.stderr}`);
-  const msg = `${why}: built in ${((performance.now() - t0) / 1000).toFixed(1)} s`;
-  console.log(`agent: ${msg}`);
-  return msg;
 }
 
 function start(label: string, role: Role, file: string, args: string[], host?: string): Watched {
@@ -282,7 +257,7 @@ const round = (x: number, d = 2): number => Number(x.toFixed(d));
 const MiB = 1024;
 
 async function main(): Promise<void> {
-  const built = buildIfStale();
+  const built = buildIfStale('agent', 'tsconfig.build.json', DIST_MAIN, BUILD_INPUTS);
   tempDir = mkdtempSync(join(tmpdir(), 'sentinel-bench-agent-'));
   const loadStart = readFileSync('/proc/loadavg', 'utf8').trim();
 

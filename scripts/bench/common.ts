@@ -1,5 +1,8 @@
 /** Shared bits of the benchmarks: timing loops, the machine description, and result files. */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { cpus } from 'node:os';
 import { performance } from 'node:perf_hooks';
 
@@ -65,4 +68,35 @@ export function table(rows: Array<Record<string, string | number>>): string {
   const width = cols.map((c) => Math.max(c.length, ...rows.map((r) => String(r[c]).length)));
   const line = (cells: string[]): string => cells.map((s, i) => s.padStart(width[i]!)).join('  ');
   return [line(cols), line(width.map((w) => '-'.repeat(w))), ...rows.map((r) => line(cols.map((c) => String(r[c]))))].join('\n');
+}
+
+const CHECKOUT = fileURLToPath(new URL('../..', import.meta.url));
+
+/** Newest modification time under `path` (a file or a tree), ms; 0 when it is not there. */
+export function newestMtimeMs(path: string): number {
+  const st = statSync(path, { throwIfNoEntry: false });
+  if (st === undefined) return 0;
+  if (!st.isDirectory()) return st.mtimeMs;
+  let newest = st.mtimeMs;
+  for (const e of readdirSync(path)) newest = Math.max(newest, newestMtimeMs(join(path, e)));
+  return newest;
+}
+
+/**
+ * Builds with the project's own tsc (`-p config`) when `out` (relative to the checkout) is
+ * missing or older than any of `inputs` (files or trees, relative to the checkout), as
+ * `npm run build` would; returns why it built, or ''. A benchmark of what deployments run
+ * measures the sources as they are.
+ */
+export function buildIfStale(label: string, config: string, out: string, inputs: readonly string[]): string {
+  const builtAt = statSync(join(CHECKOUT, out), { throwIfNoEntry: false })?.mtimeMs;
+  const sourcesAt = Math.max(...inputs.map((p) => newestMtimeMs(join(CHECKOUT, p))));
+  if (builtAt !== undefined && builtAt >= sourcesAt) return '';
+  const why = builtAt === undefined ? `${out} missing` : `${out} older than its sources`;
+  const t0 = performance.now();
+  const r = spawnSync(process.execPath, [join(CHECKOUT, 'node_modules/typescript/bin/tsc'), '-p', config], { cwd: CHECKOUT, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`tsc -p ${config} failed (${why}):\n${r.stdout}${r.stderr}`);
+  const msg = `${why}: built in ${((performance.now() - t0) / 1000).toFixed(1)} s`;
+  console.log(`${label}: ${msg}`);
+  return msg;
 }

@@ -14,13 +14,12 @@
  *
  * `npm run bench -- ingest [--quick]`
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { newerSource } from '../../shared/checkout.ts';
+import { fileURLToPath } from 'node:url';
 import { encodeFrame, FrameDecoder } from '../../shared/frame_codec.ts';
 import type { HostsPayload } from '../../dashboard/api.ts';
 import { StaticPool } from 'node-worker-threads-pool';
@@ -28,8 +27,8 @@ import { Worker } from 'node:worker_threads';
 import { decodeSampleFast } from '../../shared/sample_decoder.ts';
 import type { Message } from '../../shared/frame_codec.ts';
 import { SAMPLE } from './sample.ts';
-import { machine, opsPerSecond, sumLanes, table, writeResult } from './common.ts';
-import { frameTemplate, parseStat, patchFrame, TICKS_PER_SECOND } from './fleet_lib.ts';
+import { buildIfStale, machine, opsPerSecond, sumLanes, table, writeResult } from './common.ts';
+import { frameTemplate, parseStat, parseVmRssBytes, patchFrame, TICKS_PER_SECOND } from './fleet_lib.ts';
 
 const CONNECTIONS = Number(process.env['BENCH_CONNECTIONS'] ?? 4);
 const QUICK = process.argv.includes('--quick');
@@ -145,21 +144,13 @@ interface CollectorRun {
 }
 
 const COLLECTOR_BUILD = 'dist-collector/collector/main.js';
-
-/** Builds dist-collector/ (tsconfig.collector.json) when it is missing or older than a source. */
-function buildCollectorIfStale(): void {
-  const builtAt = statSync(join(ROOT, COLLECTOR_BUILD), { throwIfNoEntry: false })?.mtimeMs;
-  if (builtAt !== undefined && newerSource(pathToFileURL(join(ROOT, COLLECTOR_BUILD)).href, ['collector', 'dashboard', 'shared']) === null) return;
-  const r = spawnSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.collector.json'], { cwd: ROOT, encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`the collector's build failed:\n${r.stdout}${r.stderr}`);
-  console.log(`ingest: ${builtAt === undefined ? `${COLLECTOR_BUILD} missing` : `${COLLECTOR_BUILD} older than its sources`}: built`);
-}
+/** What the collector's build is compiled from (tsconfig.collector.json). */
+const COLLECTOR_INPUTS = ['collector', 'dashboard', 'shared', 'tsconfig.json', 'tsconfig.collector.json', 'package-lock.json'];
 
 /** VmRSS of process `pid`, MiB (NaN where /proc is not there). */
 function rssMiB(pid: number): number {
   try {
-    const m = /VmRSS:\s+(\d+) kB/u.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) / 1024 : Number.NaN;
+    return (parseVmRssBytes(readFileSync(`/proc/${pid}/status`, 'utf8')) ?? Number.NaN) / 2 ** 20;
   } catch {
     return Number.NaN;
   }
@@ -239,7 +230,7 @@ async function main(): Promise<void> {
   const pool1 = await poolRate(1, QUICK ? 1000 : 3000);
   const pool2 = await poolRate(2, QUICK ? 1000 : 3000);
   const bare1 = await bareWorkerRate(QUICK ? 1000 : 3000);
-  buildCollectorIfStale();
+  buildIfStale('ingest', 'tsconfig.collector.json', COLLECTOR_BUILD, COLLECTOR_INPUTS);
   const inline = await collectorRun(0);
   const pooled = await collectorRun(2);
   const built = await collectorRun(0, true);

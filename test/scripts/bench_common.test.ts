@@ -1,8 +1,11 @@
 /** The benchmarks' shared helpers (scripts/bench/common.ts). */
 import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { Worker } from 'node:worker_threads';
-import { sumLanes } from '../../scripts/bench/common.ts';
+import { newestMtimeMs, sumLanes } from '../../scripts/bench/common.ts';
 
 test('sumLanes: every lane\'s result counted, with two requests in flight to a real worker', async () => {
   // The worker answers each request with its weight after a delay of its own, so the two lanes'
@@ -49,4 +52,19 @@ test('sumLanes: lanes run at once, and none starts a step after the deadline', a
   assert.equal(most, 4);
   assert.equal(lateStarts, 0);
   assert.ok(total > 0 && total % 2 === 0);
+});
+
+test('newestMtimeMs: the newest modification time of a file or of a whole tree; 0 for a path that is not there', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'sentinel-newest-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  mkdirSync(join(dir, 'a/b'), { recursive: true });
+  writeFileSync(join(dir, 'top.ts'), '');
+  writeFileSync(join(dir, 'a/b/deep.ts'), '');
+  const at = (p: string, s: number): number => { const d = new Date(1_700_000_000_000 + s * 1000); utimesSync(join(dir, p), d, d); return d.getTime(); };
+  for (const p of ['a/b', 'a', '.']) at(p, 0);
+  at('top.ts', 10);
+  const deep = at('a/b/deep.ts', 20);
+  assert.equal(newestMtimeMs(dir), deep, 'a file two directories down');
+  assert.equal(newestMtimeMs(join(dir, 'top.ts')), at('top.ts', 10), 'a file itself');
+  assert.equal(newestMtimeMs(join(dir, 'missing')), 0);
 });
