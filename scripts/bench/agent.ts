@@ -1,7 +1,7 @@
 /**
  * The agent's own cost at the default 1 s interval (issue 7): CPU % of one core and resident
- * memory of real agents beside Debian's prometheus-node-exporter (default collectors) scraped
- * every second from this process, all in one run, so the machine's load weighs on all alike and
+ * memory of real agents beside the peers the issue names, each as Debian packages it and each
+ * doing its own work every second, all in one run, so the machine's load weighs on all alike and
  * the ratios hold where the absolute figures drift. Rows:
  *  - the agent as deployed: precompiled JavaScript (`npm run build`, dist/) under `node` with
  *    DEPLOYED_NODE_FLAGS, default settings (slow class every 15 s);
@@ -9,24 +9,34 @@
  *  - the same without DEPLOYED_NODE_FLAGS, plain `node dist/agent/main.js`;
  *  - the agent as run from a checkout: `node --import tsx agent/main.ts`, default settings;
  *  - with --node-flags "...", one more deployed agent under those node flags (to try a flag);
- *  - node_exporter, and the collector the agents send to (shown, not compared).
+ *  - the peers, each skipped with a word when its package is not installed:
+ *    - prometheus-node-exporter (default collectors), scraped every second from this process, as
+ *      a Prometheus with a 1 s interval would (it reads the machine only when scraped);
+ *    - Netdata (Debian's configuration: 1 s collection, its default plugins), nobody viewing;
+ *      its own directories in a temporary folder, its web port on loopback;
+ *    - Glances in quiet mode refreshing every 1 s (`glances -q -t 1`), without the three
+ *      plugins that would reach beyond this machine (ip: the public address; ports: a ping of
+ *      the default gateway; cloud: the metadata service) and without its update check;
+ *  - and the collector the agents send to (shown, not compared).
  * dist/ is built first (the project's own TypeScript) when it is missing or older than a source.
  *
  * `npm run bench -- agent [--seconds 60] [--quick] [--node-flags "--jitless"]`: about 10 s of
  * start and a 5 s warm-up, then the window; --quick: a 15 s window after 3 s, ≤ 30 s in all.
  *
- * CPU: utime+stime from /proc/PID/stat (threads included) over the window, in clock ticks
- * (getconf CLK_TCK); children: cutime+cstime, the CPU of children the process has reaped.
- * RSS: VmRSS from /proc/PID/status, sampled every second. Children seen: descendants found by
- * reading /proc/PID/task/TID/children every CHILD_POLL_MS; a lower bound. Programs started: when
- * perf works here, each agent runs under `perf stat -e sched:sched_process_exec`, which counts
- * every exec in its descendants exactly (to within PERF_INTERVAL_MS at each end of the window).
+ * CPU and RSS are each process tree's (scripts/bench/proc_tree.ts): a Netdata keeps plugins
+ * running as its children, an agent's rare children are reaped at once. CPU: utime+stime of the
+ * process and of every live descendant, and cutime+cstime of the children they reaped, from
+ * /proc/PID/stat over the window, in clock ticks (getconf CLK_TCK). RSS: VmRSS of the process and
+ * its live descendants, summed, sampled every second. Children seen: descendants found every
+ * CHILD_POLL_MS; a lower bound. Programs started: when perf works here, each agent runs under
+ * `perf stat -e sched:sched_process_exec`, which counts every exec in its descendants exactly (to
+ * within PERF_INTERVAL_MS at each end of the window).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { chownSync, chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { get } from 'node:http';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { tmpdir, userInfo } from 'node:os';
 import { join, relative } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -34,9 +44,12 @@ import { parseArgs } from 'node:util';
 import { gunzipSync } from 'node:zlib';
 import type { HostsPayload } from '../../dashboard/api.ts';
 import { buildIfStale, machine, table, writeResult } from './common.ts';
+import { childrenOf, collectDescendants, descendants, treeRssKiB, treeTicks } from './proc_tree.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const NODE_EXPORTER = '/usr/bin/prometheus-node-exporter';
+const NETDATA = '/usr/sbin/netdata';
+const GLANCES = '/usr/bin/glances';
 const PERF = '/usr/bin/perf';
 /**
  * How the agent is deployed: `node --jitless dist/agent/main.js` (agent/main.ts says why; README,
@@ -70,7 +83,15 @@ if (!Number.isInteger(WINDOW_S) || WINDOW_S < 5 || WINDOW_S > 3600) {
 const EXTRA_FLAGS = String(opts['node-flags'] ?? '').split(/\s+/u).filter((f) => f !== '');
 const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
 
-type Role = 'deployed' | 'deployed-fast' | 'deployed-no-flags' | 'checkout' | 'flags' | 'exporter' | 'collector';
+type PeerRole = 'exporter' | 'netdata' | 'glances';
+type Role = 'deployed' | 'deployed-fast' | 'deployed-no-flags' | 'checkout' | 'flags' | PeerRole | 'collector';
+/** The peers in the order shown, each with the name its figures go under and its Debian package. */
+const PEERS: ReadonlyArray<{ role: PeerRole; name: string; binary: string; pkg: string }> = [
+  { role: 'exporter', name: 'node_exporter', binary: NODE_EXPORTER, pkg: 'prometheus-node-exporter' },
+  { role: 'netdata', name: 'netdata', binary: NETDATA, pkg: 'netdata' },
+  { role: 'glances', name: 'glances', binary: GLANCES, pkg: 'glances' },
+];
+const isPeer = (role: Role): role is PeerRole => PEERS.some((p) => p.role === role);
 
 interface Watched {
   label: string;
@@ -87,6 +108,8 @@ interface Watched {
 
 const running = new Set<ChildProcess>();
 let tempDir = '';
+/** Folders of this run besides tempDir (Netdata's, given to its user), removed at exit. */
+const extraDirs: string[] = [];
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 /** Agents started by perf: stopped first, then perf ends by itself. */
 const inner = new Set<number>();
@@ -95,13 +118,14 @@ process.on('exit', () => {
   for (const pid of inner) killPid(pid, 'SIGKILL');
   for (const c of running) c.kill('SIGKILL');
   if (tempDir !== '') rmSync(tempDir, { recursive: true, force: true });
+  for (const d of extraDirs) rmSync(d, { recursive: true, force: true });
 });
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   process.once(sig, () => { console.error(`agent: ${sig}, stopping children`); void stopAll().then(() => process.exit(130)); });
 }
 
-function start(label: string, role: Role, file: string, args: string[], host?: string): Watched {
-  const child = spawn(file, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+function start(label: string, role: Role, file: string, args: string[], host?: string, env?: NodeJS.ProcessEnv): Watched {
+  const child = spawn(file, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], ...(env ? { env } : {}) });
   running.add(child);
   const w: Watched = { label, role, child, pid: child.pid ?? 0, stderrTail: '', ...(host ? { host } : {}) };
   child.stderr!.on('data', (c: Buffer) => { w.stderrTail = (w.stderrTail + c.toString('utf8')).slice(-2000); });
@@ -114,12 +138,15 @@ async function stopAll(): Promise<void> {
   for (const pid of inner) killPid(pid, 'SIGTERM');
   await sleep(300);
   const all = [...running];
+  // Their descendants too (Netdata's plugins): any still alive once their parents are gone.
+  const kin = all.flatMap((c) => (c.pid === undefined ? [] : descendants(c.pid)));
   for (const c of all) c.kill('SIGTERM');
   await Promise.all(all.map((c) => new Promise<void>((resolve) => {
     if (c.exitCode !== null || c.signalCode !== null) { resolve(); return; }
     const t = setTimeout(() => { c.kill('SIGKILL'); resolve(); }, 5000);
     c.once('exit', () => { clearTimeout(t); resolve(); });
   })));
+  for (const pid of kin) killPid(pid, 'SIGKILL');
 }
 
 function freePort(): Promise<number> {
@@ -131,50 +158,6 @@ function freePort(): Promise<number> {
       s.close(() => resolve(port));
     });
   });
-}
-
-interface Ticks { own: number; children: number }
-
-/** utime+stime and cutime+cstime of a process, clock ticks. Fields counted after the `)` ending comm. */
-function ticks(pid: number): Ticks {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // f[0] is field 3 (state): utime is field 14, stime 15, cutime 16, cstime 17.
-  return { own: Number(f[11]) + Number(f[12]), children: Number(f[13]) + Number(f[14]) };
-}
-
-function rssKiB(pid: number): number {
-  try {
-    const m = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) : NaN;
-  } catch {
-    return NaN;
-  }
-}
-
-/** Direct children of every thread of `pid` (a worker thread's execSync child is listed under its thread). */
-function childrenOf(pid: number): number[] {
-  const out: number[] = [];
-  let tids: string[];
-  try { tids = readdirSync(`/proc/${pid}/task`); } catch { return out; }
-  for (const tid of tids) {
-    try {
-      for (const p of readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim().split(' ')) if (p !== '') out.push(Number(p));
-    } catch { /* the thread or process ended between the two reads */ }
-  }
-  return out;
-}
-
-function commOf(pid: number): string {
-  try { return readFileSync(`/proc/${pid}/comm`, 'utf8').trim(); } catch { return '?'; }
-}
-
-/** Adds every descendant of `pid` now alive to `seen` (pid -> command name). */
-function collectDescendants(pid: number, seen: Map<number, string>): void {
-  for (const c of childrenOf(pid)) {
-    if (!seen.has(c)) seen.set(c, commOf(c));
-    collectDescendants(c, seen);
-  }
 }
 
 /** Whether perf can count the exec tracepoint here (it needs the tracepoint and the permission). */
@@ -240,10 +223,65 @@ function scrape(port: number, stats: ScrapeStats): Promise<void> {
   });
 }
 
-/** node_exporter prints its version on stderr or stdout depending on the build; the first line. */
-function exporterVersion(): string {
-  const r = spawnSync(NODE_EXPORTER, ['--version'], { encoding: 'utf8' });
-  return `${r.stdout}${r.stderr}`.split('\n')[0] ?? '';
+/** Each peer's version line (node_exporter prints it on stderr or stdout depending on the build). */
+function versionOf(role: PeerRole): string {
+  const [file, flag] = role === 'exporter' ? [NODE_EXPORTER, '--version'] : role === 'netdata' ? [NETDATA, '-v'] : [GLANCES, '-V'];
+  const r = spawnSync(file, [flag], { encoding: 'utf8', timeout: 10_000 });
+  return `${r.stdout ?? ''}${r.stderr ?? ''}`.split('\n')[0] ?? '';
+}
+
+/**
+ * Glances: quiet (no interface), refreshing every second. Left out: the update check (PyPI) and
+ * the plugins that reach beyond this machine: ip (looks up the public address), ports (pings the
+ * default gateway) and cloud (asks the cloud metadata service). What it reads of this machine
+ * is all there.
+ */
+const GLANCES_ARGS: readonly string[] = ['-q', '-t', '1', '--disable-check-update', '--disable-plugin', 'ip,ports,cloud'];
+
+/** Resolves once GET url answers 200, polling; rejects after `ms`. */
+async function waitForOk(url: string, ms: number, w: Watched): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    if (w.child.exitCode !== null || w.child.signalCode !== null) throw new Error(`${w.label} exited during start: ${w.stderrTail}`);
+    const ok = await fetch(url).then((r) => { void r.body?.cancel(); return r.ok; }, () => false);
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`${w.label} did not answer ${url} in ${ms} ms: ${w.stderrTail}`);
+    await sleep(250);
+  }
+}
+
+/**
+ * Netdata in the foreground with Debian's configuration (1 s collection, its default plugins),
+ * save for: its cache, lib and log directories in a folder of this run, its web port (a free one,
+ * bound to loopback as Debian's configuration binds it) and, when this is not root, the user it
+ * runs as. As root it drops to the `netdata` user, as the service does, so the folder is given to
+ * that user. Telemetry is off twice: Debian's opt-out file, and DO_NOT_TRACK here.
+ */
+async function startNetdata(): Promise<Watched> {
+  const dir = mkdtempSync(join(tmpdir(), 'sentinel-bench-netdata-'));
+  extraDirs.push(dir);
+  chmodSync(dir, 0o755);
+  let user = userInfo().username;
+  let owner: { uid: number; gid: number } | null = null;
+  if (process.getuid?.() === 0) {
+    const line = readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith('netdata:'));
+    if (line) {
+      const f = line.split(':');
+      owner = { uid: Number(f[2]), gid: Number(f[3]) };
+      user = 'netdata';
+    }
+  }
+  const set = (section: string, name: string, value: string): string[] => ['-W', 'set', section, name, value];
+  const args = ['-D', '-p', String(await freePort()), ...set('global', 'run as user', user), ...set('web', 'bind to', '127.0.0.1')];
+  for (const d of ['cache', 'lib', 'log']) {
+    const path = join(dir, d);
+    mkdirSync(path);
+    if (owner) chownSync(path, owner.uid, owner.gid);
+    args.push(...set('directories', d, path));
+  }
+  const w = start('netdata, Debian defaults', 'netdata', NETDATA, args, undefined, { ...process.env, DO_NOT_TRACK: '1', DISABLE_TELEMETRY: '1' });
+  await waitForOk(`http://127.0.0.1:${args[2]}/api/v1/info`, START_TIMEOUT_MS, w);
+  return w;
 }
 
 interface Row {
@@ -296,16 +334,30 @@ async function main(): Promise<void> {
     watched.push(w);
     commands.set(w, `node ${s.args.join(' ').replace(TOKEN, 'TOKEN').replace(/127\.0\.0\.1:\d+/u, 'HOST:PORT')}`);
   }
-  let exporter: Watched | undefined;
+  const peers = new Map<PeerRole, Watched>();
   let exporterPort = 0;
-  if (existsSync(NODE_EXPORTER)) {
-    exporterPort = await freePort();
-    exporter = start('prometheus-node-exporter, scraped every 1 s', 'exporter', NODE_EXPORTER, [`--web.listen-address=127.0.0.1:${exporterPort}`]);
-    commands.set(exporter, `${NODE_EXPORTER} (default collectors)`);
-    watched.push(exporter);
-  } else {
-    console.log(`agent: ${NODE_EXPORTER} not found: the node_exporter row and the ratios are skipped (apt-get install -y prometheus-node-exporter)`);
+  for (const p of PEERS) {
+    if (!existsSync(p.binary)) {
+      console.log(`agent: ${p.binary} not found: the ${p.name} row and its ratios are skipped (apt-get install -y ${p.pkg})`);
+      continue;
+    }
+    if (p.role === 'exporter') {
+      exporterPort = await freePort();
+      const w = start('prometheus-node-exporter, scraped every 1 s', 'exporter', NODE_EXPORTER, [`--web.listen-address=127.0.0.1:${exporterPort}`]);
+      commands.set(w, `${NODE_EXPORTER} (default collectors)`);
+      peers.set('exporter', w);
+    } else if (p.role === 'netdata') {
+      const w = await startNetdata();
+      commands.set(w, `${NETDATA} -D (Debian's configuration; its directories in a temporary folder, port on loopback)`);
+      peers.set('netdata', w);
+    } else {
+      const w = start('glances -q -t 1', 'glances', GLANCES, [...GLANCES_ARGS]);
+      commands.set(w, `${GLANCES} ${GLANCES_ARGS.join(' ')}`);
+      peers.set('glances', w);
+    }
   }
+  watched.push(...peers.values());
+  const exporter = peers.get('exporter');
   watched.push(collector);
   commands.set(collector, 'node --import tsx collector/main.ts');
 
@@ -336,18 +388,18 @@ async function main(): Promise<void> {
 
   const pids = watched.map((w) => w.pid);
   const execsBefore = watched.map((w) => (w.perfFile ? execsSoFar(w.perfFile) : 0));
-  const before = pids.map(ticks);
+  const before = pids.map(treeTicks);
   const samplesBefore = new Map((await hosts(base)).map((h) => [h.name, h.samples_total]));
   const scrapesBefore = { ...scrapes };
   const rss: number[][] = pids.map(() => []);
   const seen: Array<Map<number, string>> = pids.map(() => new Map());
   const t0 = performance.now();
-  const sampleRss = (): void => { pids.forEach((pid, i) => rss[i]!.push(rssKiB(pid))); };
+  const sampleRss = (): void => { pids.forEach((pid, i) => rss[i]!.push(treeRssKiB(pid))); };
   sampleRss();
   const rssTimer = setInterval(sampleRss, 1000);
   const childTimer = setInterval(() => { pids.forEach((pid, i) => collectDescendants(pid, seen[i]!)); }, CHILD_POLL_MS);
   await sleep(WINDOW_S * 1000);
-  const after = pids.map(ticks);
+  const after = pids.map(treeTicks);
   const wallS = (performance.now() - t0) / 1000;
   // Wait for perf's next line, so the execs of the window's last moments are in the file.
   if (usePerf) await sleep(PERF_INTERVAL_MS + 50);
@@ -370,6 +422,7 @@ async function main(): Promise<void> {
     let work = '';
     if (w.host !== undefined) work = `${(samplesAfter.get(w.host) ?? 0) - (samplesBefore.get(w.host) ?? 0)} samples landed`;
     else if (w === exporter) work = `${nScrapes} scrapes (${scrapes.failed - scrapesBefore.failed} failed)`;
+    else if (w.role === 'netdata' || w.role === 'glances') work = 'collects every 1 s';
     else if (w === collector) work = `receives ${agents.length} agents`;
     return {
       process: w.label, role: w.role, command: commands.get(w) ?? '', pid: w.pid, cpu_pct: round(own), children_cpu_pct: round(kids), total_cpu_pct: round(own + kids),
@@ -381,6 +434,7 @@ async function main(): Promise<void> {
   const dep = byRole('deployed')!;
   const fast = byRole('deployed-fast')!;
   const ne = byRole('exporter');
+  const nd = byRole('netdata');
   const scrapeSummary = nScrapes > 0 ? {
     scrapes: nScrapes,
     wire_bytes_per_scrape: Math.round((scrapes.wireBytes - scrapesBefore.wireBytes) / nScrapes),
@@ -390,13 +444,19 @@ async function main(): Promise<void> {
   } : null;
 
   const ratio = (a: number, b: number): number => round(a / b, 2);
-  const ratios = ne ? Object.fromEntries(rows.filter((r) => r.role !== 'exporter' && r.role !== 'collector').map((r) => [r.role, {
-    cpu: ratio(r.total_cpu_pct, ne.total_cpu_pct), rss_mean: ratio(r.rss_mean_mib, ne.rss_mean_mib),
-  }])) : null;
+  const peerRows = PEERS.flatMap((p) => { const r = byRole(p.role); return r ? [{ name: p.name, row: r }] : []; });
+  const isAgent = (r: Row): boolean => !isPeer(r.role) && r.role !== 'collector';
+  // Each agent row against each peer measured in this run: CPU and mean RSS, as ratios.
+  const ratios = Object.fromEntries(rows.filter(isAgent).map((r) => [r.role, Object.fromEntries(peerRows.map(({ name, row }) => [name, {
+    cpu: ratio(r.total_cpu_pct, row.total_cpu_pct), rss_mean: ratio(r.rss_mean_mib, row.rss_mean_mib),
+  }]))]));
+  const lighterThan = (peer: Row | undefined, name: string): { target: string; value: number; met: boolean } | null =>
+    (peer ? { target: `< 1x ${name}`, value: ratio(dep.total_cpu_pct, peer.total_cpu_pct), met: dep.total_cpu_pct < peer.total_cpu_pct } : null);
   const targets = {
     cpu_pct: { target: `<= ${TARGET_CPU_PCT}`, value: dep.total_cpu_pct, met: dep.total_cpu_pct <= TARGET_CPU_PCT },
     rss_mean_mib: { target: `<= ${TARGET_RSS_MIB}`, value: dep.rss_mean_mib, met: dep.rss_mean_mib <= TARGET_RSS_MIB },
-    cpu_below_node_exporter: ne ? { target: '< 1x node_exporter', value: ratio(dep.total_cpu_pct, ne.total_cpu_pct), met: dep.total_cpu_pct < ne.total_cpu_pct } : null,
+    cpu_below_node_exporter: lighterThan(ne, 'node_exporter'),
+    cpu_below_netdata: lighterThan(nd, 'netdata'),
   };
   const fastSpawnedNone = fast.children_seen === 0 && fast.children_cpu_pct === 0 && (fast.programs_started ?? 0) === 0;
 
@@ -408,29 +468,31 @@ async function main(): Promise<void> {
     process: r.process,
     'cpu % (total)': `${r.total_cpu_pct.toFixed(2)}${r.children_cpu_pct > 0 ? ` (${r.children_cpu_pct.toFixed(2)} children)` : ''}`,
     'cpu target': isTargeted(r) ? `<= ${TARGET_CPU_PCT}` : '',
-    'cpu / node_exporter': ne && r !== ne && r.role !== 'collector' ? `${ratio(r.total_cpu_pct, ne.total_cpu_pct).toFixed(2)}x` : '',
+    ...Object.fromEntries(peerRows.map(({ name, row }) => [`cpu / ${name}`, isAgent(r) ? `${ratio(r.total_cpu_pct, row.total_cpu_pct).toFixed(2)}x` : ''])),
     'rss mean MiB': r.rss_mean_mib.toFixed(1), 'rss max MiB': r.rss_max_mib.toFixed(1),
     'rss target': isTargeted(r) ? `<= ${TARGET_RSS_MIB}` : '',
-    'rss / node_exporter': ne && r !== ne && r.role !== 'collector' ? `${ratio(r.rss_mean_mib, ne.rss_mean_mib).toFixed(2)}x` : '',
+    ...Object.fromEntries(peerRows.map(({ name, row }) => [`rss / ${name}`, isAgent(r) ? `${ratio(r.rss_mean_mib, row.rss_mean_mib).toFixed(2)}x` : ''])),
     'programs started': r.programs_started ?? '-', work: r.work,
   }))));
-  console.log(`\n(cpu: % of one core, own + reaped children's; programs started: execs in the descendants, counted by perf, agents only)`);
+  console.log(`\n(cpu: % of one core, of the process tree: own, live descendants' and reaped children's; rss: the tree's VmRSS summed; programs started: execs in the descendants, counted by perf, agents only)`);
   for (const r of rows) console.log(`  ${r.process}: ${r.command}`);
   if (scrapeSummary) console.log(`node_exporter scrapes: ${scrapeSummary.series_per_scrape} series, ${scrapeSummary.body_bytes_per_scrape} bytes (${scrapeSummary.wire_bytes_per_scrape} gzipped) and ${scrapeSummary.ms_per_scrape} ms each`);
-  for (const r of rows) if (r.role !== 'exporter' && r.role !== 'collector' && r.children_seen > 0) console.log(`${r.process}: children seen: ${r.children_commands.join(', ')}`);
+  for (const r of rows) if (r.role !== 'collector' && r.children_seen > 0) console.log(`${r.process}: children seen: ${r.children_commands.join(', ')}`);
   const verdict = (name: string, t: { target: string; value: number; met: boolean } | null): string => (t ? `${name} ${t.value} (target ${t.target}): ${t.met ? 'met' : 'NOT met'}` : `${name}: not measured`);
-  console.log(`deployed agent: ${verdict('cpu %', targets.cpu_pct)}; ${verdict('rss MiB', targets.rss_mean_mib)}; ${verdict('cpu vs node_exporter', targets.cpu_below_node_exporter)}`);
+  console.log(`deployed agent: ${verdict('cpu %', targets.cpu_pct)}; ${verdict('rss MiB', targets.rss_mean_mib)}; ${verdict('cpu vs node_exporter', targets.cpu_below_node_exporter)}; ${verdict('cpu vs netdata', targets.cpu_below_netdata)}`);
   if (!fastSpawnedNone) console.log(`FAIL: the deployed agent with --slow-interval 0 started programs (${fast.children_commands.join(', ')}); the fast class must start none`);
 
+  const peerFacts = Object.fromEntries(PEERS.map((p) => [p.name, peers.has(p.role)
+    ? { binary: p.binary, version: versionOf(p.role), ...(p.role === 'exporter' ? { scrape: scrapeSummary } : {}) }
+    : 'absent']));
   console.log(`written: ${relative(ROOT, writeResult('agent', {
     window_s: round(wallS, 1), warmup_s: WARMUP_MS / 1000, quick: QUICK, interval_ms: 1000, slow_interval_ms: 'default (15000)', clk_tck: CLK_TCK,
     deployed_node_flags: DEPLOYED_NODE_FLAGS, extra_node_flags: EXTRA_FLAGS, build: built || 'dist/ up to date',
     child_poll_ms: CHILD_POLL_MS, programs_counted_by_perf: usePerf, load_average_start: loadStart, load_average_end: loadEnd,
-    node_exporter: exporter ? { binary: NODE_EXPORTER, version: exporterVersion(), scrape: scrapeSummary } : 'absent',
-    processes: rows, ratios_to_node_exporter: ratios, targets, fast_spawned_none: fastSpawnedNone,
+    peers: peerFacts, processes: rows, ratios_to_peers: ratios, targets, fast_spawned_none: fastSpawnedNone,
     notes: [
+      'cpu and rss are of each process tree: Netdata\'s plugins run as its children all along',
       'static facts (about 20 children) are read at agent start and every 5 min: outside a 60 s window',
-      'the tsx agent also runs an esbuild service process (not counted in its RSS)',
       'shared machine: other processes compete for the cores; compare within one run',
     ],
   }))}`);
