@@ -13,10 +13,11 @@
  *    - prometheus-node-exporter (default collectors), scraped every second from this process, as
  *      a Prometheus with a 1 s interval would (it reads the machine only when scraped);
  *    - Netdata (Debian's configuration: 1 s collection, its default plugins), nobody viewing;
- *      its own directories in a temporary folder, its web port on loopback;
+ *      its own directories in a temporary folder;
  *    - Glances in quiet mode refreshing every 1 s (`glances -q -t 1`), without the three
- *      plugins that would reach beyond this machine (ip: the public address; ports: a ping of
- *      the default gateway; cloud: the metadata service) and without its update check;
+ *      plugins that look beyond this machine (ip, ports, cloud);
+ *    Netdata and Glances each in a network namespace with loopback only (confinement(): both ask
+ *    the cloud metadata address at start), or not at all;
  *  - and the collector the agents send to (shown, not compared).
  * dist/ is built first (the project's own TypeScript) when it is missing or older than a source.
  *
@@ -26,8 +27,8 @@
  * CPU and RSS are each process tree's (scripts/bench/proc_tree.ts): a Netdata keeps plugins
  * running as its children, an agent's rare children are reaped at once. CPU: utime+stime of the
  * process and of every live descendant, and cutime+cstime of the children they reaped, from
- * /proc/PID/stat over the window, in clock ticks (getconf CLK_TCK). RSS: VmRSS of the process and
- * its live descendants, summed, sampled every second. Children seen: descendants found every
+ * /proc/PID/stat over the window, in clock ticks (getconf CLK_TCK). RSS: VmRSS of the process
+ * plus the private pages of each live descendant, sampled every second. Children seen: descendants found every
  * CHILD_POLL_MS; a lower bound. Programs started: when perf works here, each agent runs under
  * `perf stat -e sched:sched_process_exec`, which counts every exec in its descendants exactly (to
  * within PERF_INTERVAL_MS at each end of the window).
@@ -44,7 +45,7 @@ import { parseArgs } from 'node:util';
 import { gunzipSync } from 'node:zlib';
 import type { HostsPayload } from '../../dashboard/api.ts';
 import { buildIfStale, machine, table, writeResult } from './common.ts';
-import { childrenOf, collectDescendants, descendants, treeRssKiB, treeTicks } from './proc_tree.ts';
+import { childrenOf, collectDescendants, treeRssKiB, treeTicks } from './proc_tree.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const NODE_EXPORTER = '/usr/bin/prometheus-node-exporter';
@@ -110,22 +111,38 @@ const running = new Set<ChildProcess>();
 let tempDir = '';
 /** Folders of this run besides tempDir (Netdata's, given to its user), removed at exit. */
 const extraDirs: string[] = [];
+/** Files Netdata leaves in /dev/shm; removed at exit unless they were there before this run. */
+const netdataShmFiles = ['/dev/shm/netdata_shm_cgroup_ebpf', '/dev/shm/sem.netdata_sem_cgroup_ebpf'];
+const netdataShmBefore = new Set(netdataShmFiles.filter((f) => existsSync(f)));
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 /** Agents started by perf: stopped first, then perf ends by itself. */
 const inner = new Set<number>();
 const killPid = (pid: number, sig: NodeJS.Signals): void => { try { process.kill(pid, sig); } catch { /* already gone */ } };
+/** Kills `c`'s process group: each child leads one (spawned detached), with its descendants in it. */
+const killGroup = (c: ChildProcess, sig: NodeJS.Signals): void => {
+  if (c.pid === undefined) return;
+  try { process.kill(-c.pid, sig); } catch { c.kill(sig); }
+};
+let stopping = false;
 process.on('exit', () => {
   for (const pid of inner) killPid(pid, 'SIGKILL');
-  for (const c of running) c.kill('SIGKILL');
+  for (const c of running) killGroup(c, 'SIGKILL');
   if (tempDir !== '') rmSync(tempDir, { recursive: true, force: true });
   for (const d of extraDirs) rmSync(d, { recursive: true, force: true });
+  for (const f of netdataShmFiles) if (!netdataShmBefore.has(f)) rmSync(f, { force: true });
 });
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   process.once(sig, () => { console.error(`agent: ${sig}, stopping children`); void stopAll().then(() => process.exit(130)); });
 }
 
+/**
+ * Starts a measured process, leading a process group of its own (detached), so that stopping it
+ * also stops whatever it started that still runs (Netdata's plugins), and a Ctrl-C reaches it
+ * only through stopAll.
+ */
 function start(label: string, role: Role, file: string, args: string[], host?: string, env?: NodeJS.ProcessEnv): Watched {
-  const child = spawn(file, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], ...(env ? { env } : {}) });
+  if (stopping) throw new Error(`not starting ${label}: stopping`);
+  const child = spawn(file, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], detached: true, ...(env ? { env } : {}) });
   running.add(child);
   const w: Watched = { label, role, child, pid: child.pid ?? 0, stderrTail: '', ...(host ? { host } : {}) };
   child.stderr!.on('data', (c: Buffer) => { w.stderrTail = (w.stderrTail + c.toString('utf8')).slice(-2000); });
@@ -135,18 +152,18 @@ function start(label: string, role: Role, file: string, args: string[], host?: s
 }
 
 async function stopAll(): Promise<void> {
+  stopping = true;
   for (const pid of inner) killPid(pid, 'SIGTERM');
   await sleep(300);
   const all = [...running];
-  // Their descendants too (Netdata's plugins): any still alive once their parents are gone.
-  const kin = all.flatMap((c) => (c.pid === undefined ? [] : descendants(c.pid)));
-  for (const c of all) c.kill('SIGTERM');
+  for (const c of all) killGroup(c, 'SIGTERM');
   await Promise.all(all.map((c) => new Promise<void>((resolve) => {
     if (c.exitCode !== null || c.signalCode !== null) { resolve(); return; }
-    const t = setTimeout(() => { c.kill('SIGKILL'); resolve(); }, 5000);
+    const t = setTimeout(resolve, 5000);
     c.once('exit', () => { clearTimeout(t); resolve(); });
   })));
-  for (const pid of kin) killPid(pid, 'SIGKILL');
+  // Whatever of each group is still there (a plugin slow to end, a child started while stopping).
+  for (const c of all) killGroup(c, 'SIGKILL');
 }
 
 function freePort(): Promise<number> {
@@ -205,7 +222,14 @@ function scrape(port: number, stats: ScrapeStats): Promise<void> {
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {
         const wire = Buffer.concat(chunks);
-        const body = res.headers['content-encoding'] === 'gzip' ? gunzipSync(wire) : wire;
+        let body: Buffer;
+        try {
+          body = res.headers['content-encoding'] === 'gzip' ? gunzipSync(wire) : wire;
+        } catch {
+          stats.failed++; // a truncated gzip body: a failed scrape, not a crash that leaves the peers running
+          resolve();
+          return;
+        }
         if (res.statusCode === 200) {
           stats.ok++;
           stats.wireBytes += wire.length;
@@ -231,33 +255,48 @@ function versionOf(role: PeerRole): string {
 }
 
 /**
- * Glances: quiet (no interface), refreshing every second. Left out: the update check (PyPI) and
- * the plugins that reach beyond this machine: ip (looks up the public address), ports (pings the
- * default gateway) and cloud (asks the cloud metadata service). What it reads of this machine
- * is all there.
+ * Glances: quiet (no interface), refreshing every second, its log in this run's folder (TMPDIR).
+ * The plugins that look beyond this machine are off (ip: the public address; ports: a ping of the
+ * default gateway; cloud: the metadata service; the last still asks from its constructor, hence
+ * the confinement below). What it reads of this machine is all there.
  */
-const GLANCES_ARGS: readonly string[] = ['-q', '-t', '1', '--disable-check-update', '--disable-plugin', 'ip,ports,cloud'];
+const GLANCES_ARGS: readonly string[] = ['-q', '-t', '1', '--disable-plugin', 'ip,ports,cloud'];
 
-/** Resolves once GET url answers 200, polling; rejects after `ms`. */
-async function waitForOk(url: string, ms: number, w: Watched): Promise<void> {
+/**
+ * Netdata and Glances each run in a network namespace of their own with loopback only: at start
+ * Netdata's system-info.sh asks the cloud metadata address (169.254.169.254) on a virtual
+ * machine, and Glances' cloud plugin does so even when disabled, and this benchmark must send
+ * nothing beyond this machine. They still read this machine's /proc and /sys as usual (only
+ * their view of network interfaces is the namespace's). The prefix that does it; null (the peer
+ * is skipped, never run unconfined) where the namespace cannot be made (not root, no unshare).
+ */
+function confinement(): string[] | null {
+  const prefix = ['/usr/bin/unshare', '--net', '--', '/bin/sh', '-c', 'ip link set lo up && exec "$0" "$@"'];
+  const r = spawnSync(prefix[0]!, [...prefix.slice(1), '/bin/true'], { encoding: 'utf8', timeout: 10_000 });
+  return r.status === 0 ? prefix : null;
+}
+
+/** Resolves once `w`'s process tree has a process whose command name ends with `suffix`; rejects after `ms`. */
+async function waitForDescendant(w: Watched, suffix: string, ms: number): Promise<void> {
   const deadline = Date.now() + ms;
   for (;;) {
     if (w.child.exitCode !== null || w.child.signalCode !== null) throw new Error(`${w.label} exited during start: ${w.stderrTail}`);
-    const ok = await fetch(url).then((r) => { void r.body?.cancel(); return r.ok; }, () => false);
-    if (ok) return;
-    if (Date.now() > deadline) throw new Error(`${w.label} did not answer ${url} in ${ms} ms: ${w.stderrTail}`);
+    const seen = new Map<number, string>();
+    collectDescendants(w.pid, seen);
+    if ([...seen.values()].some((c) => c.endsWith(suffix))) return;
+    if (Date.now() > deadline) throw new Error(`${w.label} started no *${suffix} in ${ms} ms: ${w.stderrTail}`);
     await sleep(250);
   }
 }
 
 /**
- * Netdata in the foreground with Debian's configuration (1 s collection, its default plugins),
- * save for: its cache, lib and log directories in a folder of this run, its web port (a free one,
- * bound to loopback as Debian's configuration binds it) and, when this is not root, the user it
- * runs as. As root it drops to the `netdata` user, as the service does, so the folder is given to
- * that user. Telemetry is off twice: Debian's opt-out file, and DO_NOT_TRACK here.
+ * Netdata in the foreground with Debian's configuration (1 s collection, its default plugins, its
+ * web port on loopback), save for its cache, lib and log directories, in a folder of this run,
+ * and, when this is not root, the user it runs as. As root it drops to the `netdata` user, as the
+ * service does, so the folder is given to that user. Telemetry is off twice: Debian's opt-out
+ * file, and DO_NOT_TRACK here. Started once its plugins run (its web port is in its namespace).
  */
-async function startNetdata(): Promise<Watched> {
+async function startNetdata(confine: readonly string[]): Promise<Watched> {
   const dir = mkdtempSync(join(tmpdir(), 'sentinel-bench-netdata-'));
   extraDirs.push(dir);
   chmodSync(dir, 0o755);
@@ -272,15 +311,16 @@ async function startNetdata(): Promise<Watched> {
     }
   }
   const set = (section: string, name: string, value: string): string[] => ['-W', 'set', section, name, value];
-  const args = ['-D', '-p', String(await freePort()), ...set('global', 'run as user', user), ...set('web', 'bind to', '127.0.0.1')];
+  const args = ['-D', ...set('global', 'run as user', user)];
   for (const d of ['cache', 'lib', 'log']) {
     const path = join(dir, d);
     mkdirSync(path);
     if (owner) chownSync(path, owner.uid, owner.gid);
     args.push(...set('directories', d, path));
   }
-  const w = start('netdata, Debian defaults', 'netdata', NETDATA, args, undefined, { ...process.env, DO_NOT_TRACK: '1', DISABLE_TELEMETRY: '1' });
-  await waitForOk(`http://127.0.0.1:${args[2]}/api/v1/info`, START_TIMEOUT_MS, w);
+  const w = start('netdata, Debian defaults', 'netdata', confine[0]!, [...confine.slice(1), NETDATA, ...args], undefined,
+    { ...process.env, DO_NOT_TRACK: '1', DISABLE_TELEMETRY: '1' });
+  await waitForDescendant(w, '.plugin', START_TIMEOUT_MS);
   return w;
 }
 
@@ -336,9 +376,14 @@ async function main(): Promise<void> {
   }
   const peers = new Map<PeerRole, Watched>();
   let exporterPort = 0;
+  const confine = confinement();
   for (const p of PEERS) {
     if (!existsSync(p.binary)) {
       console.log(`agent: ${p.binary} not found: the ${p.name} row and its ratios are skipped (apt-get install -y ${p.pkg})`);
+      continue;
+    }
+    if (p.role !== 'exporter' && confine === null) {
+      console.log(`agent: ${p.name} is skipped: it would reach beyond this machine, and no network namespace could be made to keep it in (unshare --net needs root)`);
       continue;
     }
     if (p.role === 'exporter') {
@@ -347,12 +392,14 @@ async function main(): Promise<void> {
       commands.set(w, `${NODE_EXPORTER} (default collectors)`);
       peers.set('exporter', w);
     } else if (p.role === 'netdata') {
-      const w = await startNetdata();
-      commands.set(w, `${NETDATA} -D (Debian's configuration; its directories in a temporary folder, port on loopback)`);
+      const w = await startNetdata(confine!);
+      commands.set(w, `${NETDATA} -D (Debian's configuration; its directories in a temporary folder), in a network namespace with loopback only`);
       peers.set('netdata', w);
     } else {
-      const w = start('glances -q -t 1', 'glances', GLANCES, [...GLANCES_ARGS]);
-      commands.set(w, `${GLANCES} ${GLANCES_ARGS.join(' ')}`);
+      const glancesTmp = join(tempDir, 'glances');
+      mkdirSync(glancesTmp);
+      const w = start('glances -q -t 1', 'glances', confine![0]!, [...confine!.slice(1), GLANCES, ...GLANCES_ARGS], undefined, { ...process.env, TMPDIR: glancesTmp });
+      commands.set(w, `${GLANCES} ${GLANCES_ARGS.join(' ')}, in a network namespace with loopback only`);
       peers.set('glances', w);
     }
   }
@@ -474,7 +521,7 @@ async function main(): Promise<void> {
     ...Object.fromEntries(peerRows.map(({ name, row }) => [`rss / ${name}`, isAgent(r) ? `${ratio(r.rss_mean_mib, row.rss_mean_mib).toFixed(2)}x` : ''])),
     'programs started': r.programs_started ?? '-', work: r.work,
   }))));
-  console.log(`\n(cpu: % of one core, of the process tree: own, live descendants' and reaped children's; rss: the tree's VmRSS summed; programs started: execs in the descendants, counted by perf, agents only)`);
+  console.log(`\n(cpu: % of one core, of the process tree: own, live descendants' and reaped children's; rss: the process's VmRSS plus its live descendants' private pages; programs started: execs in the descendants, counted by perf, agents only)`);
   for (const r of rows) console.log(`  ${r.process}: ${r.command}`);
   if (scrapeSummary) console.log(`node_exporter scrapes: ${scrapeSummary.series_per_scrape} series, ${scrapeSummary.body_bytes_per_scrape} bytes (${scrapeSummary.wire_bytes_per_scrape} gzipped) and ${scrapeSummary.ms_per_scrape} ms each`);
   for (const r of rows) if (r.role !== 'collector' && r.children_seen > 0) console.log(`${r.process}: children seen: ${r.children_commands.join(', ')}`);
@@ -491,7 +538,8 @@ async function main(): Promise<void> {
     child_poll_ms: CHILD_POLL_MS, programs_counted_by_perf: usePerf, load_average_start: loadStart, load_average_end: loadEnd,
     peers: peerFacts, processes: rows, ratios_to_peers: ratios, targets, fast_spawned_none: fastSpawnedNone,
     notes: [
-      'cpu and rss are of each process tree: Netdata\'s plugins run as its children all along',
+      'cpu and rss are of each process tree: Netdata\'s plugins run as its children all along; rss is the process\'s VmRSS plus its descendants\' private pages',
+      'netdata and glances run in network namespaces with loopback only (both ask the cloud metadata address at start)',
       'static facts (about 20 children) are read at agent start and every 5 min: outside a 60 s window',
       'shared machine: other processes compete for the cores; compare within one run',
     ],
