@@ -148,6 +148,28 @@ export class EnergyAccumulator {
   private firstMs: number | null = null;
   private lastMs: number | null = null;
   private lastW = 0;
+  // The hour being added to, not yet in the rings: add() sums each sample's share here and moves
+  // the sum into the three rings (settle) when the next hour begins or before any read of them.
+  // Why: a collector adds a sample for every host every second, in no order of hosts, and three
+  // ring buckets per sample, each behind two objects, were cache misses every time; the pending
+  // hour lives in this object's own fields. NaN: nothing pending.
+  private pHour = Number.NaN;
+  private pDay = 0;
+  private pMonth = 0;
+  private pKwh = 0;
+  private pCost = 0;
+  private pMs = 0;
+  // The day's and month's buckets as the last settle left them, so that totalsInto (every sample)
+  // reads them from here too. NaN: not known, read the ring.
+  private sDay = Number.NaN;
+  private sDayKwh = 0;
+  private sDayCost = 0;
+  private sMonth = Number.NaN;
+  private sMonthKwh = 0;
+  private sMonthCost = 0;
+  // monthOfDay (a Date) of the last day totalsInto was asked about.
+  private tDay = Number.NaN;
+  private tMonth = 0;
 
   constructor(opts: EnergyOptions) {
     const { tariff, maxGapMs = DEFAULT_MAX_GAP_MS, historyDays = DEFAULT_HISTORY_DAYS } = opts;
@@ -185,10 +207,16 @@ export class EnergyAccumulator {
       const ms = end - start;
       const kwh = (avgW * ms) / WATT_MS_PER_KWH;
       const cost = kwh * this.tariff.periods[period]!.pricePerKwh;
-      const day = Math.floor(wallMs / DAY_MS);
-      this.hours.add(Math.floor(wallMs / HOUR_MS), kwh, cost, ms);
-      this.days.add(day, kwh, cost, ms);
-      this.months.add(monthOfDay(day), kwh, cost, ms);
+      const hour = Math.floor(wallMs / HOUR_MS);
+      if (hour !== this.pHour) {
+        this.settle();
+        this.pHour = hour;
+        this.pDay = Math.floor(wallMs / DAY_MS);
+        this.pMonth = monthOfDay(this.pDay);
+      }
+      this.pKwh += kwh;
+      this.pCost += cost;
+      this.pMs += ms;
       this.total.kwh += kwh;
       this.total.cost += cost;
       this.total.coveredMs += ms;
@@ -202,6 +230,25 @@ export class EnergyAccumulator {
     this.lastMs = null;
   }
 
+  /** Moves the pending hour's sums into the hour, day and month rings. */
+  private settle(): void {
+    const hour = this.pHour;
+    if (Number.isNaN(hour)) return;
+    const day = this.pDay;
+    const month = this.pMonth;
+    this.hours.add(hour, this.pKwh, this.pCost, this.pMs);
+    this.days.add(day, this.pKwh, this.pCost, this.pMs);
+    this.months.add(month, this.pKwh, this.pCost, this.pMs);
+    this.pHour = Number.NaN;
+    this.pKwh = this.pCost = this.pMs = 0;
+    this.sDay = day;
+    this.sDayKwh = this.days.figure(day, 1);
+    this.sDayCost = this.days.figure(day, 2);
+    this.sMonth = month;
+    this.sMonthKwh = this.months.figure(month, 1);
+    this.sMonthCost = this.months.figure(month, 2);
+  }
+
   private today(nowMs: number): number {
     return Math.floor((nowMs + zoneOffsetMs(this.tariff.timeZone, nowMs)) / DAY_MS);
   }
@@ -213,11 +260,45 @@ export class EnergyAccumulator {
    */
   totalsInto(nowMs: number, out: Float64Array, at = 0): void {
     const day = this.today(nowMs);
-    const month = monthOfDay(day);
-    out[at] = this.days.figure(day, 1);
-    out[at + 1] = this.days.figure(day, 2);
-    out[at + 2] = this.months.figure(month, 1);
-    out[at + 3] = this.months.figure(month, 2);
+    if (day !== this.tDay) {
+      this.tDay = day;
+      this.tMonth = monthOfDay(day);
+    }
+    const month = this.tMonth;
+    // The rings' figures as the last settle left them (read from the rings when that was another
+    // day or month), plus the pending hour's where it falls in the same day or month.
+    let dayKwh: number;
+    let dayCost: number;
+    if (day === this.sDay) {
+      dayKwh = this.sDayKwh;
+      dayCost = this.sDayCost;
+    } else {
+      dayKwh = this.days.figure(day, 1);
+      dayCost = this.days.figure(day, 2);
+    }
+    let monthKwh: number;
+    let monthCost: number;
+    if (month === this.sMonth) {
+      monthKwh = this.sMonthKwh;
+      monthCost = this.sMonthCost;
+    } else {
+      monthKwh = this.months.figure(month, 1);
+      monthCost = this.months.figure(month, 2);
+    }
+    if (!Number.isNaN(this.pHour)) {
+      if (this.pDay === day) {
+        dayKwh += this.pKwh;
+        dayCost += this.pCost;
+      }
+      if (this.pMonth === month) {
+        monthKwh += this.pKwh;
+        monthCost += this.pCost;
+      }
+    }
+    out[at] = dayKwh;
+    out[at + 1] = dayCost;
+    out[at + 2] = monthKwh;
+    out[at + 3] = monthCost;
     out[at + 4] = this.total.kwh;
     out[at + 5] = this.total.cost;
     out[at + 6] = this.firstMs ?? Number.NaN;
@@ -225,6 +306,7 @@ export class EnergyAccumulator {
 
   /** Today, this month (local to the tariff's zone at `nowMs`) and since start. */
   totals(nowMs: number): EnergyTotals {
+    this.settle();
     const day = this.today(nowMs);
     return { currency: this.tariff.currency, today: this.days.get(day), month: this.months.get(monthOfDay(day)), total: { ...this.total }, sinceMs: this.firstMs };
   }
@@ -234,6 +316,7 @@ export class EnergyAccumulator {
    * `remainingMonthMs` (msToMonthEnd) may be passed by a caller projecting many hosts at one instant.
    */
   projection(nowMs: number, days: number, remainingMonthMs = msToMonthEnd(this.tariff.timeZone, nowMs)): Projection {
+    this.settle();
     const day = this.today(nowMs);
     const recentDays: EnergyFigures[] = [];
     for (let d = day - RECENT_DAYS; d < day; d++) recentDays.push(this.days.get(d));
@@ -242,19 +325,23 @@ export class EnergyAccumulator {
   }
 
   hourly(): HistoryRow[] {
+    this.settle();
     return this.hours.rows().map(([k, kwh, cost, coveredMs]) => ({ label: new Date(k * HOUR_MS).toISOString().slice(0, 13), kwh, cost, coveredMs }));
   }
 
   daily(): HistoryRow[] {
+    this.settle();
     return this.days.rows().map(([k, kwh, cost, coveredMs]) => ({ label: isoDay(k), kwh, cost, coveredMs }));
   }
 
   monthly(): HistoryRow[] {
+    this.settle();
     return this.months.rows().map(([k, kwh, cost, coveredMs]) => ({ label: `${Math.floor(k / 12)}-${String((k % 12) + 1).padStart(2, '0')}`, kwh, cost, coveredMs }));
   }
 
   /** Plain numbers for the saved state; fromJSON reads it back. */
   toJSON(): EnergyJson {
+    this.settle();
     return {
       v: ENERGY_JSON_VERSION, currency: this.tariff.currency, firstMs: this.firstMs, lastMs: this.lastMs, lastW: this.lastMs === null ? null : this.lastW,
       total: [this.total.kwh, this.total.cost, this.total.coveredMs], months: this.months.rows(), days: this.days.rows(), hours: this.hours.rows(),

@@ -173,6 +173,47 @@ test('totalsInto writes what totals says, in TOTALS_ORDER, at any instant, an ex
   assert.equal(acc.totals(at('2026-07-20T10:00:00Z')).today.kwh, 0);
 });
 
+test('the pending hour: totalsInto between settles equals an accumulator settled at every sample, across DST, midnight, a month end and gaps', () => {
+  // add() keeps the current hour's sums out of the rings until the next hour or a read; A is only
+  // ever asked totalsInto (as the collector does for each sample), B is settled after every
+  // sample (totals() settles). Their figures must agree, at the sample's time and at later ones.
+  const opts: EnergyOptions = { tariff: parseTariff(HOME, 'tariff', 'Europe/Paris'), maxGapMs: 15 * 60 * S, historyDays: 3, hourlyDays: 1 };
+  const a = new EnergyAccumulator(opts);
+  const b = new EnergyAccumulator(opts);
+  let seed = 7;
+  const rand = (): number => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+  const va = new Float64Array(TOTALS_ORDER.length);
+  const vb = new Float64Array(TOTALS_ORDER.length);
+  let t = at('2026-10-24T20:00:00Z'); // Paris falls back on the 25th; October ends on the 31st
+  const end = at('2026-11-01T03:00:00Z');
+  let steps = 0;
+  let pendingSeen = 0;
+  while (t < end) {
+    // Mostly 10 s to 10 min apart, now and then a gap of 20 min to 3 h, now and then a bad reading.
+    const r = rand();
+    t += r < 0.03 ? (20 + Math.floor(rand() * 160)) * 60 * S : (10 + Math.floor(rand() * 590)) * S;
+    const watts = rand() < 0.01 ? Number.NaN : 50 + rand() * 400;
+    a.add(t, watts);
+    b.add(t, watts);
+    b.totals(t);
+    for (const when of [t, t + 30 * 60 * S, t + DAY, t + 40 * DAY]) {
+      a.totalsInto(when, va);
+      b.totalsInto(when, vb);
+      TOTALS_ORDER.forEach((k, i) => close(va[i]!, vb[i]!, `${k} at ${new Date(when).toISOString()} after a sample at ${new Date(t).toISOString()}`));
+      if (when === t && va[0]! > 0) pendingSeen++;
+    }
+    steps++;
+  }
+  assert.ok(steps > 1000 && pendingSeen > 900, `${steps} samples, ${pendingSeen} with energy today`);
+  // Every read that settles gives the same history.
+  const rows = (acc: EnergyAccumulator): number[][] => [...acc.hourly(), ...acc.daily(), ...acc.monthly()].map((r) => [r.kwh, r.cost, r.coveredMs]);
+  const ra = rows(a);
+  const rb = rows(b);
+  assert.equal(ra.length, rb.length);
+  ra.forEach((row, i) => row.forEach((v, j) => close(v, rb[i]![j]!, `history row ${i}`)));
+  assert.deepEqual(a.toJSON().total, b.toJSON().total);
+});
+
 function sampleAccumulator(): EnergyAccumulator {
   const acc = new EnergyAccumulator({ tariff: parseTariff(HOME, 'tariff', 'Europe/Paris') });
   feed(acc, at('2026-06-12T18:00:00Z'), at('2026-06-13T06:00:00Z'), 30 * S, 450);
