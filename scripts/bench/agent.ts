@@ -247,10 +247,15 @@ function scrape(port: number, stats: ScrapeStats): Promise<void> {
   });
 }
 
-/** Each peer's version line (node_exporter prints it on stderr or stdout depending on the build). */
-function versionOf(role: PeerRole): string {
+/**
+ * Each peer's version line (node_exporter prints it on stderr or stdout depending on the build);
+ * Netdata and Glances asked inside their confinement too, Glances' log in this run's folder.
+ */
+function versionOf(role: PeerRole, confine: readonly string[] | null): string {
   const [file, flag] = role === 'exporter' ? [NODE_EXPORTER, '--version'] : role === 'netdata' ? [NETDATA, '-v'] : [GLANCES, '-V'];
-  const r = spawnSync(file, [flag], { encoding: 'utf8', timeout: 10_000 });
+  const argv = role === 'exporter' ? [file, flag] : confine === null ? null : [...confine, file, flag];
+  if (argv === null) return '';
+  const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8', timeout: 10_000, env: { ...process.env, TMPDIR: tempDir } });
   return `${r.stdout ?? ''}${r.stderr ?? ''}`.split('\n')[0] ?? '';
 }
 
@@ -530,7 +535,7 @@ async function main(): Promise<void> {
   if (!fastSpawnedNone) console.log(`FAIL: the deployed agent with --slow-interval 0 started programs (${fast.children_commands.join(', ')}); the fast class must start none`);
 
   const peerFacts = Object.fromEntries(PEERS.map((p) => [p.name, peers.has(p.role)
-    ? { binary: p.binary, version: versionOf(p.role), ...(p.role === 'exporter' ? { scrape: scrapeSummary } : {}) }
+    ? { binary: p.binary, version: versionOf(p.role, confine), ...(p.role === 'exporter' ? { scrape: scrapeSummary } : {}) }
     : 'absent']));
   console.log(`written: ${relative(ROOT, writeResult('agent', {
     window_s: round(wallS, 1), warmup_s: WARMUP_MS / 1000, quick: QUICK, interval_ms: 1000, slow_interval_ms: 'default (15000)', clk_tck: CLK_TCK,
