@@ -108,6 +108,11 @@ function familyState(h, notes, keys) {
 }
 
 const pct = (part, whole) => (isNum(part) && isNum(whole) && whole > 0 ? part / whole : null);
+/**
+ * How full a filesystem is, as df's Use% and the overview's disk column (disk_fullest_pct): used /
+ * (used + free), so the blocks reserved for root count as full; used / size where free is unknown.
+ */
+const fsFill = (f) => (isNum(f.free_bytes) ? pct(f.used_bytes, isNum(f.used_bytes) ? f.used_bytes + f.free_bytes : null) : pct(f.used_bytes, f.size_bytes));
 
 const CARDS = {
   cpu(h, r, tb) {
@@ -158,10 +163,10 @@ const CARDS = {
       facts([['Read', formatRate(r.disk_read_bps)], ['Write', formatRate(r.disk_write_bps)],
         ['Read ops', isNum(r.disk_read_iops) ? `${formatNumber(r.disk_read_iops, 1)}/s` : NONE],
         ['Write ops', isNum(r.disk_write_iops) ? `${formatNumber(r.disk_write_iops, 1)}/s` : NONE]]),
-      fs.length === 0 ? el('p', 'sub', 'No filesystems reported.') : table(['Mount', 'Type', 'Used / size', 'Fill'], fs.map((f) => [
-        f.mount ?? NONE, f.type || NONE, `${formatBytes(f.used_bytes)} / ${formatBytes(f.size_bytes)}`,
-        barred(pct(f.used_bytes, f.size_bytes), formatPercent(pct(f.used_bytes, f.size_bytes) === null ? null : 100 * pct(f.used_bytes, f.size_bytes))),
-      ])),
+      fs.length === 0 ? el('p', 'sub', 'No filesystems reported.') : table(['Mount', 'Type', 'Used / size', 'Fill'], fs.map((f) => {
+        const fill = fsFill(f);
+        return [f.mount ?? NONE, f.type || NONE, `${formatBytes(f.used_bytes)} / ${formatBytes(f.size_bytes)}`, barred(fill, formatPercent(fill === null ? null : 100 * fill))];
+      })),
       more(tr.fs ?? 0),
     ];
   },

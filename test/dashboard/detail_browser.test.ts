@@ -55,7 +55,8 @@ const TABLES_FULL = {
   cpu_cores_pct: [12.5, 87.5, 50, 0],
   temp_cores_c: [55, 61.5],
   fs: [
-    { mount: '/', type: 'ext4', size_bytes: 100 * GIB, used_bytes: 40 * GIB, free_bytes: 60 * GIB },
+    // 5 GiB reserved for root: full as df counts it, 40 / (40 + 55) = 42.1 %, as the overview's disk column.
+    { mount: '/', type: 'ext4', size_bytes: 100 * GIB, used_bytes: 40 * GIB, free_bytes: 55 * GIB },
     { mount: `/mnt/${RLO}${HOSTILE}`, type: 'xfs', size_bytes: 10 * GIB, used_bytes: 9.5 * GIB, free_bytes: 0.5 * GIB },
   ],
   net: NET_ROWS,
@@ -171,7 +172,7 @@ test('host page in chromium: every family, hostile text as text, charts, links',
       cpu: ['Busy 42.5 %', 'user 30.5 % · system 8.0 % · iowait 2.5 % · steal 1.5 %', '3400 MHz', 'cpu0 13 %', 'cpu1 88 %', 'cpu3 0 %'],
       memory: ['6 GiB of 16 GiB', 'Available 10 GiB', 'Cached 4 GiB', 'Buffers 512 MiB', '256 MiB of 2 GiB'],
       load: ['1 min 1.25', '5 min 0.75', '15 min 0.5', 'per core 0.31'],
-      disk: ['Read 5 MiB/s', 'Write 1.5 MiB/s', '120/s', '45.5/s', '/ ext4 40 GiB / 100 GiB 40.0 %', 'xfs 9.5 GiB / 10 GiB 95.0 %'],
+      disk: ['Read 5 MiB/s', 'Write 1.5 MiB/s', '120/s', '45.5/s', '/ ext4 40 GiB / 100 GiB 42.1 %', 'xfs 9.5 GiB / 10 GiB 95.0 %'],
       network: ['Received 2 MiB/s', 'Sent 256 KiB/s', 'eth0 1.5 MiB/s 200 KiB/s 1200 / 800 0.5 / 0 2 / 0.3', 'veth21', '+2 more not shown'],
       temps: ['CPU package 58.5 °C', 'Hottest sensor 71.0 °C', 'Core 0 55.0 °C', 'Core 1 61.5 °C'],
       gpu: [`GPU ${HOSTILE}`, '73.5 %', '10 GiB / 40 GiB', '66.0 °C', '250 W'],
