@@ -264,44 +264,27 @@ export class EnergyAccumulator {
       this.tDay = day;
       this.tMonth = monthOfDay(day);
     }
-    const month = this.tMonth;
-    // The rings' figures as the last settle left them (read from the rings when that was another
-    // day or month), plus the pending hour's where it falls in the same day or month.
-    let dayKwh: number;
-    let dayCost: number;
-    if (day === this.sDay) {
-      dayKwh = this.sDayKwh;
-      dayCost = this.sDayCost;
-    } else {
-      dayKwh = this.days.figure(day, 1);
-      dayCost = this.days.figure(day, 2);
-    }
-    let monthKwh: number;
-    let monthCost: number;
-    if (month === this.sMonth) {
-      monthKwh = this.sMonthKwh;
-      monthCost = this.sMonthCost;
-    } else {
-      monthKwh = this.months.figure(month, 1);
-      monthCost = this.months.figure(month, 2);
-    }
-    if (!Number.isNaN(this.pHour)) {
-      if (this.pDay === day) {
-        dayKwh += this.pKwh;
-        dayCost += this.pCost;
-      }
-      if (this.pMonth === month) {
-        monthKwh += this.pKwh;
-        monthCost += this.pCost;
-      }
-    }
-    out[at] = dayKwh;
-    out[at + 1] = dayCost;
-    out[at + 2] = monthKwh;
-    out[at + 3] = monthCost;
+    this.bucketInto(out, at, this.days, day, this.sDay, this.sDayKwh, this.sDayCost, this.pDay);
+    this.bucketInto(out, at + 2, this.months, this.tMonth, this.sMonth, this.sMonthKwh, this.sMonthCost, this.pMonth);
     out[at + 4] = this.total.kwh;
     out[at + 5] = this.total.cost;
     out[at + 6] = this.firstMs ?? Number.NaN;
+  }
+
+  /**
+   * kWh and cost of bucket `key` of `ring` into out[at], out[at + 1]: as the last settle left it
+   * (`settledKey`'s figures, kept here; read from the ring when that was another bucket), plus
+   * the pending hour's where it falls in the same bucket (`pendingKey`).
+   */
+  private bucketInto(out: Float64Array, at: number, ring: Ring, key: number, settledKey: number, settledKwh: number, settledCost: number, pendingKey: number): void {
+    let kwh = key === settledKey ? settledKwh : ring.figure(key, 1);
+    let cost = key === settledKey ? settledCost : ring.figure(key, 2);
+    if (!Number.isNaN(this.pHour) && pendingKey === key) {
+      kwh += this.pKwh;
+      cost += this.pCost;
+    }
+    out[at] = kwh;
+    out[at + 1] = cost;
   }
 
   /** Today, this month (local to the tariff's zone at `nowMs`) and since start. */
