@@ -84,6 +84,14 @@ const PARALLEL_VERIFICATIONS = 4;
 /** Refused sockets kept open for their error frame to be read; beyond, refusals are silent closes. */
 const MAX_LINGERING = 1024;
 
+/** The answer to an HTTP request on the agents' port. */
+const HTTP_REFUSAL_TEXT = "This is a Cluster Sentinel collector's agent port: it speaks the agents' protocol (length-prefixed msgpack frames, shared/PROTOCOL.md), not HTTP.\n"
+  + "The dashboard has its own port: the collector printed its address at start (--http, 127.0.0.1:8080 by default).\n";
+const HTTP_REFUSAL = Buffer.from(
+  `HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(HTTP_REFUSAL_TEXT)}\r\nconnection: close\r\n\r\n${HTTP_REFUSAL_TEXT}`,
+  'utf8',
+);
+
 /** Session endings before the welcome that count against the address's allowance of failures. */
 const FAILED_HANDSHAKE: ReadonlySet<string> = new Set<string>([
   ERROR_CODES.AUTH_FAILED, ERROR_CODES.HELLO_TIMEOUT, ERROR_CODES.PROTO_BAD_FIELD, ERROR_CODES.PROTO_UNEXPECTED,
@@ -361,7 +369,10 @@ class Session implements SessionContext {
     log[level]('session closed', { code, host: wasReady ? this.host : undefined, from: this.remote, reason: message });
     // A hello that timed out while waiting for its check is our slowness, not the agent's fault.
     if (!wasReady && FAILED_HANDSHAKE.has(code) && !(wasChecking && code === ERROR_CODES.HELLO_TIMEOUT)) this.server.handshakeFailed(this.addressKey);
-    this.send({ type: MSG_ERROR, code, message });
+    // A browser or curl pointed at this port gets an answer it can show, not a binary frame.
+    if (err instanceof FrameError && err.foreign === 'http') {
+      if (!this.socket.destroyed && this.socket.writable) this.socket.write(HTTP_REFUSAL);
+    } else this.send({ type: MSG_ERROR, code, message });
     this.release();
     this.socket.end();
     setTimeout(() => this.socket.destroy(), CLOSE_GRACE_MS).unref();

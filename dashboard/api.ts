@@ -49,8 +49,8 @@ export interface HostAlertRef {
   state: 'pending' | 'firing';
 }
 
-/** A host as the overview shows it: its view plus what the page compares with thresholds. */
-export interface OverviewHost extends HostView {
+/** What the overview derives from a host's readings and the alert engine, beside its view. */
+export interface DerivedFields {
   /** Memory used / total, percent. */
   mem_used_pct: number | null;
   /** The fullest filesystem's use (used / (used + free), as df's Use%), percent, and its mount point. */
@@ -59,6 +59,9 @@ export interface OverviewHost extends HostView {
   /** This host's active alerts. */
   alerts: HostAlertRef[];
 }
+
+/** A host as the overview shows it: its view plus what the page compares with thresholds. */
+export interface OverviewHost extends HostView, DerivedFields {}
 
 export interface FleetSummary {
   hosts: number;
@@ -250,15 +253,48 @@ export interface HostDetailPayload {
   now_ms: number;
   /** The currency of the host's costs (the collector's tariff), null without a tariff. */
   currency: string | null;
-  host: HostDetail;
+  /** The host with its tables, and the figures /api/hosts derives for it (the same numbers). */
+  host: HostDetail & DerivedFields;
+}
+
+/**
+ * The overview's derived figures for a host read with its tables, worked out as
+ * dashboard/hosts_json_entry.ts writes them into /api/hosts (a test holds the two equal).
+ */
+export function derivedFields(host: HostDetail, feed: AlertFeed): DerivedFields {
+  const used = host.mem_used_bytes;
+  const total = host.mem_total_bytes;
+  let fullestPct: number | null = null;
+  let fullestMount: string | null = null;
+  for (const row of host.tables.fs) {
+    if (row === null || typeof row !== 'object') continue;
+    const u = row.used_bytes;
+    const f = row.free_bytes;
+    if (typeof u !== 'number' || typeof f !== 'number' || u + f <= 0) continue;
+    const p = (u / (u + f)) * 100;
+    // The first of equals, as the overview's writer picks it.
+    if (fullestPct === null || p > fullestPct) {
+      fullestPct = p;
+      fullestMount = typeof row.mount === 'string' ? row.mount : null;
+    }
+  }
+  const alerts: HostAlertRef[] = [];
+  for (const a of feed.alerts) if (a.host === host.name) alerts.push({ rule: a.rule, metric: a.metric, instance: a.instance, state: a.state });
+  return {
+    mem_used_pct: used === null || total === null || total <= 0 ? null : (used / total) * 100,
+    disk_fullest_pct: fullestPct,
+    disk_fullest_mount: fullestMount,
+    alerts,
+  };
 }
 
 /** One host with its tables, or null when no slot holds `name` (or it stayed busy). */
-export function hostDetailPayload(store: ShmStore, name: string, nowMs: number, energy: EnergyInfo = NO_ENERGY_INFO): HostDetailPayload | null {
+export function hostDetailPayload(store: ShmStore, name: string, nowMs: number, energy: EnergyInfo = NO_ENERGY_INFO, feed: AlertFeed = EMPTY_ALERT_FEED): HostDetailPayload | null {
   const index = findHost(store, name);
   const slot = index < 0 ? null : store.readSlot(index, true);
   if (!slot || slot.strings[STR.HOST] !== name) return null;
-  return { now_ms: nowMs, currency: energy.currency, host: hostDetail(slot, nowMs) };
+  const host = hostDetail(slot, nowMs);
+  return { now_ms: nowMs, currency: energy.currency, host: { ...host, ...derivedFields(host, feed) } };
 }
 
 export interface HistoryPayload {

@@ -112,6 +112,7 @@ const DETAIL_HTML = `${documentHead('Host · Cluster Sentinel')}<body class="det
 <main>
   <noscript><p class="warn">This page needs JavaScript to refresh.</p></noscript>
   <p id="error" class="warn" hidden></p>
+  <section id="alerts-banner" aria-labelledby="alerts-title" hidden><h2 id="alerts-title">Alerts on this host</h2><ul></ul></section>
   <section id="charts" class="card" aria-labelledby="charts-title">
     <h2 id="charts-title">History</h2>
     <div class="charts"></div>

@@ -206,7 +206,7 @@ function hostRoute(req: IncomingMessage, res: ServerResponse, ctx: RouteContext,
   }
   const now = ctx.now();
   if (m[2] === undefined) {
-    const detail = hostDetailPayload(ctx.store, name, now, ctx.energy);
+    const detail = hostDetailPayload(ctx.store, name, now, ctx.energy, ctx.feed());
     if (detail) sendJson(req, res, 200, detail);
     else sendJson(req, res, 404, { error: 'no such host' });
     return true;

@@ -53,8 +53,19 @@ export class SentinelError extends Error {
   }
 }
 
+/** Another protocol's opening bytes where a frame header was expected (see frame_codec.ts). */
+export type ForeignProtocol = 'http' | 'tls';
+
 /** The bytes on the wire do not form one acceptable frame. The connection cannot continue. */
-export class FrameError extends SentinelError {}
+export class FrameError extends SentinelError {
+  /** Set when the stream opened with another protocol's bytes: an HTTP request, a TLS handshake. */
+  readonly foreign: ForeignProtocol | null;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; foreign?: ForeignProtocol | null }) {
+    super(code, message, options);
+    this.foreign = options?.foreign ?? null;
+  }
+}
 
 /** A decoded message breaks the protocol (wrong type, missing field, value out of range, wrong order). */
 export class ProtocolError extends SentinelError {

@@ -8,7 +8,7 @@
  * decode well above one collector's needs, so interoperability wins.
  */
 import { Packr, Unpackr } from 'msgpackr';
-import { ERROR_CODES, FrameError } from './errors.ts';
+import { ERROR_CODES, FrameError, type ForeignProtocol } from './errors.ts';
 import { checkMsgpackMap, DEFAULT_GUARD_LIMITS, type GuardLimits } from './msgpack_guard.ts';
 
 /** Size of the length prefix, in bytes. */
@@ -82,6 +82,8 @@ export class FrameDecoder {
   private body: Buffer | null = null;
   private bodyFill = 0;
   private error: FrameError | null = null;
+  /** Frame headers read so far: only the stream's first can be another protocol's opening. */
+  private headersRead = 0;
 
   constructor(options: FrameDecoderOptions = {}) {
     this.maxFrameBytes = checkMaxFrameBytes(options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES);
@@ -149,6 +151,7 @@ export class FrameDecoder {
         if (this.headerFill === 0 && end - off >= FRAME_HEADER_BYTES) {
           length = frameLength(chunk, off);
           off += FRAME_HEADER_BYTES;
+          if (length === 0 || length > this.maxFrameBytes) this.refuseLength(length, chunk, off - FRAME_HEADER_BYTES);
         } else {
           const n = Math.min(FRAME_HEADER_BYTES - this.headerFill, end - off);
           this.header.set(chunk.subarray(off, off + n), this.headerFill);
@@ -157,8 +160,9 @@ export class FrameDecoder {
           if (this.headerFill < FRAME_HEADER_BYTES) return;
           this.headerFill = 0;
           length = frameLength(this.header, 0);
+          if (length === 0 || length > this.maxFrameBytes) this.refuseLength(length, this.header, 0);
         }
-        this.checkLength(length);
+        this.headersRead++;
         if (end - off >= length) {
           out.push(chunk.subarray(off, off + length));
           off += length;
@@ -181,12 +185,38 @@ export class FrameDecoder {
     }
   }
 
-  private checkLength(length: number): void {
+  /**
+   * Throws for a header declaring 0 bytes or more than the bound. When the stream opened with
+   * another protocol's bytes (read as a length they are always far too large), the error says
+   * so: someone pointed a browser, curl or a TLS client at the agents' port.
+   */
+  private refuseLength(length: number, header: Uint8Array, at: number): never {
     if (length === 0) throw new FrameError(ERROR_CODES.FRAME_EMPTY, 'frame length 0 is not allowed');
-    if (length > this.maxFrameBytes) {
-      throw new FrameError(ERROR_CODES.FRAME_TOO_LARGE, `frame of ${length} bytes exceeds the limit of ${this.maxFrameBytes}`);
-    }
+    const foreign = this.headersRead === 0 ? foreignProtocol(header, at) : null;
+    const hint = foreign === 'http'
+      ? ': the bytes look like an HTTP request, and this port takes agents, not browsers (the dashboard has its own port, --http)'
+      : foreign === 'tls'
+        ? ': the bytes look like a TLS handshake, and this port is plain TCP (an agent with --tls on needs a collector started with --tls-cert and --tls-key)'
+        : '';
+    throw new FrameError(ERROR_CODES.FRAME_TOO_LARGE, `frame of ${length} bytes exceeds the limit of ${this.maxFrameBytes}${hint}`, { foreign });
   }
+}
+
+/** The first four bytes of the requests HTTP/1.x methods and HTTP/2's preface ("PRI *") start with. */
+const HTTP_OPENINGS: ReadonlySet<number> = new Set(
+  ['GET ', 'HEAD', 'POST', 'PUT ', 'DELE', 'OPTI', 'PATC', 'CONN', 'TRAC', 'PRI '].map((m) => frameLength(Buffer.from(m, 'latin1'), 0)),
+);
+/** A TLS record of type handshake (22), protocol version 3.x: every ClientHello begins so. */
+const TLS_HANDSHAKE = 0x16;
+const TLS_MAJOR = 0x03;
+
+/**
+ * Whether the four bytes at `at` open another protocol's stream rather than a frame header.
+ * Each of them, read as a frame length, is over 300 MB, so no frame can begin with them.
+ */
+export function foreignProtocol(b: Uint8Array, at: number): ForeignProtocol | null {
+  if (b[at] === TLS_HANDSHAKE && b[at + 1] === TLS_MAJOR) return 'tls';
+  return HTTP_OPENINGS.has(frameLength(b, at)) ? 'http' : null;
 }
 
 /** The 4-byte big-endian length prefix of the frame at `off` in `b` (at least 4 bytes there). */

@@ -2,7 +2,7 @@
 // and draws the charts as inline SVG (createElementNS; no agent text ever reaches the SVG).
 // Inlined by page.ts after chart.js and detail_view.js, as one module script.
 import { POWER_BADGES, chartModel, isNum, liveState } from './chart.js';
-import { el, renderCards } from './detail_view.js';
+import { el, renderCards, renderHostAlerts } from './detail_view.js';
 
 const REFRESH_MS = Number(document.body.dataset.refreshMs) || 1000;
 // After this long without a successful refresh the page says it is no longer live.
@@ -35,6 +35,7 @@ const SERIES = CHARTS.flatMap((c) => c.lines.map(([s]) => s));
 const live = document.getElementById('live');
 const errorBox = document.getElementById('error');
 const statusBox = document.getElementById('host-status');
+const alertsBox = document.getElementById('alerts-banner');
 let lastOkAt = 0;
 /** Where the host's watts come from (the power chart's label); null when not said. */
 let powerSource = null;
@@ -196,6 +197,7 @@ async function refresh() {
     if (detail.status === 'rejected') throw detail.reason;
     const host = detail.value.host;
     renderHeader(host, detail.value.now_ms);
+    renderHostAlerts(alertsBox, host.alerts);
     // A collector that puts its currency beside the host says it best.
     if (Object.hasOwn(detail.value, 'currency')) tariff.currency = typeof detail.value.currency === 'string' ? detail.value.currency : null;
     renderCards(host, tariff);

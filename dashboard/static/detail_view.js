@@ -318,6 +318,38 @@ function systemCard(h, notes) {
 }
 
 /**
+ * The host's active alerts (the `alerts` of /api/hosts/NAME), firing before pending, each as its
+ * rule, what it watches (the metric, and the filesystem for per-filesystem rules) and its state.
+ */
+export function hostAlertLines(alerts) {
+  const list = Array.isArray(alerts)
+    ? alerts.filter((a) => a && typeof a.rule === 'string' && (a.state === 'firing' || a.state === 'pending'))
+    : [];
+  // Stable: within a state, the collector's order.
+  list.sort((a, b) => (a.state === b.state ? 0 : a.state === 'firing' ? -1 : 1));
+  return list.map((a) => ({
+    rule: a.rule,
+    metric: typeof a.metric === 'string' ? a.metric : '',
+    instance: typeof a.instance === 'string' ? a.instance : '',
+    state: a.state,
+  }));
+}
+
+/** The alerts section of the host page: hidden when the host has none. */
+export function renderHostAlerts(section, alerts) {
+  const lines = hostAlertLines(alerts);
+  section.hidden = lines.length === 0;
+  section.querySelector('ul').replaceChildren(...lines.map((a) => {
+    const li = el('li', `state-${a.state}`);
+    li.appendChild(el('span', 'rule', a.rule));
+    li.appendChild(el('span', 'detail', a.metric));
+    if (a.instance !== '') li.appendChild(el('span', 'instance', `on ${a.instance}`));
+    li.appendChild(el('span', 'state', a.state));
+    return li;
+  }));
+}
+
+/**
  * Fills every family card of the page from a HostDetail, and the energy card with what the page
  * knows of the tariff (energyNodes).
  */

@@ -3,6 +3,9 @@
  * isolation of a broken agent, capacity, takeover of a host by a newer connection, shutdown.
  */
 import assert from 'node:assert/strict';
+import { get as httpGet } from 'node:http';
+import { createServer, type AddressInfo } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -76,7 +79,7 @@ const REFUSALS: Array<{ name: string; frames: (raw: RawClient) => void; code: st
   { name: 'old protocol version', frames: (r) => r.send({ ...hello('x'), proto: 0 }), code: ERROR_CODES.PROTO_VERSION },
   { name: 'frame of length 0', frames: (r) => r.sendBytes(Buffer.alloc(4)), code: ERROR_CODES.FRAME_EMPTY },
   { name: 'hello larger than 4 KiB', frames: (r) => r.sendBytes(Buffer.from('00002000', 'hex')), code: ERROR_CODES.FRAME_TOO_LARGE },
-  { name: 'not msgpack at all', frames: (r) => r.sendBytes(Buffer.from('GET / HTTP/1.1\r\n\r\n')), code: ERROR_CODES.FRAME_TOO_LARGE },
+  { name: 'not msgpack at all', frames: (r) => r.sendBytes(Buffer.from('\x7fELF\x02\x01\x01')), code: ERROR_CODES.FRAME_TOO_LARGE },
   { name: 'silence: no hello in time', frames: () => {}, code: ERROR_CODES.HELLO_TIMEOUT },
 ];
 
@@ -90,6 +93,44 @@ for (const r of REFUSALS) {
     assert.equal(await raw.waitClosed(), true);
   });
 }
+
+test('a browser on the agents\' port gets an HTTP 400 saying what the port is, and where the dashboard is', async () => {
+  const res = await new Promise<{ status: number; type: string; body: string }>((resolve, reject) => {
+    const req = httpGet({ host: '127.0.0.1', port: c.agentAddress.port, path: '/', headers: { accept: 'text/html' } }, (r) => {
+      let body = '';
+      r.setEncoding('utf8');
+      r.on('data', (d: string) => { body += d; });
+      r.on('end', () => resolve({ status: r.statusCode ?? 0, type: String(r.headers['content-type']), body }));
+    });
+    req.on('error', reject);
+    req.setTimeout(5000, () => req.destroy(new Error('no answer in 5 s')));
+  });
+  assert.equal(res.status, 400);
+  assert.equal(res.type, 'text/plain; charset=utf-8');
+  assert.match(res.body, /agent port.*not HTTP/);
+  assert.match(res.body, /dashboard has its own port.*--http/);
+  // The collector goes on taking agents.
+  const a = await agent('after-browser');
+  a.close();
+});
+
+test('a TLS client on the plain agents\' port: the error names a TLS handshake and the flags that fix it', async () => {
+  // The bytes a real TLS client opens with, caught by a plain TCP listener.
+  const clientHello = await new Promise<Buffer>((resolve, reject) => {
+    const sink = createServer((s) => s.once('data', (d: Buffer) => { resolve(d); s.destroy(); sink.close(); }));
+    sink.listen(0, '127.0.0.1', () => {
+      const t = tlsConnect({ host: '127.0.0.1', port: (sink.address() as AddressInfo).port, servername: 'collector.test' });
+      t.on('error', () => undefined);
+    });
+    sink.on('error', reject);
+  });
+  const raw = await RawClient.open(c.agentAddress.port);
+  raw.sendBytes(clientHello);
+  const err = await raw.next('error');
+  assert.equal(err['code'], ERROR_CODES.FRAME_TOO_LARGE);
+  assert.match(String(err['message']), /TLS handshake.*--tls-cert and --tls-key/);
+  assert.equal(await raw.waitClosed(), true);
+});
 
 const BAD_AFTER_WELCOME: Array<{ name: string; msg: Record<string, unknown>; code: string }> = [
   { name: 'cpu 150 %', msg: { ...sample(1), cpu_pct: 150 }, code: ERROR_CODES.PROTO_BAD_FIELD },

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { HostTable } from '../../collector/hosts.ts';
-import { findHost, historyPayload, hostDetailPayload } from '../../dashboard/api.ts';
+import { EMPTY_ALERT_FEED, findHost, historyPayload, hostDetailPayload, hostsPayload, type AlertFeed, type AlertView } from '../../dashboard/api.ts';
 import { MSG_HELLO, parseSample, PROTO_VERSION, type Hello } from '../../shared/protocol.ts';
 import { HISTORY_SERIES, HISTORY_STEP_MS, TABLE_BOUNDS } from '../../shared/shm_layout.ts';
 import { ShmStore } from '../../shared/shm_store.ts';
@@ -67,6 +67,65 @@ test('hostDetailPayload: the host with its tables and truncated counts; null whe
   assert.equal(hostDetailPayload(store, 'nope', NOW), null);
   // JSON: what the route sends; no NaN can hide in it.
   assert.doesNotMatch(JSON.stringify(p), /NaN/);
+});
+
+// ---- /api/hosts/NAME carries what /api/hosts says of the host, figure for figure ----------------
+
+const GIB = 2 ** 30;
+/** Hosts whose memory and filesystems exercise every branch of the derived figures. */
+const DERIVED_HOSTS: ReadonlyArray<{ name: string; sample: Record<string, unknown> }> = [
+  { name: 'db-1', sample: { mem_total_bytes: 8 * GIB, mem_used_bytes: 3 * GIB, fs: [
+    { mount: '/', type: 'ext4', size_bytes: 100 * GIB, used_bytes: 50 * GIB, free_bytes: 50 * GIB },
+    { mount: '/var', type: 'xfs', size_bytes: 100 * GIB, used_bytes: 90 * GIB, free_bytes: 10 * GIB },
+    { mount: '/data', type: 'xfs', size_bytes: 100 * GIB },
+  ] } },
+  // Root's reserved blocks count as full: 40 used, 40 free of 100 is 50 %, not 40 %.
+  { name: 'reserved', sample: { mem_total_bytes: 3 * GIB, mem_used_bytes: 1 * GIB, fs: [{ mount: '/', type: 'ext4', size_bytes: 100 * GIB, used_bytes: 40 * GIB, free_bytes: 40 * GIB }] } },
+  // Two equally full: the first is named.
+  { name: 'tie', sample: { fs: [
+    { mount: '/a', type: 'ext4', size_bytes: 10 * GIB, used_bytes: 6 * GIB, free_bytes: 4 * GIB },
+    { mount: '/b', type: 'ext4', size_bytes: 20 * GIB, used_bytes: 12 * GIB, free_bytes: 8 * GIB },
+  ] } },
+  // An empty filesystem (used + free = 0) is no figure; nor is a host with no memory reading.
+  { name: 'empty-fs', sample: { fs: [{ mount: '/boot', type: 'vfat', size_bytes: 0, used_bytes: 0, free_bytes: 0 }] } },
+  { name: '<b>x</b>', sample: {} },
+];
+
+function alert(host: string, rule: string, instance: string, state: AlertView['state']): AlertView {
+  return { rule, host, instance, metric: instance === '' ? 'mem_used_pct' : 'fs_used_pct', op: '>', threshold: 80, for_s: 60, value: 90, state, active_since_ms: T0, fired_at_ms: state === 'firing' ? T0 : null };
+}
+
+test('hostDetailPayload: mem_used_pct, disk_fullest_* and alerts equal what /api/hosts gives the same host, field for field', () => {
+  const store = ShmStore.create(8, T0, 10);
+  const table = new HostTable(store);
+  DERIVED_HOSTS.forEach(({ name, sample }, i) => {
+    const owner = { id: i + 1 };
+    table.claim(hello(name), owner, T0);
+    table.recordSample(name, owner, parseSample({ type: 'sample', seq: 1, ts: NOW, cpu_pct: 10, ...sample }), NOW);
+  });
+  const feed: AlertFeed = {
+    version: 1,
+    rules: [],
+    alerts: [alert('db-1', 'disk_full', '/var', 'firing'), alert('<b>x</b>', 'mem_high', '', 'pending'), alert('db-1', 'mem_high', '', 'pending'), alert('gone', 'mem_high', '', 'firing')],
+  };
+  const overview = hostsPayload(store, NOW, feed).hosts;
+  assert.equal(overview.length, DERIVED_HOSTS.length);
+  const byName = new Map(overview.map((h) => [h.name, h]));
+  const expected: Record<string, [number | null, number | null, string | null, number]> = {
+    'db-1': [37.5, 90, '/var', 2], reserved: [(1 / 3) * 100, 50, '/', 0], tie: [null, 60, '/a', 0], 'empty-fs': [null, null, null, 0], '<b>x</b>': [null, null, null, 1],
+  };
+  for (const { name } of DERIVED_HOSTS) {
+    const detail = hostDetailPayload(store, name, NOW, undefined, feed)!.host as unknown as Record<string, unknown>;
+    const o = byName.get(name)! as unknown as Record<string, unknown>;
+    for (const key of Object.keys(o)) assert.deepEqual(detail[key], o[key], `${name}: ${key}`);
+    const [mem, disk, mount, alerts] = expected[name]!;
+    assert.deepEqual([detail.mem_used_pct, detail.disk_fullest_pct, detail.disk_fullest_mount, (detail.alerts as unknown[]).length], [mem, disk, mount, alerts], name);
+  }
+  assert.deepEqual(hostDetailPayload(store, 'db-1', NOW, undefined, feed)!.host.alerts, [
+    { rule: 'disk_full', metric: 'fs_used_pct', instance: '/var', state: 'firing' },
+    { rule: 'mem_high', metric: 'mem_used_pct', instance: '', state: 'pending' },
+  ]);
+  assert.deepEqual(hostDetailPayload(store, 'db-1', NOW, undefined, EMPTY_ALERT_FEED)!.host.alerts, [], 'no alerts: an empty list');
 });
 
 interface HistoryCase { name: string; seconds: number; nowMs: number; spanS: number; points: number[] }

@@ -196,6 +196,13 @@ test('host page in chromium: every family, hostile text as text, charts, links',
     assert.ok(startTags(dom).length > 100, 'the tag scan sees the page');
   });
 
+  await t.test('the host\'s alerts are listed, its text as text', () => {
+    // filesystem_full (> 90 %, no delay) fires for the 95 % filesystem as soon as the sample lands.
+    assert.match(dom, /<section id="alerts-banner" aria-labelledby="alerts-title">/, 'shown');
+    const alerts = card(dom, 'alerts-banner');
+    assert.equal(alerts, `Alerts on this host filesystem_full fs_used_pct on /mnt/\uFFFD${HOSTILE} firing`);
+  });
+
   await t.test('charts are inline SVG with path data, broken at the gap', () => {
     const svgs = [...dom.matchAll(/<svg\b[^>]*>([\s\S]*?)<\/svg>/g)].map((m) => m[1]!);
     assert.equal(svgs.length, 7, 'seven charts');
@@ -246,6 +253,7 @@ test('host page in chromium: every family, hostile text as text, charts, links',
     assert.equal(card(sparse, 'power'), 'Power Not reported by this host.');
     assert.match(card(sparse, 'cpu'), /Busy 16\.0 %.*missing — cpu_steal_pct: not a VM/, 'a partly reported family names what is missing');
     assert.match(card(sparse, 'charts'), /Power power – .*no data/, 'a chart without data says so');
+    assert.match(sparse, /<section id="alerts-banner" aria-labelledby="alerts-title" hidden(="")?>/, 'no alert: no alerts section');
     assert.deepEqual(injectedMarkup(sparse), []);
   });
 

@@ -156,6 +156,35 @@ for (const c of BAD_FRAMES) {
   });
 }
 
+// ---- Another protocol's opening bytes on the agents' port ----------------------------------------
+
+/** The start of a TLS 1.2/1.3 ClientHello record: handshake (0x16), version 3.1, length, ClientHello (0x01). */
+const CLIENT_HELLO_START = Buffer.from('16030100f8010000f40303', 'hex');
+const FOREIGN: Array<{ name: string; chunks: Buffer[]; foreign: 'http' | 'tls' | null; says: RegExp | null }> = [
+  { name: 'a browser\'s GET', chunks: [Buffer.from('GET / HTTP/1.1\r\nHost: collector:8765\r\n\r\n')], foreign: 'http', says: /HTTP request.*--http/ },
+  { name: 'curl -X POST', chunks: [Buffer.from('POST /api HTTP/1.1\r\n')], foreign: 'http', says: /HTTP request/ },
+  { name: 'HEAD, its method split over three reads', chunks: [Buffer.from('H'), Buffer.from('EA'), Buffer.from('D / HTTP/1.0\r\n\r\n')], foreign: 'http', says: /HTTP request/ },
+  { name: 'the HTTP/2 preface', chunks: [Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n')], foreign: 'http', says: /HTTP request/ },
+  { name: 'a TLS ClientHello', chunks: [CLIENT_HELLO_START], foreign: 'tls', says: /TLS handshake.*--tls-cert and --tls-key/ },
+  { name: 'a TLS record of another version (0x16 0x02): no guess', chunks: [Buffer.from('16020100f8', 'hex')], foreign: null, says: null },
+  { name: 'lower-case "get " is no HTTP method: no guess', chunks: [Buffer.from('get / HTTP/1.1\r\n')], foreign: null, says: null },
+  // After a good frame, the same bytes are a broken agent's, not a browser.
+  { name: '"GET " as the second frame\'s header', chunks: [Buffer.concat([encodeFrame({ type: 'hello' }), Buffer.from('GET / HTTP/1.1\r\n')])], foreign: null, says: null },
+];
+
+for (const f of FOREIGN) {
+  test(`another protocol's bytes: ${f.name} -> FRAME_TOO_LARGE${f.foreign ? `, named ${f.foreign}` : ', no guess'}`, () => {
+    const d = new FrameDecoder();
+    let error = null;
+    for (const c of f.chunks) error = d.push(c).error ?? error;
+    assert.equal(error?.code, ERROR_CODES.FRAME_TOO_LARGE);
+    assert.equal(error.foreign, f.foreign);
+    if (f.says) assert.match(error.message, f.says);
+    else assert.doesNotMatch(error.message, /HTTP|TLS/);
+    assert.match(error.message, /^frame of \d+ bytes exceeds the limit of \d+/, 'the plain refusal first');
+  });
+}
+
 test('nesting of exactly the limit (8) is accepted', () => {
   const body = '81 a161 ' + '81a161'.repeat(6) + '80';
   assert.deepEqual(decodeBody(Buffer.from(body.replace(/\s/g, ''), 'hex')), { a: { a: { a: { a: { a: { a: { a: {} } } } } } } });
