@@ -175,11 +175,17 @@ export class Sender extends EventEmitter {
     else if (this.state === 'connecting') Object.assign(this.factsAfterHello, changed);
   }
 
-  /** Closes the link and stops reconnecting. Samples still held are dropped (and counted in the log). */
+  /**
+   * Closes the link and stops reconnecting. Samples still held are let go, and the log says which
+   * kind: written but not yet acknowledged (a collector that is up has them: it acknowledges
+   * every few seconds, not every sample), or waiting to be sent (lost).
+   */
   async stop(): Promise<void> {
     if (this.state !== 'stopped') this.reportLost();
-    const held = this.buffer.clear();
-    if (held > 0) this.options.log.info(`stopping: ${held} samples not yet acknowledged by the collector are dropped`);
+    const unsent = this.buffer.unsent;
+    const written = this.buffer.clear() - unsent;
+    if (written > 0) this.options.log.info(`stopping: ${written} samples sent since the collector's last acknowledgement are not kept for resending (a collector that is up has them)`);
+    if (unsent > 0) this.options.log.warn(`stopping: ${unsent} samples waiting to be sent (no link to the collector) are lost`);
     this.state = 'stopped';
     if (this.retryTimer) clearTimeout(this.retryTimer);
     if (this.watchdog) clearInterval(this.watchdog);

@@ -32,7 +32,11 @@ function isLive(path: string): Promise<boolean> {
 export async function startControlSocket(dataDir: string, store: ShmStore, log: Logger): Promise<Server> {
   const path = controlSocketPath(dataDir);
   if (existsSync(path)) {
-    if (await isLive(path)) throw new ConfigError('--data-dir', `another collector is running with data directory ${dataDir}`);
+    if (await isLive(path)) {
+      throw new ConfigError('--data-dir', `another collector is running with data directory ${dataDir}. `
+        + 'Use the one running (its dashboard is up), stop it first (Ctrl-C in its terminal), or run this one beside it with '
+        + 'its own --data-dir, --listen and --http (e.g. npm start -- --data-dir /tmp/sentinel-b --listen 127.0.0.1:9765 --http 127.0.0.1:9080)');
+    }
     unlinkSync(path); // left over from a collector that was killed
   }
   const server = createServer((socket) => {

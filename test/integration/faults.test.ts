@@ -12,7 +12,7 @@ import { Sender } from '../../agent/sender.ts';
 import type { HostsPayload } from '../../dashboard/api.ts';
 import { createLogger } from '../../shared/log.ts';
 import { getJson, RawClient, waitFor } from '../helpers/net.ts';
-import { freePort, startCollectorProcess, startTs, waitForOutput, type Proc } from '../helpers/procs.ts';
+import { freePort, runTs, startCollectorProcess, startTs, waitForOutput, type Proc } from '../helpers/procs.ts';
 
 const TOKEN = 'faults-token';
 const AGENTS = 24;
@@ -89,6 +89,21 @@ test('a data directory that cannot be used: logged clearly, agents and the dashb
     a.send({ type: 'sample', seq: 1, ts: Date.now(), cpu_pct: 61 });
     await waitFor('the sample served', async () => (await getJson<HostsPayload>(api)).hosts.find((h) => h.name === 'survivor' && h.cpu_pct === 61));
     a.close();
+  } finally {
+    await proc.stop();
+  }
+});
+
+test('a second collector on a data directory in use: it exits saying how to go on, and the first keeps serving', { timeout: 60_000 }, async () => {
+  const dataDir = tempDir();
+  const { proc, base } = await startCollectorProcess(dataDir, await freePort(), await freePort(), TOKEN);
+  try {
+    const second = await runTs('collector/main.ts', ['--listen', '127.0.0.1:0', '--http', '127.0.0.1:0', '--data-dir', dataDir, '--token', TOKEN], 30_000);
+    assert.notEqual(second.code, 0);
+    assert.match(second.stderr, /another collector is running with data directory /);
+    assert.match(second.stderr, /stop it first \(Ctrl-C in its terminal\), or run this one beside it with its own --data-dir, --listen and --http/);
+    assert.doesNotMatch(second.stderr, /^\s+at /m, 'a message, not a stack trace');
+    assert.ok(Array.isArray((await getJson<HostsPayload>(`${base}/api/hosts`)).hosts), 'the first still answers');
   } finally {
     await proc.stop();
   }
