@@ -18,6 +18,7 @@ import { PROM_CONTENT_TYPE } from './prom_text.ts';
 import { SLOT_FLAG_USED } from '../shared/shm_layout.ts';
 import type { PageAssets } from './page.ts';
 import { installAssets, InstallUnavailableError } from './install_bundle.ts';
+import { favicon } from './favicon.ts';
 
 export interface RouteContext {
   store: ShmStore;
@@ -49,7 +50,8 @@ export const MAX_SPARK_POINTS = 300;
  * agent's install files carry no secret (a joining machine has no password; its token travels
  * in its command line).
  */
-const OPEN_ROUTES: ReadonlySet<string> = new Set(['/healthz', '/install/agent.sh', '/install/agent.tar.gz']);
+// The tab icon is open too: it says nothing, and a browser asks for it before any password.
+const OPEN_ROUTES: ReadonlySet<string> = new Set(['/healthz', '/favicon.ico', '/install/agent.sh', '/install/agent.tar.gz']);
 
 function digest(s: string): Buffer {
   return createHash('sha256').update(s, 'utf8').digest();
@@ -165,6 +167,7 @@ const ROUTES: ReadonlyMap<string, Route> = new Map<string, Route>([
   }],
   ['/install/agent.sh', (req, res) => sendInstallFile(req, res, installAssets().script(), 'text/plain; charset=utf-8')],
   ['/install/agent.tar.gz', (req, res) => sendInstallFile(req, res, installAssets().bundle(), 'application/gzip', { 'content-disposition': 'attachment; filename="cluster-sentinel-agent.tar.gz"' })],
+  ['/favicon.ico', (req, res) => send(req, res, 200, 'image/x-icon', favicon(), { 'cache-control': 'public, max-age=86400' })],
   ['/healthz', (req, res, ctx) => {
     // Healthy while the buffer still reads as this layout (attaching re-checks the header).
     try {

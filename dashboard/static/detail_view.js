@@ -97,14 +97,24 @@ function has(h, key) {
   return (h.tables?.[name]?.length ?? 0) > 0 || (h.truncated?.[name] ?? 0) > 0;
 }
 
-/** A card's state: reported at all, and the reasons the agent gave for what is missing. */
-function familyState(h, notes, keys) {
+/**
+ * A card's state: reported at all, and the reasons the agent gave for what is missing. `reasons`
+ * names each missing reading with its reason; `why` says the same for a card with nothing at
+ * all, once when every reading gave the same reason ("no sensors", not three times over).
+ */
+export function familyState(h, notes, keys) {
   const reasons = [];
+  const texts = new Set();
   for (const key of keys) {
     const name = key.slice(2);
-    if (!has(h, key) && notes.has(name)) reasons.push(notes.get(name) ? `${name}: ${notes.get(name)}` : name);
+    if (has(h, key) || !notes.has(name)) continue;
+    const text = notes.get(name);
+    reasons.push(text ? `${name}: ${text}` : name);
+    texts.add(text);
   }
-  return { reported: keys.some((k) => has(h, k)), reasons };
+  const [only] = texts;
+  const why = texts.size === 1 && only ? only : reasons.join('; ');
+  return { reported: keys.some((k) => has(h, k)), reasons, why };
 }
 
 const pct = (part, whole) => (isNum(part) && isNum(whole) && whole > 0 ? part / whole : null);
@@ -360,7 +370,7 @@ export function renderCards(h, tariff = { currency: undefined, daily: null }) {
     const body = document.querySelector(`#${id} .body`);
     const state = familyState(h, notes, keys);
     if (!state.reported) {
-      const why = state.reasons.length > 0 ? ` — ${state.reasons.join('; ')}` : '.';
+      const why = state.why !== '' ? ` — ${state.why}` : '.';
       body.replaceChildren(el('p', 'absent', `Not reported by this host${why}`));
       continue;
     }

@@ -397,40 +397,44 @@ test('stop() drops what is held and ignores later samples', async () => {
   await fake.close();
 });
 
-test('stop() with samples written but not yet acknowledged says the collector has them, and counts apart those waiting to be sent', async () => {
+/** A sender linked to a fake collector that never acks by itself, with `n` samples written to it. */
+async function withWritten(n: number): Promise<{ fake: FakeCollector; s: Sender; lines: string[] }> {
   const fake = await FakeCollector.start({ ackIntervalMs: 60_000, autoAck: false });
   const lines: string[] = [];
   const s = fakeSender(fake.port, {}, lines);
   s.start();
   await waitFor('ready', () => s.state === 'ready');
-  for (let i = 0; i < 3; i++) s.sendSample(tsOf(i), { cpu_pct: i }, {});
-  await waitFor('three written', () => fake.samples.length === 3);
-  // The link is cut before any ack: the three written go back to waiting (they would be resent
-  // on the next connection), with the one sampled while down.
+  for (let i = 0; i < n; i++) s.sendSample(tsOf(i), { cpu_pct: i }, {});
+  await waitFor(`${n} written`, () => fake.samples.length === n);
+  return { fake, s, lines };
+}
+
+const stopLines = (lines: string[]): string => lines.filter((l) => l.includes('stopping:')).join('');
+
+test('stop() with samples written but not yet acknowledged says the collector has them', async () => {
+  const { fake, s, lines } = await withWritten(5);
+  fake.connections[0]!.ack(2);
+  await waitFor('two released', () => s.pendingSamples === 3);
+  await s.stop();
+  const said = stopLines(lines);
+  assert.match(said, /stopping: 3 samples sent since the collector's last acknowledgement are not kept for resending \(a collector that is up has them\)/, said);
+  assert.doesNotMatch(said, /lost/, said);
+  await fake.close();
+});
+
+test('stop() after the link was cut: the samples written on it wait to be sent again, and are said to be lost', async () => {
+  const { fake, s, lines } = await withWritten(3);
+  // Cut before any ack: the three written go back to waiting (the next connection would resend
+  // them), with the one sampled while down.
   fake.setDown(true);
   fake.cutAll();
   await waitFor('link down', () => s.state !== 'ready');
   s.sendSample(tsOf(3), { cpu_pct: 3 }, {});
   await s.stop();
-  const said = lines.filter((l) => l.includes('stopping:')).join('');
-  assert.match(said, /stopping: 4 samples waiting to be sent/, said);
+  const said = stopLines(lines);
+  assert.match(said, /stopping: 4 samples waiting to be sent \(no link to the collector\) are lost/, said);
   assert.doesNotMatch(said, /sent since/, said);
   await fake.close();
-
-  const fake2 = await FakeCollector.start({ ackIntervalMs: 60_000, autoAck: false });
-  const lines2: string[] = [];
-  const s2 = fakeSender(fake2.port, {}, lines2);
-  s2.start();
-  await waitFor('ready', () => s2.state === 'ready');
-  for (let i = 0; i < 5; i++) s2.sendSample(tsOf(i), { cpu_pct: i }, {});
-  await waitFor('five written', () => fake2.samples.length === 5);
-  fake2.connections[0]!.ack(2);
-  await waitFor('two released', () => s2.pendingSamples === 3);
-  await s2.stop();
-  const said2 = lines2.filter((l) => l.includes('stopping:')).join('');
-  assert.match(said2, /stopping: 3 samples sent since the collector's last acknowledgement are not kept for resending \(a collector that is up has them\)/, said2);
-  assert.doesNotMatch(said2, /lost/, said2);
-  await fake2.close();
 });
 
 test('a sample the collector refuses is not resent forever: the unacknowledged ones go, and the link carries on', async () => {

@@ -388,3 +388,54 @@ test('overview: screenshots light, dark and at 360 px; nothing overflows the pho
   assert.notEqual(backgrounds[0], backgrounds[1], `the dark theme changes the background: ${backgrounds.join(' | ')}`);
   t.diagnostic(`screenshots in ${SCREENSHOT_DIR}`);
 });
+
+/** Hosts with the widest values each column shows, a typical one, and one offline for 12 days. */
+async function serveWidest(t: TestContext): Promise<string> {
+  const now = Date.now();
+  const fixture = makeStore([], { nowMs: now - 60_000 });
+  const widest = (name: string): void => {
+    fixture.add({ name, status: 'online', intervalMs: INTERVAL_MS, readings: FIXTURE_READINGS }, now - 1000);
+    fixture.sample(name, {
+      ...FIXTURE_READINGS, cpu_pct: 99.5, mem_total_bytes: Math.round(125.7 * GIB), mem_used_bytes: Math.round(118.33 * GIB),
+      net_rx_bps: Math.round(118.7 * 1024 ** 2), net_tx_bps: Math.round(987.6 * 1024), temp_max_c: 101.5, power_w: 1234.5, power_source: 'measured', uptime_s: 400 * 86_400,
+      fs: [{ mount: '/srv/backups-with-a-long-name', type: 'ext4', size_bytes: Math.round(15.9 * 1024 * GIB), used_bytes: Math.round(14.2 * 1024 * GIB), free_bytes: Math.round(0.9 * 1024 * GIB) }],
+    } as Readings, now - 500);
+    writeEnergy(fixture.store, name, { today: [28.813, 7.2], month: [300, 70], total: [3000, 700], sinceDays: 60 }, { nowMs: now });
+  };
+  widest('db-primary-01.example.internal');
+  fixture.add({ name: 'laptop', status: 'online', intervalMs: INTERVAL_MS, readings: FIXTURE_READINGS }, now - 1000);
+  // A 16 GB machine: "4.58/15.6 GiB" was cut short in the memory column.
+  fixture.sample('laptop', { ...FIXTURE_READINGS, cpu_pct: 7.25, mem_total_bytes: Math.round(15.62 * GIB), mem_used_bytes: Math.round(4.58 * GIB), power_w: 12.3, power_source: 'estimated' } as Readings, now - 500);
+  writeEnergy(fixture.store, 'laptop', { today: [0.1234, 0.031], month: [3, 0.7], total: [30, 7], sinceDays: 60 }, { nowMs: now });
+  fixture.add({ name: 'old-box', status: 'offline', intervalMs: INTERVAL_MS, readings: FIXTURE_READINGS }, now - 12.2 * 86_400_000);
+  const server = createDashboardServer(fixture.store, { feed: () => FEED, energy: EUR });
+  const base = await listenLoopback(server);
+  t.after(() => closeServer(server));
+  return base;
+}
+
+test('overview at laptop widths: every value whole, no cell spilling into the next; from 1366 px no sideways scroll', async (t) => {
+  const base = await serveWidest(t);
+  for (const width of [1280, 1366, 1440, 1920]) {
+    const page = await openPage(t, `${base}/`, { width, height: 800 });
+    if (!page) return;
+    await rowsShown(page, 3);
+    const m = await page.evaluate<{ scroll: number; client: number; name: number; clipped: string[]; spilled: string[]; ages: string[] }>(`(() => {
+      const wrap = document.getElementById('table-wrap');
+      // Figures are never cut short; a mount point (disk) may end in an ellipsis.
+      const clipped = [...document.querySelectorAll('#hosts tbody td:is([data-col=mem], [data-col=net]) .u')].filter((u) => u.textContent && u.scrollWidth > u.clientWidth)
+        .map((u) => u.closest('td').dataset.col + ': ' + u.textContent);
+      const spilled = [...document.querySelectorAll('#hosts tbody td')].filter((td) => td.dataset.col !== 'name' && td.scrollWidth > td.clientWidth)
+        .map((td) => td.dataset.col + ': ' + td.textContent + ' (' + td.scrollWidth + ' > ' + td.clientWidth + ')');
+      const ages = [...document.querySelectorAll('#hosts tbody td[data-col=age]')].map((td) => td.textContent);
+      return { scroll: wrap.scrollWidth, client: wrap.clientWidth, name: document.querySelector('#hosts th[data-col=name]').getBoundingClientRect().width, clipped, spilled, ages };
+    })()`);
+    assert.ok(m.ages.includes('12d 4h'), `the offline host's age is days long: ${m.ages.join(', ')}`);
+    assert.deepEqual(m.clipped, [], `${width} px: figures cut short`);
+    assert.deepEqual(m.spilled, [], `${width} px: cells wider than their column`);
+    if (width >= 1366) {
+      assert.ok(m.scroll <= m.client, `${width} px: the table is ${m.scroll} px wide in ${m.client}`);
+      assert.ok(m.name >= (width >= 1440 ? 150 : 100), `${width} px: the name column is ${m.name} px`);
+    }
+  }
+});
