@@ -65,9 +65,12 @@ import {
   let hostIndex = new Map();
   /** Slot -> the name of the host held there: a delta of a new host in a reused slot removes the old one. */
   let slotOwner = new Map();
-  /** Names whose row a delta changed, drawn at the next animation frame. */
+  /** Names whose row a delta changed, drawn at the next row frame (scheduleRows). */
   const changedRows = new Set();
+  /** Non-zero while a row frame is scheduled (a timer, then an animation frame). */
   let rowFrame = 0;
+  /** performance.now() when rows were last drawn from deltas. */
+  let rowsDrawnAt = -Infinity;
   let deltas = 0;
   let lastOkAt = 0;
   let failed = false;
@@ -105,7 +108,9 @@ import {
         if (e.isIntersecting) {
           onScreen.add(item);
           e.target.dataset.pin = '';
-          updateAge(item, formatAge(ageNow(item.ageMs)));
+          // A row that deltas changed while it was away is drawn now, before it scrolls in.
+          if (item.stale && payload !== null) drawItem(item, thresholdsOf(payload), currencyOf(payload));
+          else updateAge(item, formatAge(ageNow(item.ageMs)));
         } else {
           onScreen.delete(item);
           delete e.target.dataset.pin;
@@ -172,16 +177,37 @@ import {
     for (const [key, map] of Object.entries(items)) {
       for (const [name, item] of map) if (key !== state.view || !drawn.has(name)) { unwatch(item); map.delete(name); }
     }
+    // The places near the screen, by index in the list: the rows that will stand there are
+    // drawn now, whether or not they stood there before (the observer would tell too late, a
+    // frame after a new order showed them). The rest are drawn when they come near, with the
+    // values of this render, so that the rows one sees always show one moment in their order.
+    let nearFrom = Infinity;
+    let nearTo = -Infinity;
+    for (const item of onScreen) {
+      if (item.index < nearFrom) nearFrom = item.index;
+      if (item.index > nearTo) nearTo = item.index;
+    }
     const nodes = [];
     for (const h of page.rows) {
-      const m = rowModel(h, thresholds, currency);
+      const k = nodes.length;
       let item = view.get(h.name);
+      if (item && visibility !== null && !onScreen.has(item) && (k < nearFrom || k > nearTo)) {
+        item.stale = true;
+        item.drawFrom = h;
+        item.index = k;
+        nodes.push(item.root);
+        continue;
+      }
+      const m = rowModel(h, thresholds, currency);
       if (!item) {
         item = state.view === 'table' ? createRow(h.name, m.href) : createCard(h.name, m.href);
         view.set(h.name, item);
         watch(item);
       }
       item.ageMs = h.ageMs;
+      item.stale = false;
+      item.drawFrom = null;
+      item.index = k;
       updateItem(item, m);
       updateSparks(item, sparks[h.name]);
       updateAge(item, formatAge(ageNow(item.ageMs)));
@@ -288,7 +314,7 @@ import {
     // a delta every 25 ms) and show values and order of one moment.
     if (added || replaced) render();
     else if (state.sort !== 'name' || state.status !== 'all') scheduleRender();
-    else if (rowFrame === 0 && changedRows.size > 0) rowFrame = requestAnimationFrame(drawChangedRows);
+    else scheduleRows();
     tickLive();
   }
 
@@ -325,13 +351,18 @@ import {
     } else {
       renderHeader();
       if (r.statusChanged && (state.sort === 'status' || state.status !== 'all')) scheduleRender();
-      else if (rowFrame === 0 && changedRows.size > 0) rowFrame = requestAnimationFrame(drawChangedRows);
+      else scheduleRows();
     }
     tickLive();
   }
 
-  /** Least time between two whole renders caused by deltas, ms. */
-  const DELTA_RENDER_GAP_MS = 250;
+  /**
+   * Least time between two whole renders caused by deltas, ms: how often a view sorted or
+   * filtered by values takes its new order. At 500 hosts sorted by CPU, a new order every
+   * 250 ms kept the browser 79 % busy with 78 long tasks in 20 s (rows moved, laid out and
+   * painted again); rows that jump four times a second cannot be read either.
+   */
+  const DELTA_RENDER_GAP_MS = 1000;
   let renderTimer = null;
 
   function scheduleRender() {
@@ -340,11 +371,28 @@ import {
     renderTimer = setTimeout(() => requestAnimationFrame(() => { renderTimer = null; changedRows.clear(); render(); }), wait);
   }
 
+  /**
+   * Least time between two frames that draw rows from deltas, ms. Each such frame lays the whole
+   * table out again, whatever the number of rows changed; a fleet whose agents sample at
+   * different moments sends a delta every 25 ms, so drawing each at its own frame kept the
+   * browser's main thread about half busy at 500 hosts (`npm run bench -- page`). Four frames a
+   * second still show every one-second sample, at most this much after it arrived.
+   */
+  const ROW_FRAME_GAP_MS = 250;
   /** Most rows drawn from deltas in one animation frame. */
   const ROWS_PER_FRAME = 100;
 
+  /** Draws the changed rows at the next animation frame at least ROW_FRAME_GAP_MS after the last. */
+  function scheduleRows() {
+    if (rowFrame !== 0 || changedRows.size === 0) return;
+    const wait = rowsDrawnAt + ROW_FRAME_GAP_MS - performance.now();
+    if (wait <= 0) rowFrame = requestAnimationFrame(drawChangedRows);
+    else rowFrame = setTimeout(() => { rowFrame = requestAnimationFrame(drawChangedRows); }, wait);
+  }
+
   function drawChangedRows() {
     rowFrame = 0;
+    rowsDrawnAt = performance.now();
     if (payload === null) return;
     performance.mark('sentinel-delta-start');
     const thresholds = thresholdsOf(payload);
@@ -357,18 +405,38 @@ import {
       if (drawn === ROWS_PER_FRAME) break;
       changedRows.delete(name);
       const item = view.get(name);
-      const at = hostIndex.get(name);
-      if (!item || at === undefined || !item.root.isConnected) continue;
-      const h = hosts[at];
-      item.ageMs = h.ageMs;
-      updateItem(item, rowModel(h, thresholds, currency));
-      updateAge(item, formatAge(ageNow(item.ageMs)));
-      drawn++;
+      if (!item || !item.root.isConnected) continue;
+      // A row far from the screen is only marked: it is drawn when it comes near (the
+      // IntersectionObserver above). Each row drawn costs its text, paint and layer update, and
+      // at 500 hosts nearly every row changes every second for the 20 or so one can see.
+      if (visibility !== null && !onScreen.has(item)) {
+        item.stale = true;
+        item.drawFrom = null;
+        continue;
+      }
+      if (drawItem(item, thresholds, currency)) drawn++;
     }
     if (changedRows.size > 0) rowFrame = requestAnimationFrame(drawChangedRows);
     if (++deltas % 600 === 0) performance.clearMeasures('sentinel-delta');
     performance.measure('sentinel-delta', 'sentinel-delta-start');
     performance.clearMarks('sentinel-delta-start');
+  }
+
+  /**
+   * Draws `item`: from the values the last whole render placed it by (item.drawFrom), else from
+   * its host's latest. False when the host is gone.
+   */
+  function drawItem(item, thresholds, currency) {
+    const at = hostIndex.get(item.root.dataset.host);
+    if (at === undefined) return false;
+    const h = item.drawFrom ?? hosts[at];
+    item.ageMs = h.ageMs;
+    item.stale = false;
+    item.drawFrom = null;
+    updateItem(item, rowModel(h, thresholds, currency));
+    updateSparks(item, sparks[h.name]);
+    updateAge(item, formatAge(ageNow(item.ageMs)));
+    return true;
   }
 
   /** Once a second: the ages, a stream that fell silent, the live indicator. */

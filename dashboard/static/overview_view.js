@@ -87,7 +87,7 @@ function addSpark(item, key, box) {
 export function createRow(name, href) {
   const tr = make('tr');
   tr.dataset.host = name;
-  const item = { root: tr, rootClass: '', status: '', firing: false, title: null, link: null, cells: {}, age: null, sparks: {} };
+  const item = { root: tr, rootClass: '', status: '', firing: false, title: null, link: null, cells: {}, age: null, sparks: {}, ageMs: null, stale: false, drawFrom: null, index: -1 };
   for (const key of COLUMNS) {
     const td = tr.appendChild(make('td', NUMERIC_COLS.has(key) ? 'num' : ''));
     td.dataset.col = key;
@@ -111,7 +111,7 @@ export function createRow(name, href) {
 export function createCard(name, href) {
   const card = make('article', 'card');
   card.dataset.host = name;
-  const item = { root: card, rootClass: 'card', status: '', firing: false, title: null, link: null, cells: {}, age: null, sparks: {} };
+  const item = { root: card, rootClass: 'card', status: '', firing: false, title: null, link: null, cells: {}, age: null, sparks: {}, ageMs: null, stale: false, drawFrom: null, index: -1 };
   const head = card.appendChild(make('header', 'card-head'));
   head.appendChild(make('span', 'dot'));
   item.link = head.appendChild(make('a', 'host-name', name));

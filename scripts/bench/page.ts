@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- page [--hosts 500] [--seconds 20] [--burst]`: is the overview smooth at 500 hosts? A real
+ * `npm run bench -- page [--hosts 500] [--seconds 20] [--burst] [--query sort=cpu&dir=desc]`: is the overview smooth at 500 hosts? A real
  * dashboard server over a store whose every host gets a new sample each second through the
  * collector's write path (HostTable, as test/helpers/store_fixture.ts does), and the page open in
  * headless chromium over the DevTools protocol for the window. Reports the page's own
@@ -24,13 +24,15 @@ import { closeServer, listenLoopback } from '../../test/helpers/http_client.ts';
 import { FIXTURE_READINGS, makeStore } from '../../test/helpers/store_fixture.ts';
 import { machine, table, writeResult } from './common.ts';
 
-const { values: opts } = parseArgs({ options: { hosts: { type: 'string', default: '500' }, seconds: { type: 'string' }, quick: { type: 'boolean', default: false }, burst: { type: 'boolean', default: false }, trace: { type: 'string' } }, strict: false, allowPositionals: true });
+const { values: opts } = parseArgs({ options: { hosts: { type: 'string', default: '500' }, seconds: { type: 'string' }, quick: { type: 'boolean', default: false }, burst: { type: 'boolean', default: false }, trace: { type: 'string' }, query: { type: 'string', default: '' } }, strict: false, allowPositionals: true });
 // --quick: the smoke check of `npm run bench -- --quick`, a 5 s window.
 if (opts.seconds === undefined) opts.seconds = opts.quick === true ? '5' : '20';
 const HOSTS = Number(opts.hosts);
 /** Rows the page draws: all hosts up to PAGE_ROWS, then the first PAGE_ROWS until "Show more". */
 const ROWS = Math.min(HOSTS, PAGE_ROWS);
 const WINDOW_S = Number(opts.seconds);
+/** The overview's state in its own query form (`sort=cpu&dir=desc`, `status=online`, `view=grid`), '' for the default: name order, all hosts, the table. */
+const QUERY = opts.query === '' ? '' : `?${new URLSearchParams(String(opts.query)).toString()}`;
 if (!Number.isInteger(HOSTS) || HOSTS < 1 || HOSTS > 10_000 || !Number.isInteger(WINDOW_S) || WINDOW_S < 5 || WINDOW_S > 600) {
   console.error(`page: --hosts must be a whole number from 1 to 10000 and --seconds from 5 to 600, got ${String(opts.hosts)} and ${String(opts.seconds)}`);
   process.exit(2);
@@ -158,7 +160,7 @@ async function main(): Promise<void> {
     await page.addInitScript(LONGTASK_OBSERVER);
     await page.send('Performance.enable');
     const opened = performance.now();
-    await page.goto(`${base}/`);
+    await page.goto(`${base}/${QUERY}`);
     await page.waitFor(`document.querySelectorAll('#hosts tbody tr[data-host]').length === ${ROWS}`, FIRST_RENDER_TIMEOUT_MS, 100);
     const firstRowsMs = performance.now() - opened;
     await new Promise((r) => setTimeout(r, WARMUP_MS));
@@ -188,7 +190,7 @@ async function main(): Promise<void> {
     const long = longInWindow.map((l) => l.duration);
     const busy = (name: string): number => ((m1[name] ?? 0) - (m0[name] ?? 0)) / wallS * 100;
     const result = {
-      hosts: HOSTS, window_s: wallS, data_mode: seen.mode, rows: seen.rows, writes: SLICES === 1 ? 'burst: every host at once' : `spread: ${SLICES} slices a second`,
+      hosts: HOSTS, query: QUERY, window_s: wallS, data_mode: seen.mode, rows: seen.rows, writes: SLICES === 1 ? 'burst: every host at once' : `spread: ${SLICES} slices a second`,
       delta_draws: deltaDraws.length, delta_draw_ms: { median: quantile(deltaDraws, 0.5), p95: quantile(deltaDraws, 0.95), max: deltaDraws.at(-1) ?? null },
       first_rows_ms: firstRowsMs, first_render_ms: first?.duration ?? null,
       renders: during.length, renders_per_s: during.length / wallS,
@@ -203,7 +205,7 @@ async function main(): Promise<void> {
       node_cpu_pct: (cpu1.user + cpu1.system) / 1000 / (wallS * 1000) * 100,
     };
     const mc = machine();
-    console.log(`page: ${HOSTS} hosts, every one sampled each second (${result.writes}), ${wallS.toFixed(1)} s window; ${mc.cores} cores, ${mc.model}; browser, server and writer share the machine\n`);
+    console.log(`page: ${HOSTS} hosts, every one sampled each second (${result.writes}), ${QUERY === '' ? '' : `page ${QUERY}, `}${wallS.toFixed(1)} s window; ${mc.cores} cores, ${mc.model}; browser, server and writer share the machine\n`);
     console.log(table([
       { what: 'first full render (sentinel-render)', value: `${ms(result.first_render_ms ?? Number.NaN)} ms` },
       { what: `page open to its ${ROWS} rows shown${ROWS < HOSTS ? ` (the first ${PAGE_ROWS}: "Show more" for the rest)` : ''}`, value: `${ms(firstRowsMs)} ms` },

@@ -47,3 +47,45 @@ test('overview: a delta event changes its host\'s row in place, without a snapsh
   assert.equal(await page.evaluate<string>(`[...document.querySelectorAll('#hosts tbody tr')].find((tr) => tr.dataset.host === ${JSON.stringify(IMG)}).querySelector('td[data-col=name]').textContent.trim()`), IMG);
   assert.deepEqual(page.cspViolations(), []);
 });
+
+test('overview: a row far from the screen is drawn when it comes near, and rows are drawn from deltas at most four times a second', async (t) => {
+  const names = Array.from({ length: 120 }, (_, i) => `web-${String(i).padStart(3, '0')}`);
+  const fx = makeStore(names.map((name) => ({ name, status: 'online' as const, intervalMs: INTERVAL_MS, readings: { ...FIXTURE_READINGS, cpu_pct: 10 } })), { capacity: 128 });
+  const server: Server = createDashboardServer(fx.store, { events: { tickMs: 25, minGapMs: 600_000, maxGapMs: 600_000 } });
+  const base = await listenLoopback(server);
+  t.after(() => closeServer(server));
+  const page = await openPage(t, `${base}/`);
+  if (!page) return;
+  const row = (name: string): string => `[...document.querySelectorAll('#hosts tbody tr')].find((tr) => tr.dataset.host === ${JSON.stringify(name)})`;
+  const top = names[0]!;
+  const far = names[names.length - 1]!;
+  // Rows near the screen carry data-pin (set by the page's IntersectionObserver); the last of
+  // 120 rows, ~3,800 px down an 800 px window, does not.
+  await page.waitFor(`document.getElementById('live').dataset.mode === 'sse' && document.querySelectorAll('#hosts tbody tr[data-host]').length === 120
+    && ${row(top)}.dataset.pin !== undefined && ${row(far)}.dataset.pin === undefined`, 15_000);
+
+  fx.sample(top, { ...FIXTURE_READINGS, cpu_pct: 87.5 }, Date.now());
+  fx.sample(far, { ...FIXTURE_READINGS, cpu_pct: 66 }, Date.now());
+  await page.waitFor(`(${cell(top, 'cpu')}).startsWith('87.5')`, 10_000);
+  // Both came in the same delta: the row no one can see was left for later...
+  assert.match(await page.evaluate<string>(cell(far, 'cpu')), /^10(\.0)?\s?%$/, 'a row far from the screen is not drawn at each delta');
+  // ...and is drawn as it comes near, with no new sample.
+  await page.evaluate(`${row(far)}.scrollIntoView()`);
+  await page.waitFor(`(${cell(far, 'cpu')}).startsWith('66')`, 10_000);
+  await page.evaluate(`window.scrollTo(0, 0)`);
+  await page.waitFor(`${row(top)}.dataset.pin !== undefined`, 10_000);
+
+  // A sample every 25 ms for 2 s, each of a row on screen: one delta each, but the rows are
+  // drawn at most once every 250 ms.
+  const before = await page.evaluate<number>(`performance.getEntriesByName('sentinel-delta').length`);
+  for (let k = 0; k < 80; k++) {
+    fx.sample(names[k % 10]!, { ...FIXTURE_READINGS, cpu_pct: 20 + (k % 50) }, Date.now());
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  await page.waitFor(`(${cell(names[9]!, 'cpu')}).startsWith('${20 + (79 % 50)}')`, 10_000);
+  const starts = await page.evaluate<number[]>(`performance.getEntriesByName('sentinel-delta').slice(${before}).map((e) => e.startTime)`);
+  assert.ok(starts.length >= 2, `rows were drawn from the deltas (${starts.length} frames)`);
+  const gaps = starts.slice(1).map((s, i) => s - starts[i]!);
+  assert.ok(Math.min(...gaps) >= 245, `frames ${gaps.map((g) => g.toFixed(0)).join(', ')} ms apart: at least 250 ms`);
+  assert.deepEqual(page.cspViolations(), []);
+});

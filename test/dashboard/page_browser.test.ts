@@ -173,14 +173,50 @@ test(`page in chromium: ${BIG_FLEET} hosts, every one changing each second, keep
   await page.evaluate(`for (const tr of document.querySelectorAll('#hosts tbody tr')) tr.__kept = true; performance.clearMeasures('sentinel-render')`);
   const start = round;
   await page.waitFor(`new Promise((r) => setTimeout(() => r(true), 6000))`, 10_000);
-  const r = await page.evaluate<{ rows: number; kept: number; cpu: number[]; renders: number[] }>(`(() => {
+  // The rows near the screen (data-pin: the page's IntersectionObserver) show one moment's
+  // values in their order; a row further away is drawn as it comes near.
+  const seen = `(() => {
     const rows = [...document.querySelectorAll('#hosts tbody tr')];
-    return { rows: rows.length, kept: rows.filter((tr) => tr.__kept).length,
-      cpu: rows.map((tr) => parseFloat(tr.querySelector('td[data-col=cpu] .v').textContent)),
-      renders: performance.getEntriesByName('sentinel-render').map((e) => e.duration).sort((a, b) => a - b) }; })()`);
+    const near = rows.filter((tr) => tr.dataset.pin !== undefined);
+    return { rows: rows.length, kept: rows.filter((tr) => tr.__kept).length, first: rows.indexOf(near[0]),
+      cpu: near.map((tr) => parseFloat(tr.querySelector('td[data-col=cpu] .v').textContent)),
+      renders: performance.getEntriesByName('sentinel-render').map((e) => e.duration).sort((a, b) => a - b) }; })()`;
+  const sorted = (cpu: number[]): boolean => cpu.every((v, i) => i === 0 || v <= cpu[i - 1]!);
+  const r = await page.evaluate<{ rows: number; kept: number; first: number; cpu: number[]; renders: number[] }>(seen);
   assert.ok(round - start >= 4, 'the fleet changed several times meanwhile');
   assert.deepEqual([r.rows, r.kept], [BIG_FLEET, BIG_FLEET], 'the same row element per host throughout');
-  assert.ok(r.cpu.every((v, i) => i === 0 || v <= r.cpu[i - 1]!), 'rows stay sorted by CPU, busiest first, as values change');
+  assert.ok(r.cpu.length >= 20 && r.first === 0, `the rows near the top of the screen are marked (${r.cpu.length} from row ${r.first})`);
+  assert.ok(sorted(r.cpu), `rows on screen stay sorted by CPU, busiest first, as values change: ${r.cpu.join(' ')}`);
+  // A new order redraws the rows near the screen, not all 500: the rows whose CPU text changed
+  // between two renders (every host's CPU changes every second here).
+  const redrawn = await page.evaluate<number>(`new Promise((resolve) => {
+    const tbody = document.querySelector('#hosts tbody');
+    const changed = new Set();
+    const take = (list) => {
+      for (const m of list) {
+        const el = m.target.nodeType === 3 ? m.target.parentElement : m.target;
+        if (el !== tbody && el.closest('td[data-col=cpu]')) changed.add(el.closest('tr'));
+      }
+    };
+    const watch = new MutationObserver(take);
+    const renders = () => performance.getEntriesByName('sentinel-render').length;
+    const from = renders();
+    const wait = () => {
+      if (renders() === from + 1 && !watch.started) { watch.started = true; changed.clear(); watch.observe(tbody, { subtree: true, characterData: true, childList: true }); }
+      if (renders() >= from + 2) { take(watch.takeRecords()); watch.disconnect(); resolve(changed.size); return; }
+      setTimeout(wait, 5);
+    };
+    wait();
+  })`);
+  t.diagnostic(`${redrawn} of ${BIG_FLEET} rows drawn again for a new order`);
+  assert.ok(redrawn > 0 && redrawn < BIG_FLEET / 2, `${redrawn} of ${BIG_FLEET} rows drawn again for a new order`);
+  // Half way down the table, rows that were far from the screen: drawn as they came near,
+  // and in order with their neighbours.
+  await page.evaluate(`window.scrollTo(0, document.querySelector('#hosts tbody tr:nth-child(250)').getBoundingClientRect().top + scrollY)`);
+  await page.waitFor(`new Promise((r) => setTimeout(() => r(true), 1500))`, 5000);
+  const mid = await page.evaluate<{ first: number; cpu: number[] }>(seen);
+  assert.ok(mid.first > 150 && mid.cpu.length >= 20, `rows half way down are near the screen now (${mid.cpu.length} from row ${mid.first})`);
+  assert.ok(sorted(mid.cpu), `rows half way down are sorted too: ${mid.cpu.join(' ')}`);
   assert.ok(r.renders.length >= 3, `renders measured: ${r.renders.length}`);
   const at = (q: number): number => r.renders[Math.min(r.renders.length - 1, Math.floor(q * r.renders.length))]!;
   t.diagnostic(`render of ${BIG_FLEET} hosts (sentinel-render), ms: median ${at(0.5).toFixed(1)}, p95 ${at(0.95).toFixed(1)}, max ${at(1).toFixed(1)} over ${r.renders.length} renders`);
