@@ -39,7 +39,7 @@ import { machine, table, writeResult } from './common.ts';
 import { startFloorSink } from './fleet_floor.ts';
 import {
   cpuPercent, LatencyHistogram, mappingRssBytes, maxAgentsForFdLimit, mean, parseFleetArgs, parseOpenFileLimit, parseStat, parseVmRssBytes,
-  planFleet, projectFleet, type FleetOptions, type LatencySummary, type Projection,
+  planFleet, projectFleet, withoutProfiling, type FleetOptions, type LatencySummary, type Projection,
 } from './fleet_lib.ts';
 import type { ProbeReport } from './fleet_probe.ts';
 import type { SimStart, SimStats } from './fleet_sim.ts';
@@ -69,7 +69,7 @@ function once<T>(emitter: ChildProcess | Worker, type: string, timeoutMs: number
 function spawnChild(name: string): ChildProcess {
   // Profiling flags stay with the collector's process (`node --cpu-prof --import tsx fleet.ts`):
   // profiled simulators would slow the ramp and profile the load, not the collector.
-  const execArgv = process.execArgv.filter((a) => !a.startsWith('--cpu-prof') && !a.startsWith('--heap-prof') && !a.startsWith('--trace-'));
+  const execArgv = withoutProfiling(process.execArgv);
   return fork(fileURLToPath(new URL(`./${name}`, import.meta.url)), [], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
 }
 

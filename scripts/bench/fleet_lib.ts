@@ -476,3 +476,23 @@ export function projectFleet(points: readonly StepPoint[]): Projection {
     agents_at_35pct: a35, agents_at_100pct: a100, rss_bytes_at_35pct: rssAt(a35), rss_bytes_at_100pct: rssAt(a100),
   };
 }
+
+/** Profiling and tracing flags of node that take a value, given either as `--flag=value` or as `--flag value`. */
+const PROFILING_FLAGS_WITH_VALUE = new Set([
+  '--cpu-prof-dir', '--cpu-prof-name', '--cpu-prof-interval', '--heap-prof-dir', '--heap-prof-name', '--heap-prof-interval',
+  '--trace-event-categories', '--trace-event-file-pattern',
+]);
+
+/**
+ * `execArgv` without node's profiling and tracing flags (and the values given after them), for
+ * the benchmark's child processes: profiling stays with the collector's own process.
+ */
+export function withoutProfiling(execArgv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < execArgv.length; i++) {
+    const a = execArgv[i]!;
+    if (!a.startsWith('--cpu-prof') && !a.startsWith('--heap-prof') && !a.startsWith('--trace-')) out.push(a);
+    else if (PROFILING_FLAGS_WITH_VALUE.has(a)) i++;
+  }
+  return out;
+}

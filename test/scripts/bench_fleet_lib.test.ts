@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import {
   cpuPercent, fitLine, frameTemplate, HISTOGRAM_MAX_MS, LatencyHistogram, loopbackAddress, MAX_AGENTS_PER_ADDRESS, MAX_AGENTS_PER_PROC,
   DEFAULT_FLOOR_SECONDS, DEFAULT_PROBE_SLOTS, mappingRssBytes, maxAgentsForFdLimit, parseFleetArgs, parseOpenFileLimit, parseStat, parseVmRssBytes, patchFrame, percentile, planFleet, projectFleet,
-  QUICK, SampleTimes, SseParser,
+  QUICK, SampleTimes, SseParser, withoutProfiling,
 } from '../../scripts/bench/fleet_lib.ts';
 import { decodeBody } from '../../shared/frame_codec.ts';
 import { parseSample } from '../../shared/protocol.ts';
@@ -162,4 +162,11 @@ test('projection: a line through the steps; through the origin with one step', (
   assert.ok(Math.abs(p.rss_bytes_per_agent - 20_000) < 1e-6);
   assert.ok(Math.abs(p.rss_bytes_at_35pct! - (100e6 + 17_000 * 20_000)) < 1);
   assert.equal(projectFleet([{ agents: 100, cpuPct: 0, rssBytes: 1, rssBeforeBytes: 1 }]).agents_at_35pct, null);
+});
+
+test('simulators run without the collector\'s profiling flags, in either form, and keep the rest', () => {
+  assert.deepEqual(withoutProfiling(['--import', 'tsx', '--cpu-prof', '--cpu-prof-interval', '500', '--cpu-prof-dir=/tmp/p', '--heap-prof-dir', 'out', '--max-old-space-size=512']),
+    ['--import', 'tsx', '--max-old-space-size=512']);
+  assert.deepEqual(withoutProfiling(['--trace-gc', '--trace-event-categories', 'v8', '--enable-source-maps']), ['--enable-source-maps']);
+  assert.deepEqual(withoutProfiling([]), []);
 });
