@@ -86,8 +86,12 @@ export interface DeltaSource {
   reset(): void;
   /** Slots whose content changed since the last call (or reset), taken as seen. */
   changed(): number[];
-  /** The whole `delta` event (framing included) for these slots, read now. */
-  build(slots: Iterable<number>): string | Buffer;
+  /**
+   * The whole `delta` event (framing included) for these slots, read now. `shared`: the event of
+   * a tick, sent to every client that is ready (each has had every such event since its
+   * snapshot); otherwise it is built for one client catching up.
+   */
+  build(slots: Iterable<number>, shared: boolean): string | Buffer;
   /** Slots in use: a slow client owed more than half of them gets a snapshot instead. */
   size(): number;
   /** With one: `status` events every statusGapMs and a snapshot only on connect; none: periodic snapshots. */
@@ -291,7 +295,7 @@ export class EventHub {
           continue;
         }
         if (ev === null) {
-          ev = { text: this.delta.build(part), kind: 'other', alertsVersion: null };
+          ev = { text: this.delta.build(part, true), kind: 'other', alertsVersion: null };
           this.deltas++;
         }
         this.write(c, ev);
@@ -377,7 +381,7 @@ export class EventHub {
         if (part.length === this.opts.maxDeltaHosts) break;
       }
       this.deltas++;
-      this.write(c, { text: this.delta.build(part), kind: 'other', alertsVersion: null });
+      this.write(c, { text: this.delta.build(part, false), kind: 'other', alertsVersion: null });
     }
     if (slots.size === 0) c.pendingSlots = null;
   }

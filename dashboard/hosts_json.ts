@@ -16,11 +16,19 @@ import { ONLINE_INTERVALS, type HostStatus } from '../shared/host_view.ts';
 import type { ShmStore } from '../shared/shm_store.ts';
 import type { AlertFeed, EnergyInfo, FleetSummary, HostAlertRef } from './api.ts';
 import { thresholdsOf } from './api.ts';
-import { EntryReader, HostEntry } from './hosts_json_entry.ts';
+import { EntryReader, HostEntry, OVERVIEW_EXTRA_BYTES, writeOverviewEntry } from './hosts_json_entry.ts';
 import { JsonBytes, literal, LITERAL_OVERRUN_BYTES, type Literal, MAX_NUMBER_CHARS } from './hosts_json_writer.ts';
 import { SENTINEL_VERSION } from '../shared/version.ts';
 
 export { HostEntry } from './hosts_json_entry.ts';
+
+/**
+ * How hosts are listed: `full`, as /api/hosts lists them; or as the overview's event stream
+ * does (hosts_json_entry.ts writeOverviewEntry), with a host's facts and note where
+ * `facts(entry)` says so.
+ */
+export type HostsView = 'full' | { facts: (e: HostEntry) => boolean };
+const ALL_FACTS: HostsView = Object.freeze({ facts: () => true });
 
 /** A number as JSON.stringify writes it (NaN and infinities as null). */
 function jn(v: number | null): string {
@@ -129,9 +137,11 @@ export class HostsJson {
    * `prefix`, the hosts as /api/hosts lists them as of `nowMs` (comma-separated), `suffix`: as
    * UTF-8 in one buffer. The cached fragments are copied; only status, age_ms and alerts are written.
    */
-  private writeHosts(hosts: readonly HostEntry[], nowMs: number, alerts: AlertIndex, prefix: string, suffix: string): Buffer {
+  private writeHosts(hosts: readonly HostEntry[], nowMs: number, alerts: AlertIndex, prefix: string, suffix: string, view: HostsView = 'full'): Buffer {
     const byHost = alerts.byHost.size === 0 ? null : alerts.byHost;
-    let bound = Buffer.byteLength(prefix) + Buffer.byteLength(suffix) + hosts.length * (1 + TAIL_BYTES) + LITERAL_OVERRUN_BYTES;
+    const full = view === 'full';
+    const perHost = 1 + TAIL_BYTES + (full ? 0 : OVERVIEW_EXTRA_BYTES);
+    let bound = Buffer.byteLength(prefix) + Buffer.byteLength(suffix) + hosts.length * perHost + LITERAL_OVERRUN_BYTES;
     for (let k = 0; k < hosts.length; k++) {
       const e = hosts[k]!;
       bound += e.fragLen + (byHost?.get(e.name)?.length ?? 0);
@@ -143,7 +153,8 @@ export class HostsJson {
     for (let k = 0; k < hosts.length; k++) {
       const e = hosts[k]!;
       if (k > 0) out[w.at++] = COMMA;
-      w.copy(e.fragLen === e.frag.length ? e.frag : e.frag.subarray(0, e.fragLen));
+      if (full) w.copy(e.fragLen === e.frag.length ? e.frag : e.frag.subarray(0, e.fragLen));
+      else writeOverviewEntry(w, e, view.facts(e));
       w.lit(STATUS_AGE[entryStatus(e, nowMs)]);
       if (e.receivedMs === null) w.nul();
       else w.num(Math.max(0, nowMs - e.receivedMs));
@@ -159,20 +170,24 @@ export class HostsJson {
 
   /**
    * The /api/hosts payload (dashboard/api.ts HostsPayload) as UTF-8 JSON, between `before` and
-   * `after` (an SSE event's framing; '' for the plain answer).
+   * `after` (an SSE event's framing; '' for the plain answer); with view `overview`, its hosts
+   * as the overview's event stream lists them, facts and notes included.
    */
-  payloadJson(nowMs: number, feed: AlertFeed, energy: EnergyInfo, before = '', after = ''): Buffer {
+  payloadJson(nowMs: number, feed: AlertFeed, energy: EnergyInfo, before = '', after = '', view: 'full' | 'overview' = 'full'): Buffer {
     const hosts = this.all(nowMs);
     const alerts = this.alertsOf(feed);
     const summary = fleetSummary(hosts, nowMs, alerts.firing, energy);
     const collector = { version: SENTINEL_VERSION, started_at_ms: this.store.createdAtMs, capacity: this.store.capacity, slots_used: this.store.slotsUsed() };
     const prefix = `${before}{"now_ms":${jn(nowMs)},"collector":${JSON.stringify(collector)},"summary":${JSON.stringify(summary)}`
       + `,"thresholds":${JSON.stringify(thresholdsOf(feed.rules))},"alerts":${JSON.stringify(feed.alerts)},"hosts":[`;
-    return this.writeHosts(hosts, nowMs, alerts, prefix, `]}${after}`);
+    return this.writeHosts(hosts, nowMs, alerts, prefix, `]}${after}`, view === 'full' ? 'full' : ALL_FACTS);
   }
 
-  /** The `delta` event's data: the hosts of `slots` (read now), each as /api/hosts lists it; framed as payloadJson. */
-  deltaJson(slots: Iterable<number>, nowMs: number, feed: AlertFeed, before = '', after = ''): Buffer {
+  /**
+   * The `delta` event's data: the hosts of `slots` (read now), each as /api/hosts lists it, or
+   * as the overview's stream does (`view`); framed as payloadJson.
+   */
+  deltaJson(slots: Iterable<number>, nowMs: number, feed: AlertFeed, before = '', after = '', view: HostsView = 'full'): Buffer {
     const alerts = this.alertsOf(feed);
     const hosts: HostEntry[] = [];
     const used = this.store.slotsUsed();
@@ -181,7 +196,7 @@ export class HostsJson {
       const e = this.refresh(i, nowMs);
       if (e !== null) hosts.push(e);
     }
-    return this.writeHosts(hosts, nowMs, alerts, `${before}{"now_ms":${jn(nowMs)},"hosts":[`, `]}${after}`);
+    return this.writeHosts(hosts, nowMs, alerts, `${before}{"now_ms":${jn(nowMs)},"hosts":[`, `]}${after}`, view);
   }
 }
 

@@ -88,6 +88,27 @@ const READING_KEYS = READINGS.map((r, i) => literal(`${i === 0 ? '' : ','}${JSON
 /** Each reading's key with a null value: one write for a reading not taken. */
 const READING_NULLS = READINGS.map((r, i) => literal(`${i === 0 ? '' : ','}${JSON.stringify(r.name)}:null`));
 const READING_FIELDS = Int32Array.from(READINGS, (r) => READING_NUM[r.name]);
+
+/**
+ * The readings the overview's event stream carries (GET /api/events?view=overview: what
+ * dashboard/static/overview.js normalizeHost reads under `readings`), in READINGS order.
+ */
+export const OVERVIEW_READINGS: readonly string[] = Object.freeze(READINGS.map((r) => r.name).filter((n) => ['net_rx_bps', 'net_tx_bps', 'temp_max_c', 'power_w'].includes(n)));
+/** Each reading's place in OVERVIEW_READINGS, -1 when the overview leaves it out. */
+const OVERVIEW_READING_OF = Int32Array.from(READINGS, (r) => OVERVIEW_READINGS.indexOf(r.name));
+
+/**
+ * Where in a fragment the parts an overview entry is cut from begin and end (byte offsets,
+ * recorded as the fragment is written: HostEntry.cuts). The facts (agent version, OS, kernel,
+ * arch, CPU model) run from FACTS to CORES and the note from NOTE to READINGS; each overview
+ * reading k from READING + 2k to READING + 2k + 1 (its key's comma included).
+ */
+const CUT = Object.freeze({
+  SLOT: 0, SLOT_END: 1, TS: 2, TS_END: 3, FACTS: 4, CORES: 5, LOAD: 6, MEM: 7, MEM_END: 8,
+  UPTIME: 9, NOTE: 10, READINGS: 11, TAIL: 12, TAIL_END: 13, READING: 14,
+});
+const CUT_COUNT = CUT.READING + 2 * OVERVIEW_READINGS.length;
+let factsVersions = 0;
 const E = {
   today: literal('{"today_kwh":'),
   todayCost: literal(',"today_cost":'),
@@ -152,6 +173,14 @@ export class HostEntry {
   /** The slot's numbers as read (by NumField), for the energy block when a day or month ends; null for a host without energy figures. */
   numbers: Float64Array | null = null;
 
+  /** Where the parts of an overview entry lie in frag (CUT). */
+  readonly cuts = new Int32Array(CUT_COUNT);
+  /**
+   * Changes whenever the name, facts or note read differ from the read before (a number never
+   * given to another entry of this process): the overview stream sends them only then.
+   */
+  factsVersion = 0;
+
   constructor(readonly slot: number) {}
 }
 
@@ -208,6 +237,8 @@ export class EntryReader {
   /** Whether the slot of the read under way has energy figures (its energy block is not null). */
   private withEnergy = false;
   private readonly regions = new Regions();
+  /** The cut points of the read under way (HostEntry.cuts). */
+  private readonly cuts = new Int32Array(CUT_COUNT);
 
   constructor(private readonly store: ShmStore) {
     const b = store.buffer;
@@ -275,8 +306,10 @@ export class EntryReader {
       e.energyUntilMs = Number.POSITIVE_INFINITY;
     }
     const len = w.at;
+    if (old === null || !this.sameFacts(old)) e.factsVersion = ++factsVersions;
     if (len > e.frag.length) e.frag = this.regions.bytes(len + REGION_SLACK_BYTES);
     e.frag.set(w.out.subarray(0, len));
+    e.cuts.set(this.cuts);
     e.fixedLen = fixedLen;
     e.fragLen = len;
     e.seq = seq;
@@ -292,6 +325,17 @@ export class EntryReader {
     const code = n[F.POWER_SOURCE]!;
     e.powerSource = code === CODE_MEASURED ? 'measured' : code === CODE_ESTIMATED ? 'estimated' : null;
     return e;
+  }
+
+  /** Whether the read under way has the name, facts and note of `old`'s fragment, byte for byte. */
+  private sameFacts(old: HostEntry): boolean {
+    const a = old.frag;
+    const ac = old.cuts;
+    const b = this.w.out;
+    const bc = this.cuts;
+    return sameBytes(a, NAME_AT, ac[CUT.SLOT]!, b, NAME_AT, bc[CUT.SLOT]!)
+      && sameBytes(a, ac[CUT.FACTS]!, ac[CUT.CORES]!, b, bc[CUT.FACTS]!, bc[CUT.CORES]!)
+      && sameBytes(a, ac[CUT.NOTE]!, ac[CUT.READINGS]!, b, bc[CUT.NOTE]!, bc[CUT.READINGS]!);
   }
 
   /** Writes the energy block of numbers `n` as of `nowMs` at the writer's position, and sets `e`'s energy and its validity. */
@@ -359,12 +403,17 @@ export class EntryReader {
     const nameLen = strLen(i32, lengths, S.HOST);
     const nameAscii = w.utf8(u8, nameAt, nameLen);
     const name = nameAscii ? sameAscii(old?.name, u8, nameAt, nameLen) ?? latin1(u8, nameAt, nameLen) : decoder.decode(u8.subarray(nameAt, nameAt + nameLen));
+    const c = this.cuts;
+    c[CUT.SLOT] = w.at;
     w.lit(K.slot); w.num(index);
+    c[CUT.SLOT_END] = w.at;
     const received = f64[nb + F.RECEIVED_AT_MS]!;
     const ts = f64[nb + F.SAMPLE_TS_MS]!;
     const uptime = f64[nb + F.UPTIME_S]!;
     w.lit(K.receivedAt); w.num(received);
+    c[CUT.TS] = w.at;
     w.lit(K.sampleTs); w.num(ts);
+    c[CUT.TS_END] = w.at;
     w.lit(K.sampleSeq); w.num(f64[nb + F.SAMPLE_SEQ]!);
     const total = f64[nb + F.SAMPLES_TOTAL]!;
     w.lit(K.samplesTotal); w.num(total !== total ? 0 : total);
@@ -375,37 +424,50 @@ export class EntryReader {
     w.lit(K.disconnectedAt);
     if (connected) w.nul();
     else w.num(f64[nb + F.DISCONNECTED_AT_MS]!);
+    c[CUT.FACTS] = w.at;
     w.lit(K.agent); this.str(base, lengths, S.AGENT_VERSION);
     w.lit(K.os); this.str(base, lengths, S.OS);
     w.lit(K.kernel); this.str(base, lengths, S.KERNEL);
     w.lit(K.arch); this.str(base, lengths, S.ARCH);
     w.lit(K.cpuModel); this.str(base, lengths, S.CPU_MODEL);
+    c[CUT.CORES] = w.at;
     w.lit(K.cpuCores); w.num(f64[nb + F.CPU_CORES]!);
     w.lit(K.cpuPct); w.num(f64[nb + F.CPU_PCT]!);
+    c[CUT.LOAD] = w.at;
     w.lit(K.load); w.num(f64[nb + F.LOAD_1M]!);
     w.lit(K.comma); w.num(f64[nb + F.LOAD_5M]!);
     w.lit(K.comma); w.num(f64[nb + F.LOAD_15M]!);
     const memTotal = f64[nb + F.MEM_TOTAL_BYTES]!;
     const memUsed = f64[nb + F.MEM_USED_BYTES]!;
+    // After the load's closing bracket.
+    c[CUT.MEM] = w.at + 1;
     w.lit(K.memTotal); w.num(memTotal);
     w.lit(K.memUsed); w.num(memUsed);
+    c[CUT.MEM_END] = w.at;
     w.lit(K.memAvailable); w.num(f64[nb + F.MEM_AVAILABLE_BYTES]!);
     w.lit(K.swapTotal); w.num(f64[nb + F.SWAP_TOTAL_BYTES]!);
     w.lit(K.swapUsed); w.num(f64[nb + F.SWAP_USED_BYTES]!);
+    c[CUT.UPTIME] = w.at;
     w.lit(K.uptime); w.num(uptime);
+    c[CUT.NOTE] = w.at;
     w.lit(K.note); this.str(base, lengths, S.NOTE);
+    c[CUT.READINGS] = w.at;
     w.lit(K.readings);
     for (let r = 0; r < READING_KEYS.length; r++) {
+      const k = OVERVIEW_READING_OF[r]!;
+      if (k >= 0) c[CUT.READING + 2 * k] = w.at;
       const v = f64[nb + READING_FIELDS[r]!]!;
       if (v !== v) w.lit(READING_NULLS[r]!);
       else {
         w.lit(READING_KEYS[r]!);
         w.num(v);
       }
+      if (k >= 0) c[CUT.READING + 2 * k + 1] = w.at;
     }
     w.lit(K.bootTime);
     if (ts !== ts || uptime !== uptime) w.nul();
     else w.num(Math.round((ts - uptime * 1000) / 1000) * 1000);
+    c[CUT.TAIL] = w.at;
     w.lit(K.powerSource);
     const code = f64[nb + F.POWER_SOURCE]!;
     if (code === CODE_MEASURED) w.lit(K.measured);
@@ -415,6 +477,7 @@ export class EntryReader {
     if (memUsed !== memUsed || memTotal !== memTotal || memTotal <= 0) w.nul();
     else w.num((memUsed / memTotal) * 100);
     this.writeFullest(base);
+    c[CUT.TAIL_END] = w.at;
     w.lit(K.energy);
     return name;
   }
@@ -458,6 +521,16 @@ export class EntryReader {
   }
 }
 
+/** Where a fragment's name begins (after `{"name":`). */
+const NAME_AT = K.name.length;
+
+/** Whether a[aFrom, aTo) and b[bFrom, bTo) hold the same bytes. */
+function sameBytes(a: Uint8Array, aFrom: number, aTo: number, b: Uint8Array, bFrom: number, bTo: number): boolean {
+  if (aTo - aFrom !== bTo - bFrom) return false;
+  for (let k = 0; k < aTo - aFrom; k++) if (a[aFrom + k] !== b[bFrom + k]) return false;
+  return true;
+}
+
 /** Length of string field `f`, clamped: in a torn read a length must not reach past its own field. */
 function strLen(i32: Int32Array, lengths: number, f: number): number {
   const len = i32[lengths + f]!;
@@ -475,4 +548,66 @@ function sameAscii(name: string | undefined, u8: Uint8Array, at: number, len: nu
 /** ASCII bytes as a string. */
 function latin1(u8: Uint8Array, at: number, len: number): string {
   return len <= 64 ? String.fromCharCode.apply(null, u8.subarray(at, at + len) as unknown as number[]) : decoder.decode(u8.subarray(at, at + len));
+}
+
+const O = {
+  readings: literal(',"readings":{'),
+  close: literal('}'),
+  energy: literal(',"energy":'),
+  today: literal('{"today_kwh":'),
+  todayCost: literal(',"today_cost":'),
+};
+/** Most bytes an overview entry has beyond the parts of its fragment: its own keys and energy figures. */
+export const OVERVIEW_EXTRA_BYTES = O.readings.length + O.close.length + O.energy.length + O.today.length + O.todayCost.length + O.close.length + 2 * MAX_NUMBER_CHARS;
+const COMMA = 0x2c;
+
+/** Copies src[from, to) at the writer's position: a loop for the short parts, one native copy for long ones. */
+function part(w: JsonBytes, src: Uint8Array, from: number, to: number): void {
+  if (to - from > 64) {
+    w.copy(src.subarray(from, to));
+    return;
+  }
+  const out = w.out;
+  let at = w.at;
+  for (let k = from; k < to; k++) out[at++] = src[k]!;
+  w.at = at;
+}
+
+/**
+ * The host as the overview's event stream lists it, up to its status (GET
+ * /api/events?view=overview; the caller adds status, age_ms and alerts as for /api/hosts):
+ * `{"name", "slot", "sample_ts_ms", ["agent", "os", "kernel", "arch", "cpu_model"], "cpu_cores",
+ * "cpu_pct", "mem_total_bytes", "mem_used_bytes", "uptime_s", ["note"], "readings" (only
+ * OVERVIEW_READINGS), "power_source", "mem_used_pct", "disk_fullest_pct",
+ * "disk_fullest_mount", "energy" ({"today_kwh", "today_cost"} or null)`, the bracketed ones only
+ * `withFacts`. Cut from the entry's fragment, so every value is the same bytes /api/hosts has.
+ * At most fragLen + OVERVIEW_EXTRA_BYTES bytes (plus a literal's overrun).
+ */
+export function writeOverviewEntry(w: JsonBytes, e: HostEntry, withFacts: boolean): void {
+  const f = e.frag;
+  const c = e.cuts;
+  part(w, f, 0, c[CUT.SLOT_END]!);
+  part(w, f, c[CUT.TS]!, c[CUT.TS_END]!);
+  if (withFacts) part(w, f, c[CUT.FACTS]!, c[CUT.CORES]!);
+  part(w, f, c[CUT.CORES]!, c[CUT.LOAD]!);
+  part(w, f, c[CUT.MEM]!, c[CUT.MEM_END]!);
+  part(w, f, c[CUT.UPTIME]!, c[CUT.NOTE]!);
+  if (withFacts) part(w, f, c[CUT.NOTE]!, c[CUT.READINGS]!);
+  w.lit(O.readings);
+  for (let k = 0; k < OVERVIEW_READINGS.length; k++) {
+    let from = c[CUT.READING + 2 * k]!;
+    // The first one goes without its key's comma.
+    if (k === 0 && f[from] === COMMA) from++;
+    part(w, f, from, c[CUT.READING + 2 * k + 1]!);
+  }
+  w.lit(O.close);
+  part(w, f, c[CUT.TAIL]!, c[CUT.TAIL_END]!);
+  w.lit(O.energy);
+  const energy = e.energy;
+  if (energy === null) w.nul();
+  else {
+    w.lit(O.today); w.num(energy.today_kwh);
+    w.lit(O.todayCost); w.numOrNull(energy.today_cost);
+    w.lit(O.close);
+  }
 }

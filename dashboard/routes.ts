@@ -28,8 +28,10 @@ export interface RouteContext {
   httpToken: string;
   /** The alerts as the collector last reported them. */
   feed: () => AlertFeed;
-  /** The /api/events streams. */
+  /** The /api/events streams: each host as /api/hosts lists it. */
   events: EventHub;
+  /** The /api/events?view=overview streams (the page's): each host with what the overview shows. */
+  overviewEvents: EventHub;
   /** The collector's counters; null when the dashboard runs without a collector (tests). */
   stats: CollectorStats | null;
   /** Recent /api/sparklines answers by query, reused for a short while: every open page asks. */
@@ -133,7 +135,14 @@ const ROUTES: ReadonlyMap<string, Route> = new Map<string, Route>([
       (err: unknown) => { if (!res.destroyed) sendJson(req, res, 503, { error: err instanceof Error ? err.message : String(err) }); },
     );
   }],
-  ['/api/events', (req, res, ctx) => ctx.events.accept(req, res, { ...SECURITY_HEADERS })],
+  ['/api/events', (req, res, ctx) => {
+    const view = new URL(req.url ?? '/', 'http://localhost').searchParams.get('view');
+    if (view !== null && view !== 'full' && view !== 'overview') {
+      sendJson(req, res, 400, { error: 'view must be full (each host as /api/hosts lists it; the default) or overview (what the page shows)' });
+      return;
+    }
+    (view === 'overview' ? ctx.overviewEvents : ctx.events).accept(req, res, { ...SECURITY_HEADERS });
+  }],
   ['/api/alerts', (req, res, ctx) => sendJson(req, res, 200, alertsPayload(ctx.feed(), ctx.now()))],
   ['/api/sparklines', (req, res, ctx) => {
     const url = new URL(req.url ?? '/', 'http://localhost');

@@ -8,7 +8,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { CollectorStats } from '../shared/collector_stats.ts';
 import type { ShmStore } from '../shared/shm_store.ts';
 import { EMPTY_ALERT_FEED, NO_ENERGY_INFO, statusJson, type AlertFeed, type EnergyInfo } from './api.ts';
-import { hostsJsonOf, SlotChanges } from './hosts_json.ts';
+import { type HostEntry, hostsJsonOf, SlotChanges } from './hosts_json.ts';
 import type { EnergyQuery } from '../collector/energy_report.ts';
 import { EventHub, type EventHubOptions } from './events.ts';
 import { loadPageAssets } from './page.ts';
@@ -57,23 +57,49 @@ export function createDashboardServer(store: ShmStore, opts: DashboardServerOpti
   const feed = opts.feed ?? ((): AlertFeed => EMPTY_ALERT_FEED);
   const energy = opts.energy ?? NO_ENERGY_INFO;
   const hosts = hostsJsonOf(store);
-  const changes = new SlotChanges(store);
+  const statusSource = {
+    alertsVersion: () => feed().version,
+    build: (withAlerts: boolean) => statusJson(store, now(), feed(), energy, withAlerts, 'event: status\ndata: ', '\n\n'),
+  };
   // Deltas carry every written slot, and status events what changes without a write (statuses
   // by the clock, the summary, the alerts): the ~1.3 KiB-a-host snapshot goes only to a client
   // that connects or falls too far behind (dashboard/events.ts).
+  const fullChanges = new SlotChanges(store);
   const events = new EventHub(
     () => hosts.payloadJson(now(), feed(), energy, 'event: hosts\ndata: ', '\n\n'),
     () => `${store.changeMark()}/${feed().version}`,
     { now, ...opts.events },
     {
-      reset: () => changes.reset(),
-      changed: () => changes.changed(),
+      reset: () => fullChanges.reset(),
+      changed: () => fullChanges.changed(),
       build: (slots) => hosts.deltaJson(slots, now(), feed(), 'event: delta\ndata: ', '\n\n'),
       size: () => store.slotsUsed(),
-      status: {
-        alertsVersion: () => feed().version,
-        build: (withAlerts) => statusJson(store, now(), feed(), energy, withAlerts, 'event: status\ndata: ', '\n\n'),
-      },
+      status: statusSource,
+    },
+  );
+  // The page's stream (?view=overview): each host with only what the overview shows, and its
+  // facts and note (the longest part, and the one that seldom changes) only in the snapshot and
+  // when they changed: a tick's delta says them again for a slot whose facts version moved since
+  // the last tick's delta that listed it. Every client that got that delta has them, and a
+  // client that missed it (busy, or connected later) catches up with them or with a snapshot.
+  const overviewChanges = new SlotChanges(store);
+  const factsSent: number[] = [];
+  const factsChanged = { facts: (e: HostEntry): boolean => {
+    if (factsSent[e.slot] === e.factsVersion) return false;
+    factsSent[e.slot] = e.factsVersion;
+    return true;
+  } };
+  const withFacts = { facts: (): boolean => true };
+  const overviewEvents = new EventHub(
+    () => hosts.payloadJson(now(), feed(), energy, 'event: hosts\ndata: ', '\n\n', 'overview'),
+    () => `${store.changeMark()}/${feed().version}`,
+    { now, ...opts.events },
+    {
+      reset: () => overviewChanges.reset(),
+      changed: () => overviewChanges.changed(),
+      build: (slots, shared) => hosts.deltaJson(slots, now(), feed(), 'event: delta\ndata: ', '\n\n', shared ? factsChanged : withFacts),
+      size: () => store.slotsUsed(),
+      status: statusSource,
     },
   );
   const sparkCache = new Map<string, { atMs: number; body: string }>();
@@ -86,7 +112,7 @@ export function createDashboardServer(store: ShmStore, opts: DashboardServerOpti
   };
   const handler: Parameters<typeof createHttpServer>[1] = (req, res) => {
     try {
-      handleRequest(req, res, { store, assets, now, httpToken, feed, events, sparkCache, stats: opts.stats ?? null, energy, energyQuery: opts.energyQuery ?? null });
+      handleRequest(req, res, { store, assets, now, httpToken, feed, events, overviewEvents, sparkCache, stats: opts.stats ?? null, energy, energyQuery: opts.energyQuery ?? null });
     } catch (err) {
       // A bug in one route answers 500 and leaves the server up.
       if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8', 'content-security-policy': "default-src 'none'", 'x-content-type-options': 'nosniff' });
@@ -98,6 +124,6 @@ export function createDashboardServer(store: ShmStore, opts: DashboardServerOpti
     ? (createHttpsServer({ ...options, cert: opts.tls.cert, key: opts.tls.key, minVersion: 'TLSv1.2', handshakeTimeout: limits.headersTimeoutMs }, handler) as unknown as Server)
     : createHttpServer(options, handler);
   server.maxConnections = limits.maxConnections;
-  server.on('close', () => events.close());
+  server.on('close', () => { events.close(); overviewEvents.close(); });
   return server;
 }

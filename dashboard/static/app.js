@@ -285,7 +285,8 @@ import {
     let replaced = false;
     for (const raw of data.hosts) {
       if (!raw || typeof raw !== 'object' || typeof raw.name !== 'string') continue;
-      const h = normalizeHost(raw);
+      const was = hostIndex.get(raw.name);
+      const h = normalizeHost(raw, was === undefined ? null : hosts[was]);
       if (h.ageMs !== null) h.ageMs -= shift;
       if (h.slot !== null) {
         // A slot taken over by a new host (the old one evicted): the old one leaves the page.
@@ -492,7 +493,8 @@ import {
 
   function openStream() {
     if (typeof EventSource !== 'function') { streamFailed(); return; }
-    source = new EventSource('/api/events');
+    // The overview's view: each host with what this page shows, its facts only when they change.
+    source = new EventSource('/api/events?view=overview');
     streamAt = Date.now();
     source.addEventListener('hosts', (ev) => {
       streamAt = Date.now();

@@ -65,7 +65,7 @@ type Json = Record<string, unknown>;
 
 export function defaultDir(key: ColumnKey): SortDir;
 export function compareNames(a: string, b: string): number;
-export function normalizeHost(h: Json): OverviewHost;
+export function normalizeHost(h: Json, prev?: OverviewHost | null): OverviewHost;
 export function normalizeHosts(payload: unknown): OverviewHost[];
 export function hostAlertsOf(alerts: unknown): Map<string, HostAlert[]>;
 /** A `status` event applied to the hosts: see overview.js. */

@@ -55,8 +55,11 @@ function sumOrNull(a, b) {
 /**
  * One host of the payload with every value the page shows or sorts by: fields a collector may
  * not send yet (mem_used_pct, disk_fullest_*, alerts) read as null or empty, never undefined.
+ * `prev`, the same host as normalised before: a host of the overview's stream without its facts
+ * and note (sent only when they change: GET /api/events?view=overview) keeps that one's.
  */
-export function normalizeHost(h) {
+export function normalizeHost(h, prev = null) {
+  const keepFacts = prev !== null && h.agent === undefined && h.os === undefined && h.note === undefined;
   const r = h && typeof h.readings === 'object' && h.readings !== null ? h.readings : {};
   const memUsed = field(h, 'mem_used_bytes');
   const memTotal = field(h, 'mem_total_bytes');
@@ -90,17 +93,22 @@ export function normalizeHost(h) {
     todayKwh: field(energy, 'today_kwh'),
     todayCost: field(energy, 'today_cost'),
     uptimeS: field(h, 'uptime_s'),
-    facts: [h.os, h.kernel, h.arch, h.cpu_model, isNum(h.cpu_cores) ? `${h.cpu_cores} cores` : '', h.agent]
-      .filter((s) => typeof s === 'string' && s !== '').join(' · '),
-    note: typeof h.note === 'string' ? h.note : '',
+    facts: keepFacts ? prev.facts : factsOf(h),
+    note: keepFacts ? prev.note : typeof h.note === 'string' ? h.note : '',
     alerts: Array.isArray(h.alerts) ? h.alerts.filter((a) => a && typeof a.metric === 'string') : [],
   };
+}
+
+/** What the row's tooltip says of the machine. */
+function factsOf(h) {
+  return [h.os, h.kernel, h.arch, h.cpu_model, isNum(h.cpu_cores) ? `${h.cpu_cores} cores` : '', h.agent]
+    .filter((s) => typeof s === 'string' && s !== '').join(' · ');
 }
 
 /** The payload's hosts, normalised; entries without a string name are dropped. */
 export function normalizeHosts(payload) {
   const list = payload && Array.isArray(payload.hosts) ? payload.hosts : [];
-  return list.filter((h) => h && typeof h === 'object' && typeof h.name === 'string').map(normalizeHost);
+  return list.filter((h) => h && typeof h === 'object' && typeof h.name === 'string').map((h) => normalizeHost(h));
 }
 
 /** A `status` event's character per status (dashboard/api.ts STATUS_CHARS); any other: no host in that slot. */

@@ -3,8 +3,10 @@
  * /api/hosts (built and serialised, cold: every slot changed since the last answer, and warm:
  * fragments cached; and through a real HTTP request to a real server over loopback), /metrics,
  * /api/sparklines, the SSE snapshot, one delta tick (hosts / 40 changed: one sample a second
- * each, a 25 ms tick) and one status event (summary, statuses, alerts), and sample-to-delta
- * latency on the stream with the dashboard in its own worker thread while the main thread
+ * each, a 25 ms tick; full, and as the page's view) and one status event (summary, statuses,
+ * alerts), and sample-to-delta latency, bytes a second and the worker's load on the page's
+ * stream (?view=overview) and on the full one, in turn, with the dashboard in its own worker
+ * thread while the main thread
  * writes every host once a second, as the collector does. Hosts are written through the
  * collector's own write path (test/helpers/store_fixture.ts).
  *
@@ -20,7 +22,7 @@ import { Worker } from 'node:worker_threads';
 import { EnergyService } from '../../collector/energy_service.ts';
 import { parseTariff } from '../../collector/tariff.ts';
 import { EMPTY_ALERT_FEED, NO_ENERGY_INFO, sparklinesPayload, statusJson } from '../../dashboard/api.ts';
-import { HostsJson, SlotChanges } from '../../dashboard/hosts_json.ts';
+import { HostsJson, type HostsView, SlotChanges } from '../../dashboard/hosts_json.ts';
 import { METRIC_TABLES, metricsText } from '../../dashboard/metrics.ts';
 import { createDashboardServer } from '../../dashboard/server.ts';
 import { hostDetail } from '../../shared/host_view.ts';
@@ -114,7 +116,7 @@ function get(url: string): Promise<number> {
  * once a second (spread over 25 ms steps) and reads /api/events: per delta host, arrival time
  * minus the sample's time. The worker's event-loop use stands for its CPU.
  */
-async function latency(fx: StoreFixture, hosts: number): Promise<{ p50: number; p99: number; max: number; n: number; workerBusyPct: number; deltaHostsPerEvent: number; snapshots: number; snapshotBytes: number; statuses: number; statusBytes: number; mainStallMaxMs: number; connectMs: number }> {
+async function latency(fx: StoreFixture, hosts: number, view: 'overview' | 'full'): Promise<{ p50: number; p99: number; max: number; n: number; workerBusyPct: number; deltaHostsPerEvent: number; snapshots: number; snapshotBytes: number; statuses: number; statusBytes: number; deltaBytesPerS: number; mainStallMaxMs: number; connectMs: number }> {
   const worker = new Worker(new URL('../../dashboard/worker_boot.mjs', import.meta.url), { workerData: { buffer: fx.store.buffer, host: '127.0.0.1', port: 0 } });
   const port = await new Promise<number>((resolve, reject) => {
     worker.on('message', (m: { type: string; port?: number; error?: string }) => { if (m.type === 'listening') resolve(m.port!); if (m.type === 'failed') reject(new Error(m.error)); });
@@ -123,13 +125,14 @@ async function latency(fx: StoreFixture, hosts: number): Promise<{ p50: number; 
   const lat: number[] = [];
   let events = 0;
   let deltaHosts = 0;
+  let deltaBytes = 0;
   let snapshots = 0;
   let snapshotBytes = 0;
   /** `status` events (summary, statuses, alerts: what deltas do not carry) and their bytes. */
   let statuses = 0;
   let statusBytes = 0;
   let firstSnapshotAt: number | null = null;
-  const req = request(`http://127.0.0.1:${port}/api/events`);
+  const req = request(`http://127.0.0.1:${port}/api/events?view=${view}`);
   req.on('response', (res) => {
     // The current event's text so far, in the chunks it came in: only each new chunk is searched
     // for the event's end, and the parts are joined once. (Appending to one string and searching
@@ -143,6 +146,7 @@ async function latency(fx: StoreFixture, hosts: number): Promise<{ p50: number; 
       if (!block.startsWith('event: delta')) return;
       const d = JSON.parse(block.slice(block.indexOf('data: ') + 6)) as { hosts: Array<{ sample_ts_ms: number }> };
       events++;
+      deltaBytes += block.length + 2;
       deltaHosts += d.hosts.length;
       for (const h of d.hosts) lat.push(at - h.sample_ts_ms);
     };
@@ -183,7 +187,7 @@ async function latency(fx: StoreFixture, hosts: number): Promise<{ p50: number; 
   const connectMs = (firstSnapshotAt ?? Number.NaN) - connectAt;
   await new Promise((r) => setTimeout(r, 1500));
   lat.length = 0;
-  events = deltaHosts = snapshots = snapshotBytes = statuses = statusBytes = 0;
+  events = deltaHosts = deltaBytes = snapshots = snapshotBytes = statuses = statusBytes = 0;
   // The writer and this client share the main thread: its stalls show up as latency too.
   const loop = monitorEventLoopDelay({ resolution: 10 });
   loop.enable();
@@ -195,7 +199,7 @@ async function latency(fx: StoreFixture, hosts: number): Promise<{ p50: number; 
   clearInterval(writer);
   req.destroy();
   await worker.terminate();
-  return { p50: quantile(lat, 0.5), p99: quantile(lat, 0.99), max: quantile(lat, 1), n: lat.length, workerBusyPct: elu.utilization * 100, deltaHostsPerEvent: events ? deltaHosts / events : 0, snapshots, snapshotBytes, statuses, statusBytes, mainStallMaxMs, connectMs };
+  return { p50: quantile(lat, 0.5), p99: quantile(lat, 0.99), max: quantile(lat, 1), n: lat.length, workerBusyPct: elu.utilization * 100, deltaHostsPerEvent: events ? deltaHosts / events : 0, snapshots, snapshotBytes, statuses, statusBytes, deltaBytesPerS: deltaBytes / LATENCY_S, mainStallMaxMs, connectMs };
 }
 
 async function fleet(hosts: number): Promise<Record<string, unknown>> {
@@ -220,14 +224,17 @@ async function fleet(hosts: number): Promise<Record<string, unknown>> {
   const perTick = Math.ceil(hosts / 40);
   let from = 0;
   const changes = new SlotChanges(store);
-  const tick = await time(() => {
+  const tickOf = (view: HostsView) => time(() => {
     const slots = changes.changed();
-    return hj.deltaJson(slots, now, EMPTY_ALERT_FEED, 'event: delta\ndata: ', '\n\n');
+    return hj.deltaJson(slots, now, EMPTY_ALERT_FEED, 'event: delta\ndata: ', '\n\n', view);
   }, () => {
     changes.reset();
     for (let k = 0; k < perTick; k++) { fx.sample(`host-${(from + k) % hosts}`, readings(from + k, 7), now); }
     from += perTick;
   });
+  const tick = await tickOf('full');
+  // The page's view, facts unchanged (as nearly every tick finds them).
+  const overviewTick = await tickOf({ facts: () => false });
   const status = await time(() => statusJson(store, now, EMPTY_ALERT_FEED, NO_ENERGY_INFO, true, 'event: status\ndata: ', '\n\n'));
   const spark = await time(() => JSON.stringify(sparklinesPayload(store, 900, 60, now)));
   const metrics = await time(() => {
@@ -246,7 +253,10 @@ async function fleet(hosts: number): Promise<Record<string, unknown>> {
   const httpWarm = await time(() => get(`${base}/api/hosts`));
   const httpMetrics = await time(() => get(`${base}/metrics`));
   await closeServer(server);
-  const lat = await latency(fx, hosts);
+  // The page's stream, then the full one, in turn in the same run.
+  const lat = await latency(fx, hosts, 'overview');
+  const latFull = await latency(fx, hosts, 'full');
+  const mib = (b: number): string => (b / 2 ** 20).toFixed(2);
   const rows = [
     { what: `/api/hosts build + JSON, first request (cache empty)`, ms: first.ms.toFixed(1), target: '', size: '' },
     { what: `/api/hosts build + JSON, cold (every slot changed)`, ms: cold.ms.toFixed(1), target: hosts === 10_000 ? `< ${TARGET.hosts10k}` : '', size: `${(cold.result.length / 2 ** 20).toFixed(1)} MiB` },
@@ -256,21 +266,24 @@ async function fleet(hosts: number): Promise<Record<string, unknown>> {
     { what: `GET /metrics over loopback`, ms: httpMetrics.ms.toFixed(1), target: hosts === 1000 ? `< ${TARGET.metrics1k}` : '', size: '' },
     { what: `/api/sparklines, ${historyS} s of 900 into 60 points`, ms: spark.ms.toFixed(1), target: '', size: `${(spark.result.length / 2 ** 20).toFixed(1)} MiB` },
     { what: `SSE snapshot (= warm /api/hosts, framed)`, ms: warm.ms.toFixed(1), target: '', size: '' },
-    { what: `SSE delta tick, ${perTick} hosts changed (seq scan + build)`, ms: tick.ms.toFixed(2), target: '', size: `${(tick.result.length / 1024).toFixed(0)} KiB` },
+    { what: `SSE delta tick, ${perTick} hosts changed (seq scan + build): full / the page's view`, ms: `${tick.ms.toFixed(2)} / ${overviewTick.ms.toFixed(2)}`, target: '', size: `${(tick.result.length / 1024).toFixed(0)} / ${(overviewTick.result.length / 1024).toFixed(0)} KiB` },
     { what: `SSE status event (summary, statuses, alerts)`, ms: status.ms.toFixed(2), target: '', size: `${(status.result.length / 1024).toFixed(1)} KiB` },
     { what: `connect -> its snapshot received`, ms: lat.connectMs.toFixed(0), target: '', size: '' },
-    { what: `sample -> delta on the stream, p50 / p99 / max`, ms: `${lat.p50.toFixed(0)} / ${lat.p99.toFixed(0)} / ${lat.max.toFixed(0)}`, target: hosts === 10_000 ? `p99 < ${TARGET.deltaP99}` : '', size: `${lat.n} samples` },
+    { what: `sample -> delta on the page's stream (?view=overview), p50 / p99 / max`, ms: `${lat.p50.toFixed(0)} / ${lat.p99.toFixed(0)} / ${lat.max.toFixed(0)}`, target: hosts === 10_000 ? `p99 < ${TARGET.deltaP99}` : '', size: `${lat.n} samples` },
+    { what: `the same on the full stream (/api/events)`, ms: `${latFull.p50.toFixed(0)} / ${latFull.p99.toFixed(0)} / ${latFull.max.toFixed(0)}`, target: '', size: `${latFull.n} samples` },
+    { what: `deltas, MiB a second: the page's stream / the full one`, ms: `${mib(lat.deltaBytesPerS)} / ${mib(latFull.deltaBytesPerS)}`, target: '', size: `${(lat.deltaBytesPerS / latFull.deltaBytesPerS).toFixed(2)}x` },
     { what: `longest stall of the writer + client thread meanwhile`, ms: lat.mainStallMaxMs.toFixed(0), target: '', size: '' },
     { what: `events in the window: snapshots / status events`, ms: `${lat.snapshots} / ${lat.statuses}`, target: '', size: `${(lat.snapshotBytes / 2 ** 20).toFixed(1)} MiB / ${(lat.statusBytes / 1024).toFixed(0)} KiB` },
-    { what: `dashboard worker busy while streaming (1 client)`, ms: `${lat.workerBusyPct.toFixed(1)} %`, target: '', size: `${lat.deltaHostsPerEvent.toFixed(0)} hosts/delta` },
+    { what: `dashboard worker busy while streaming (1 client): the page's stream / the full one`, ms: `${lat.workerBusyPct.toFixed(1)} / ${latFull.workerBusyPct.toFixed(1)} %`, target: '', size: `${lat.deltaHostsPerEvent.toFixed(0)} hosts/delta` },
   ];
   const m = machine();
   console.log(`\ndashboard: ${hosts} hosts, ${historyS} s of history each (written in ${buildS.toFixed(0)} s), medians of ${ROUNDS}; ${m.cores} cores, ${m.model}, Node ${m.node}\n`);
   console.log(table(rows));
   return {
     hosts, history_s: historyS, hosts_first_ms: first.ms, hosts_cold_ms: cold.ms, hosts_warm_ms: warm.ms, hosts_bytes: cold.result.length, http_hosts_cold_ms: httpCold.ms, http_hosts_warm_ms: httpWarm.ms,
-    metrics_ms: metrics.ms, http_metrics_ms: httpMetrics.ms, metrics_bytes: metrics.result.length, sparklines_ms: spark.ms, status_event_ms: status.ms, status_event_bytes: status.result.length, delta_tick_ms: tick.ms, delta_tick_hosts: perTick,
-    delta_latency_ms: { p50: lat.p50, p99: lat.p99, max: lat.max, n: lat.n }, worker_busy_pct: lat.workerBusyPct, main_thread_stall_max_ms: lat.mainStallMaxMs, connect_to_snapshot_ms: lat.connectMs, snapshots_in_window: lat.snapshots, snapshot_bytes_in_window: lat.snapshotBytes, status_events_in_window: lat.statuses, status_bytes_in_window: lat.statusBytes, rows,
+    metrics_ms: metrics.ms, http_metrics_ms: httpMetrics.ms, metrics_bytes: metrics.result.length, sparklines_ms: spark.ms, status_event_ms: status.ms, status_event_bytes: status.result.length, delta_tick_ms: tick.ms, delta_tick_overview_ms: overviewTick.ms, delta_tick_bytes: tick.result.length, delta_tick_overview_bytes: overviewTick.result.length, delta_tick_hosts: perTick,
+    delta_latency_ms: { p50: lat.p50, p99: lat.p99, max: lat.max, n: lat.n }, worker_busy_pct: lat.workerBusyPct, main_thread_stall_max_ms: lat.mainStallMaxMs, connect_to_snapshot_ms: lat.connectMs, snapshots_in_window: lat.snapshots, snapshot_bytes_in_window: lat.snapshotBytes, status_events_in_window: lat.statuses, status_bytes_in_window: lat.statusBytes,
+    delta_bytes_per_s: lat.deltaBytesPerS, full_stream: { delta_latency_ms: { p50: latFull.p50, p99: latFull.p99, max: latFull.max, n: latFull.n }, worker_busy_pct: latFull.workerBusyPct, delta_bytes_per_s: latFull.deltaBytesPerS }, rows,
   };
 }
 

@@ -303,13 +303,15 @@ test('events: a busy client gets its missed slots merged into one delta (or a sn
   let n = 0;
   const pad = 'x'.repeat(256 * 1024);
   const built: number[] = [];
+  /** Whether each build was a tick's, for every ready client (true), or one client's catch-up. */
+  const shared: boolean[] = [];
   const FLEET = 100;
   let tickNo = 0;
   const hub = new EventHub(() => JSON.stringify({ n: ++n, pad }), () => 0, { tickMs: 5, minGapMs: 60_000, maxGapMs: 60_000, stallMs: 60_000 }, {
     reset: () => undefined,
     // Three slots change on each tick, walking the fleet.
     changed: () => { tickNo++; return [tickNo % FLEET, (tickNo + 1) % FLEET, (tickNo + 2) % FLEET]; },
-    build: (slots) => { const list = [...slots]; built.push(list.length); return formatEvent('delta', JSON.stringify({ slots: list, pad })); },
+    build: (slots, isShared) => { const list = [...slots]; built.push(list.length); shared.push(isShared); return formatEvent('delta', JSON.stringify({ slots: list, pad })); },
     size: () => FLEET,
   });
   const sock = stalledClient(await serveHub(t, hub));
@@ -323,6 +325,9 @@ test('events: a busy client gets its missed slots merged into one delta (or a sn
   sock.resume();
   await waitFor('the client caught up', () => built.length > builtWhileBusy + 2 || n > snapshotsBefore, WAIT_MS);
   assert.ok(built.every((size) => size <= FLEET), `merged deltas stay within the fleet: ${built.join(',')}`);
+  // What it missed is built for it alone (the overview's stream then says every host's facts again).
+  assert.ok(shared.slice(builtWhileBusy).includes(false), `builds after the client read again: ${shared.slice(builtWhileBusy).join(',')}`);
+  assert.equal(shared[0], true, 'the first build, before the client was busy, was a tick\'s');
   assert.ok(built.length < hub.deltas + 10, 'one build per tick, not one per client and tick');
   sock.destroy();
 });
@@ -388,4 +393,69 @@ test('events: a busy client\'s status events replace each other, and one with ne
   // Bounded: far fewer status events arrived than were pushed.
   const received = (text.match(/event: status/g) ?? []).length;
   assert.ok(received < hub.statuses, `${received} received of ${hub.statuses} pushed`);
+});
+
+test('events: ?view=overview streams each host with what the page shows, its facts and note in the snapshot and again only when they change', async (t) => {
+  const fx = makeStore([
+    { name: 'alpha', status: 'online', intervalMs: 60_000, missing: { gpu: 'no GPU found' } },
+    { name: 'beta', status: 'online', intervalMs: 60_000 },
+  ]);
+  const server = createDashboardServer(fx.store, { events: { tickMs: 25 } });
+  const base = await listenLoopback(server);
+  t.after(() => closeServer(server));
+  const bad = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+    get(`${base}/api/events?view=compact`, (res) => { let body = ''; res.setEncoding('utf8'); res.on('data', (c: string) => { body += c; }); res.on('end', () => resolve({ status: res.statusCode ?? 0, body })); }).on('error', reject);
+  });
+  assert.equal(bad.status, 400);
+  assert.match(bad.body, /view must be full .* or overview/);
+
+  const stream = await openStream(`${base}/api/events?view=overview`);
+  t.after(() => stream.close());
+  type Host = Record<string, unknown> & { name: string; readings: Record<string, unknown> };
+  const snapshot = JSON.parse((await stream.next((e) => e.event === 'hosts')).data) as HostsPayload & { hosts: Host[] };
+  assert.ok(snapshot.summary && snapshot.thresholds !== undefined && Array.isArray(snapshot.alerts), 'the payload around the hosts is /api/hosts\' own');
+  const alpha0 = snapshot.hosts.find((h) => h.name === 'alpha')!;
+  assert.equal(alpha0['os'], 'Debian GNU/Linux 12');
+  assert.match(String(alpha0['note']), /gpu: no GPU found/);
+  assert.equal(alpha0['status'], 'online');
+  assert.deepEqual(Object.keys(alpha0.readings), ['net_rx_bps', 'net_tx_bps', 'temp_max_c', 'power_w']);
+  for (const k of ['received_at_ms', 'load', 'mem_available_bytes', 'boot_time_ms']) assert.ok(!(k in alpha0), `${k} is not the overview's`);
+
+  const deltaWith = (pred: (h: Host) => boolean): Promise<Host> => stream.next((e) => e.event === 'delta' && (JSON.parse(e.data) as { hosts: Host[] }).hosts.some(pred))
+    .then((e) => (JSON.parse(e.data) as { hosts: Host[] }).hosts.find(pred)!);
+  // The stream's first delta of a slot may say its facts again (it cannot know what a snapshot
+  // said); from then on only a change does.
+  fx.sample('alpha', { ...FIXTURE_READINGS, cpu_pct: 60 }, Date.now());
+  await deltaWith((h) => h.name === 'alpha' && h['cpu_pct'] === 60);
+  fx.sample('alpha', { ...FIXTURE_READINGS, cpu_pct: 61 }, Date.now());
+  const plain = await deltaWith((h) => h.name === 'alpha' && h['cpu_pct'] === 61);
+  for (const k of ['agent', 'os', 'kernel', 'arch', 'cpu_model', 'note']) assert.ok(!(k in plain), `${k} left out: it did not change`);
+  assert.equal(plain['status'], 'online');
+
+  // The note changes (it is written with each sample): the next delta says it, the one after does not.
+  const NO_SENSOR = { temp_max_c: 'no sensor' };
+  fx.sample('alpha', { ...FIXTURE_READINGS, cpu_pct: 62 }, Date.now(), NO_SENSOR);
+  const noted = await deltaWith((h) => h.name === 'alpha' && h['cpu_pct'] === 62);
+  assert.equal(noted['note'], 'temp_max_c: no sensor');
+  assert.equal(noted['os'], 'Debian GNU/Linux 12', 'the facts travel with the note');
+  fx.sample('alpha', { ...FIXTURE_READINGS, cpu_pct: 63 }, Date.now(), NO_SENSOR);
+  assert.ok(!('note' in (await deltaWith((h) => h.name === 'alpha' && h['cpu_pct'] === 63))));
+
+  // A client that comes later has them in its snapshot, and its deltas leave them out as well.
+  const late = await openStream(`${base}/api/events?view=overview`);
+  t.after(() => late.close());
+  const lateSnapshot = JSON.parse((await late.next((e) => e.event === 'hosts')).data) as { hosts: Host[] };
+  assert.equal(lateSnapshot.hosts.find((h) => h.name === 'alpha')!['note'], 'temp_max_c: no sensor');
+  fx.sample('alpha', { ...FIXTURE_READINGS, cpu_pct: 64 }, Date.now(), NO_SENSOR);
+  const lateDelta = await late.next((e) => e.event === 'delta' && e.data.includes('"cpu_pct":64'));
+  assert.ok(!lateDelta.data.includes('"note"'));
+
+  // The plain stream is unchanged: every field, every time.
+  const fullStream = await openStream(`${base}/api/events`);
+  t.after(() => fullStream.close());
+  await fullStream.next((e) => e.event === 'hosts');
+  fx.sample('alpha', { ...FIXTURE_READINGS, cpu_pct: 65 }, Date.now(), NO_SENSOR);
+  const full = JSON.parse((await fullStream.next((e) => e.event === 'delta' && e.data.includes('"cpu_pct":65'))).data) as { hosts: Host[] };
+  assert.equal(full.hosts[0]!['note'], 'temp_max_c: no sensor');
+  assert.ok('received_at_ms' in full.hosts[0]! && 'load' in full.hosts[0]!);
 });

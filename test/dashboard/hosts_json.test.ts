@@ -193,3 +193,74 @@ test('hosts_json: a slot handed to another host is listed under its new name, in
   assert.deepEqual(names, [...names].sort());
   assert.ok(names.includes('zz-renamed') && !names.includes('old'));
 });
+
+/** The keys of an overview entry (GET /api/events?view=overview), in order; FACT_KEYS only with its facts. */
+const OVERVIEW_KEYS = [
+  'name', 'slot', 'sample_ts_ms', 'agent', 'os', 'kernel', 'arch', 'cpu_model', 'cpu_cores', 'cpu_pct', 'mem_total_bytes', 'mem_used_bytes',
+  'uptime_s', 'note', 'readings', 'power_source', 'mem_used_pct', 'disk_fullest_pct', 'disk_fullest_mount', 'energy', 'status', 'age_ms', 'alerts',
+];
+const FACT_KEYS = ['agent', 'os', 'kernel', 'arch', 'cpu_model', 'note'];
+
+/** A host of /api/hosts cut down to an overview entry, as text (its key order matters to the test). */
+function overviewOf(full: Record<string, unknown>, withFacts: boolean): string {
+  const out: Record<string, unknown> = {};
+  for (const k of OVERVIEW_KEYS) {
+    if (!withFacts && FACT_KEYS.includes(k)) continue;
+    const v = full[k];
+    if (k === 'readings') {
+      const r = v as Record<string, unknown>;
+      out[k] = { net_rx_bps: r['net_rx_bps'], net_tx_bps: r['net_tx_bps'], temp_max_c: r['temp_max_c'], power_w: r['power_w'] };
+    } else if (k === 'energy') {
+      const e = v as Record<string, unknown> | null;
+      out[k] = e === null ? null : { today_kwh: e['today_kwh'], today_cost: e['today_cost'] };
+    } else out[k] = v;
+  }
+  return JSON.stringify(out);
+}
+
+test('hosts_json: the overview view lists each host as its /api/hosts object cut to what the page shows, byte for byte, facts and note where asked', () => {
+  const fx = fixture();
+  giveEnergy(fx.store, 'web-1', NOW + 3_600_000);
+  fx.store.write(slotOf(fx.store, 'slow'), { strings: [[STR.NOTE, 'temp_max_c: "no sensor"\n\tbad byte \u0001 ☃']] });
+  const hj = new HostsJson(fx.store);
+  const full = JSON.parse(hj.payloadJson(NOW + 500, FEED, ENERGY).toString('utf8')) as { hosts: Array<Record<string, unknown>> };
+  const overviewText = hj.payloadJson(NOW + 500, FEED, ENERGY, 'event: hosts\ndata: ', '\n\n', 'overview').toString('utf8');
+  assert.ok(overviewText.startsWith('event: hosts\ndata: {"now_ms":') && overviewText.endsWith('\n\n') && !/[\r\n]/.test(overviewText.slice(19, -2)));
+  const overview = overviewText.slice('event: hosts\ndata: '.length, -2);
+  const expected = `[${full.hosts.map((h) => overviewOf(h, true)).join(',')}]`;
+  assert.equal(overview.slice(overview.indexOf(',"hosts":[') + ',"hosts":'.length, -1), expected);
+  // The energy block and a note with a quote, a control byte and a snowman came through.
+  assert.ok(expected.includes('"today_kwh":') && expected.includes('\\u0001 ☃'));
+
+  // A delta of every slot, facts left out for all but web-1's.
+  const slots = Array.from({ length: fx.store.slotsUsed() }, (_, i) => i);
+  const web1 = slotOf(fx.store, 'web-1');
+  const delta = hj.deltaJson(slots, NOW + 500, FEED, '', '', { facts: (e) => e.slot === web1 }).toString('utf8');
+  const hosts = (JSON.parse(delta) as { hosts: Array<Record<string, unknown>> }).hosts;
+  const bySlot = new Map(full.hosts.map((h) => [h['slot'], h]));
+  assert.equal(hosts.length, full.hosts.length);
+  for (const h of hosts) assert.equal(JSON.stringify(h), overviewOf(bySlot.get(h['slot'])!, h['slot'] === web1), String(h['name']));
+  // Far less than the whole: the overview's point.
+  const fullDelta = hj.deltaJson(slots, NOW + 500, FEED).length;
+  assert.ok(delta.length < fullDelta / 2, `overview delta ${delta.length} bytes against ${fullDelta}`);
+});
+
+test('hosts_json: an entry\'s facts version moves when its name, facts or note change, and only then', () => {
+  const fx = fixture();
+  const hj = new HostsJson(fx.store);
+  const slot = slotOf(fx.store, 'web-1');
+  const version = (): number => hj.refresh(slot, NOW)!.factsVersion;
+  const other = hj.refresh(slotOf(fx.store, 'slow'), NOW)!.factsVersion;
+  const v0 = version();
+  assert.notEqual(v0, other, 'each entry has its own numbers');
+  fx.sample('web-1', { ...FIXTURE_READINGS, cpu_pct: 12 }, NOW);
+  assert.equal(version(), v0, 'a new sample with the same facts');
+  fx.store.write(slot, { strings: [[STR.NOTE, 'gpu: no GPU found']] });
+  const v1 = version();
+  assert.notEqual(v1, v0, 'a new note');
+  fx.store.write(slot, { strings: [[STR.OS, 'Debian GNU/Linux 13']] });
+  const v2 = version();
+  assert.ok(v2 !== v1 && v2 !== v0, 'a new OS');
+  fx.store.write(slot, { strings: [[STR.HOST, 'web-2']] });
+  assert.ok(![v0, v1, v2].includes(version()), 'another name in the slot');
+});

@@ -275,6 +275,26 @@ test('normalizeHost: missing fields read as null, memory % worked out when absen
   assert.deepEqual(normalizeHosts({}), []);
 });
 
+test('normalizeHost: a host of the overview\'s stream without its facts and note keeps those of the same host before', () => {
+  const first = normalizeHost({ ...apiHost('web-1'), os: 'Debian GNU/Linux 12', kernel: '6.1.0', arch: 'x64', cpu_model: 'EPYC', cpu_cores: 2, agent: '0.1.0', note: 'gpu: no GPU found' });
+  assert.equal(first.facts, 'Debian GNU/Linux 12 · 6.1.0 · x64 · EPYC · 2 cores · 0.1.0');
+  assert.equal(first.note, 'gpu: no GPU found');
+  // A delta of the overview's view: no agent, os, kernel, arch, cpu_model or note.
+  const lean = { name: 'web-1', slot: 0, status: 'online', cpu_pct: 7, cpu_cores: 2, readings: {} };
+  const next = normalizeHost(lean, first);
+  assert.equal(next.cpuPct, 7);
+  assert.equal(next.facts, first.facts);
+  assert.equal(next.note, first.note);
+  // Without a host before (or with its facts sent), the host's own say.
+  assert.equal(normalizeHost(lean).facts, '2 cores');
+  assert.equal(normalizeHost(lean).note, '');
+  const renoted = normalizeHost({ ...lean, agent: '0.2.0', os: 'Debian GNU/Linux 13', note: '' }, first);
+  assert.equal(renoted.note, '', 'a note that went away');
+  assert.match(renoted.facts, /Debian GNU\/Linux 13/);
+  // normalizeHosts never takes an index for a host before.
+  assert.equal(normalizeHosts({ hosts: [lean, lean] })[1]!.facts, '2 cores');
+});
+
 test('applyStatusEvent: statuses by slot, alerts by host, hosts whose slot is empty leave; unchanged hosts stay the same objects', async (t) => {
   const alert = (host: string, state = 'firing'): Record<string, unknown> => ({ rule: 'cpu_high', host, instance: '', metric: 'cpu_pct', op: '>', threshold: 90, for_s: 0, value: 95, state, active_since_ms: 1, fired_at_ms: 1 });
   const hosts = [

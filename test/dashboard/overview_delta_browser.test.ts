@@ -89,3 +89,31 @@ test('overview: a row far from the screen is drawn when it comes near, and rows 
   assert.ok(Math.min(...gaps) >= 245, `frames ${gaps.map((g) => g.toFixed(0)).join(', ')} ms apart: at least 250 ms`);
   assert.deepEqual(page.cspViolations(), []);
 });
+
+test('overview: the page\'s stream (?view=overview) leaves a host\'s facts and note out of its deltas, and the row keeps them, or takes new ones when they change', async (t) => {
+  const fx = makeStore([
+    { name: 'web-1', status: 'online', intervalMs: INTERVAL_MS, missing: { gpu: 'no GPU found' }, readings: { ...FIXTURE_READINGS, cpu_pct: 10 } },
+  ]);
+  const server: Server = createDashboardServer(fx.store, { events: { tickMs: 25, minGapMs: 600_000, maxGapMs: 600_000 } });
+  const streams: string[] = [];
+  server.prependListener('request', (req) => { if (req.url?.startsWith('/api/events')) streams.push(req.url); });
+  const base = await listenLoopback(server);
+  t.after(() => closeServer(server));
+  const page = await openPage(t, `${base}/`);
+  if (!page) return;
+  const title = `document.querySelector('#hosts tbody tr[data-host="web-1"] a')?.title ?? ''`;
+  await page.waitFor(`document.getElementById('live').dataset.mode === 'sse' && document.querySelectorAll('#hosts tbody tr[data-host]').length === 1`, 15_000);
+  assert.deepEqual(streams, ['/api/events?view=overview'], 'the page asks for its own view');
+  assert.match(await page.evaluate<string>(title), /Debian GNU\/Linux 12[\s\S]*missing: gpu: no GPU found/);
+  // Samples whose deltas leave the facts out: the tooltip keeps them.
+  for (const cpu of [31, 32, 33]) {
+    fx.sample('web-1', { ...FIXTURE_READINGS, cpu_pct: cpu }, Date.now(), { gpu: 'no GPU found' });
+    await page.waitFor(`(${cell('web-1', 'cpu')}).startsWith('${cpu}')`, 10_000);
+  }
+  assert.match(await page.evaluate<string>(title), /Debian GNU\/Linux 12[\s\S]*missing: gpu: no GPU found/);
+  // A new note comes with the next delta.
+  fx.sample('web-1', { ...FIXTURE_READINGS, cpu_pct: 44 }, Date.now(), { temp_max_c: 'no sensor' });
+  await page.waitFor(`(${cell('web-1', 'cpu')}).startsWith('44')`, 10_000);
+  await page.waitFor(`/missing: temp_max_c: no sensor/.test(${title}) && !/gpu/.test(${title})`, 10_000);
+  assert.deepEqual(page.cspViolations(), []);
+});

@@ -47,8 +47,8 @@ export interface StoreFixture {
   table: HostTable;
   /** Adds (or reconnects) a host with the given status as of `nowMs`. */
   add(host: FixtureHost, nowMs?: number): void;
-  /** Records one more sample for a connected host, as its owning connection would. */
-  sample(name: string, readings: Readings, nowMs?: number): void;
+  /** Records one more sample for a connected host, as its owning connection would; `missing` becomes its note. */
+  sample(name: string, readings: Readings, nowMs?: number, missing?: Record<string, string>): void;
 }
 
 let nextOwnerId = 1;
@@ -92,5 +92,5 @@ export function makeStore(hosts: readonly FixtureHost[] = [], opts: { capacity?:
   };
 
   for (const h of hosts) add(h, opts.nowMs);
-  return { store, table, add, sample: (name, readings, nowMs) => sample(name, readings, nowMs) };
+  return { store, table, add, sample };
 }
