@@ -108,7 +108,6 @@ const CUT = Object.freeze({
   UPTIME: 9, NOTE: 10, READINGS: 11, TAIL: 12, TAIL_END: 13, READING: 14,
 });
 const CUT_COUNT = CUT.READING + 2 * OVERVIEW_READINGS.length;
-let factsVersions = 0;
 const E = {
   today: literal('{"today_kwh":'),
   todayCost: literal(',"today_cost":'),
@@ -173,13 +172,8 @@ export class HostEntry {
   /** The slot's numbers as read (by NumField), for the energy block when a day or month ends; null for a host without energy figures. */
   numbers: Float64Array | null = null;
 
-  /** Where the parts of an overview entry lie in frag (CUT). */
-  readonly cuts = new Int32Array(CUT_COUNT);
-  /**
-   * Changes whenever the name, facts or note read differ from the read before (a number never
-   * given to another entry of this process): the overview stream sends them only then.
-   */
-  factsVersion = 0;
+  /** Where the parts of an overview entry lie in frag (CUT); swapped with the reader's at each read. */
+  cuts = new Int32Array(CUT_COUNT);
 
   constructor(readonly slot: number) {}
 }
@@ -237,8 +231,8 @@ export class EntryReader {
   /** Whether the slot of the read under way has energy figures (its energy block is not null). */
   private withEnergy = false;
   private readonly regions = new Regions();
-  /** The cut points of the read under way (HostEntry.cuts). */
-  private readonly cuts = new Int32Array(CUT_COUNT);
+  /** The cut points of the read under way (HostEntry.cuts); it and the entry's trade arrays at a commit. */
+  private cuts = new Int32Array(CUT_COUNT);
 
   constructor(private readonly store: ShmStore) {
     const b = store.buffer;
@@ -306,10 +300,12 @@ export class EntryReader {
       e.energyUntilMs = Number.POSITIVE_INFINITY;
     }
     const len = w.at;
-    if (old === null || !this.sameFacts(old)) e.factsVersion = ++factsVersions;
     if (len > e.frag.length) e.frag = this.regions.bytes(len + REGION_SLACK_BYTES);
     e.frag.set(w.out.subarray(0, len));
-    e.cuts.set(this.cuts);
+    // The cut points go with the fragment: a trade of arrays, not a copy.
+    const cuts = e.cuts;
+    e.cuts = this.cuts;
+    this.cuts = cuts;
     e.fixedLen = fixedLen;
     e.fragLen = len;
     e.seq = seq;
@@ -325,17 +321,6 @@ export class EntryReader {
     const code = n[F.POWER_SOURCE]!;
     e.powerSource = code === CODE_MEASURED ? 'measured' : code === CODE_ESTIMATED ? 'estimated' : null;
     return e;
-  }
-
-  /** Whether the read under way has the name, facts and note of `old`'s fragment, byte for byte. */
-  private sameFacts(old: HostEntry): boolean {
-    const a = old.frag;
-    const ac = old.cuts;
-    const b = this.w.out;
-    const bc = this.cuts;
-    return sameBytes(a, NAME_AT, ac[CUT.SLOT]!, b, NAME_AT, bc[CUT.SLOT]!)
-      && sameBytes(a, ac[CUT.FACTS]!, ac[CUT.CORES]!, b, bc[CUT.FACTS]!, bc[CUT.CORES]!)
-      && sameBytes(a, ac[CUT.NOTE]!, ac[CUT.READINGS]!, b, bc[CUT.NOTE]!, bc[CUT.READINGS]!);
   }
 
   /** Writes the energy block of numbers `n` as of `nowMs` at the writer's position, and sets `e`'s energy and its validity. */
@@ -521,16 +506,6 @@ export class EntryReader {
   }
 }
 
-/** Where a fragment's name begins (after `{"name":`). */
-const NAME_AT = K.name.length;
-
-/** Whether a[aFrom, aTo) and b[bFrom, bTo) hold the same bytes. */
-function sameBytes(a: Uint8Array, aFrom: number, aTo: number, b: Uint8Array, bFrom: number, bTo: number): boolean {
-  if (aTo - aFrom !== bTo - bFrom) return false;
-  for (let k = 0; k < aTo - aFrom; k++) if (a[aFrom + k] !== b[bFrom + k]) return false;
-  return true;
-}
-
 /** Length of string field `f`, clamped: in a torn read a length must not reach past its own field. */
 function strLen(i32: Int32Array, lengths: number, f: number): number {
   const len = i32[lengths + f]!;
@@ -610,4 +585,46 @@ export function writeOverviewEntry(w: JsonBytes, e: HostEntry, withFacts: boolea
     w.lit(O.todayCost); w.numOrNull(energy.today_cost);
     w.lit(O.close);
   }
+}
+
+/** Where a fragment's name begins (after `{"name":`). */
+const NAME_AT = K.name.length;
+
+/**
+ * What an overview stream last said of each slot's name, facts and note (their bytes), so that
+ * a tick's delta says them again only where they differ. Checked only by the stream that
+ * uses it, so reading slots for /api/hosts pays nothing for it. `clear` when a client is given a
+ * snapshot: its facts may be of a moment between two ticks, and only a delta that says every
+ * host's facts again is then sure to leave no client with older ones.
+ */
+export class FactsMemo {
+  private said: Array<Uint8Array | undefined> = [];
+
+  /** Whether `e`'s name, facts or note differ from what was last said of its slot; if so, they are taken as said now. */
+  changed(e: HostEntry): boolean {
+    const f = e.frag;
+    const c = e.cuts;
+    const name = c[CUT.SLOT]! - NAME_AT;
+    const facts = c[CUT.CORES]! - c[CUT.FACTS]!;
+    const note = c[CUT.READINGS]! - c[CUT.NOTE]!;
+    const had = this.said[e.slot];
+    if (had !== undefined && had.length === name + facts + note
+      && same(had, 0, f, NAME_AT, name) && same(had, name, f, c[CUT.FACTS]!, facts) && same(had, name + facts, f, c[CUT.NOTE]!, note)) return false;
+    const now = new Uint8Array(name + facts + note);
+    now.set(f.subarray(NAME_AT, NAME_AT + name));
+    now.set(f.subarray(c[CUT.FACTS]!, c[CUT.FACTS]! + facts), name);
+    now.set(f.subarray(c[CUT.NOTE]!, c[CUT.NOTE]! + note), name + facts);
+    this.said[e.slot] = now;
+    return true;
+  }
+
+  clear(): void {
+    this.said = [];
+  }
+}
+
+/** Whether a[aFrom, aFrom + n) and b[bFrom, bFrom + n) hold the same bytes. */
+function same(a: Uint8Array, aFrom: number, b: Uint8Array, bFrom: number, n: number): boolean {
+  for (let k = 0; k < n; k++) if (a[aFrom + k] !== b[bFrom + k]) return false;
+  return true;
 }

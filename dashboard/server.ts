@@ -9,6 +9,7 @@ import type { CollectorStats } from '../shared/collector_stats.ts';
 import type { ShmStore } from '../shared/shm_store.ts';
 import { EMPTY_ALERT_FEED, NO_ENERGY_INFO, statusJson, type AlertFeed, type EnergyInfo } from './api.ts';
 import { type HostEntry, hostsJsonOf, SlotChanges } from './hosts_json.ts';
+import { FactsMemo } from './hosts_json_entry.ts';
 import type { EnergyQuery } from '../collector/energy_report.ts';
 import { EventHub, type EventHubOptions } from './events.ts';
 import { loadPageAssets } from './page.ts';
@@ -79,19 +80,19 @@ export function createDashboardServer(store: ShmStore, opts: DashboardServerOpti
   );
   // The page's stream (?view=overview): each host with only what the overview shows, and its
   // facts and note (the longest part, and the one that seldom changes) only in the snapshot and
-  // when they changed: a tick's delta says them again for a slot whose facts version moved since
-  // the last tick's delta that listed it. Every client that got that delta has them, and a
-  // client that missed it (busy, or connected later) catches up with them or with a snapshot.
+  // in a tick's delta where they differ from what the last tick's delta that listed the host
+  // said (dashboard/hosts_json_entry.ts FactsMemo). Every client that got that delta has them;
+  // one that missed it (busy) catches up with every host's facts; a snapshot clears the memo,
+  // so the next deltas say them again for the client it went to.
   const overviewChanges = new SlotChanges(store);
-  const factsSent: number[] = [];
-  const factsChanged = { facts: (e: HostEntry): boolean => {
-    if (factsSent[e.slot] === e.factsVersion) return false;
-    factsSent[e.slot] = e.factsVersion;
-    return true;
-  } };
+  const memo = new FactsMemo();
+  const factsChanged = { facts: (e: HostEntry): boolean => memo.changed(e) };
   const withFacts = { facts: (): boolean => true };
   const overviewEvents = new EventHub(
-    () => hosts.payloadJson(now(), feed(), energy, 'event: hosts\ndata: ', '\n\n', 'overview'),
+    () => {
+      memo.clear();
+      return hosts.payloadJson(now(), feed(), energy, 'event: hosts\ndata: ', '\n\n', 'overview');
+    },
     () => `${store.changeMark()}/${feed().version}`,
     { now, ...opts.events },
     {

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { AlertFeed } from '../../dashboard/api.ts';
 import { HostsJson, SlotChanges } from '../../dashboard/hosts_json.ts';
+import { FactsMemo } from '../../dashboard/hosts_json_entry.ts';
 import { hostView } from '../../shared/host_view.ts';
 import { NUM, SLOT_FLAG_USED, STR } from '../../shared/shm_layout.ts';
 import type { ShmStore } from '../../shared/shm_store.ts';
@@ -245,22 +246,29 @@ test('hosts_json: the overview view lists each host as its /api/hosts object cut
   assert.ok(delta.length < fullDelta / 2, `overview delta ${delta.length} bytes against ${fullDelta}`);
 });
 
-test('hosts_json: an entry\'s facts version moves when its name, facts or note change, and only then', () => {
+test('hosts_json: FactsMemo says a slot\'s name, facts or note changed when they differ from what it last said, and only then', () => {
   const fx = fixture();
   const hj = new HostsJson(fx.store);
+  const memo = new FactsMemo();
   const slot = slotOf(fx.store, 'web-1');
-  const version = (): number => hj.refresh(slot, NOW)!.factsVersion;
-  const other = hj.refresh(slotOf(fx.store, 'slow'), NOW)!.factsVersion;
-  const v0 = version();
-  assert.notEqual(v0, other, 'each entry has its own numbers');
+  const changed = (): boolean => memo.changed(hj.refresh(slot, NOW)!);
+  assert.equal(changed(), true, 'never said');
+  assert.equal(changed(), false, 'said');
+  assert.equal(memo.changed(hj.refresh(slotOf(fx.store, 'slow'), NOW)!), true, 'each slot its own');
   fx.sample('web-1', { ...FIXTURE_READINGS, cpu_pct: 12 }, NOW);
-  assert.equal(version(), v0, 'a new sample with the same facts');
+  assert.equal(changed(), false, 'a new sample with the same facts');
   fx.store.write(slot, { strings: [[STR.NOTE, 'gpu: no GPU found']] });
-  const v1 = version();
-  assert.notEqual(v1, v0, 'a new note');
+  assert.equal(changed(), true, 'a new note');
+  assert.equal(changed(), false);
   fx.store.write(slot, { strings: [[STR.OS, 'Debian GNU/Linux 13']] });
-  const v2 = version();
-  assert.ok(v2 !== v1 && v2 !== v0, 'a new OS');
+  assert.equal(changed(), true, 'a new OS');
+  fx.store.write(slot, { strings: [[STR.OS, 'Debian GNU/Linux 12']] });
+  assert.equal(changed(), true, 'and back');
   fx.store.write(slot, { strings: [[STR.HOST, 'web-2']] });
-  assert.ok(![v0, v1, v2].includes(version()), 'another name in the slot');
+  assert.equal(changed(), true, 'another name in the slot, the same facts');
+  // A note of the same length, one byte different.
+  fx.store.write(slot, { strings: [[STR.NOTE, 'gpu: no GPU fOund']] });
+  assert.equal(changed(), true, 'one byte');
+  memo.clear();
+  assert.equal(changed(), true, 'forgotten');
 });
