@@ -618,6 +618,11 @@ export class FactsMemo {
     return true;
   }
 
+  /** Forgets what was said of `slot`: the next `changed` of it is true. */
+  forget(slot: number): void {
+    this.said[slot] = undefined;
+  }
+
   clear(): void {
     this.said = [];
   }

@@ -8,7 +8,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { CollectorStats } from '../shared/collector_stats.ts';
 import type { ShmStore } from '../shared/shm_store.ts';
 import { EMPTY_ALERT_FEED, NO_ENERGY_INFO, statusJson, type AlertFeed, type EnergyInfo } from './api.ts';
-import { type HostEntry, hostsJsonOf, SlotChanges } from './hosts_json.ts';
+import { type HostEntry, type HostsView, hostsJsonOf, SlotChanges } from './hosts_json.ts';
 import { FactsMemo } from './hosts_json_entry.ts';
 import type { EnergyQuery } from '../collector/energy_report.ts';
 import { EventHub, type EventHubOptions } from './events.ts';
@@ -50,6 +50,18 @@ export interface DashboardServerOptions {
   energyQuery?: (q: EnergyQuery) => Promise<{ status: number; body: unknown }>;
 }
 
+/**
+ * The overview stream's views over one memo (see createDashboardServer): `shared` for a tick's
+ * delta, facts where they differ from what the memo says was said; `catchUp` for one client's,
+ * every host's facts, and the memo forgets those hosts.
+ */
+export function overviewViews(memo: FactsMemo): { shared: HostsView; catchUp: HostsView } {
+  return {
+    shared: { facts: (e: HostEntry): boolean => memo.changed(e) },
+    catchUp: { facts: (e: HostEntry): boolean => { memo.forget(e.slot); return true; } },
+  };
+}
+
 export function createDashboardServer(store: ShmStore, opts: DashboardServerOptions = {}): Server {
   const assets = loadPageAssets();
   const limits: HttpLimits = { ...DEFAULT_HTTP_LIMITS, ...opts.limits };
@@ -83,11 +95,12 @@ export function createDashboardServer(store: ShmStore, opts: DashboardServerOpti
   // in a tick's delta where they differ from what the last tick's delta that listed the host
   // said (dashboard/hosts_json_entry.ts FactsMemo). Every client that got that delta has them;
   // one that missed it (busy) catches up with every host's facts; a snapshot clears the memo,
-  // so the next deltas say them again for the client it went to.
+  // so the next deltas say them again for the client it went to. A catch-up build forgets its
+  // hosts: that client now has facts newer than the memo's, and were they to change back to the
+  // memo's, the next tick's delta would otherwise leave them out and the client keep the newer.
   const overviewChanges = new SlotChanges(store);
   const memo = new FactsMemo();
-  const factsChanged = { facts: (e: HostEntry): boolean => memo.changed(e) };
-  const withFacts = { facts: (): boolean => true };
+  const { shared: factsChanged, catchUp: withFacts } = overviewViews(memo);
   const overviewEvents = new EventHub(
     () => {
       memo.clear();

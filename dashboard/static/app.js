@@ -476,8 +476,14 @@ import {
     try {
       const res = await fetch('/api/hosts', requestInit());
       if (!res.ok) throw new Error(`HTTP ${res.status}`);
-      apply(await res.json());
+      const data = await res.json();
+      // The stream took over while this was on its way (at 10,000 hosts the first answer is
+      // ~13 MiB): its snapshot and deltas are newer, and deltas leave out what did not change,
+      // so an older list applied now would stay wrong.
+      if (transport === 'sse') return;
+      apply(data);
     } catch (err) {
+      if (transport === 'sse') return;
       failed = true;
       errorBox.hidden = false;
       errorBox.textContent = `Cannot reach the collector: ${err && err.message ? err.message : err}`;

@@ -56,6 +56,8 @@ export interface OverviewHost {
   uptimeS: number | null;
   /** os · kernel · arch · cpu model · cores · agent, the parts that are known. */
   facts: string;
+  /** The facts as sent (os, kernel, arch, cpu_model, agent), kept for deltas that leave them out. */
+  machine: { os?: unknown; kernel?: unknown; arch?: unknown; cpu_model?: unknown; agent?: unknown };
   note: string;
   alerts: HostAlert[];
 }

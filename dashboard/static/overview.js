@@ -93,7 +93,9 @@ export function normalizeHost(h, prev = null) {
     todayKwh: field(energy, 'today_kwh'),
     todayCost: field(energy, 'today_cost'),
     uptimeS: field(h, 'uptime_s'),
-    facts: keepFacts ? prev.facts : factsOf(h),
+    // The core count is sent with every delta; the rest of the facts only when they change.
+    facts: factsOf(keepFacts ? { ...prev.machine, cpu_cores: h.cpu_cores } : h),
+    machine: keepFacts ? prev.machine : { os: h.os, kernel: h.kernel, arch: h.arch, cpu_model: h.cpu_model, agent: h.agent },
     note: keepFacts ? prev.note : typeof h.note === 'string' ? h.note : '',
     alerts: Array.isArray(h.alerts) ? h.alerts.filter((a) => a && typeof a.metric === 'string') : [],
   };

@@ -7,7 +7,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { AlertFeed } from '../../dashboard/api.ts';
-import { HostsJson, SlotChanges } from '../../dashboard/hosts_json.ts';
+import { HostsJson, type HostsView, SlotChanges } from '../../dashboard/hosts_json.ts';
+import { overviewViews } from '../../dashboard/server.ts';
 import { FactsMemo } from '../../dashboard/hosts_json_entry.ts';
 import { hostView } from '../../shared/host_view.ts';
 import { NUM, SLOT_FLAG_USED, STR } from '../../shared/shm_layout.ts';
@@ -271,4 +272,25 @@ test('hosts_json: FactsMemo says a slot\'s name, facts or note changed when they
   assert.equal(changed(), true, 'one byte');
   memo.clear();
   assert.equal(changed(), true, 'forgotten');
+  memo.forget(slot);
+  assert.equal(changed(), true, 'one slot forgotten');
+  assert.equal(changed(), false);
+});
+
+test('hosts_json: the overview stream\'s views: a client that caught up with newer facts is never left with them when they change back', () => {
+  const fx = fixture();
+  const hj = new HostsJson(fx.store);
+  const views = overviewViews(new FactsMemo());
+  const slot = slotOf(fx.store, 'web-1');
+  const note = (view: HostsView): unknown => (JSON.parse(hj.deltaJson([slot], NOW, FEED, '', '', view).toString('utf8')) as { hosts: Array<Record<string, unknown>> }).hosts[0]!['note'];
+  fx.store.write(slot, { strings: [[STR.NOTE, '']] });
+  assert.equal(note(views.shared), '', 'a tick\'s delta says the facts once');
+  assert.equal(note(views.shared), undefined, 'then leaves them out');
+  // A busy client missed the tick of a new note; it catches up, with the note.
+  fx.store.write(slot, { strings: [[STR.NOTE, 'temp_max_c: no sensor']] });
+  assert.equal(note(views.catchUp), 'temp_max_c: no sensor');
+  // The note goes back to what the last tick's delta said: that client must hear of it.
+  fx.store.write(slot, { strings: [[STR.NOTE, '']] });
+  assert.equal(note(views.shared), '', 'said again after a catch-up');
+  assert.equal(note(views.shared), undefined);
 });

@@ -291,6 +291,9 @@ test('normalizeHost: a host of the overview\'s stream without its facts and note
   const renoted = normalizeHost({ ...lean, agent: '0.2.0', os: 'Debian GNU/Linux 13', note: '' }, first);
   assert.equal(renoted.note, '', 'a note that went away');
   assert.match(renoted.facts, /Debian GNU\/Linux 13/);
+  // The core count comes with every delta: the tooltip follows it, with the facts kept.
+  assert.equal(normalizeHost({ ...lean, cpu_cores: 4 }, first).facts, 'Debian GNU/Linux 12 · 6.1.0 · x64 · EPYC · 4 cores · 0.1.0');
+  assert.equal(normalizeHost(lean, normalizeHost(lean, first)).facts, first.facts, 'kept across several deltas');
   // normalizeHosts never takes an index for a host before.
   assert.equal(normalizeHosts({ hosts: [lean, lean] })[1]!.facts, '2 cores');
 });

@@ -5,8 +5,10 @@
  * Hostile names stay text.
  */
 import assert from 'node:assert/strict';
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { test } from 'node:test';
+import { EMPTY_ALERT_FEED, NO_ENERGY_INFO } from '../../dashboard/api.ts';
+import { hostsJsonOf } from '../../dashboard/hosts_json.ts';
 import { createDashboardServer } from '../../dashboard/server.ts';
 import { openPage } from '../helpers/cdp.ts';
 import { closeServer, listenLoopback } from '../helpers/http_client.ts';
@@ -116,4 +118,36 @@ test('overview: the page\'s stream (?view=overview) leaves a host\'s facts and n
   await page.waitFor(`(${cell('web-1', 'cpu')}).startsWith('44')`, 10_000);
   await page.waitFor(`/missing: temp_max_c: no sensor/.test(${title}) && !/gpu/.test(${title})`, 10_000);
   assert.deepEqual(page.cspViolations(), []);
+});
+
+test('overview: a first /api/hosts answer that lands after the stream took over is not applied over newer deltas', async (t) => {
+  const fx = makeStore([{ name: 'web-1', status: 'online', intervalMs: INTERVAL_MS, readings: { ...FIXTURE_READINGS, cpu_pct: 10 } }]);
+  const server: Server = createDashboardServer(fx.store, { events: { tickMs: 25, minGapMs: 600_000, maxGapMs: 600_000 } });
+  // The page's first /api/hosts is held (a 13 MiB answer on a slow link), then answered with the
+  // list as of a moment after the stream's snapshot but before a newer delta: not older than
+  // the snapshot, so only the page's knowing that the stream took over can keep it out.
+  const inner = server.listeners('request') as Array<(req: IncomingMessage, res: ServerResponse) => void>;
+  server.removeAllListeners('request');
+  let held: ServerResponse | null = null;
+  let aborted = false;
+  server.on('request', (req, res) => {
+    if ((req.url ?? '').split('?', 1)[0] !== '/api/hosts' || held !== null) { for (const l of inner) l.call(server, req, res); return; }
+    held = res;
+    res.on('close', () => { if (!res.writableFinished) aborted = true; });
+  });
+  const base = await listenLoopback(server);
+  t.after(() => closeServer(server));
+  const page = await openPage(t, `${base}/`);
+  if (!page) return;
+  await page.waitFor(`document.getElementById('live').dataset.mode === 'sse' && document.querySelectorAll('#hosts tbody tr[data-host]').length === 1`, 15_000);
+  assert.ok(held !== null, 'the page asked for /api/hosts');
+  const body = hostsJsonOf(fx.store).payloadJson(Date.now(), EMPTY_ALERT_FEED, NO_ENERGY_INFO);
+  fx.sample('web-1', { ...FIXTURE_READINGS, cpu_pct: 77 }, Date.now());
+  await page.waitFor(`(${cell('web-1', 'cpu')}).startsWith('77')`, 10_000);
+  (held as ServerResponse).writeHead(200, { 'content-type': 'application/json' }).end(body);
+  // Time for the page to take it in, had it wanted to.
+  await new Promise((r) => setTimeout(r, 1000));
+  assert.equal(aborted, false, 'the page was still waiting for the answer (its fetch gives up after 5 s)');
+  assert.match(await page.evaluate<string>(cell('web-1', 'cpu')), /^77/, 'the delta\'s value stays');
+  assert.equal(await page.evaluate<boolean>(`document.getElementById('error').hidden`), true);
 });
