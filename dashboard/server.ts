@@ -11,7 +11,7 @@ import { EMPTY_ALERT_FEED, NO_ENERGY_INFO, statusJson, type AlertFeed, type Ener
 import { type HostEntry, type HostsView, hostsJsonOf, SlotChanges } from './hosts_json.ts';
 import { FactsMemo } from './hosts_json_entry.ts';
 import type { EnergyQuery } from '../collector/energy_report.ts';
-import { EventHub, type EventHubOptions } from './events.ts';
+import { type DeltaSource, EventHub, type EventHubOptions } from './events.ts';
 import { loadPageAssets } from './page.ts';
 import { handleRequest } from './routes.ts';
 
@@ -51,14 +51,16 @@ export interface DashboardServerOptions {
 }
 
 /**
- * The overview stream's views over one memo (see createDashboardServer): `shared` for a tick's
+ * The overview stream's rules over one memo (see createDashboardServer): `shared` for a tick's
  * delta, facts where they differ from what the memo says was said; `catchUp` for one client's,
- * every host's facts, and the memo forgets those hosts.
+ * every host's facts, and the memo forgets those hosts; `snapshot` before a snapshot is built,
+ * which clears the memo.
  */
-export function overviewViews(memo: FactsMemo): { shared: HostsView; catchUp: HostsView } {
+export function overviewViews(memo: FactsMemo): { shared: HostsView; catchUp: HostsView; snapshot: () => void } {
   return {
     shared: { facts: (e: HostEntry): boolean => memo.changed(e) },
     catchUp: { facts: (e: HostEntry): boolean => { memo.forget(e.slot); return true; } },
+    snapshot: () => memo.clear(),
   };
 }
 
@@ -74,21 +76,23 @@ export function createDashboardServer(store: ShmStore, opts: DashboardServerOpti
     alertsVersion: () => feed().version,
     build: (withAlerts: boolean) => statusJson(store, now(), feed(), energy, withAlerts, 'event: status\ndata: ', '\n\n'),
   };
+  /** A stream hub over its own slot changes: `snapshot` and `build` give the events' whole text. */
+  const hub = (snapshot: () => Buffer, build: DeltaSource['build']): EventHub => {
+    const changes = new SlotChanges(store);
+    return new EventHub(snapshot, () => `${store.changeMark()}/${feed().version}`, { now, ...opts.events }, {
+      reset: () => changes.reset(),
+      changed: () => changes.changed(),
+      build,
+      size: () => store.slotsUsed(),
+      status: statusSource,
+    });
+  };
   // Deltas carry every written slot, and status events what changes without a write (statuses
   // by the clock, the summary, the alerts): the ~1.3 KiB-a-host snapshot goes only to a client
   // that connects or falls too far behind (dashboard/events.ts).
-  const fullChanges = new SlotChanges(store);
-  const events = new EventHub(
+  const events = hub(
     () => hosts.payloadJson(now(), feed(), energy, 'event: hosts\ndata: ', '\n\n'),
-    () => `${store.changeMark()}/${feed().version}`,
-    { now, ...opts.events },
-    {
-      reset: () => fullChanges.reset(),
-      changed: () => fullChanges.changed(),
-      build: (slots) => hosts.deltaJson(slots, now(), feed(), 'event: delta\ndata: ', '\n\n'),
-      size: () => store.slotsUsed(),
-      status: statusSource,
-    },
+    (slots) => hosts.deltaJson(slots, now(), feed(), 'event: delta\ndata: ', '\n\n'),
   );
   // The page's stream (?view=overview): each host with only what the overview shows, and its
   // facts and note (the longest part, and the one that seldom changes) only in the snapshot and
@@ -98,23 +102,13 @@ export function createDashboardServer(store: ShmStore, opts: DashboardServerOpti
   // so the next deltas say them again for the client it went to. A catch-up build forgets its
   // hosts: that client now has facts newer than the memo's, and were they to change back to the
   // memo's, the next tick's delta would otherwise leave them out and the client keep the newer.
-  const overviewChanges = new SlotChanges(store);
-  const memo = new FactsMemo();
-  const { shared: factsChanged, catchUp: withFacts } = overviewViews(memo);
-  const overviewEvents = new EventHub(
+  const views = overviewViews(new FactsMemo());
+  const overviewEvents = hub(
     () => {
-      memo.clear();
+      views.snapshot();
       return hosts.payloadJson(now(), feed(), energy, 'event: hosts\ndata: ', '\n\n', 'overview');
     },
-    () => `${store.changeMark()}/${feed().version}`,
-    { now, ...opts.events },
-    {
-      reset: () => overviewChanges.reset(),
-      changed: () => overviewChanges.changed(),
-      build: (slots, shared) => hosts.deltaJson(slots, now(), feed(), 'event: delta\ndata: ', '\n\n', shared ? factsChanged : withFacts),
-      size: () => store.slotsUsed(),
-      status: statusSource,
-    },
+    (slots, shared) => hosts.deltaJson(slots, now(), feed(), 'event: delta\ndata: ', '\n\n', shared ? views.shared : views.catchUp),
   );
   const sparkCache = new Map<string, { atMs: number; body: string }>();
   const options: ServerOptions = {

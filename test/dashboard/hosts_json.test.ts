@@ -293,4 +293,8 @@ test('hosts_json: the overview stream\'s views: a client that caught up with new
   fx.store.write(slot, { strings: [[STR.NOTE, '']] });
   assert.equal(note(views.shared), '', 'said again after a catch-up');
   assert.equal(note(views.shared), undefined);
+  // A snapshot for a new client: the next tick says the facts again.
+  views.snapshot();
+  assert.equal(note(views.shared), '');
+  assert.equal(note(views.shared), undefined);
 });
