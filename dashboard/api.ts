@@ -1,7 +1,7 @@
 /** The JSON the API serves, built from one pass over shared memory. Pure apart from the store read. */
 import { hostDetail, type HostDetail, type HostStatus, type HostView } from '../shared/host_view.ts';
 import { entryStatus, fleetSummary, hostsJsonOf } from './hosts_json.ts';
-import { HISTORY_SERIES, HISTORY_STEP_MS, NUM, RING_TIMES, ringBytes, ringValuesOffset, STR } from '../shared/shm_layout.ts';
+import { HISTORY_SERIES, HISTORY_STEP_MS, NUM, RING_TIMES, ringBytes, ringValuesOffset, SLOT_FLAG_USED, STR } from '../shared/shm_layout.ts';
 import type { ShmStore } from '../shared/shm_store.ts';
 
 /** An active alert as the collector's alert engine reports it (see collector/alerts.ts). */
@@ -201,9 +201,11 @@ export interface SparklinesPayload {
 /**
  * Every host's CPU and memory over the last `seconds`, averaged into `points` buckets: one
  * request for the whole overview instead of one per host. Memory is in percent of the host's
- * current total. Reads each ring once, under its lock.
+ * current total. Reads each ring once, under its lock, and of each slot only its head (name and
+ * memory total), no table. `slots`: only the hosts in those slots (the rows a page draws, out of
+ * thousands); null: every host.
  */
-export function sparklinesPayload(store: ShmStore, seconds: number, points: number, nowMs: number): SparklinesPayload {
+export function sparklinesPayload(store: ShmStore, seconds: number, points: number, nowMs: number, slots: Int32Array | null = null): SparklinesPayload {
   const span = Math.min(seconds, store.historyPoints);
   const stepMs = Math.max(HISTORY_STEP_MS, Math.ceil((span * HISTORY_STEP_MS) / points / HISTORY_STEP_MS) * HISTORY_STEP_MS);
   // Buckets end at the end of the current second, so the newest point is in the last one.
@@ -221,7 +223,14 @@ export function sparklinesPayload(store: ShmStore, seconds: number, points: numb
   const counts = [new Uint32Array(points), new Uint32Array(points)] as const;
   // No prototype: a host may be named "__proto__".
   const hosts: SparklinesPayload['hosts'] = Object.create(null) as SparklinesPayload['hosts'];
-  for (const slot of store.readAll()) {
+  const used = store.slotsUsed();
+  const count = slots === null ? used : slots.length;
+  for (let j = 0; j < count; j++) {
+    // A list is sorted: past the slots in use, none holds a host.
+    const index = slots === null ? j : slots[j]!;
+    if (index >= used) break;
+    const slot = store.readSlotPart(index);
+    if (slot === null || (slot.flags & SLOT_FLAG_USED) === 0) continue;
     const name = slot.strings[STR.HOST]!;
     if (Object.hasOwn(hosts, name) || store.copyRing(slot.index, scratch) < 0) continue;
     const memTotal = slot.numbers[NUM.MEM_TOTAL_BYTES]!;

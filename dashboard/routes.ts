@@ -18,6 +18,7 @@ import { PROM_CONTENT_TYPE } from './prom_text.ts';
 import { SLOT_FLAG_USED } from '../shared/shm_layout.ts';
 import type { PageAssets } from './page.ts';
 import { installAssets, InstallUnavailableError } from './install_bundle.ts';
+import { parseSlotList } from './slot_list.ts';
 import { favicon } from './favicon.ts';
 
 export interface RouteContext {
@@ -152,11 +153,17 @@ const ROUTES: ReadonlyMap<string, Route> = new Map<string, Route>([
       sendJson(req, res, 400, { error: `seconds must be a whole number from 1 to ${MAX_HISTORY_SECONDS}, points from 1 to ${MAX_SPARK_POINTS}` });
       return;
     }
-    const key = `${seconds}/${points}`;
+    const slotsText = url.searchParams.get('slots');
+    const slots = slotsText === null ? null : parseSlotList(slotsText, ctx.store.capacity);
+    if (typeof slots === 'string') {
+      sendJson(req, res, 400, { error: slots });
+      return;
+    }
+    const key = `${seconds}/${points}/${slotsText ?? '*'}`;
     const now = ctx.now();
     let hit = ctx.sparkCache.get(key);
     if (!hit || now - hit.atMs > SPARK_CACHE_MS || now < hit.atMs) {
-      hit = { atMs: now, body: JSON.stringify(sparklinesPayload(ctx.store, seconds, points, now)) };
+      hit = { atMs: now, body: JSON.stringify(sparklinesPayload(ctx.store, seconds, points, now, slots)) };
       // A handful of distinct queries at most in practice; a client cycling through many only
       // replaces old entries.
       if (ctx.sparkCache.size >= 16) ctx.sparkCache.clear();

@@ -6,12 +6,14 @@
 // events (every second) bring the fleet header, the alerts and each host's status as it ages by
 // the clock, and redraw only the rows whose status or alerts changed. No periodic snapshot: at
 // 10,000 hosts one is ~13 MiB, whose parse and render held the page for seconds. What to show
-// is worked out in overview.js (pure); overview_view.js keeps the DOM in step. Inlined by
+// is worked out in overview.js (pure); overview_view.js keeps the DOM in step. The first list
+// comes from the stream's snapshot alone: /api/hosts is fetched only when the stream fails or
+// its snapshot is late (at 10,000 hosts the full list is ~13 MiB, the snapshot ~4). Inlined by
 // page.ts last, after chart.js, overview.js and overview_view.js, as one module script.
 import { liveState } from './chart.js';
 import {
   COLUMNS, PAGE_ROWS, applyStatusEvent, bannerModel, currencyOf, defaultDir, fleetModel, formatAge, initialState, normalizeHost, normalizeHosts,
-  pageModel, rowModel, serialiseQuery, serialiseStored, thresholdsOf, toggleSort, visibleHosts,
+  pageModel, rowModel, serialiseQuery, serialiseStored, sparkRequest, thresholdsOf, toggleSort, visibleHosts,
 } from './overview.js';
 import {
   createCard, createRow, placeInOrder, renderBanner, renderFleet, updateAge, updateItem, updateSparks,
@@ -24,10 +26,19 @@ import {
   const STREAM_RETRY_MS = 15_000;
   /** The stream sends at least every 5 s (a status event every second); this long without an event means it is dead, ms. */
   const STREAM_SILENT_MS = 12_000;
+  /**
+   * The stream's snapshot is sent as it opens; this long without it (a proxy that holds the
+   * stream back, a collector busy elsewhere), /api/hosts is fetched once to show something, ms.
+   */
+  const FIRST_SNAPSHOT_MS = 3000;
   /** Past this without an update the page says it is not live, ms. */
   const LOST_AFTER_MS = 7500;
   const SPARK_MS = 15_000;
   const SPARK_URL = '/api/sparklines?seconds=900&points=60';
+  /** How soon after a render that drew rows without sparklines they are asked for, ms. */
+  const SPARK_SOON_MS = 300;
+  /** Sparklines are asked for at most this often (a view sorted by CPU draws new rows every second), ms. */
+  const SPARK_MIN_GAP_MS = 2000;
   // A request on a dead connection can hang for minutes; the timeout lets the next one retry.
   const FETCH_TIMEOUT_MS = 5000;
   const STORAGE_KEY = 'sentinel.overview';
@@ -81,6 +92,16 @@ import {
   /** Date.now() when the stream was opened or last sent an event. */
   let streamAt = 0;
   let sparks = {};
+  /** Names of the hosts the last sparklines answer covered; null: every host. */
+  let sparkNames = new Set();
+  let sparkTimer = null;
+  let sparkLoading = false;
+  /** Whether the next sparklines request is one asked for by a render (not the periodic one). */
+  let sparkSoon = false;
+  /** performance.now() when sparklines were last asked for. */
+  let sparkAt = -Infinity;
+  /** The rows of the last render (pageModel): whose sparklines to ask for. */
+  let drawnRows = [];
   let bannerKey = '';
   let renders = 0;
   /** performance.now() of the last render: ages set by it need no tick for a while. */
@@ -216,6 +237,12 @@ import {
     placeInOrder(state.view === 'table' ? tbody : grid, nodes);
     // The other layout's rows or cards went with their items (above): its container holds none.
     placeInOrder(state.view === 'table' ? grid : tbody, []);
+    drawnRows = page.rows;
+    // Rows drawn whose sparklines were not asked for (the first list, a new order, "Show more"): ask soon.
+    if (!sparkLoading && !sparkSoon && sparkNames !== null && page.rows.some((h) => !sparkNames.has(h.name))) {
+      sparkSoon = true;
+      scheduleSparks(Math.max(SPARK_SOON_MS, sparkAt + SPARK_MIN_GAP_MS - performance.now()));
+    }
 
     empty.hidden = hosts.length > 0;
     noMatch.hidden = hosts.length === 0 || nodes.length > 0;
@@ -351,8 +378,12 @@ import {
       render();
     } else {
       renderHeader();
-      if (r.statusChanged && (state.sort === 'status' || state.status !== 'all')) scheduleRender();
-      else scheduleRows();
+      // A view ordered or filtered by values shows the values and order of one moment: the rows
+      // that changed (here or in deltas since the last render) wait for its next whole render.
+      // Drawing them now would put newer values into the older order.
+      if (state.sort !== 'name' || state.status !== 'all') {
+        if (changedRows.size > 0) scheduleRender();
+      } else scheduleRows();
     }
     tickLive();
   }
@@ -536,18 +567,35 @@ import {
     if (retryTimer === null) retryTimer = setTimeout(() => { retryTimer = null; openStream(); }, STREAM_RETRY_MS);
   }
 
+  function scheduleSparks(ms) {
+    clearTimeout(sparkTimer);
+    sparkTimer = setTimeout(loadSparks, ms);
+  }
+
+  /**
+   * The sparklines of the rows drawn (at 10,000 hosts, 500 of them: ~0.3 MiB instead of ~6),
+   * or of every host when every one is drawn; again every SPARK_MS, and soon after a render
+   * draws a row the last answer did not cover.
+   */
   async function loadSparks() {
+    sparkTimer = null;
+    sparkSoon = false;
+    sparkLoading = true;
+    sparkAt = performance.now();
+    const ask = sparkRequest(drawnRows, hosts.length);
     try {
-      const res = await fetch(SPARK_URL, requestInit());
+      const res = await fetch(ask.slots === null ? SPARK_URL : `${SPARK_URL}&slots=${ask.slots}`, requestInit());
       if (res.ok) {
         const data = await res.json();
         if (data && typeof data.hosts === 'object' && data.hosts !== null) {
           sparks = data.hosts;
+          sparkNames = ask.names;
           for (const [name, item] of items[state.view]) if (item.root.isConnected) updateSparks(item, sparks[name]);
         }
       }
     } catch { /* sparklines are extra: the rows carry the numbers */ }
-    setTimeout(loadSparks, SPARK_MS);
+    sparkLoading = false;
+    scheduleSparks(SPARK_MS);
   }
 
   // ---- controls ----
@@ -575,8 +623,10 @@ import {
 
   showState();
   saveState();
-  loadHosts();
+  // The stream's snapshot is the first list: fetching /api/hosts as well would send the fleet
+  // twice, the second time with every field of every host.
   openStream();
-  loadSparks();
+  setTimeout(() => { if (transport === 'connecting') loadHosts(); }, FIRST_SNAPSHOT_MS);
+  // The sparklines are first asked for once the first list is drawn (render), for its rows.
   setInterval(tick, 1000);
 }

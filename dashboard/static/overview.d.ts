@@ -77,6 +77,9 @@ export function hostComparator(key: ColumnKey, dir: SortDir): (a: OverviewHost, 
 export function matchesFilter(host: OverviewHost, q: string, status: StatusFilter): boolean;
 export function visibleHosts(hosts: readonly OverviewHost[], state: ViewState): OverviewHost[];
 export function pageModel(matching: readonly OverviewHost[], total: number, limit: number): { rows: readonly OverviewHost[]; count: string; more: string | null };
+export function slotList(slots: readonly (number | null)[]): string;
+export const MAX_SPARK_SLOTS_CHARS: number;
+export function sparkRequest(rows: readonly OverviewHost[], total: number): { slots: string | null; names: ReadonlySet<string> | null };
 
 export function parseQuery(search: unknown): Partial<ViewState>;
 export function parseStored(text: unknown): Partial<ViewState>;

@@ -243,6 +243,37 @@ export function pageModel(matching, total, limit) {
   return { rows, count, more };
 }
 
+/**
+ * Slot numbers as `/api/sparklines?slots=` takes them (dashboard/slot_list.ts): sorted, without
+ * repeats, runs written as ranges (`0-499,612`). Anything but a whole number >= 0 is left out.
+ */
+export function slotList(slots) {
+  const sorted = [...new Set(slots.filter((s) => Number.isInteger(s) && s >= 0))].sort((a, b) => a - b);
+  const parts = [];
+  for (let i = 0; i < sorted.length;) {
+    let j = i;
+    while (j + 1 < sorted.length && sorted[j + 1] === sorted[j] + 1) j++;
+    parts.push(j === i ? `${sorted[i]}` : `${sorted[i]}-${sorted[j]}`);
+    i = j + 1;
+  }
+  return parts.join(',');
+}
+
+/** Longest `slots=` list the page sends; past it, it asks for every host (the server takes 8,192). */
+export const MAX_SPARK_SLOTS_CHARS = 6000;
+
+/**
+ * The sparklines to ask for: those of the rows drawn (`rows`, of `total` hosts). Every host's
+ * (`slots` null, one answer every page shares) when every row is drawn, or when their list would
+ * be too long; else the drawn rows' slots. `names`: the hosts the answer covers (null: all).
+ */
+export function sparkRequest(rows, total) {
+  if (rows.length >= total) return { slots: null, names: null };
+  const slots = slotList(rows.map((h) => h.slot));
+  if (slots.length > MAX_SPARK_SLOTS_CHARS) return { slots: null, names: null };
+  return { slots, names: new Set(rows.map((h) => h.name)) };
+}
+
 /** Each state key's check: the value, or undefined when it is not one the page knows. */
 const STATE_CHECKS = {
   sort: (v) => (COLUMNS.includes(v) ? v : undefined),

@@ -25,6 +25,7 @@ import { EMPTY_ALERT_FEED, NO_ENERGY_INFO, sparklinesPayload, statusJson } from 
 import { HostsJson, type HostsView, SlotChanges } from '../../dashboard/hosts_json.ts';
 import { METRIC_TABLES, metricsText } from '../../dashboard/metrics.ts';
 import { createDashboardServer } from '../../dashboard/server.ts';
+import { PAGE_ROWS } from '../../dashboard/static/overview.js';
 import { hostDetail } from '../../shared/host_view.ts';
 import { createLogger } from '../../shared/log.ts';
 import type { Readings } from '../../shared/protocol.ts';
@@ -237,6 +238,9 @@ async function fleet(hosts: number): Promise<Record<string, unknown>> {
   const overviewTick = await tickOf({ facts: () => false });
   const status = await time(() => statusJson(store, now, EMPTY_ALERT_FEED, NO_ENERGY_INFO, true, 'event: status\ndata: ', '\n\n'));
   const spark = await time(() => JSON.stringify(sparklinesPayload(store, 900, 60, now)));
+  // What the page asks for when it draws PAGE_ROWS rows of more: their slots, spread over the fleet as a sorted view finds them.
+  const pageSlots = Int32Array.from({ length: Math.min(PAGE_ROWS, hosts) }, (_, k) => Math.floor((k * hosts) / Math.min(PAGE_ROWS, hosts)));
+  const sparkPage = await time(() => JSON.stringify(sparklinesPayload(store, 900, 60, now, pageSlots)));
   const metrics = await time(() => {
     const details = [];
     for (let i = 0; i < store.slotsUsed(); i++) {
@@ -264,7 +268,8 @@ async function fleet(hosts: number): Promise<Record<string, unknown>> {
     { what: `GET /api/hosts over loopback, cold / warm`, ms: `${httpCold.ms.toFixed(1)} / ${httpWarm.ms.toFixed(1)}`, target: '', size: '' },
     { what: `/metrics build`, ms: metrics.ms.toFixed(1), target: hosts === 1000 ? `< ${TARGET.metrics1k}` : '', size: `${(metrics.result.length / 2 ** 20).toFixed(1)} MiB` },
     { what: `GET /metrics over loopback`, ms: httpMetrics.ms.toFixed(1), target: hosts === 1000 ? `< ${TARGET.metrics1k}` : '', size: '' },
-    { what: `/api/sparklines, ${historyS} s of 900 into 60 points`, ms: spark.ms.toFixed(1), target: '', size: `${(spark.result.length / 2 ** 20).toFixed(1)} MiB` },
+    { what: `/api/sparklines, ${historyS} s of 900 into 60 points, every host`, ms: spark.ms.toFixed(1), target: '', size: `${(spark.result.length / 2 ** 20).toFixed(1)} MiB` },
+    { what: `/api/sparklines?slots= of the ${pageSlots.length} rows the page draws`, ms: sparkPage.ms.toFixed(1), target: '', size: `${(sparkPage.result.length / 2 ** 20).toFixed(2)} MiB` },
     { what: `SSE snapshot (= warm /api/hosts, framed)`, ms: warm.ms.toFixed(1), target: '', size: '' },
     { what: `SSE delta tick, ${perTick} hosts changed (seq scan + build): full / the page's view`, ms: `${tick.ms.toFixed(2)} / ${overviewTick.ms.toFixed(2)}`, target: '', size: `${(tick.result.length / 1024).toFixed(0)} / ${(overviewTick.result.length / 1024).toFixed(0)} KiB` },
     { what: `SSE status event (summary, statuses, alerts)`, ms: status.ms.toFixed(2), target: '', size: `${(status.result.length / 1024).toFixed(1)} KiB` },
@@ -281,7 +286,7 @@ async function fleet(hosts: number): Promise<Record<string, unknown>> {
   console.log(table(rows));
   return {
     hosts, history_s: historyS, hosts_first_ms: first.ms, hosts_cold_ms: cold.ms, hosts_warm_ms: warm.ms, hosts_bytes: cold.result.length, http_hosts_cold_ms: httpCold.ms, http_hosts_warm_ms: httpWarm.ms,
-    metrics_ms: metrics.ms, http_metrics_ms: httpMetrics.ms, metrics_bytes: metrics.result.length, sparklines_ms: spark.ms, status_event_ms: status.ms, status_event_bytes: status.result.length, delta_tick_ms: tick.ms, delta_tick_overview_ms: overviewTick.ms, delta_tick_bytes: tick.result.length, delta_tick_overview_bytes: overviewTick.result.length, delta_tick_hosts: perTick,
+    metrics_ms: metrics.ms, http_metrics_ms: httpMetrics.ms, metrics_bytes: metrics.result.length, sparklines_ms: spark.ms, sparklines_page_ms: sparkPage.ms, sparklines_page_bytes: sparkPage.result.length, status_event_ms: status.ms, status_event_bytes: status.result.length, delta_tick_ms: tick.ms, delta_tick_overview_ms: overviewTick.ms, delta_tick_bytes: tick.result.length, delta_tick_overview_bytes: overviewTick.result.length, delta_tick_hosts: perTick,
     delta_latency_ms: { p50: lat.p50, p99: lat.p99, max: lat.max, n: lat.n }, worker_busy_pct: lat.workerBusyPct, main_thread_stall_max_ms: lat.mainStallMaxMs, connect_to_snapshot_ms: lat.connectMs, snapshots_in_window: lat.snapshots, snapshot_bytes_in_window: lat.snapshotBytes, status_events_in_window: lat.statuses, status_bytes_in_window: lat.statusBytes,
     delta_bytes_per_s: lat.deltaBytesPerS, full_stream: { delta_latency_ms: { p50: latFull.p50, p99: latFull.p99, max: latFull.max, n: latFull.n }, worker_busy_pct: latFull.workerBusyPct, delta_bytes_per_s: latFull.deltaBytesPerS }, rows,
   };

@@ -54,6 +54,31 @@ new PerformanceObserver((list) => { for (const e of list.getEntries()) window.__
   .observe({ type: 'longtask', buffered: true });`;
 
 /** Nearest-rank quantile of sorted values (p95 of 20 renders is the 19th). */
+/** Bytes of the first `hosts` event (the snapshot) a client of the stream at `url` is sent, its `event:` and `data:` lines included. */
+async function snapshotBytes(url: string): Promise<number> {
+  const ac = new AbortController();
+  const res = await fetch(url, { signal: ac.signal });
+  const reader = res.body!.getReader();
+  const HEAD = Buffer.from('event: hosts\n');
+  let seen = Buffer.alloc(0);
+  let from = -1;
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`${url} ended before its snapshot`);
+      const searchAt = Math.max(0, seen.length - HEAD.length);
+      seen = Buffer.concat([seen, value]);
+      if (from < 0) from = seen.indexOf(HEAD, searchAt);
+      if (from >= 0) {
+        const end = seen.indexOf('\n\n', Math.max(from, searchAt - 1));
+        if (end >= 0) return end + 2 - from;
+      }
+    }
+  } finally {
+    ac.abort();
+  }
+}
+
 function quantile(sorted: readonly number[], q: number): number {
   if (sorted.length === 0) return Number.NaN;
   return sorted[Math.max(0, Math.ceil(q * sorted.length) - 1)]!;
@@ -151,6 +176,9 @@ async function main(): Promise<void> {
     return performance.now() - t0;
   };
   const server = createDashboardServer(fixture.store);
+  // The sparklines the page asks for (its drawn rows' slots, or every host's).
+  const sparkUrls: string[] = [];
+  server.prependListener('request', (req) => { if ((req.url ?? '').startsWith('/api/sparklines')) sparkUrls.push(req.url!); });
   const base = await listenLoopback(server);
   const writeMs: number[] = [];
   const writer = setInterval(() => writeMs.push(writeSlice()), SAMPLE_EVERY_MS / SLICES);
@@ -164,9 +192,13 @@ async function main(): Promise<void> {
     await page.waitFor(`document.querySelectorAll('#hosts tbody tr[data-host]').length === ${ROWS}`, FIRST_RENDER_TIMEOUT_MS, 100);
     const firstRowsMs = performance.now() - opened;
     await new Promise((r) => setTimeout(r, WARMUP_MS));
-    // What each push carries: the stream sends the /api/hosts payload.
+    // The page's first list is its stream's snapshot; /api/hosts is what it would cost instead.
+    const loadFetches = await page.evaluate<number>(`performance.getEntriesByType('resource').filter((e) => new URL(e.name).pathname === '/api/hosts').length`);
+    const streamSnapshotBytes = await snapshotBytes(`${base}/api/events?view=overview`);
     const payloadBytes = Buffer.byteLength(await (await fetch(`${base}/api/hosts`)).text());
-    const sparkBytes = Buffer.byteLength(await (await fetch(`${base}/api/sparklines?seconds=900&points=60`)).text());
+    const sparkAsked = sparkUrls.at(-1) ?? '/api/sparklines?seconds=900&points=60';
+    const sparkBytes = Buffer.byteLength(await (await fetch(`${base}${sparkAsked}`)).text());
+    const sparkAllBytes = Buffer.byteLength(await (await fetch(`${base}/api/sparklines?seconds=900&points=60`)).text());
     const metric = async (): Promise<Record<string, number>> => {
       const { metrics } = await page.send('Performance.getMetrics') as { metrics: Array<{ name: string; value: number }> };
       return Object.fromEntries(metrics.map((m) => [m.name, m.value]));
@@ -197,7 +229,7 @@ async function main(): Promise<void> {
       render_ms: { median: quantile(during, 0.5), p95: quantile(during, 0.95), max: during.at(-1) ?? null },
       long_tasks: long.length, long_task_ms_total: long.reduce((a, b) => a + b, 0), long_task_ms_max: long.length ? Math.max(...long) : 0,
       long_tasks_at: longInWindow.map((l) => ({ at_s: (l.start - windowStart) / 1000, ms: l.duration })),
-      hosts_payload_bytes: payloadBytes, sparklines_payload_bytes: sparkBytes,
+      hosts_payload_bytes: payloadBytes, stream_snapshot_bytes: streamSnapshotBytes, hosts_fetches_at_load: loadFetches, sparklines_payload_bytes: sparkBytes, sparklines_every_host_bytes: sparkAllBytes, sparklines_requests: sparkUrls.length,
       renderer_main_thread_busy_pct: busy('TaskDuration'), renderer_script_pct: busy('ScriptDuration'),
       renderer_layout_style_pct: busy('LayoutDuration') + busy('RecalcStyleDuration'),
       js_heap_mib: (m1['JSHeapUsedSize'] ?? 0) / 2 ** 20, dom_nodes: m1['Nodes'] ?? null,
@@ -214,7 +246,8 @@ async function main(): Promise<void> {
       { what: 'rows drawn from deltas: frames, median / p95 / max', value: `${deltaDraws.length}, ${ms(result.delta_draw_ms.median)} / ${ms(result.delta_draw_ms.p95)} / ${ms(result.delta_draw_ms.max ?? Number.NaN)} ms` },
       { what: 'long tasks (> 50 ms) in the window', value: `${long.length}, ${ms(result.long_task_ms_total)} ms in all, longest ${ms(result.long_task_ms_max)} ms` },
       { what: 'renderer main thread busy', value: `${result.renderer_main_thread_busy_pct.toFixed(1)} % (script ${result.renderer_script_pct.toFixed(1)} %, layout+style ${result.renderer_layout_style_pct.toFixed(1)} %)` },
-      { what: 'one push (/api/hosts) / sparklines', value: `${(payloadBytes / 1024).toFixed(0)} KiB / ${(sparkBytes / 1024).toFixed(0)} KiB` },
+      { what: 'first list: the stream\'s snapshot (/api/hosts fetched at load)', value: `${(streamSnapshotBytes / 1024).toFixed(0)} KiB (${loadFetches}× ${(payloadBytes / 1024).toFixed(0)} KiB)` },
+      { what: 'sparklines the page asks for, every 15 s (every host\'s)', value: `${(sparkBytes / 1024).toFixed(0)} KiB (${(sparkAllBytes / 1024).toFixed(0)} KiB), ${sparkUrls.length} requests${sparkAsked.includes('slots=') ? ', by slot' : ''}` },
       { what: 'JS heap / DOM nodes at the end', value: `${result.js_heap_mib.toFixed(1)} MiB / ${String(result.dom_nodes)}` },
       { what: 'server + writer process CPU', value: `${result.node_cpu_pct.toFixed(1)} % of one core (writing ${Math.ceil(HOSTS / SLICES)} samples: ${ms(result.store_write_ms_median)} ms)` },
     ]));

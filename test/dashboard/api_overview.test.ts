@@ -122,6 +122,21 @@ test('sparklinesPayload: points bounded by the ring; a host without history gets
   assert.deepEqual(p.hosts['h']!.cpu_pct, new Array(60).fill(null));
 });
 
+test('sparklinesPayload: with slots, only the hosts in those slots; a slot with no host or past those in use is skipped', () => {
+  const start = NOW - 60_000;
+  const fx = makeStore(['a', 'b', 'c', 'd'].map((name) => ({ name, status: 'online' as const, intervalMs: 60_000 })), { capacity: 8, nowMs: start });
+  for (let s = 1; s <= 10; s++) for (const [i, name] of ['a', 'b', 'c', 'd'].entries()) fx.sample(name, { ...FIXTURE_READINGS, cpu_pct: 10 * (i + 1) }, start + s * 1000);
+  const all = sparklinesPayload(fx.store, 60, 6, NOW);
+  assert.deepEqual(Object.keys(all.hosts).sort(), ['a', 'b', 'c', 'd']);
+  const some = sparklinesPayload(fx.store, 60, 6, NOW, Int32Array.from([1, 3, 6]));
+  assert.deepEqual(Object.keys(some.hosts).sort(), ['b', 'd']);
+  // The same series as in the answer for every host.
+  assert.deepEqual(some.hosts['b'], all.hosts['b']);
+  assert.deepEqual(some.hosts['d'], all.hosts['d']);
+  assert.equal(some.hosts['b']!.cpu_pct.filter((v) => v === 20).length, 1, 'b\'s own readings');
+  assert.deepEqual(Object.keys(sparklinesPayload(fx.store, 60, 6, NOW, new Int32Array(0)).hosts), []);
+});
+
 test('statusJson: the same summary as /api/hosts, every slot\'s status as the clock ages it, alerts only when asked', async (t) => {
   const power = (w: number, source: PowerSource): Readings => ({ ...FIXTURE_READINGS, power_w: w, power_source: source } as Readings);
   const fx = makeStore([

@@ -5,7 +5,7 @@ import {
   COLUMNS, DEFAULT_STATE, DEFAULT_THRESHOLDS, MAX_BANNER_ALERTS, MAX_QUERY_CHARS, PAGE_ROWS, pageModel,
   NO_TARIFF_HINT, alertStates, applyStatusEvent, bannerModel, compareNames, currencyOf, defaultDir, fleetModel, formatAge, formatBytesPair, formatCost, formatPower, powerSourcesText,
   hostComparator, initialState, level, matchesFilter, normalizeHost, normalizeHosts, parseQuery, parseStored, rowModel,
-  serialiseQuery, serialiseStored, thresholdsOf, toggleSort, visibleHosts, hostAlertsOf,
+  serialiseQuery, serialiseStored, sparkRequest, thresholdsOf, toggleSort, visibleHosts, hostAlertsOf, MAX_SPARK_SLOTS_CHARS,
   type ColumnKey, type OverviewHost, type SortDir, type ViewState,
 } from '../../dashboard/static/overview.js';
 
@@ -125,6 +125,25 @@ test('pageModel: the first `limit` rows, the count beside the controls, and the 
     assert.equal(m.more, more, what);
   }
   assert.ok(PAGE_ROWS >= 100 && PAGE_ROWS <= 1000, 'a page that fits a screen or a few, not the fleet');
+});
+
+test('sparkRequest: every host\'s sparklines when every row is drawn, else the drawn rows\' slots and names', () => {
+  const list = (n: number, slotOf = (i: number): number | null => i): OverviewHost[] => Array.from({ length: n }, (_, i) => normalizeHost(apiHost(`h${i}`, { slot: slotOf(i) })));
+  assert.deepEqual(sparkRequest(list(3), 3), { slots: null, names: null }, 'all drawn: one answer every page shares');
+  assert.deepEqual(sparkRequest([], 0), { slots: null, names: null });
+  const drawn = pageModel(list(10_000), 10_000, PAGE_ROWS).rows;
+  const r = sparkRequest(drawn, 10_000);
+  assert.equal(r.slots, `0-${PAGE_ROWS - 1}`);
+  assert.deepEqual([...r.names!].sort(), drawn.map((h) => h.name).sort());
+  // A sorted page: scattered slots, listed in order.
+  const scattered = list(5, (i) => [40, 7, 8, 9, 1][i]!);
+  assert.deepEqual(sparkRequest(scattered, 100), { slots: '1,7-9,40', names: new Set(['h0', 'h1', 'h2', 'h3', 'h4']) });
+  // A host without a slot (an older collector) is named but not listed.
+  assert.equal(sparkRequest(list(3, (i) => (i === 1 ? null : i)), 9).slots, '0,2');
+  // A list too long to send (many rows drawn, scattered): every host's instead.
+  const many = list(3000, (i) => i * 7);
+  assert.deepEqual(sparkRequest(many, 30_000), { slots: null, names: null });
+  assert.ok(MAX_SPARK_SLOTS_CHARS > 500 * 6, 'a first page of scattered five-digit slots fits');
 });
 
 test('parseQuery: known keys with valid values only', () => {

@@ -120,34 +120,129 @@ test('overview: the page\'s stream (?view=overview) leaves a host\'s facts and n
   assert.deepEqual(page.cspViolations(), []);
 });
 
-test('overview: a first /api/hosts answer that lands after the stream took over is not applied over newer deltas', async (t) => {
-  const fx = makeStore([{ name: 'web-1', status: 'online', intervalMs: INTERVAL_MS, readings: { ...FIXTURE_READINGS, cpu_pct: 10 } }]);
-  const server: Server = createDashboardServer(fx.store, { events: { tickMs: 25, minGapMs: 600_000, maxGapMs: 600_000 } });
-  // The page's first /api/hosts is held (a 13 MiB answer on a slow link), then answered with the
-  // list as of a moment after the stream's snapshot but before a newer delta: not older than
-  // the snapshot, so only the page's knowing that the stream took over can keep it out.
+/**
+ * A dashboard server whose first `/api/events` request (the page's stream) is held unanswered
+ * until `releaseStream()`, and whose first `/api/hosts` request is held too when `holdHosts`,
+ * until answered through `hostsHeld()`: a proxy that holds the stream back, a slow link.
+ */
+function heldServer(store: Parameters<typeof createDashboardServer>[0], holdHosts: boolean) {
+  const server: Server = createDashboardServer(store, { events: { tickMs: 25, minGapMs: 600_000, maxGapMs: 600_000 } });
   const inner = server.listeners('request') as Array<(req: IncomingMessage, res: ServerResponse) => void>;
   server.removeAllListeners('request');
-  let held: ServerResponse | null = null;
+  const pass = (req: IncomingMessage, res: ServerResponse): void => { for (const l of inner) l.call(server, req, res); };
+  let stream: [IncomingMessage, ServerResponse] | null = null;
+  let streamSeen = false;
+  let released = false;
+  let hosts: ServerResponse | null = null;
+  let hostsAt = 0;
   let aborted = false;
   server.on('request', (req, res) => {
-    if ((req.url ?? '').split('?', 1)[0] !== '/api/hosts' || held !== null) { for (const l of inner) l.call(server, req, res); return; }
-    held = res;
-    res.on('close', () => { if (!res.writableFinished) aborted = true; });
+    const path = (req.url ?? '').split('?', 1)[0];
+    if (path === '/api/events' && !streamSeen && !released) { streamSeen = true; stream = [req, res]; return; }
+    if (path === '/api/hosts' && hostsAt === 0) {
+      hostsAt = Date.now();
+      if (holdHosts) {
+        hosts = res;
+        res.on('close', () => { if (!res.writableFinished) aborted = true; });
+        return;
+      }
+    }
+    pass(req, res);
   });
-  const base = await listenLoopback(server);
-  t.after(() => closeServer(server));
+  return {
+    server,
+    releaseStream(): void { released = true; if (stream) pass(...stream); stream = null; },
+    /** Date.now() of the first /api/hosts request; 0: none yet. */
+    hostsAt: () => hostsAt,
+    hostsHeld: () => hosts,
+    hostsAborted: () => aborted,
+  };
+}
+
+test('overview: the stream\'s snapshot is the first list; while it is held back, /api/hosts is fetched after 3 s', async (t) => {
+  const fx = makeStore([{ name: 'web-1', status: 'online', intervalMs: INTERVAL_MS, readings: { ...FIXTURE_READINGS, cpu_pct: 10 } }]);
+  const h = heldServer(fx.store, false);
+  const base = await listenLoopback(h.server);
+  t.after(() => closeServer(h.server));
+  const opened = Date.now();
   const page = await openPage(t, `${base}/`);
   if (!page) return;
+  await page.waitFor(`document.querySelectorAll('#hosts tbody tr[data-host]').length === 1`, 15_000);
+  assert.ok(h.hostsAt() - opened >= 2900, `/api/hosts asked for ${h.hostsAt() - opened} ms after the page opened: only once the snapshot was late`);
+  assert.match(await page.evaluate<string>(cell('web-1', 'cpu')), /^10(\.0)?\s?%$/, 'the row from /api/hosts');
+  assert.notEqual(await page.evaluate<string>(`document.getElementById('live').dataset.mode`), 'sse');
+  // The stream comes through: it takes over, and no further /api/hosts is asked for.
+  h.releaseStream();
+  await page.waitFor(`document.getElementById('live').dataset.mode === 'sse'`, 10_000);
+  fx.sample('web-1', { ...FIXTURE_READINGS, cpu_pct: 55 }, Date.now());
+  await page.waitFor(`(${cell('web-1', 'cpu')}).startsWith('55')`, 10_000);
+  assert.equal(await page.evaluate<boolean>(`document.getElementById('error').hidden`), true);
+});
+
+test('overview: an /api/hosts answer that lands after the stream took over is not applied over newer deltas', async (t) => {
+  const fx = makeStore([{ name: 'web-1', status: 'online', intervalMs: INTERVAL_MS, readings: { ...FIXTURE_READINGS, cpu_pct: 10 } }]);
+  // The stream is held back until the page has asked for /api/hosts; that answer is held (a 13
+  // MiB answer on a slow link), then given with the list as of a moment after the stream's
+  // snapshot but before a newer delta: not older than the snapshot, so only the page's knowing
+  // that the stream took over can keep it out.
+  const h = heldServer(fx.store, true);
+  const base = await listenLoopback(h.server);
+  t.after(() => closeServer(h.server));
+  const page = await openPage(t, `${base}/`);
+  if (!page) return;
+  const deadline = Date.now() + 10_000;
+  while (h.hostsHeld() === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  assert.ok(h.hostsHeld() !== null, 'the page asked for /api/hosts while the stream was held');
+  h.releaseStream();
   await page.waitFor(`document.getElementById('live').dataset.mode === 'sse' && document.querySelectorAll('#hosts tbody tr[data-host]').length === 1`, 15_000);
-  assert.ok(held !== null, 'the page asked for /api/hosts');
   const body = hostsJsonOf(fx.store).payloadJson(Date.now(), EMPTY_ALERT_FEED, NO_ENERGY_INFO);
   fx.sample('web-1', { ...FIXTURE_READINGS, cpu_pct: 77 }, Date.now());
   await page.waitFor(`(${cell('web-1', 'cpu')}).startsWith('77')`, 10_000);
-  (held as ServerResponse).writeHead(200, { 'content-type': 'application/json' }).end(body);
+  h.hostsHeld()!.writeHead(200, { 'content-type': 'application/json' }).end(body);
   // Time for the page to take it in, had it wanted to.
   await new Promise((r) => setTimeout(r, 1000));
-  assert.equal(aborted, false, 'the page was still waiting for the answer (its fetch gives up after 5 s)');
+  assert.equal(h.hostsAborted(), false, 'the page was still waiting for the answer (its fetch gives up after 5 s)');
   assert.match(await page.evaluate<string>(cell('web-1', 'cpu')), /^77/, 'the delta\'s value stays');
   assert.equal(await page.evaluate<boolean>(`document.getElementById('error').hidden`), true);
+});
+
+test('overview: sorted by CPU, the rows on screen never show newer values in an older order, however deltas and status events interleave', { timeout: 60_000 }, async (t) => {
+  const N = 30;
+  const names = Array.from({ length: N }, (_, i) => `h-${String(i).padStart(2, '0')}`);
+  // Round r gives host i a CPU that reverses the order of the round before.
+  const cpuOf = (i: number, r: number): number => (r % 2 === 0 ? i : N - 1 - i) + r / 100;
+  const fx = makeStore(names.map((name, i) => ({ name, status: 'online' as const, intervalMs: INTERVAL_MS, readings: { ...FIXTURE_READINGS, cpu_pct: cpuOf(i, 0) } })), { capacity: N });
+  // A status event every 200 ms: several fall between a delta and the next whole render.
+  const server: Server = createDashboardServer(fx.store, { events: { tickMs: 25, statusGapMs: 200, minGapMs: 600_000, maxGapMs: 600_000 } });
+  const base = await listenLoopback(server);
+  t.after(() => closeServer(server));
+  const page = await openPage(t, `${base}/?sort=cpu&dir=desc`, { width: 1280, height: 2400 });
+  if (!page) return;
+  await page.waitFor(`document.getElementById('live').dataset.mode === 'sse' && document.querySelectorAll('#hosts tbody tr[data-host]').length === ${N}`, 15_000);
+  // Every DOM change of the table is checked at once: the CPU of the rows near the screen
+  // (data-pin), top to bottom, must never rise.
+  await page.evaluate(`(() => {
+    window.__unsorted = [];
+    window.__checks = 0;
+    const tbody = document.querySelector('#hosts tbody');
+    new MutationObserver(() => {
+      window.__checks++;
+      const cpu = [...tbody.querySelectorAll('tr[data-pin]')].map((tr) => parseFloat(tr.querySelector('td[data-col=cpu] .v').textContent));
+      if (cpu.some((v, i) => i > 0 && v > cpu[i - 1]) && window.__unsorted.length < 5) window.__unsorted.push(cpu.join(' '));
+    }).observe(tbody, { subtree: true, childList: true, characterData: true });
+  })()`);
+  // New values every 400 ms: each delta lands within a second of the last whole render, so it
+  // waits for the next one while status events come and go.
+  const ROUNDS = 10;
+  for (let r = 1; r <= ROUNDS; r++) {
+    names.forEach((name, i) => fx.sample(name, { ...FIXTURE_READINGS, cpu_pct: cpuOf(i, r) }, Date.now()));
+    await new Promise((res) => setTimeout(res, 400));
+  }
+  // The last round's order and values in the end.
+  const top = ROUNDS % 2 === 0 ? names[N - 1]! : names[0]!;
+  await page.waitFor(`document.querySelector('#hosts tbody tr[data-host]').dataset.host === ${JSON.stringify(top)}
+    && parseFloat(document.querySelector('#hosts tbody tr td[data-col=cpu] .v').textContent) === ${cpuOf(ROUNDS % 2 === 0 ? N - 1 : 0, ROUNDS).toFixed(1)}`, 10_000);
+  const seen = await page.evaluate<{ unsorted: string[]; checks: number; pinned: number }>(`({ unsorted: window.__unsorted, checks: window.__checks, pinned: document.querySelectorAll('#hosts tbody tr[data-pin]').length })`);
+  assert.ok(seen.pinned >= 10 && seen.checks >= 2, `the check saw the rows change (${seen.checks} changes, ${seen.pinned} rows near the screen)`);
+  assert.deepEqual(seen.unsorted, [], 'rows near the screen in CPU order after every change');
 });

@@ -32,14 +32,15 @@ const STATE = `({ rows: ${ROWS}, count: document.getElementById('shown').textCon
 
 interface Shown { rows: string[]; count: string; more: string | null }
 
-async function serve(t: TestContext): Promise<{ base: string; fixture: StoreFixture }> {
+async function serve(t: TestContext): Promise<{ base: string; fixture: StoreFixture; server: Server }> {
   const now = Date.now();
-  const fixture = makeStore([], { capacity: HOSTS, nowMs: now });
+  const fixture = makeStore([], { capacity: HOSTS, nowMs: now - 300_000 });
+  // Host i in slot i - 1.
   for (let i = 1; i <= HOSTS; i++) fixture.add({ name: name(i), status: 'online', intervalMs: INTERVAL_MS, readings: readings(i % 100) }, now);
   const server: Server = createDashboardServer(fixture.store);
   const base = await listenLoopback(server);
   t.after(() => closeServer(server));
-  return { base, fixture };
+  return { base, fixture, server };
 }
 
 async function openPage(t: TestContext, url: string): Promise<Page | null> {
@@ -101,4 +102,44 @@ test(`overview: ${HOSTS} hosts draw the first ${PAGE_ROWS} rows and a "Show more
   assert.match(await page.evaluate<string>(`document.getElementById('show-more').textContent`), /^Show 120 more/u);
   assert.deepEqual(page.consoleErrors().filter((e) => !/favicon\.ico/.test(e)), []);
   assert.deepEqual(page.cspViolations(), []);
+});
+
+test(`overview: ${HOSTS} hosts: the page asks for the sparklines of the rows it draws, by slot, and for every host's once it draws them all`, { timeout: 120_000 }, async (t) => {
+  const { base, fixture, server } = await serve(t);
+  // A few minutes of history for a host at each end of the list, so their lines have points
+  // (the page's sparklines have a point per 15 s).
+  for (const i of [1, HOSTS]) for (let s = 12; s >= 1; s--) fixture.sample(name(i), readings(5 * s), Date.now() - s * 15_000);
+  const asked: Array<string | null> = [];
+  server.prependListener('request', (req) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    if (url.pathname === '/api/sparklines') asked.push(url.searchParams.get('slots'));
+  });
+  const page = await openPage(t, `${base}/`);
+  if (!page) return;
+  const spark = (host: string): string => `[...document.querySelectorAll('#hosts tbody tr')].find((tr) => tr.dataset.host === ${JSON.stringify(host)})?.querySelector('td[data-col=cpu] svg.spark path')?.getAttribute('d') ?? ''`;
+  const until = async (what: string, ok: () => boolean): Promise<void> => {
+    const deadline = Date.now() + 10_000;
+    while (!ok() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.ok(ok(), `${what}: asked ${JSON.stringify(asked)}`);
+  };
+
+  await shown(page, PAGE_ROWS, name(1));
+  await until('the first rows\' sparklines', () => asked.includes(`0-${PAGE_ROWS - 1}`));
+  await page.waitFor(`(${spark(name(1))}).length > 10`, 10_000);
+  assert.equal(await page.evaluate<string>(spark(name(HOSTS))), '', 'a host not drawn has no row');
+
+  // The other way round: other rows, their slots asked for (within the 2 s between requests).
+  await page.click('#sort-dir');
+  await shown(page, PAGE_ROWS, name(HOSTS));
+  await until('the rows drawn after the new order', () => asked.includes(`${HOSTS - PAGE_ROWS}-${HOSTS - 1}`));
+  await page.waitFor(`(${spark(name(HOSTS))}).length > 10`, 10_000);
+  assert.ok(asked.every((slots) => slots !== null), 'no request for every host while 500 of 620 are drawn');
+
+  // Every row drawn: one answer for every host, which every page shares.
+  const before = asked.length;
+  await page.click('#show-more');
+  await shown(page, HOSTS);
+  await until('every host\'s, once every row is drawn', () => asked.slice(before).some((slots) => slots === null));
+  await page.waitFor(`(${spark(name(1))}).length > 10 && (${spark(name(HOSTS))}).length > 10`, 10_000);
+  assert.ok(asked.length <= 8, `a few requests, not one per render (${asked.length})`);
 });

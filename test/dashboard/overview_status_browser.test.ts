@@ -52,7 +52,7 @@ test('overview: statuses age to stale and offline, and an alert appears, from st
   const page = await openPage(t, `${base}/`);
   if (!page) return;
   await page.waitFor(`document.getElementById('live').dataset.mode === 'sse' && document.querySelectorAll('#hosts tbody tr[data-host]').length === 3`, 15_000);
-  // The first fetch of /api/hosts and the stream's snapshot have both landed.
+  // The stream's snapshot has landed, and nothing else is on its way.
   await page.waitFor(`new Promise((r) => setTimeout(() => r(true), 500))`, 5000);
   assert.equal(snapshots, 1, 'one snapshot, on connect');
   const requestsBefore = hostsRequests;

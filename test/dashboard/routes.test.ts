@@ -87,6 +87,14 @@ const ROUTE_CASES: readonly RouteCase[] = [
     },
   },
   { name: 'GET /api/sparklines with points', method: 'GET', path: '/api/sparklines?seconds=60&points=12', status: 200, type: /^application\/json/, check: (res) => assert.equal(JSON.parse(res.body).step_ms, 5000) },
+  {
+    name: 'GET /api/sparklines?slots=: only the hosts in those slots', method: 'GET', path: '/api/sparklines?slots=0,2-2', status: 200, type: /^application\/json/,
+    check: (res) => assert.deepEqual(Object.keys((JSON.parse(res.body) as { hosts: object }).hosts), [HOSTS[0]!.name, HOSTS[2]!.name]),
+  },
+  ...['slots=a', 'slots=3-1', 'slots=16', 'slots=0-99999', `slots=${'1,'.repeat(5000)}1`].map((q): RouteCase => ({
+    name: `GET /api/sparklines?${q.slice(0, 30)} is refused with why`, method: 'GET', path: `/api/sparklines?${q}`, status: 400, type: /^application\/json/,
+    check: (res) => assert.match((JSON.parse(res.body) as { error: string }).error, /^slots/),
+  })),
   ...['points=0', 'points=301', 'points=abc', 'points=', 'seconds=1.5', 'seconds=-1', 'seconds=86401'].map((q): RouteCase => ({
     name: `GET /api/sparklines?${q} is refused`, method: 'GET', path: `/api/sparklines?${q}`, status: 400, type: /^application\/json/,
   })),
