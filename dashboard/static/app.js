@@ -27,8 +27,9 @@ import {
   /** The stream sends at least every 5 s (a status event every second); this long without an event means it is dead, ms. */
   const STREAM_SILENT_MS = 12_000;
   /**
-   * The stream's snapshot is sent as it opens; this long without it (a proxy that holds the
-   * stream back, a collector busy elsewhere), /api/hosts is fetched once to show something, ms.
+   * The stream's snapshot is sent as it opens; this long without even the stream's headers (a
+   * proxy that holds the stream back, a collector busy elsewhere), /api/hosts is fetched once to
+   * show something, ms.
    */
   const FIRST_SNAPSHOT_MS = 3000;
   /** Past this without an update the page says it is not live, ms. */
@@ -98,6 +99,8 @@ import {
   let sparkLoading = false;
   /** Whether the next sparklines request is one asked for by a render (not the periodic one). */
   let sparkSoon = false;
+  /** Whether the collector refused a `slots=` list (414 or 431): every host's are asked for instead. */
+  let sparkSlotsRefused = false;
   /** performance.now() when sparklines were last asked for. */
   let sparkAt = -Infinity;
   /** The rows of the last render (pageModel): whose sparklines to ask for. */
@@ -426,6 +429,12 @@ import {
     rowFrame = 0;
     rowsDrawnAt = performance.now();
     if (payload === null) return;
+    // The view was sorted or filtered by values since this frame was asked for: its changed
+    // rows wait for the next whole render (one moment's values in that moment's order).
+    if (state.sort !== 'name' || state.status !== 'all') {
+      if (changedRows.size > 0) scheduleRender();
+      return;
+    }
     performance.mark('sentinel-delta-start');
     const thresholds = thresholdsOf(payload);
     const currency = currencyOf(payload);
@@ -503,14 +512,20 @@ import {
     return { cache: 'no-store', headers: { accept: 'application/json' }, signal };
   }
 
+  /** The /api/hosts request on its way, aborted when the stream's snapshot lands first; null: none. */
+  let hostsFetch = null;
+
   async function loadHosts() {
+    const ctl = new AbortController();
+    hostsFetch = ctl;
+    const timer = setTimeout(() => ctl.abort(new Error('no answer in time')), FETCH_TIMEOUT_MS);
     try {
-      const res = await fetch('/api/hosts', requestInit());
+      const res = await fetch('/api/hosts', { cache: 'no-store', headers: { accept: 'application/json' }, signal: ctl.signal });
       if (!res.ok) throw new Error(`HTTP ${res.status}`);
       const data = await res.json();
-      // The stream took over while this was on its way (at 10,000 hosts the first answer is
-      // ~13 MiB): its snapshot and deltas are newer, and deltas leave out what did not change,
-      // so an older list applied now would stay wrong.
+      // The stream took over while this was on its way (at 10,000 hosts the answer is ~13 MiB;
+      // the request is aborted then, but its body may be whole already): the snapshot and deltas
+      // are newer, and deltas leave out what did not change, so an older list would stay wrong.
       if (transport === 'sse') return;
       apply(data);
     } catch (err) {
@@ -519,6 +534,9 @@ import {
       errorBox.hidden = false;
       errorBox.textContent = `Cannot reach the collector: ${err && err.message ? err.message : err}`;
       tickLive();
+    } finally {
+      clearTimeout(timer);
+      if (hostsFetch === ctl) hostsFetch = null;
     }
   }
 
@@ -535,20 +553,33 @@ import {
     streamAt = Date.now();
     source.addEventListener('hosts', (ev) => {
       streamAt = Date.now();
-      let data;
-      try { data = JSON.parse(ev.data); } catch { return; }
+      try {
+        apply(JSON.parse(ev.data));
+      } catch {
+        // A snapshot the page cannot take: nothing shown yet, so the list comes from /api/hosts
+        // (the stream stays open; its next snapshot, or the watchdog, decides the rest).
+        if (payload === null && hostsFetch === null) loadHosts();
+        return;
+      }
       if (transport !== 'sse') {
         transport = 'sse';
         clearTimeout(pollTimer);
         pollTimer = null;
+        if (hostsFetch !== null) hostsFetch.abort();
+        tickLive();
       }
-      try { apply(data); } catch { /* a malformed event: the next one or the watchdog decides */ }
     });
     source.addEventListener('delta', (ev) => {
       streamAt = Date.now();
       let data;
       try { data = JSON.parse(ev.data); } catch { return; }
       applyDelta(data);
+      // A list from /api/hosts (the snapshot came late or could not be read), kept up to date
+      // by this stream from now on.
+      if (transport === 'connecting' && payload !== null) {
+        transport = 'sse';
+        tickLive();
+      }
     });
     source.addEventListener('status', (ev) => {
       streamAt = Date.now();
@@ -582,20 +613,39 @@ import {
     sparkSoon = false;
     sparkLoading = true;
     sparkAt = performance.now();
-    const ask = sparkRequest(drawnRows, hosts.length);
+    const ask = sparkSlotsRefused ? { slots: null, names: null } : sparkRequest(drawnRows, hosts.length);
+    let again = false;
     try {
       const res = await fetch(ask.slots === null ? SPARK_URL : `${SPARK_URL}&slots=${ask.slots}`, requestInit());
+      // A request line too long for this collector (--http-max-header-bytes): every host's from now on.
+      if (ask.slots !== null && (res.status === 414 || res.status === 431)) {
+        sparkSlotsRefused = true;
+        again = true;
+      }
       if (res.ok) {
         const data = await res.json();
         if (data && typeof data.hosts === 'object' && data.hosts !== null) {
-          sparks = data.hosts;
+          const next = data.hosts;
+          // Rows drawn while this was on its way keep the lines they had until theirs come
+          // (defined, not assigned: a host may be named "__proto__").
+          if (ask.names !== null) {
+            for (const h of drawnRows) {
+              if (!Object.hasOwn(next, h.name) && Object.hasOwn(sparks, h.name)) Object.defineProperty(next, h.name, { value: sparks[h.name], enumerable: true, writable: true, configurable: true });
+            }
+          }
+          sparks = next;
           sparkNames = ask.names;
           for (const [name, item] of items[state.view]) if (item.root.isConnected) updateSparks(item, sparks[name]);
+          // Rows drawn while this was on its way, not covered by it: theirs soon, not in 15 s.
+          again = sparkNames !== null && drawnRows.some((h) => !sparkNames.has(h.name));
         }
       }
     } catch { /* sparklines are extra: the rows carry the numbers */ }
     sparkLoading = false;
-    scheduleSparks(SPARK_MS);
+    if (again) {
+      sparkSoon = true;
+      scheduleSparks(Math.max(SPARK_SOON_MS, sparkAt + SPARK_MIN_GAP_MS - performance.now()));
+    } else scheduleSparks(SPARK_MS);
   }
 
   // ---- controls ----
@@ -626,7 +676,11 @@ import {
   // The stream's snapshot is the first list: fetching /api/hosts as well would send the fleet
   // twice, the second time with every field of every host.
   openStream();
-  setTimeout(() => { if (transport === 'connecting') loadHosts(); }, FIRST_SNAPSHOT_MS);
+  // A stream whose headers came is sending its snapshot (5 MiB at 10,000 hosts takes a while on
+  // a slow link): then it is not asked twice, and the watchdog covers one that falls silent.
+  setTimeout(() => {
+    if (transport === 'connecting' && hostsFetch === null && (source === null || source.readyState !== 1)) loadHosts();
+  }, FIRST_SNAPSHOT_MS);
   // The sparklines are first asked for once the first list is drawn (render), for its rows.
   setInterval(tick, 1000);
 }

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import { EMPTY_ALERT_FEED, NO_ENERGY_INFO } from '../../dashboard/api.ts';
 import { hostsJsonOf } from '../../dashboard/hosts_json.ts';
 import { createDashboardServer } from '../../dashboard/server.ts';
@@ -135,10 +135,13 @@ function heldServer(store: Parameters<typeof createDashboardServer>[0], holdHost
   let released = false;
   let hosts: ServerResponse | null = null;
   let hostsAt = 0;
+  let hostsCount = 0;
+  let streamAt = 0;
   let aborted = false;
   server.on('request', (req, res) => {
     const path = (req.url ?? '').split('?', 1)[0];
-    if (path === '/api/events' && !streamSeen && !released) { streamSeen = true; stream = [req, res]; return; }
+    if (path === '/api/events' && !streamSeen && !released) { streamSeen = true; streamAt = Date.now(); stream = [req, res]; return; }
+    if (path === '/api/hosts') hostsCount++;
     if (path === '/api/hosts' && hostsAt === 0) {
       hostsAt = Date.now();
       if (holdHosts) {
@@ -154,6 +157,9 @@ function heldServer(store: Parameters<typeof createDashboardServer>[0], holdHost
     releaseStream(): void { released = true; if (stream) pass(...stream); stream = null; },
     /** Date.now() of the first /api/hosts request; 0: none yet. */
     hostsAt: () => hostsAt,
+    /** Date.now() when the held stream request came; 0: none yet. */
+    streamAt: () => streamAt,
+    hostsCount: () => hostsCount,
     hostsHeld: () => hosts,
     hostsAborted: () => aborted,
   };
@@ -164,11 +170,10 @@ test('overview: the stream\'s snapshot is the first list; while it is held back,
   const h = heldServer(fx.store, false);
   const base = await listenLoopback(h.server);
   t.after(() => closeServer(h.server));
-  const opened = Date.now();
   const page = await openPage(t, `${base}/`);
   if (!page) return;
   await page.waitFor(`document.querySelectorAll('#hosts tbody tr[data-host]').length === 1`, 15_000);
-  assert.ok(h.hostsAt() - opened >= 2900, `/api/hosts asked for ${h.hostsAt() - opened} ms after the page opened: only once the snapshot was late`);
+  assert.ok(h.streamAt() > 0 && h.hostsAt() - h.streamAt() >= 2000, `/api/hosts asked for ${h.hostsAt() - h.streamAt()} ms after the stream was opened: only once its snapshot was late`);
   assert.match(await page.evaluate<string>(cell('web-1', 'cpu')), /^10(\.0)?\s?%$/, 'the row from /api/hosts');
   assert.notEqual(await page.evaluate<string>(`document.getElementById('live').dataset.mode`), 'sse');
   // The stream comes through: it takes over, and no further /api/hosts is asked for.
@@ -177,14 +182,46 @@ test('overview: the stream\'s snapshot is the first list; while it is held back,
   fx.sample('web-1', { ...FIXTURE_READINGS, cpu_pct: 55 }, Date.now());
   await page.waitFor(`(${cell('web-1', 'cpu')}).startsWith('55')`, 10_000);
   assert.equal(await page.evaluate<boolean>(`document.getElementById('error').hidden`), true);
+  assert.equal(h.hostsCount(), 1, 'one /api/hosts, and no polling once the stream took over');
 });
 
-test('overview: an /api/hosts answer that lands after the stream took over is not applied over newer deltas', async (t) => {
+test('overview: a snapshot the page cannot read: the list comes from /api/hosts, and the stream\'s deltas keep it up to date', async (t) => {
+  const fx = makeStore([{ name: 'web-1', status: 'online', intervalMs: INTERVAL_MS, readings: { ...FIXTURE_READINGS, cpu_pct: 10 } }]);
+  const server: Server = createDashboardServer(fx.store, { events: { tickMs: 25, minGapMs: 600_000, maxGapMs: 600_000 } });
+  let hostsRequests = 0;
+  let broken = false;
+  server.prependListener('request', (req, res) => {
+    if (req.url === '/api/hosts') hostsRequests++;
+    if (!req.url?.startsWith('/api/events') || broken) return;
+    // The first snapshot's JSON loses its first brace.
+    const write = res.write.bind(res) as (chunk: unknown, ...rest: unknown[]) => boolean;
+    res.write = ((chunk: unknown, ...rest: unknown[]): boolean => {
+      const text = Buffer.isBuffer(chunk) ? chunk.toString('utf8') : typeof chunk === 'string' ? chunk : null;
+      if (!broken && text !== null && text.includes('event: hosts\ndata: {')) {
+        broken = true;
+        return write(text.replace('event: hosts\ndata: {', 'event: hosts\ndata: '), ...rest);
+      }
+      return write(chunk, ...rest);
+    }) as typeof res.write;
+  });
+  const base = await listenLoopback(server);
+  t.after(() => closeServer(server));
+  const page = await openPage(t, `${base}/`);
+  if (!page) return;
+  await page.waitFor(`document.querySelectorAll('#hosts tbody tr[data-host]').length === 1`, 10_000);
+  assert.ok(broken, 'the snapshot was broken');
+  assert.equal(hostsRequests, 1, 'the list from /api/hosts, at once (not after 3 s: the stream had answered)');
+  fx.sample('web-1', { ...FIXTURE_READINGS, cpu_pct: 64 }, Date.now());
+  await page.waitFor(`(${cell('web-1', 'cpu')}).startsWith('64') && document.getElementById('live').dataset.mode === 'sse'`, 10_000);
+  assert.equal(await page.evaluate<boolean>(`document.getElementById('error').hidden`), true);
+});
+
+test('overview: an /api/hosts request still on its way when the stream takes over is aborted, and nothing of it is applied over newer deltas', async (t) => {
   const fx = makeStore([{ name: 'web-1', status: 'online', intervalMs: INTERVAL_MS, readings: { ...FIXTURE_READINGS, cpu_pct: 10 } }]);
   // The stream is held back until the page has asked for /api/hosts; that answer is held (a 13
-  // MiB answer on a slow link), then given with the list as of a moment after the stream's
-  // snapshot but before a newer delta: not older than the snapshot, so only the page's knowing
-  // that the stream took over can keep it out.
+  // MiB answer on a slow link). The page aborts it once the stream's snapshot is in; were it
+  // given anyway, with the list as of a moment after the snapshot but before a newer delta, only
+  // the page's knowing that the stream took over could keep it out.
   const h = heldServer(fx.store, true);
   const base = await listenLoopback(h.server);
   t.after(() => closeServer(h.server));
@@ -198,15 +235,24 @@ test('overview: an /api/hosts answer that lands after the stream took over is no
   const body = hostsJsonOf(fx.store).payloadJson(Date.now(), EMPTY_ALERT_FEED, NO_ENERGY_INFO);
   fx.sample('web-1', { ...FIXTURE_READINGS, cpu_pct: 77 }, Date.now());
   await page.waitFor(`(${cell('web-1', 'cpu')}).startsWith('77')`, 10_000);
-  h.hostsHeld()!.writeHead(200, { 'content-type': 'application/json' }).end(body);
+  const deadline2 = Date.now() + 3000;
+  while (!h.hostsAborted() && Date.now() < deadline2) await new Promise((r) => setTimeout(r, 50));
+  assert.equal(h.hostsAborted(), true, 'the page gave up the request once the stream took over (well before its own 5 s limit)');
+  if (!h.hostsHeld()!.destroyed) h.hostsHeld()!.writeHead(200, { 'content-type': 'application/json' }).end(body);
   // Time for the page to take it in, had it wanted to.
   await new Promise((r) => setTimeout(r, 1000));
-  assert.equal(h.hostsAborted(), false, 'the page was still waiting for the answer (its fetch gives up after 5 s)');
   assert.match(await page.evaluate<string>(cell('web-1', 'cpu')), /^77/, 'the delta\'s value stays');
   assert.equal(await page.evaluate<boolean>(`document.getElementById('error').hidden`), true);
 });
 
-test('overview: sorted by CPU, the rows on screen never show newer values in an older order, however deltas and status events interleave', { timeout: 60_000 }, async (t) => {
+/**
+ * Samples every 400 ms whose CPU reverses the order each round, with a status event every 200
+ * ms; from `switchAfter` rounds on (0: from the start, the page opened sorted by CPU), a
+ * MutationObserver checks at every DOM change that the rows near the screen (data-pin) show
+ * CPU in falling order. `switchAfter` > 0: the page starts in name order, busy drawing rows
+ * from deltas, and is switched to CPU order then.
+ */
+async function sortedCheck(t: TestContext, switchAfter: number): Promise<void> {
   const N = 30;
   const names = Array.from({ length: N }, (_, i) => `h-${String(i).padStart(2, '0')}`);
   // Round r gives host i a CPU that reverses the order of the round before.
@@ -216,12 +262,10 @@ test('overview: sorted by CPU, the rows on screen never show newer values in an 
   const server: Server = createDashboardServer(fx.store, { events: { tickMs: 25, statusGapMs: 200, minGapMs: 600_000, maxGapMs: 600_000 } });
   const base = await listenLoopback(server);
   t.after(() => closeServer(server));
-  const page = await openPage(t, `${base}/?sort=cpu&dir=desc`, { width: 1280, height: 2400 });
+  const page = await openPage(t, `${base}/${switchAfter === 0 ? '?sort=cpu&dir=desc' : ''}`, { width: 1280, height: 2400 });
   if (!page) return;
   await page.waitFor(`document.getElementById('live').dataset.mode === 'sse' && document.querySelectorAll('#hosts tbody tr[data-host]').length === ${N}`, 15_000);
-  // Every DOM change of the table is checked at once: the CPU of the rows near the screen
-  // (data-pin), top to bottom, must never rise.
-  await page.evaluate(`(() => {
+  const observe = `(() => {
     window.__unsorted = [];
     window.__checks = 0;
     const tbody = document.querySelector('#hosts tbody');
@@ -230,19 +274,40 @@ test('overview: sorted by CPU, the rows on screen never show newer values in an 
       const cpu = [...tbody.querySelectorAll('tr[data-pin]')].map((tr) => parseFloat(tr.querySelector('td[data-col=cpu] .v').textContent));
       if (cpu.some((v, i) => i > 0 && v > cpu[i - 1]) && window.__unsorted.length < 5) window.__unsorted.push(cpu.join(' '));
     }).observe(tbody, { subtree: true, childList: true, characterData: true });
-  })()`);
+  })()`;
+  // Switched in one task with the observer's start: the new order is drawn before the task ends.
+  const toCpu = `(() => { const s = document.getElementById('sort-key'); s.value = 'cpu'; s.dispatchEvent(new Event('change')); ${observe}; })()`;
+  if (switchAfter === 0) await page.evaluate(observe);
   // New values every 400 ms: each delta lands within a second of the last whole render, so it
   // waits for the next one while status events come and go.
-  const ROUNDS = 10;
+  let k = 0;
+  const write = (): void => { k++; names.forEach((name, i) => fx.sample(name, { ...FIXTURE_READINGS, cpu_pct: cpuOf(i, k) }, Date.now())); };
+  const sleep = (ms: number): Promise<void> => new Promise((res) => setTimeout(res, ms));
+  const ROUNDS = 10 + switchAfter;
   for (let r = 1; r <= ROUNDS; r++) {
-    names.forEach((name, i) => fx.sample(name, { ...FIXTURE_READINGS, cpu_pct: cpuOf(i, r) }, Date.now()));
-    await new Promise((res) => setTimeout(res, 400));
+    write();
+    if (r === switchAfter) {
+      // A second delta soon after the first: its rows wait ~200 ms for their frame (four a
+      // second at most). The switch comes meanwhile, then a third delta, whose values that
+      // waiting frame would draw into the new order.
+      await sleep(60);
+      write();
+      await sleep(60);
+      await page.evaluate(toCpu);
+      await sleep(30);
+      write();
+    }
+    await sleep(400);
   }
-  // The last round's order and values in the end.
-  const top = ROUNDS % 2 === 0 ? names[N - 1]! : names[0]!;
+  // The last values, in their order, in the end.
+  const top = k % 2 === 0 ? names[N - 1]! : names[0]!;
   await page.waitFor(`document.querySelector('#hosts tbody tr[data-host]').dataset.host === ${JSON.stringify(top)}
-    && parseFloat(document.querySelector('#hosts tbody tr td[data-col=cpu] .v').textContent) === ${cpuOf(ROUNDS % 2 === 0 ? N - 1 : 0, ROUNDS).toFixed(1)}`, 10_000);
+    && parseFloat(document.querySelector('#hosts tbody tr td[data-col=cpu] .v').textContent) === ${Math.round(cpuOf(k % 2 === 0 ? N - 1 : 0, k) * 10) / 10}`, 10_000);
   const seen = await page.evaluate<{ unsorted: string[]; checks: number; pinned: number }>(`({ unsorted: window.__unsorted, checks: window.__checks, pinned: document.querySelectorAll('#hosts tbody tr[data-pin]').length })`);
   assert.ok(seen.pinned >= 10 && seen.checks >= 2, `the check saw the rows change (${seen.checks} changes, ${seen.pinned} rows near the screen)`);
   assert.deepEqual(seen.unsorted, [], 'rows near the screen in CPU order after every change');
-});
+}
+
+test('overview: sorted by CPU, the rows on screen never show newer values in an older order, however deltas and status events interleave', { timeout: 60_000 }, (t) => sortedCheck(t, 0));
+
+test('overview: switched from name order to CPU order while rows from deltas wait to be drawn, they are not drawn in the new order with newer values', { timeout: 60_000 }, (t) => sortedCheck(t, 2));

@@ -8,7 +8,7 @@
  * sample for a drawn host reaches its row over the stream, one for a host not drawn breaks nothing.
  */
 import assert from 'node:assert/strict';
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { test, type TestContext } from 'node:test';
 import { createDashboardServer } from '../../dashboard/server.ts';
 import { PAGE_ROWS } from '../../dashboard/static/overview.js';
@@ -126,7 +126,6 @@ test(`overview: ${HOSTS} hosts: the page asks for the sparklines of the rows it 
   await shown(page, PAGE_ROWS, name(1));
   await until('the first rows\' sparklines', () => asked.includes(`0-${PAGE_ROWS - 1}`));
   await page.waitFor(`(${spark(name(1))}).length > 10`, 10_000);
-  assert.equal(await page.evaluate<string>(spark(name(HOSTS))), '', 'a host not drawn has no row');
 
   // The other way round: other rows, their slots asked for (within the 2 s between requests).
   await page.click('#sort-dir');
@@ -142,4 +141,64 @@ test(`overview: ${HOSTS} hosts: the page asks for the sparklines of the rows it 
   await until('every host\'s, once every row is drawn', () => asked.slice(before).some((slots) => slots === null));
   await page.waitFor(`(${spark(name(1))}).length > 10 && (${spark(name(HOSTS))}).length > 10`, 10_000);
   assert.ok(asked.length <= 8, `a few requests, not one per render (${asked.length})`);
+});
+
+/**
+ * The server of `serve`, whose first /api/sparklines answer is held until `release()`, and whose
+ * answers to a `slots=` list are 431 when `refuseSlots` (a collector whose header limit is low).
+ */
+function sparkServer(server: Server, refuseSlots: boolean) {
+  const inner = server.listeners('request') as Array<(req: IncomingMessage, res: ServerResponse) => void>;
+  server.removeAllListeners('request');
+  const asked: Array<string | null> = [];
+  let held: (() => void) | null = null;
+  let holding = !refuseSlots;
+  server.on('request', (req, res) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    const pass = (): void => { for (const l of inner) l.call(server, req, res); };
+    if (url.pathname !== '/api/sparklines') { pass(); return; }
+    asked.push(url.searchParams.get('slots'));
+    if (refuseSlots && url.searchParams.has('slots')) { res.writeHead(431).end(); return; }
+    if (holding) { holding = false; held = pass; return; }
+    pass();
+  });
+  return { asked, release: (): void => { held?.(); held = null; }, isHeld: (): boolean => held !== null };
+}
+
+test(`overview: ${HOSTS} hosts: rows drawn while a sparklines request is on its way get theirs soon after, not 15 s later`, { timeout: 120_000 }, async (t) => {
+  const { base, fixture, server } = await serve(t);
+  for (const i of [1, HOSTS]) for (let s = 12; s >= 1; s--) fixture.sample(name(i), readings(5 * s), Date.now() - s * 15_000);
+  const sp = sparkServer(server, false);
+  const page = await openPage(t, `${base}/`);
+  if (!page) return;
+  const spark = (host: string): string => `[...document.querySelectorAll('#hosts tbody tr')].find((tr) => tr.dataset.host === ${JSON.stringify(host)})?.querySelector('td[data-col=cpu] svg.spark path')?.getAttribute('d') ?? ''`;
+  await shown(page, PAGE_ROWS, name(1));
+  const deadline = Date.now() + 10_000;
+  while (!sp.isHeld() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  assert.deepEqual(sp.asked, [`0-${PAGE_ROWS - 1}`], 'the first rows\' sparklines asked for, and held');
+  // Other rows drawn while that answer is held; then it comes, for the rows drawn before.
+  await page.click('#sort-dir');
+  await shown(page, PAGE_ROWS, name(HOSTS));
+  sp.release();
+  const asked = Date.now();
+  await page.waitFor(`(${spark(name(HOSTS))}).length > 10`, 10_000);
+  assert.ok(Date.now() - asked < 8000, 'the new rows\' lines came within seconds');
+  assert.equal(sp.asked[1], `${HOSTS - PAGE_ROWS}-${HOSTS - 1}`, 'the rows drawn meanwhile asked for next');
+});
+
+test(`overview: ${HOSTS} hosts: a collector that refuses the slot list (431) is asked for every host's sparklines instead`, { timeout: 120_000 }, async (t) => {
+  const { base, fixture, server } = await serve(t);
+  for (let s = 12; s >= 1; s--) fixture.sample(name(1), readings(5 * s), Date.now() - s * 15_000);
+  const sp = sparkServer(server, true);
+  const page = await openPage(t, `${base}/`);
+  if (!page) return;
+  await shown(page, PAGE_ROWS, name(1));
+  const spark = `[...document.querySelectorAll('#hosts tbody tr')].find((tr) => tr.dataset.host === ${JSON.stringify(name(1))})?.querySelector('td[data-col=cpu] svg.spark path')?.getAttribute('d') ?? ''`;
+  await page.waitFor(`(${spark}).length > 10`, 10_000);
+  assert.deepEqual(sp.asked.slice(0, 2), [`0-${PAGE_ROWS - 1}`, null], 'the list, refused, then every host\'s');
+  // Later requests do not try the list again.
+  await page.click('#sort-dir');
+  await shown(page, PAGE_ROWS, name(HOSTS));
+  await new Promise((r) => setTimeout(r, 2500));
+  assert.ok(sp.asked.slice(1).every((slots) => slots === null), JSON.stringify(sp.asked));
 });

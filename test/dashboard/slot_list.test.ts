@@ -23,6 +23,13 @@ test('parseSlotList: single slots and ranges in any order, sorted and without re
   assert.deepEqual(read('4-4,4'), [4]);
   assert.deepEqual(read('1023', 1024), [1023]);
   assert.deepEqual(read('0-1023', 1024).length, 1024);
+  // Ranges that overlap, nest and touch: each slot once.
+  assert.deepEqual(read('5-9,0-2,3-4,7-12,8,20'), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 20]);
+  // The longest list of the widest ranges: every slot, once.
+  const wide = Array.from({ length: Math.floor(MAX_SLOT_LIST_CHARS / 10) }, () => '0-65535').join(',');
+  const all = read(wide, 65_536) as number[];
+  assert.equal(all.length, 65_536);
+  assert.ok(all.every((s, i) => s === i));
 });
 
 test('parseSlotList: anything else is refused with what is wrong, before a slot is kept', () => {
