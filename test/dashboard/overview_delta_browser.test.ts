@@ -11,7 +11,7 @@ import { EMPTY_ALERT_FEED, NO_ENERGY_INFO } from '../../dashboard/api.ts';
 import { hostsJsonOf } from '../../dashboard/hosts_json.ts';
 import { createDashboardServer } from '../../dashboard/server.ts';
 import { openPage } from '../helpers/cdp.ts';
-import { closeServer, listenLoopback } from '../helpers/http_client.ts';
+import { closeServer, listenLoopback, tapWrites } from '../helpers/http_client.ts';
 import { FIXTURE_READINGS, makeStore } from '../helpers/store_fixture.ts';
 
 const IMG = '<img src=x onerror=window.__pwned=1>';
@@ -194,15 +194,11 @@ test('overview: a snapshot the page cannot read: the list comes from /api/hosts,
     if (req.url === '/api/hosts') hostsRequests++;
     if (!req.url?.startsWith('/api/events') || broken) return;
     // The first snapshot's JSON loses its first brace.
-    const write = res.write.bind(res) as (chunk: unknown, ...rest: unknown[]) => boolean;
-    res.write = ((chunk: unknown, ...rest: unknown[]): boolean => {
-      const text = Buffer.isBuffer(chunk) ? chunk.toString('utf8') : typeof chunk === 'string' ? chunk : null;
-      if (!broken && text !== null && text.includes('event: hosts\ndata: {')) {
-        broken = true;
-        return write(text.replace('event: hosts\ndata: {', 'event: hosts\ndata: '), ...rest);
-      }
-      return write(chunk, ...rest);
-    }) as typeof res.write;
+    tapWrites(res, (text) => {
+      if (broken || text === null || !text.includes('event: hosts\ndata: {')) return undefined;
+      broken = true;
+      return text.replace('event: hosts\ndata: {', 'event: hosts\ndata: ');
+    });
   });
   const base = await listenLoopback(server);
   t.after(() => closeServer(server));

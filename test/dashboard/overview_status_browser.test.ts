@@ -12,7 +12,7 @@ import type { AlertFeed } from '../../dashboard/api.ts';
 import { createDashboardServer } from '../../dashboard/server.ts';
 import { MSG_HELLO, parseHello, PROTO_VERSION } from '../../shared/protocol.ts';
 import { openPage } from '../helpers/cdp.ts';
-import { closeServer, listenLoopback } from '../helpers/http_client.ts';
+import { closeServer, listenLoopback, tapWrites } from '../helpers/http_client.ts';
 import { FIXTURE_READINGS, makeStore } from '../helpers/store_fixture.ts';
 
 const IMG = '<img src=x onerror=window.__pwned=1>';
@@ -40,12 +40,10 @@ test('overview: statuses age to stale and offline, and an alert appears, from st
     if (req.url === '/api/hosts') hostsRequests++;
     if (!req.url?.startsWith('/api/events')) return;
     // Counts the `hosts` events written on the stream.
-    const write = res.write.bind(res) as (chunk: unknown, ...rest: unknown[]) => boolean;
-    res.write = ((chunk: unknown, ...rest: unknown[]): boolean => {
-      const head = Buffer.isBuffer(chunk) ? chunk.subarray(0, 12).toString() : typeof chunk === 'string' ? chunk.slice(0, 12) : '';
-      if (head === 'event: hosts') snapshots++;
-      return write(chunk, ...rest);
-    }) as typeof res.write;
+    tapWrites(res, (text) => {
+      if (text !== null && text.startsWith('event: hosts')) snapshots++;
+      return undefined;
+    });
   });
   const base = await listenLoopback(server);
   t.after(() => closeServer(server));

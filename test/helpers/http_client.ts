@@ -5,7 +5,7 @@
 import { request, type IncomingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
+import type { Server, ServerResponse } from 'node:http';
 
 /** Default deadline of one request, ms. */
 export const HTTP_TIMEOUT_MS = 5000;
@@ -70,4 +70,18 @@ export function closeServer(server: Server): Promise<void> {
     server.close(() => resolve());
     server.closeAllConnections();
   });
+}
+
+/**
+ * Taps what a server response writes: `tap` sees each chunk as text (null for other chunks)
+ * and returns the chunk to write instead, or undefined to write it as it was. For tests that
+ * count or break events on a real stream (prepend a 'request' listener and tap its `res`).
+ */
+export function tapWrites(res: ServerResponse, tap: (text: string | null) => string | undefined): void {
+  const write = res.write.bind(res) as (chunk: unknown, ...rest: unknown[]) => boolean;
+  res.write = ((chunk: unknown, ...rest: unknown[]): boolean => {
+    const text = Buffer.isBuffer(chunk) ? chunk.toString('utf8') : typeof chunk === 'string' ? chunk : null;
+    const instead = tap(text);
+    return write(instead ?? chunk, ...rest);
+  }) as typeof res.write;
 }
