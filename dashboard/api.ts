@@ -219,8 +219,10 @@ export function sparklinesPayload(store: ShmStore, seconds: number, points: numb
   const scratch = new Uint8Array(ringBytes(ringPoints));
   const times = new Float64Array(scratch.buffer, RING_TIMES, ringPoints);
   const vals = new Float32Array(scratch.buffer, ringValuesOffset(ringPoints), ringPoints * width);
-  const sums = [new Float64Array(points), new Float64Array(points)] as const;
-  const counts = [new Uint32Array(points), new Uint32Array(points)] as const;
+  const cpuSum = new Float64Array(points);
+  const memSum = new Float64Array(points);
+  const cpuCount = new Uint32Array(points);
+  const memCount = new Uint32Array(points);
   // No prototype: a host may be named "__proto__".
   const hosts: SparklinesPayload['hosts'] = Object.create(null) as SparklinesPayload['hosts'];
   const used = store.slotsUsed();
@@ -234,22 +236,36 @@ export function sparklinesPayload(store: ShmStore, seconds: number, points: numb
     const name = slot.strings[STR.HOST]!;
     if (Object.hasOwn(hosts, name) || store.copyRing(slot.index, scratch) < 0) continue;
     const memTotal = slot.numbers[NUM.MEM_TOTAL_BYTES]!;
-    for (const a of sums) a.fill(0);
-    for (const a of counts) a.fill(0);
-    for (let k = 0; k < ringPoints; k++) {
+    const memScale = memTotal > 0 ? 100 / memTotal : Number.NaN;
+    cpuSum.fill(0);
+    memSum.fill(0);
+    cpuCount.fill(0);
+    memCount.fill(0);
+    for (let k = 0, at = 0; k < ringPoints; k++, at += width) {
       const t = times[k]!;
       // NaN (an empty bucket) fails both comparisons.
       if (!(t >= fromMs && t < endMs)) continue;
-      const b = Math.floor((t - fromMs) / stepMs);
-      const cpu = vals[k * width + cpuAt]!;
-      const mem = memTotal > 0 ? (vals[k * width + memAt]! / memTotal) * 100 : Number.NaN;
-      if (Number.isFinite(cpu)) { sums[0][b] += cpu; counts[0][b]++; }
-      if (Number.isFinite(mem)) { sums[1][b] += mem; counts[1][b]++; }
+      // Below seconds x 1000 / stepMs: an int.
+      const b = ((t - fromMs) / stepMs) | 0;
+      const cpu = vals[at + cpuAt]!;
+      const mem = vals[at + memAt]! * memScale;
+      // x - x is 0 for a finite x, NaN for NaN and the infinities.
+      if (cpu - cpu === 0) { cpuSum[b] += cpu; cpuCount[b]++; }
+      if (mem - mem === 0) { memSum[b] += mem; memCount[b]++; }
     }
-    const mean = (s: 0 | 1): Array<number | null> => Array.from(sums[s], (v, b) => (counts[s][b] ? Number((v / counts[s][b]!).toFixed(2)) : null));
-    hosts[name] = { cpu_pct: mean(0), mem_used_pct: mean(1) };
+    hosts[name] = { cpu_pct: bucketMeans(cpuSum, cpuCount), mem_used_pct: bucketMeans(memSum, memCount) };
   }
   return { now_ms: nowMs, step_ms: stepMs, from_ms: fromMs, points, series: SPARK_SERIES, hosts };
+}
+
+/**
+ * Each bucket's mean to hundredths, null for a bucket without a sample. Rounded by arithmetic:
+ * toFixed(2) and a parse back took ~40 % of a 10,000-host build with full rings.
+ */
+function bucketMeans(sum: Float64Array, count: Uint32Array): Array<number | null> {
+  const out = new Array<number | null>(sum.length);
+  for (let b = 0; b < sum.length; b++) out[b] = count[b] ? Math.round((sum[b]! / count[b]!) * 100) / 100 : null;
+  return out;
 }
 
 /** The slot holding host `name`, or -1. Reads names only; O(slots). */

@@ -7,7 +7,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { alertsPayload, hostsPayload, NO_HOST_CHAR, sparklinesPayload, STATUS_CHARS, statusJson, thresholdsOf, type AlertFeed, type AlertView, type EnergyInfo, type StatusPayload } from '../../dashboard/api.ts';
 import type { PowerSource, Readings } from '../../shared/protocol.ts';
+import { HISTORY_SERIES, NUM } from '../../shared/shm_layout.ts';
 import { writeEnergy } from '../helpers/energy_fixture.ts';
+import { seededRandom } from '../helpers/hex.ts';
 import { FIXTURE_READINGS, makeStore } from '../helpers/store_fixture.ts';
 
 const NOW = Date.UTC(2026, 10, 22, 12, 0, 0);
@@ -120,6 +122,44 @@ test('sparklinesPayload: points bounded by the ring; a host without history gets
   // The ring holds 900 s: the window is clamped to it.
   assert.equal(p.step_ms, 15_000);
   assert.deepEqual(p.hosts['h']!.cpu_pct, new Array(60).fill(null));
+});
+
+test('sparklinesPayload: each bucket the mean of the ring\'s seconds in it, to hundredths as toFixed(2) rounds it (seeded rings with gaps and missing values)', () => {
+  const start = NOW - 900_000;
+  const names = ['a', 'b', 'c'];
+  const fx = makeStore(names.map((name, i) => ({ name, status: 'online' as const, intervalMs: 60_000, readings: { ...FIXTURE_READINGS, mem_total_bytes: 8 * GIB + i * 12_345 } })), { nowMs: start });
+  const rand = seededRandom(20261123);
+  const width = HISTORY_SERIES.length;
+  const cpuAt = HISTORY_SERIES.indexOf('cpu_pct');
+  const memAt = HISTORY_SERIES.indexOf('mem_used_bytes');
+  const values = new Float64Array(width);
+  for (let s = 1; s <= 900; s++) {
+    for (let i = 0; i < names.length; i++) {
+      if (rand() < 0.1) continue;
+      values.fill(1);
+      values[cpuAt] = rand() < 0.05 ? Number.NaN : rand() * 100;
+      values[memAt] = rand() * 8 * GIB;
+      fx.store.writeHistory(i, start + s * 1000, values);
+    }
+  }
+  for (const [seconds, points] of [[900, 60], [120, 7], [60, 60], [900, 300], [33, 5]] as const) {
+    const p = sparklinesPayload(fx.store, seconds, points, NOW + 400);
+    for (const [i, name] of names.entries()) {
+      const total = fx.store.readSlot(i)!.numbers[NUM.MEM_TOTAL_BYTES]!;
+      const ring = fx.store.readHistory(i, p.from_ms, p.from_ms + p.step_ms * points - 1)!;
+      const want = (series: number, scale: number): Array<number | null> => Array.from({ length: points }, (_, b) => {
+        const inside = ring.t.map((t, k) => [t, ring.values[series]![k]! * scale] as const).filter(([t, v]) => Math.floor((t - p.from_ms) / p.step_ms) === b && Number.isFinite(v));
+        return inside.length === 0 ? null : Number((inside.reduce((a, [, v]) => a + v, 0) / inside.length).toFixed(2));
+      });
+      assert.deepEqual(p.hosts[name]!.cpu_pct, want(cpuAt, 1), `${name} cpu, ${seconds} s in ${points}`);
+      const mem = p.hosts[name]!.mem_used_pct;
+      want(memAt, 100 / total).forEach((v, b) => {
+        // Percent of the total: the page's figure, a rounding step from the reference's at most.
+        if (v === null) assert.equal(mem[b], null);
+        else assert.ok(Math.abs(mem[b]! - v) <= 0.0100001, `${name} mem bucket ${b}: ${mem[b]} against ${v}`);
+      });
+    }
+  }
 });
 
 test('sparklinesPayload: with slots, only the hosts in those slots; a slot past those in use is skipped', () => {
