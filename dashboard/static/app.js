@@ -556,9 +556,9 @@ import {
       try {
         apply(JSON.parse(ev.data));
       } catch {
-        // A snapshot the page cannot take: nothing shown yet, so the list comes from /api/hosts
-        // (the stream stays open; its next snapshot, or the watchdog, decides the rest).
-        if (payload === null && hostsFetch === null) loadHosts();
+        // A snapshot the page cannot take: its deltas would build on a list the page does not
+        // have. Poll /api/hosts, and try the stream again later for a fresh snapshot.
+        streamFailed();
         return;
       }
       if (transport !== 'sse') {
@@ -574,12 +574,6 @@ import {
       let data;
       try { data = JSON.parse(ev.data); } catch { return; }
       applyDelta(data);
-      // A list from /api/hosts (the snapshot came late or could not be read), kept up to date
-      // by this stream from now on.
-      if (transport === 'connecting' && payload !== null) {
-        transport = 'sse';
-        tickLive();
-      }
     });
     source.addEventListener('status', (ev) => {
       streamAt = Date.now();
@@ -630,7 +624,7 @@ import {
           // (defined, not assigned: a host may be named "__proto__").
           if (ask.names !== null) {
             for (const h of drawnRows) {
-              if (!Object.hasOwn(next, h.name) && Object.hasOwn(sparks, h.name)) Object.defineProperty(next, h.name, { value: sparks[h.name], enumerable: true, writable: true, configurable: true });
+              if (!ask.names.has(h.name) && Object.hasOwn(sparks, h.name)) Object.defineProperty(next, h.name, { value: sparks[h.name], enumerable: true, writable: true, configurable: true });
             }
           }
           sparks = next;
