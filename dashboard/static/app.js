@@ -42,6 +42,8 @@ import {
   const SPARK_MIN_GAP_MS = 2000;
   // A request on a dead connection can hang for minutes; the timeout lets the next one retry.
   const FETCH_TIMEOUT_MS = 5000;
+  /** Most time for the body of an /api/hosts answer once it has begun, ms. */
+  const HOSTS_BODY_TIMEOUT_MS = 60_000;
   const STORAGE_KEY = 'sentinel.overview';
 
   const $ = (id) => document.getElementById(id);
@@ -518,9 +520,13 @@ import {
   async function loadHosts() {
     const ctl = new AbortController();
     hostsFetch = ctl;
-    const timer = setTimeout(() => ctl.abort(new Error('no answer in time')), FETCH_TIMEOUT_MS);
+    let timer = setTimeout(() => ctl.abort(new Error('no answer in time')), FETCH_TIMEOUT_MS);
     try {
       const res = await fetch('/api/hosts', { cache: 'no-store', headers: { accept: 'application/json' }, signal: ctl.signal });
+      // The answer has begun: its body is ~13 MiB at 10,000 hosts, more than a slow link carries
+      // in FETCH_TIMEOUT_MS, so the body has a limit of its own.
+      clearTimeout(timer);
+      timer = setTimeout(() => ctl.abort(new Error('the answer took too long')), HOSTS_BODY_TIMEOUT_MS);
       if (!res.ok) throw new Error(`HTTP ${res.status}`);
       const data = await res.json();
       // The stream took over while this was on its way (at 10,000 hosts the answer is ~13 MiB;

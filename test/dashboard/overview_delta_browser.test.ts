@@ -224,6 +224,35 @@ test('overview: a snapshot the page cannot read: the page polls /api/hosts, and 
   assert.equal(await page.evaluate<boolean>(`document.getElementById('error').hidden`), true);
 });
 
+test('overview: polling on a slow link: an /api/hosts answer whose body takes longer than 5 s is still taken', { timeout: 60_000 }, async (t) => {
+  const fx = makeStore([{ name: 'web-1', status: 'online', intervalMs: INTERVAL_MS, readings: { ...FIXTURE_READINGS, cpu_pct: 10 } }]);
+  const server: Server = createDashboardServer(fx.store);
+  const inner = server.listeners('request') as Array<(req: IncomingMessage, res: ServerResponse) => void>;
+  server.removeAllListeners('request');
+  const BODY_MS = 6500;
+  let answered = 0;
+  server.on('request', (req, res) => {
+    const path = (req.url ?? '').split('?', 1)[0];
+    // No stream here (a proxy that cuts them): the page polls.
+    if (path === '/api/events') { res.writeHead(503, { 'content-type': 'text/plain' }).end('no streams\n'); return; }
+    if (path !== '/api/hosts') { for (const l of inner) l.call(server, req, res); return; }
+    // Every answer starts at once and takes BODY_MS to finish, as 13 MiB over a slow link.
+    const body = hostsJsonOf(fx.store).payloadJson(Date.now(), EMPTY_ALERT_FEED, NO_ENERGY_INFO);
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(body.length) });
+    res.write(body.subarray(0, 10));
+    const timer = setTimeout(() => { answered++; res.end(body.subarray(10)); }, BODY_MS);
+    res.on('close', () => clearTimeout(timer));
+  });
+  const base = await listenLoopback(server);
+  t.after(() => closeServer(server));
+  const page = await openPage(t, `${base}/`);
+  if (!page) return;
+  await page.waitFor(`document.querySelectorAll('#hosts tbody tr[data-host]').length === 1 && document.getElementById('live').dataset.mode === 'poll'`, 20_000);
+  assert.ok(answered >= 1);
+  assert.match(await page.evaluate<string>(cell('web-1', 'cpu')), /^10(\.0)?\s?%$/);
+  assert.equal(await page.evaluate<boolean>(`document.getElementById('error').hidden`), true, 'no error: the answer was coming');
+});
+
 test('overview: an /api/hosts request still on its way when the stream takes over is aborted, and nothing of it is applied over newer deltas', async (t) => {
   const fx = makeStore([{ name: 'web-1', status: 'online', intervalMs: INTERVAL_MS, readings: { ...FIXTURE_READINGS, cpu_pct: 10 } }]);
   // The stream is held back until the page has asked for /api/hosts; that answer is held (a 13
