@@ -7,8 +7,9 @@
 // the clock, and redraw only the rows whose status or alerts changed. No periodic snapshot: at
 // 10,000 hosts one is ~13 MiB, whose parse and render held the page for seconds. What to show
 // is worked out in overview.js (pure); overview_view.js keeps the DOM in step. The first list
-// comes from the stream's snapshot alone: /api/hosts is fetched only when the stream fails or
-// its snapshot is late (at 10,000 hosts the full list is ~13 MiB, the snapshot ~4). Inlined by
+// comes from the stream's snapshot alone: /api/hosts is fetched only when the stream fails, its
+// snapshot cannot be read, or not even its headers come in time (at 10,000 hosts the full list
+// is ~13.6 MiB, the snapshot ~5.4). Inlined by
 // page.ts last, after chart.js, overview.js and overview_view.js, as one module script.
 import { liveState } from './chart.js';
 import {
@@ -244,10 +245,7 @@ import {
     placeInOrder(state.view === 'table' ? grid : tbody, []);
     drawnRows = page.rows;
     // Rows drawn whose sparklines were not asked for (the first list, a new order, "Show more"): ask soon.
-    if (!sparkLoading && !sparkSoon && sparkNames !== null && page.rows.some((h) => !sparkNames.has(h.name))) {
-      sparkSoon = true;
-      scheduleSparks(Math.max(SPARK_SOON_MS, sparkAt + SPARK_MIN_GAP_MS - performance.now()));
-    }
+    if (!sparkLoading && !sparkSoon && sparkNames !== null && page.rows.some((h) => !sparkNames.has(h.name))) sparksSoon();
 
     empty.hidden = hosts.length > 0;
     noMatch.hidden = hosts.length === 0 || nodes.length > 0;
@@ -603,6 +601,12 @@ import {
     sparkTimer = setTimeout(loadSparks, ms);
   }
 
+  /** Sparklines asked for soon, for rows the last answer did not cover: SPARK_MIN_GAP_MS after the last request at the earliest. */
+  function sparksSoon() {
+    sparkSoon = true;
+    scheduleSparks(Math.max(SPARK_SOON_MS, sparkAt + SPARK_MIN_GAP_MS - performance.now()));
+  }
+
   /**
    * The sparklines of the rows drawn (at 10,000 hosts, 500 of them: ~0.3 MiB instead of ~6),
    * or of every host when every one is drawn; again every SPARK_MS, and soon after a render
@@ -642,10 +646,8 @@ import {
       }
     } catch { /* sparklines are extra: the rows carry the numbers */ }
     sparkLoading = false;
-    if (again) {
-      sparkSoon = true;
-      scheduleSparks(Math.max(SPARK_SOON_MS, sparkAt + SPARK_MIN_GAP_MS - performance.now()));
-    } else scheduleSparks(SPARK_MS);
+    if (again) sparksSoon();
+    else scheduleSparks(SPARK_MS);
   }
 
   // ---- controls ----
