@@ -365,8 +365,12 @@ export interface FleetOptions {
 /** Default of --probe-slots (fleet_probe.ts says why a sample). */
 export const DEFAULT_PROBE_SLOTS = 2000;
 
-/** --quick: two small steps with short windows, so the whole run stays within ~45 s. */
-export const QUICK = Object.freeze({ agents: [200, 1000], seconds: 8, floorSeconds: 3 });
+/**
+ * --quick: two small steps (two, so the projection's fit runs too) with short windows: ~25 s in
+ * all, so that `npm run bench -- --quick` keeps within its two minutes (34 s with 8 s windows and
+ * 3 s floors took the whole run to 117 s on a slow day of the 2-core VM).
+ */
+export const QUICK = Object.freeze({ agents: [200, 1000], seconds: 5, floorSeconds: 2 });
 
 /** Default of --floor-seconds. */
 export const DEFAULT_FLOOR_SECONDS = 20;
