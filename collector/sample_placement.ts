@@ -16,6 +16,15 @@ import type { TableInput } from '../shared/shm_tables.ts';
  * that an agent whose clock ran ahead and was then corrected is not ignored for long.
  */
 export const FUTURE_TOLERANCE_MS = 60_000;
+/**
+ * A sample whose time, corrected by the clock offset, is further than this behind the collector's
+ * clock is not placed (neither in the history nor, through onPlaced, in the energy counters), ms.
+ * The reference agent buffers at most 24 h of samples (agent/settings.ts MAX_BUFFER_SECONDS); a time
+ * further back means the agent's clock jumped between its hello and the sample (a hello at
+ * ts 2^53 followed by samples at ts 2000 placed them near -9e15 ms, and the energy counters took
+ * that as the fleet's "since": shared/PROTOCOL.md, Time).
+ */
+export const MAX_SAMPLE_AGE_MS = 25 * 3_600_000;
 /** A sample time further than this from the collector's clock is noted on the host, ms. */
 export const CLOCK_SKEW_NOTE_MS = 5 * 60_000;
 
@@ -61,9 +70,9 @@ export function placeSample(store: ShmStore, st: PlacementState, sample: Sample,
   // Times corrected by the clock offset measured at the hello; a time still ahead of the
   // collector's clock by more than FUTURE_TOLERANCE_MS cannot be placed: kept out of the history
   // (it would hold a bucket against correct samples until the ring caught up with it) and
-  // capped for ordering.
+  // capped for ordering. Nor can one more than MAX_SAMPLE_AGE_MS behind it.
   const placedMs = sample.ts + st.clockOffsetMs;
-  if (placedMs <= nowMs + FUTURE_TOLERANCE_MS) {
+  if (placedMs <= nowMs + FUTURE_TOLERANCE_MS && placedMs >= nowMs - MAX_SAMPLE_AGE_MS) {
     readHistorySeries(sample, HISTORY_SCRATCH, 0);
     store.writeHistory(st.slot, placedMs, HISTORY_SCRATCH);
     done |= PLACED_IN_HISTORY;

@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { CLOCK_SKEW_NOTE_MS, FUTURE_TOLERANCE_MS, HISTORY_CLOCK_CORRECTION_MS, HostTable } from '../../collector/hosts.ts';
+import { MAX_SAMPLE_AGE_MS } from '../../collector/sample_placement.ts';
 import { hostView } from '../../shared/host_view.ts';
 import { MSG_HELLO, MSG_SAMPLE, PROTO_VERSION, type Hello, type Sample } from '../../shared/protocol.ts';
 import { NUM, ringBytes, STR } from '../../shared/shm_layout.ts';
@@ -294,4 +295,32 @@ test('an agent clock far ahead, known from its hello: a replayed older sample ne
   assert.equal(hosts.recordSample('h', replay, sample(1, T0 + ahead - 30_000, 3), T0 + 10_000), 'history');
   assert.equal(view(store, 'h', T0 + 10_000)!.cpu_pct, 2, 'the latest reading does not move backwards');
   assert.deepEqual(store.readHistory(0, 0, Infinity)!.t, [T0 - 30_000, T0 + 1000, T0 + 2000]);
+});
+
+test('a sample whose corrected time is beyond MAX_SAMPLE_AGE_MS behind the clock is not placed: no history, no energy', () => {
+  // A hello at ts 2^53 - 1 and then samples at ts 2000: the clock offset would place them near
+  // -9e15 ms, where the energy counters once took them as the fleet's "since".
+  const store = ShmStore.create(2, T0, 900);
+  const hosts = new HostTable(store);
+  const placed: number[] = [];
+  hosts.onPlaced = (_host, _slot, placedMs) => placed.push(placedMs);
+  const o = { id: 1 };
+  hosts.claim({ ...hello('h'), ts: Number.MAX_SAFE_INTEGER }, o, T0, T0);
+  assert.equal(hosts.recordSample('h', o, sample(1, 2000, 1), T0 + 1000), 'stored', 'it may still be the latest reading');
+  assert.equal(hosts.recordSample('h', o, sample(2, 3000, 2), T0 + 2000), 'stored');
+  assert.deepEqual(placed, []);
+  assert.deepEqual(store.readHistory(0, 0, Infinity)!.t, []);
+  assert.equal(view(store, 'h', T0 + 2000)!.cpu_pct, 2);
+
+  // The bound itself: a buffered sample exactly MAX_SAMPLE_AGE_MS old is placed, one ms older is not.
+  const store2 = ShmStore.create(2, T0, 900);
+  const hosts2 = new HostTable(store2);
+  const placed2: number[] = [];
+  hosts2.onPlaced = (_host, _slot, placedMs) => placed2.push(placedMs);
+  hosts2.claim(hello('g'), o, T0, T0);
+  assert.equal(hosts2.recordSample('g', o, sample(1, T0, 1), T0), 'stored');
+  hosts2.recordSample('g', o, sample(2, T0 - MAX_SAMPLE_AGE_MS, 2), T0);
+  hosts2.recordSample('g', o, sample(3, T0 - MAX_SAMPLE_AGE_MS - 1, 3), T0);
+  assert.deepEqual(placed2, [T0, T0 - MAX_SAMPLE_AGE_MS]);
+  assert.ok(MAX_SAMPLE_AGE_MS > 86_400_000, 'beyond the reference agent\'s longest buffer (24 h)');
 });
