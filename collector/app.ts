@@ -174,6 +174,7 @@ export async function startCollector(config: CollectorConfig, log: Logger, start
   const dashboardOptions: DashboardOptions = {
     buffer: store.buffer as SharedArrayBuffer, statsBuffer: stats.buffer, host: config.http.host, port: config.http.port,
     httpToken,
+    allowedHosts: config.httpAllowedHosts,
     limits: {
       maxConnections: config.httpMaxConnections, headersTimeoutMs: config.httpHeadersTimeoutMs, requestTimeoutMs: config.httpRequestTimeoutMs,
       keepAliveTimeoutMs: config.httpKeepAliveTimeoutMs, maxHeaderBytes: config.httpMaxHeaderBytes,

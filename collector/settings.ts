@@ -11,6 +11,7 @@ import { DEFAULT_HISTORY_DAYS, DEFAULT_HOURLY_DAYS, MAX_HISTORY_DAYS } from './e
 import { MAX_PROJECTION_DAYS } from './projection.ts';
 import { parseTariff, parseTimeZone, systemTimeZone } from './tariff.ts';
 import { DEFAULT_ALERT_RULES, formatAlertRules, parseAlertRules, parseWebhookUrls, type AlertRule } from './alert_rules.ts';
+import { parseAllowedHosts } from '../dashboard/host_check.ts';
 
 /** Default data directory: under the user's home, so it survives reboots and checkouts. */
 export const DEFAULT_DATA_DIR = join(homedir(), '.cluster-sentinel');
@@ -37,6 +38,7 @@ export const COLLECTOR_SETTINGS = Object.freeze({
   tlsKey: setting({ flag: 'tls-key', arg: 'FILE', doc: 'PEM private key for --tls-cert', default: '', parse: optionalFile }),
   httpsCert: setting({ flag: 'https-cert', arg: 'FILE', doc: 'PEM certificate (chain): the dashboard serves HTTPS', default: '', parse: optionalFile }),
   httpsKey: setting({ flag: 'https-key', arg: 'FILE', doc: 'PEM private key for --https-cert', default: '', parse: optionalFile }),
+  httpAllowedHosts: setting({ flag: 'http-allowed-hosts', arg: 'NAMES', doc: 'without a dashboard password, the Host names it answers besides IP addresses and localhost (comma-separated; .example.org for a whole domain): a guard against DNS rebinding', default: [] as readonly string[], parse: parseAllowedHosts, show: (names) => (names.length ? names.join(',') : '(none)') }),
   httpToken: setting({ flag: 'http-token', arg: 'TOKEN', doc: `dashboard/API password (Bearer, or Basic with any user); default: none on a loopback address, else read or create DATA_DIR/http.token; "${HTTP_TOKEN_NONE}" turns it off`, default: '', parse: nonEmptyString(MAX_TOKEN_BYTES), secret: true }),
   // Limits on the agent port.
   maxConnections: setting({ flag: 'max-connections', arg: 'N', doc: 'agent connections held at once, authenticated or not', default: 4096, parse: intIn(1, 1_000_000) }),

@@ -20,6 +20,7 @@ import type { PageAssets } from './page.ts';
 import { installAssets, InstallUnavailableError } from './install_bundle.ts';
 import { parseSlotList } from './slot_list.ts';
 import { favicon } from './favicon.ts';
+import { hostAllowed } from './host_check.ts';
 
 export interface RouteContext {
   store: ShmStore;
@@ -27,6 +28,8 @@ export interface RouteContext {
   now: () => number;
   /** Password for every route but /healthz; '' for none. */
   httpToken: string;
+  /** Without a password, the Host names answered besides IP addresses and localhost (dashboard/host_check.ts). */
+  allowedHosts: readonly string[];
   /** The alerts as the collector last reported them. */
   feed: () => AlertFeed;
   /** The /api/events streams: each host as /api/hosts lists it. */
@@ -254,6 +257,12 @@ export function handleRequest(req: IncomingMessage, res: ServerResponse, ctx: Ro
     path = url.pathname;
   } catch {
     sendJson(req, res, 400, { error: 'bad request target' });
+    return;
+  }
+  // The open routes carry nothing secret (a machine joining the fleet fetches the install files by
+  // the collector's name); every other one, without a password, only under a name no page can rebind.
+  if (!OPEN_ROUTES.has(path) && ctx.httpToken === '' && !hostAllowed(req.headers.host, ctx.allowedHosts)) {
+    sendJson(req, res, 403, { error: `the dashboard has no password, so it answers only to IP addresses and localhost (a guard against DNS rebinding); to reach it as ${JSON.stringify(String(req.headers.host).slice(0, 100))}, add that name with --http-allowed-hosts or set a password with --http-token` });
     return;
   }
   if (!OPEN_ROUTES.has(path) && !authorized(req.headers.authorization, ctx.httpToken)) {

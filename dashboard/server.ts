@@ -35,6 +35,8 @@ export const DEFAULT_HTTP_LIMITS: HttpLimits = Object.freeze({
 export interface DashboardServerOptions {
   /** Password for every route but /healthz; '' for none. */
   httpToken?: string;
+  /** Without a password, the Host names answered besides IP addresses and localhost (dashboard/host_check.ts). */
+  allowedHosts?: readonly string[];
   limits?: Partial<HttpLimits>;
   tls?: { cert: string; key: string };
   now?: () => number;
@@ -69,6 +71,7 @@ export function createDashboardServer(store: ShmStore, opts: DashboardServerOpti
   const limits: HttpLimits = { ...DEFAULT_HTTP_LIMITS, ...opts.limits };
   const now = opts.now ?? Date.now;
   const httpToken = opts.httpToken ?? '';
+  const allowedHosts = opts.allowedHosts ?? [];
   const feed = opts.feed ?? ((): AlertFeed => EMPTY_ALERT_FEED);
   const energy = opts.energy ?? NO_ENERGY_INFO;
   const hosts = hostsJsonOf(store);
@@ -120,7 +123,7 @@ export function createDashboardServer(store: ShmStore, opts: DashboardServerOpti
   };
   const handler: Parameters<typeof createHttpServer>[1] = (req, res) => {
     try {
-      handleRequest(req, res, { store, assets, now, httpToken, feed, events, overviewEvents, sparkCache, stats: opts.stats ?? null, energy, energyQuery: opts.energyQuery ?? null });
+      handleRequest(req, res, { store, assets, now, httpToken, allowedHosts, feed, events, overviewEvents, sparkCache, stats: opts.stats ?? null, energy, energyQuery: opts.energyQuery ?? null });
     } catch (err) {
       // A bug in one route answers 500 and leaves the server up.
       if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8', 'content-security-policy': "default-src 'none'", 'x-content-type-options': 'nosniff' });

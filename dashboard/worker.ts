@@ -18,6 +18,8 @@ export interface DashboardWorkerData {
   port: number;
   /** Password for every route but /healthz; '' for none. */
   httpToken?: string;
+  /** Without a password, the Host names answered besides IP addresses and localhost (dashboard/host_check.ts). */
+  allowedHosts?: readonly string[];
   limits?: Partial<HttpLimits>;
   /** PEM certificate and key: serve HTTPS. */
   tls?: { cert: string; key: string };
@@ -73,7 +75,7 @@ if (!isMainThread && parentPort) {
     pending.set(id, { resolve, timer });
     report({ type: 'energy-query', id, query });
   });
-  const server = createDashboardServer(store, { httpToken: data.httpToken ?? '', limits: data.limits ?? {}, feed: () => feed, energy: data.energy ?? NO_ENERGY_INFO, energyQuery, ...(data.statsBuffer ? { stats: new CollectorStats(data.statsBuffer) } : {}), ...(data.tls ? { tls: data.tls } : {}) });
+  const server = createDashboardServer(store, { httpToken: data.httpToken ?? '', allowedHosts: data.allowedHosts ?? [], limits: data.limits ?? {}, feed: () => feed, energy: data.energy ?? NO_ENERGY_INFO, energyQuery, ...(data.statsBuffer ? { stats: new CollectorStats(data.statsBuffer) } : {}), ...(data.tls ? { tls: data.tls } : {}) });
   server.once('error', (err) => {
     report({ type: 'failed', error: `dashboard cannot listen on ${data.host}:${data.port}: ${err.message}` });
     process.exit(1);

@@ -236,6 +236,35 @@ test('routes: with a password, every route but /healthz needs it, as Bearer or a
   assert.equal((await httpRequest(`${base}/healthz`)).status, 200, 'health checks need no password');
 });
 
+test('routes: without a password, a Host that is not an IP address, localhost or an allowed name is refused (DNS rebinding)', async (t) => {
+  const fixture = makeStore(HOSTS, { nowMs: NOW_MS });
+  const server = createDashboardServer(fixture.store, { now: () => NOW_MS, allowedHosts: ['sentinel.lan', '.example.org'] });
+  const base = await listenLoopback(server);
+  t.after(() => closeServer(server));
+  const port = new URL(base).port;
+  // A page at attacker.example that pointed its name at 127.0.0.1: its requests carry its name.
+  for (const path of ['/', '/api/hosts', '/api/events', '/api/events?view=overview', '/api/alerts', '/api/sparklines', '/api/hosts/alpha', '/api/hosts/alpha/history', '/hosts/alpha', '/metrics', '/nope']) {
+    const res = await httpRequest(base + path, { headers: { host: `attacker.example:${port}` } });
+    assert.equal(res.status, 403, path);
+    assert.match(res.body, /--http-allowed-hosts/, `${path}: says how to allow a name`);
+    assert.ok(!res.body.includes('alpha'), `${path}: no reading leaks`);
+  }
+  for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`, `dash.localhost:${port}`, `sentinel.lan:${port}`, `mon.example.org:${port}`, 'SENTINEL.LAN']) {
+    const res = await httpRequest(`${base}/api/hosts`, { headers: { host } });
+    assert.equal(res.status, 200, host);
+  }
+  // What holds nothing secret answers under any name: a machine joining the fleet asks by the collector's name.
+  assert.equal((await httpRequest(`${base}/healthz`, { headers: { host: 'collector.corp' } })).status, 200);
+  assert.equal((await httpRequest(`${base}/favicon.ico`, { headers: { host: 'collector.corp' } })).status, 200);
+});
+
+test('routes: with a password, the Host is not checked (a rebound page has no credentials to send)', async (t) => {
+  const base = await startServer(t, 'pw-1');
+  const res = await httpRequest(`${base}/api/hosts`, { headers: { host: 'monitor.corp:8080', authorization: 'Bearer pw-1' } });
+  assert.equal(res.status, 200);
+  assert.equal((await httpRequest(`${base}/api/hosts`, { headers: { host: 'monitor.corp:8080' } })).status, 401);
+});
+
 test('routes: /metrics is Prometheus text with hostile host names escaped, never cached', async (t) => {
   const base = await startServer(t);
   const res = await httpRequest(`${base}/metrics`);
