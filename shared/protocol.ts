@@ -247,6 +247,15 @@ function utf8Bytes(s: string): number {
   return Buffer.byteLength(s, 'utf8');
 }
 
+/**
+ * Agent text that people read (versions, OS, kernel, CPU model, reasons): its unsafe characters
+ * (shared/unsafe_chars.ts: controls, bidi, invisible) become U+FFFD, as in table cells, so that none
+ * can reorder or hide what a page shows. Checked against its byte bound before.
+ */
+function shown(s: string): string {
+  return UNSAFE_CHAR.test(s) ? s.replace(UNSAFE_CHARS_GLOBAL, '\uFFFD') : s;
+}
+
 function str(msg: Message, field: string, maxBytes: number, required: true): string;
 function str(msg: Message, field: string, maxBytes: number, required: false): string | undefined;
 function str(msg: Message, field: string, maxBytes: number, required: boolean): string | undefined {
@@ -306,7 +315,7 @@ export function parseHello(msg: Message): Hello {
     type: MSG_HELLO,
     proto: PROTO_VERSION,
     host: normaliseHostName(msg['host']),
-    agent: str(msg, 'agent', MAX_AGENT_VERSION_BYTES, true),
+    agent: shown(str(msg, 'agent', MAX_AGENT_VERSION_BYTES, true)),
     token: str(msg, 'token', MAX_TOKEN_BYTES, true),
     interval_ms: int(msg, 'interval_ms', MIN_INTERVAL_MS, MAX_INTERVAL_MS, false) ?? DEFAULT_INTERVAL_MS,
   };
@@ -421,10 +430,10 @@ function staticFacts(msg: Message): Omit<Facts, 'type'> {
   const arch = str(msg, 'arch', MAX_ARCH_BYTES, false);
   const cpuModel = str(msg, 'cpu_model', MAX_CPU_MODEL_BYTES, false);
   const cores = int(msg, 'cpu_cores', 1, MAX_CPU_CORES, false);
-  if (os !== undefined) facts.os = os;
-  if (kernel !== undefined) facts.kernel = kernel;
-  if (arch !== undefined) facts.arch = arch;
-  if (cpuModel !== undefined) facts.cpu_model = cpuModel;
+  if (os !== undefined) facts.os = shown(os);
+  if (kernel !== undefined) facts.kernel = shown(kernel);
+  if (arch !== undefined) facts.arch = shown(arch);
+  if (cpuModel !== undefined) facts.cpu_model = shown(cpuModel);
   if (cores !== undefined) facts.cpu_cores = cores;
   return facts;
 }
@@ -459,7 +468,7 @@ function parseMissing(v: unknown): Record<string, string> | undefined {
   for (const [name, reason] of entries) {
     if (typeof reason !== 'string') throw bad(`missing.${truncate(name)}`, 'reason must be a string');
     if (utf8Bytes(reason) > MAX_REASON_BYTES) throw bad(`missing.${truncate(name)}`, `reason longer than ${MAX_REASON_BYTES} bytes`);
-    out[name] = reason;
+    out[shown(name)] = shown(reason);
   }
   return out;
 }

@@ -470,10 +470,15 @@ function readMissing(): Record<string, string> | null {
   if (n < 0 || n > MAX_MISSING_ENTRIES) return BAIL;
   const out: Record<string, string> = {};
   for (let k = 0; k < n; k++) {
-    const name = readAscii(MAX_MISSING_KEY_BYTES);
-    if (name === null || name.length === 0 || FORBIDDEN.has(name) || Object.hasOwn(out, name)) return BAIL;
-    const reason = readAscii(MAX_REASON_BYTES);
+    let name = readAscii(MAX_MISSING_KEY_BYTES);
+    if (name === null || name.length === 0) return BAIL;
+    // Unsafe characters become U+FFFD, as protocol.ts parseMissing does; a name that then repeats
+    // one seen is left to the general path.
+    if (UNSAFE_CHAR.test(name)) name = name.replace(UNSAFE_CHARS_GLOBAL, '\uFFFD');
+    if (FORBIDDEN.has(name) || Object.hasOwn(out, name)) return BAIL;
+    let reason = readAscii(MAX_REASON_BYTES);
     if (reason === null) return BAIL;
+    if (UNSAFE_CHAR.test(reason)) reason = reason.replace(UNSAFE_CHARS_GLOBAL, '\uFFFD');
     out[name] = reason;
   }
   return out;

@@ -243,6 +243,20 @@ test('unsafe characters in text cells become U+FFFD; safe text (markup, accents,
   assert.deepEqual(parseSample({ ...SAMPLE, procs_top: [{ name: safe }] }).procs_top, [{ name: safe }]);
 });
 
+test('unsafe characters in the hello\'s and a facts message\'s text, and in missing reasons and names, become U+FFFD too', async (t) => {
+  for (const [name, raw, clean] of UNSAFE_IN_CELLS) {
+    await t.test(name, () => {
+      // Every case fits arch's 16 bytes.
+      const facts = { os: raw, kernel: raw, arch: raw, cpu_model: raw };
+      const cleanFacts = { os: clean, kernel: clean, arch: clean, cpu_model: clean };
+      const h = parseHello({ ...HELLO, agent: raw, ...facts });
+      assert.deepEqual([h.agent, h.os, h.kernel, h.arch, h.cpu_model], [clean, clean, clean, clean, clean]);
+      assert.deepEqual(parseFacts({ type: 'facts', ...facts }), { type: 'facts', ...cleanFacts });
+      assert.deepEqual(parseSample({ ...SAMPLE, missing: { [`gpu${raw}`]: raw } }).missing, { [`gpu${clean}`]: clean });
+    });
+  }
+});
+
 test('a valid facts message passes, with only the fields it carries; unknown fields ignored', () => {
   assert.deepEqual(parseFacts({ type: 'facts' }), { type: 'facts' });
   assert.deepEqual(

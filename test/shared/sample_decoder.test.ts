@@ -106,6 +106,13 @@ test('what the general path refuses, or may see otherwise, is never taken by the
   // ASCII control characters are replaced exactly as the general path does.
   assert.equal(agree(bodyOf({ ...MINIMAL, procs_top: [{ name: 'a\u0007b', pid: 3 }] }), 'control'), true);
   assert.equal(decodeSampleFast(bodyOf({ ...MINIMAL, procs_top: [{ name: 'a\u0007b' }] }))!.procs_top![0]!.name, 'a\uFFFDb');
+  // So are they in missing reasons and names; two names that become the same go to the general path.
+  const esc = { ...MINIMAL, missing: { gpu: 'no \u001b[2J GPU\n', 'temp\u0007': 'none' } };
+  assert.equal(agree(bodyOf(esc), 'control in missing'), true);
+  assert.deepEqual(decodeSampleFast(bodyOf(esc))!.missing, { gpu: 'no \uFFFD[2J GPU\uFFFD', 'temp\uFFFD': 'none' });
+  const clash = bodyOf({ ...MINIMAL, missing: { 'a\u0001': 'x', 'a\u0002': 'y' } });
+  assert.equal(decodeSampleFast(clash), null);
+  assert.deepEqual((general(clash) as { ok: true; sample: { missing: unknown } }).sample.missing, { 'a\uFFFD': 'y' });
   // Repeated keys and trailing bytes: built by hand, as no encoder writes them.
   const one = bodyOf(MINIMAL);
   const doubled = Uint8Array.from([0x84, ...one.subarray(1), 0xa3, ...Buffer.from('seq'), 0x05]);
