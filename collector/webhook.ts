@@ -4,6 +4,10 @@
  * sent one request at a time, so a receiver sees an alert's firing before its resolved and a slow
  * receiver never delays another. Failures are logged with the URL's origin only: a path or query
  * string may hold a secret token.
+ *
+ * A full queue drops the oldest transition of the host with the most waiting, not the oldest of
+ * all: one agent whose alerts churn (64 filesystems renamed each second fire and resolve 128
+ * transitions a second) then drops its own, and every other host's alerts still go out.
  */
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
@@ -18,7 +22,7 @@ export interface WebhookOptions {
   retries?: number;
   /** Wait before the first retry, ms; doubled for each next one, with up to 10% jitter. */
   backoffMs?: number;
-  /** Transitions waiting per URL; beyond, the oldest is dropped. */
+  /** Transitions waiting per URL; beyond, the oldest of the host with the most waiting is dropped. */
   maxQueue?: number;
   /** Clock for `sent_at_ms`, ms since the epoch. */
   now?: () => number;
@@ -43,6 +47,8 @@ interface Target {
   /** Scheme, host and port only: what logs may show. */
   readonly origin: string;
   readonly queue: AlertTransition[];
+  /** Transitions in `queue` by host. */
+  readonly queuedByHost: Map<string, number>;
   /** A transition is in flight or waiting for its retry; it stays out of `queue` meanwhile. */
   busy: boolean;
   /** Overflow has been logged since the queue was last empty (one line per episode, not per drop). */
@@ -73,7 +79,7 @@ export class WebhookNotifier {
     this.targets = urls.map((u) => {
       const url = new URL(u);
       if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new TypeError('WebhookNotifier: http or https URLs only');
-      return { url, origin: url.origin, queue: [], busy: false, overflowLogged: false, retryTimer: null, abort: null, inFlight: null };
+      return { url, origin: url.origin, queue: [], queuedByHost: new Map(), busy: false, overflowLogged: false, retryTimer: null, abort: null, inFlight: null };
     });
   }
 
@@ -85,7 +91,7 @@ export class WebhookNotifier {
     }
     for (const t of this.targets) {
       if (t.queue.length >= this.maxQueue) {
-        t.queue.shift();
+        dropFromBusiestHost(t, transition.alert.host);
         this.counts.dropped++;
         if (!t.overflowLogged) {
           t.overflowLogged = true;
@@ -93,6 +99,7 @@ export class WebhookNotifier {
         }
       }
       t.queue.push(transition);
+      t.queuedByHost.set(transition.alert.host, (t.queuedByHost.get(transition.alert.host) ?? 0) + 1);
       // The request starts on a later turn: notify() itself does no I/O work at all.
       if (!t.busy) {
         t.busy = true;
@@ -119,6 +126,7 @@ export class WebhookNotifier {
     for (const t of this.targets) {
       this.counts.dropped += t.queue.length;
       t.queue.length = 0;
+      t.queuedByHost.clear();
       if (t.retryTimer) {
         clearTimeout(t.retryTimer);
         t.retryTimer = null;
@@ -140,6 +148,7 @@ export class WebhookNotifier {
   /** Sends the head of the queue, if any; called with t.busy set. */
   private next(t: Target): void {
     const transition = t.queue.shift();
+    if (transition) forgetQueued(t, transition.alert.host);
     if (transition === undefined || this.closed) {
       t.busy = false;
       t.overflowLogged = false;
@@ -219,4 +228,32 @@ export class WebhookNotifier {
       req.end(body);
     });
   }
+}
+
+/** Counts one transition of `host` out of `t`'s queue. */
+function forgetQueued(t: Target, host: string): void {
+  const n = (t.queuedByHost.get(host) ?? 0) - 1;
+  if (n > 0) t.queuedByHost.set(host, n);
+  else t.queuedByHost.delete(host);
+}
+
+/**
+ * Makes room in `t`'s full queue for one more transition of `incoming`: drops the oldest queued
+ * transition of the host with the most queued, counting the incoming one (ties: the incoming host,
+ * else the first found). O(queue) a drop, and drops happen only while a receiver lags a flood.
+ */
+function dropFromBusiestHost(t: Target, incoming: string): void {
+  let busiest = incoming;
+  let most = (t.queuedByHost.get(incoming) ?? 0) + 1;
+  for (const [host, n] of t.queuedByHost) {
+    if (n > most) {
+      busiest = host;
+      most = n;
+    }
+  }
+  const at = t.queue.findIndex((q) => q.alert.host === busiest);
+  // The incoming host has none queued yet and is the busiest (a queue of one per host): the oldest of all goes.
+  const drop = at >= 0 ? at : 0;
+  const [gone] = t.queue.splice(drop, 1);
+  if (gone) forgetQueued(t, gone.alert.host);
 }

@@ -196,6 +196,36 @@ test('a full queue drops its oldest entry and counts it', async () => {
   }
 });
 
+test('a full queue drops from the host with the most waiting: one host\'s churning alerts never push out another\'s', async () => {
+  let release: () => void = () => {};
+  const held = new Promise<void>((resolve) => { release = resolve; });
+  const r = await receiver((i, res) => { if (i === 0) void held.then(() => res.end()); else res.end(); });
+  const { log } = capture();
+  const n = new WebhookNotifier([r.url], log, { ...FAST, timeoutMs: 5000, maxQueue: 10 });
+  try {
+    n.notify(transition('firing', 'fs_full', 'churner'));
+    await waitFor('first in flight', () => r.got.length === 1);
+    // The churner fires and resolves 64 alerts a round; the database's alert comes in the middle of it.
+    for (let i = 0; i < 30; i++) n.notify(transition(i % 2 === 0 ? 'firing' : 'resolved', `fs_full_${i}`, 'churner'));
+    n.notify(transition('firing', 'cpu_busy', 'db'));
+    for (let i = 30; i < 60; i++) n.notify(transition(i % 2 === 0 ? 'firing' : 'resolved', `fs_full_${i}`, 'churner'));
+    n.notify(transition('resolved', 'cpu_busy', 'db'));
+    assert.equal(n.stats().queued, 11, 'ten waiting and one in flight');
+    release();
+    await waitFor('the queue drained', () => n.stats().queued === 0);
+    const sent = r.got.map((g) => { const b = JSON.parse(g.body); return `${b.status} ${b.alert.host} ${b.alert.rule}`; });
+    assert.ok(sent.includes('firing db cpu_busy') && sent.includes('resolved db cpu_busy'), `the database's alert went out: ${sent.join(', ')}`);
+    assert.ok(sent.indexOf('firing db cpu_busy') < sent.indexOf('resolved db cpu_busy'), 'in order');
+    // What the churner kept is its newest, in order.
+    assert.deepEqual(sent.filter((x) => x.includes('churner')).slice(1), Array.from({ length: 8 }, (_, k) => `${(52 + k) % 2 === 0 ? 'firing' : 'resolved'} churner fs_full_${52 + k}`));
+    assert.deepEqual(n.stats(), { delivered: 11, failed: 0, dropped: 52, queued: 0 });
+  } finally {
+    release();
+    await n.close(100);
+    await r.close();
+  }
+});
+
 test('order is kept: firing before resolved even when the firing needs a retry', async () => {
   const r = await receiver((i, res) => res.writeHead(i === 0 ? 503 : 200).end());
   const { log } = capture();
