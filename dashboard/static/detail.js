@@ -1,8 +1,8 @@
 // The host page's script: reads /api/hosts/NAME and its history every second, fills the cards
 // and draws the charts as inline SVG (createElementNS; no agent text ever reaches the SVG).
 // Inlined by page.ts after chart.js and detail_view.js, as one module script.
-import { POWER_BADGES, chartModel, isNum, liveState } from './chart.js';
-import { el, renderCards, renderHostAlerts } from './detail_view.js';
+import { POWER_BADGES, chartModel, formatDuration, isNum, liveState } from './chart.js';
+import { el, localTime, renderCards, renderHostAlerts } from './detail_view.js';
 
 const REFRESH_MS = Number(document.body.dataset.refreshMs) || 1000;
 // After this long without a successful refresh the page says it is no longer live.
@@ -36,6 +36,7 @@ const live = document.getElementById('live');
 const errorBox = document.getElementById('error');
 const statusBox = document.getElementById('host-status');
 const alertsBox = document.getElementById('alerts-banner');
+const main = document.querySelector('main');
 let lastOkAt = 0;
 /** Where the host's watts come from (the power chart's label); null when not said. */
 let powerSource = null;
@@ -136,11 +137,19 @@ function drawCharts() {
   }
 }
 
+/** How long ago, by the collector's clock: '2.4 s' under a minute, then '3m 12s', '2h 5m', '3d 2h'. */
+function ago(ms) {
+  return ms < 60_000 ? `${(ms / 1000).toFixed(1)} s` : formatDuration(ms / 1000);
+}
+
 function renderHeader(h, nowMs) {
   statusBox.className = `status-${h.status}`;
   const ageMs = isNum(h.received_at_ms) ? Math.max(0, nowMs - h.received_at_ms) : null;
-  const age = h.status === 'offline' ? 'disconnected' : ageMs === null ? 'no sample yet' : `last sample ${(ageMs / 1000).toFixed(1)} s ago`;
+  const age = ageMs === null ? (h.status === 'offline' ? 'disconnected, no sample' : 'no sample yet') : `last sample ${ago(ageMs)} ago`;
   statusBox.replaceChildren(el('span', 'dot'), el('span', 'status', h.status), el('span', 'age', ` · ${age}`));
+  statusBox.title = h.status === 'offline' && isNum(h.disconnected_at_ms) ? `disconnected at ${localTime(h.disconnected_at_ms)}` : '';
+  // The cards of an offline host hold its last sample, not the present: greyed (detail.css).
+  main.classList.toggle('status-offline', h.status === 'offline');
 }
 
 function tickLive() {

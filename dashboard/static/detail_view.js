@@ -45,7 +45,12 @@ function barred(fraction, text) {
   return span;
 }
 
-function table(headers, rows, numeric = []) {
+/**
+ * A table of `rows` under `headers`. Columns in `numeric` are right-aligned figures; columns in
+ * `text` hold agent text of any length (names, mount points), the only cells that may break
+ * anywhere: a figure or a date broken mid-token reads as another value.
+ */
+function table(headers, rows, numeric = [], text = [0]) {
   const wrap = el('div', 'table-wrap');
   const t = el('table');
   const tr = el('tr');
@@ -55,7 +60,7 @@ function table(headers, rows, numeric = []) {
   for (const cells of rows) {
     const row = tbody.appendChild(el('tr'));
     cells.forEach((c, i) => {
-      const td = row.appendChild(el('td', numeric.includes(i) ? 'num' : ''));
+      const td = row.appendChild(el('td', numeric.includes(i) ? 'num' : text.includes(i) ? 'text' : ''));
       if (c instanceof Node) td.appendChild(c); else td.textContent = c;
     });
   }
@@ -296,7 +301,7 @@ export function energyNodes(h, tariff) {
     out.push(el('h3', 'per-day-title', 'Per day'));
     const perDay = table(['Day', 'Energy', 'Cost', 'Hours counted'], daily.map((d) => [
       d.label, formatKwh(d.kwh), money(d.cost), isNum(d.covered_s) ? formatNumber(d.covered_s / 3600, 1) : NONE,
-    ]), [1, 2, 3]);
+    ]), [1, 2, 3], []);
     perDay.classList.add('per-day');
     out.push(perDay);
   }
