@@ -55,7 +55,7 @@ export const ALERT_METRICS: readonly AlertMetricInfo[] = Object.freeze([
   Object.freeze({ name: 'mem_used_pct' as const, unit: '%', doc: 'memory in use: mem_used_bytes / mem_total_bytes × 100', perInstance: false }),
   Object.freeze({ name: 'swap_used_pct' as const, unit: '%', doc: 'swap in use: swap_used_bytes / swap_total_bytes × 100 (none without swap)', perInstance: false }),
   Object.freeze({ name: 'fs_used_pct' as const, unit: '%', doc: "per filesystem (instance = mount point): used / (used + free) × 100, as df's Use%", perInstance: true }),
-  Object.freeze({ name: 'offline_s' as const, unit: 's', doc: 'seconds since the host disconnected; 0 while connected', perInstance: false }),
+  Object.freeze({ name: 'offline_s' as const, unit: 's', doc: 'once its connection is gone, seconds since the host was last heard from; 0 while connected', perInstance: false }),
 ]);
 const METRIC_NAMES: ReadonlySet<string> = new Set(ALERT_METRICS.map((m) => m.name));
 
