@@ -201,12 +201,17 @@ function decodeTop(): Sample | null {
  * gets a maker, compiled once from the protocol's own constant names (never from received
  * bytes; checked to be plain identifiers below) and kept in a small cache: an agent sends the
  * same fields every second, a fleet a handful of combinations. Properties come in the order the
- * one-by-one code gave them (readings, then tables, in protocol order; a row's columns in wire
- * order), so the result is the same object.
+ * general path (protocol.ts parseSample) gives them: readings, then tables, and a row's columns,
+ * each in protocol order, whatever the wire order; so the result is the same object.
  */
 type SampleMaker = (seq: number, ts: number, readings: Float64Array, tables: ReadonlyArray<unknown[] | undefined>) => Sample;
 type RowMaker = (values: ReadonlyArray<string | number>) => Record<string, string | number>;
-/** Most makers kept per cache; beyond, the cache starts afresh (a fleet sending ever new combinations). */
+/**
+ * Most makers compiled per cache. Beyond, a new combination is built field by field with no
+ * compile (the same object, made slower): the cache is never cleared, since an agent sending a new
+ * combination in every sample (a hostile one can: 2^40 exist) made each sample cost a compile,
+ * 10-20x its decode. A fleet uses a handful of combinations, compiled at its first samples.
+ */
 const MAX_MAKERS = 256;
 const IDENTIFIER = /^[a-z_][a-z0-9_]*$/;
 // The presence bits are gathered in 32-bit integers (a float power per field costs more than the
@@ -219,33 +224,56 @@ const SAMPLE_MAKERS = new Map<number, SampleMaker>();
 /** Bit 0 of the tables in a sample maker's mask. */
 const TABLE_BIT0 = 2 ** READINGS.length;
 const ROW_SCRATCH: Array<string | number> = [];
+const READING_NAMES: readonly string[] = READINGS.map((r) => r.name);
+const TABLE_NAMES: readonly string[] = TABLES.map((t) => t.name);
+/** Makers compiled since the process started (for tests: it stays within the caches' bounds). */
+let compiled = 0;
+
+/** How many makers this thread has compiled. */
+export function compiledMakers(): number {
+  return compiled;
+}
 
 /** The maker of samples with the readings (bits 0..) and tables (bits READINGS.length..) in `mask`. */
 function sampleMaker(mask: number): SampleMaker {
   let make = SAMPLE_MAKERS.get(mask);
   if (make) return make;
+  if (SAMPLE_MAKERS.size >= MAX_MAKERS) return (seq, ts, r, t) => sampleFieldByField(mask, seq, ts, r, t);
   const fields = [`type: ${JSON.stringify(MSG_SAMPLE)}`, 'seq', 'ts'];
   READINGS.forEach((r, i) => { if (Math.floor(mask / 2 ** i) % 2 === 1) fields.push(`${r.name}: r[${i}]`); });
   TABLES.forEach((t, i) => { if (Math.floor(mask / 2 ** (READINGS.length + i)) % 2 === 1) fields.push(`${t.name}: t[${i}]`); });
   make = new Function('seq', 'ts', 'r', 't', `return { ${fields.join(', ')} };`) as SampleMaker;
-  if (SAMPLE_MAKERS.size >= MAX_MAKERS) SAMPLE_MAKERS.clear();
+  compiled++;
   SAMPLE_MAKERS.set(mask, make);
   return make;
 }
 
-/** The maker of `t`'s rows with the columns in `order` (one hex digit each, index + 1, in wire order). */
-function rowMaker(t: TablePlan, order: number): RowMaker {
+/** What a sample maker of `mask` returns, built without a compile: the same fields in the same order. */
+function sampleFieldByField(mask: number, seq: number, ts: number, r: Float64Array, t: ReadonlyArray<unknown[] | undefined>): Sample {
+  const out: Record<string, unknown> = { type: MSG_SAMPLE, seq, ts };
+  for (let i = 0; i < READING_NAMES.length; i++) if (Math.floor(mask / 2 ** i) % 2 === 1) out[READING_NAMES[i]!] = r[i];
+  for (let i = 0; i < TABLE_NAMES.length; i++) if (Math.floor(mask / 2 ** (READINGS.length + i)) % 2 === 1) out[TABLE_NAMES[i]!] = t[i];
+  return out as unknown as Sample;
+}
+
+/** The maker of `t`'s rows with the columns whose bits are set in `present` (bit c: column c), in protocol order. */
+function rowMaker(t: TablePlan, present: number): RowMaker {
   const cache = t.makers;
-  let make = cache.get(order);
+  let make = cache.get(present);
   if (make) return make;
-  const fields: string[] = [];
-  for (let o = order; o > 0; o = Math.floor(o / 16)) {
-    const c = (o % 16) - 1;
-    fields.unshift(`${t.columns[c]!.name}: v[${c}]`);
+  const columns: number[] = [];
+  for (let c = 0; c < t.columns.length; c++) if ((present & (1 << c)) !== 0) columns.push(c);
+  if (cache.size >= MAX_MAKERS) {
+    // The same row built field by field, with no compile (MAX_MAKERS says why).
+    return (v) => {
+      const row: Record<string, string | number> = {};
+      for (const c of columns) row[t.columns[c]!.name] = v[c]!;
+      return row;
+    };
   }
-  make = new Function('v', `return { ${fields.join(', ')} };`) as RowMaker;
-  if (cache.size >= MAX_MAKERS) cache.clear();
-  cache.set(order, make);
+  make = new Function('v', `return { ${columns.map((c) => `${t.columns[c]!.name}: v[${c}]`).join(', ')} };`) as RowMaker;
+  compiled++;
+  cache.set(present, make);
   return make;
 }
 
@@ -429,7 +457,6 @@ function readTable(t: TablePlan): unknown[] | null {
     const m = readMapHeader();
     if (m < 0 || m > cols.length) return BAIL;
     const values = ROW_SCRATCH;
-    let order = 0; // the columns present, in wire order: one hex digit each (index + 1)
     let seen = 0;
     let present = 0;
     for (let k = 0; k < m; k++) {
@@ -455,12 +482,11 @@ function readTable(t: TablePlan): unknown[] | null {
         if (notNumber || !validReading(col.kind, v)) return BAIL;
         values[c] = v;
       }
-      order = order * 16 + c + 1;
       present |= 1 << c;
     }
     // The first column names the row and is required (protocol.ts parseTable).
     if (cols[0]!.kind === K_TEXT && (present & 1) === 0) return BAIL;
-    rows[i] = rowMaker(t, order)(values);
+    rows[i] = rowMaker(t, present)(values);
   }
   return rows;
 }

@@ -10,8 +10,8 @@ import { test } from 'node:test';
 import { FLOAT32_OPTIONS, Packr } from 'msgpackr';
 import { decodeBody, encodeFrame } from '../../shared/frame_codec.ts';
 import { DEFAULT_GUARD_LIMITS } from '../../shared/msgpack_guard.ts';
-import { MSG_SAMPLE, parseSample, type Sample } from '../../shared/protocol.ts';
-import { decodeSampleFast } from '../../shared/sample_decoder.ts';
+import { MSG_SAMPLE, parseSample, READINGS, type Sample } from '../../shared/protocol.ts';
+import { compiledMakers, decodeSampleFast } from '../../shared/sample_decoder.ts';
 import { SAMPLE } from '../../scripts/bench/sample.ts';
 
 type Outcome = { ok: true; sample: Sample } | { ok: false; code: string };
@@ -149,4 +149,29 @@ test('thousands of mutated frames: the fast path never accepts what the general 
   }
   // Many single-byte changes only alter a value: the fast path must still take those.
   assert.ok(taken > total / 20, `the fast path took ${taken} of ${total} mutated frames`);
+});
+
+test('ever-new combinations compile at most MAX_MAKERS makers each, and beyond decode the same, field by field', () => {
+  // A sender with a new set of readings, or a new column order, in every sample: each used to cost a compile.
+  const names = READINGS.slice(0, 10).map((r) => r.name);
+  const cols = ['rx_bps', 'tx_bps', 'rx_pps', 'tx_pps', 'rx_errs_ps', 'tx_errs_ps'];
+  const before = compiledMakers();
+  let checked = 0;
+  for (let k = 1; k < 700; k++) {
+    const m: Record<string, unknown> = { ...MINIMAL, seq: k };
+    // Every value 1: each reading's range holds it, and so does every part <= whole relation.
+    names.forEach((n, i) => { if ((k >> i) & 1) m[n] = 1; });
+    // A net row whose columns come in an order of its own (a rotation of a subset).
+    const row: Record<string, unknown> = { name: 'eth0' };
+    const picked = cols.filter((_, i) => ((k * 7) >> i) & 1);
+    for (let j = 0; j < picked.length; j++) row[picked[(j + k) % picked.length]!] = 1;
+    m['net'] = [row];
+    if (agree(bodyOf(m), `combination ${k}`)) checked++;
+  }
+  assert.equal(checked, 699, 'every one took the fast path and matched the general path');
+  assert.ok(compiledMakers() - before <= 2 * 256, `compiled ${compiledMakers() - before} makers for 699 samples and their rows`);
+  // Past the bound, nothing more is compiled.
+  const atBound = compiledMakers();
+  for (let k = 700; k < 900; k++) agree(bodyOf({ ...MINIMAL, seq: k, cpu_pct: 1, net: [{ name: 'x', tx_pps: 1, rx_bps: k % 2 }] }), `again ${k}`);
+  assert.ok(compiledMakers() - atBound <= 2, 'at most the two shapes of that loop, if they are new');
 });
