@@ -212,3 +212,22 @@ test('integers above 2^53 decode as numbers, not BigInt', () => {
   const m = decodeBody(Buffer.from('81a161cf0020000000000002', 'hex'));
   assert.equal(typeof m['a'], 'number');
 });
+
+test('repeated keys are found in maps of every size, hashes that collide are not taken for repeats', () => {
+  // A map of `keys` (values 1), written by hand: an encoder would never write a repeat.
+  const mapOf = (keys: readonly string[]): Uint8Array => {
+    const parts: number[] = keys.length < 16 ? [0x80 + keys.length] : [0xde, keys.length >> 8, keys.length & 0xff];
+    for (const k of keys) parts.push(0xa0 + k.length, ...Buffer.from(k, 'latin1'), 0x01);
+    return Uint8Array.from(parts);
+  };
+  const forbidden = (e: unknown): boolean => (e as { code?: string }).code === 'SENTINEL_FRAME_FORBIDDEN_KEY';
+  for (const size of [3, 16, 17, 200]) {
+    const keys = Array.from({ length: size - 2 }, (_, i) => `k${i}`);
+    // "costarring" and "liquid" share their FNV-1a hash: two keys, both kept.
+    const distinct = [...keys, 'costarring', 'liquid'];
+    assert.equal(Object.keys(decodeBody(mapOf(distinct))).length, size, `${size} distinct keys`);
+    assert.throws(() => decodeBody(mapOf([...keys, 'costarring', 'costarring'])), forbidden, `${size}: a repeat at the end`);
+    assert.throws(() => decodeBody(mapOf(['liquid', ...keys, 'liquid'])), forbidden, `${size}: the first key again, after its hash twin`);
+    assert.throws(() => decodeBody(mapOf(['costarring', 'liquid', ...keys, 'costarring'])), forbidden, `${size}: a twin repeated`);
+  }
+});
