@@ -13,6 +13,8 @@ export type AlertState = 'pending' | 'firing';
 export const COLUMNS: readonly ColumnKey[];
 export const STATUS_FILTERS: readonly StatusFilter[];
 export const VIEWS: readonly ViewName[];
+/** Each view's name in the URL (`view=cards` for the grid); the view's own name reads too. */
+export const VIEW_IN_URL: Readonly<Record<ViewName, string>>;
 export const SPARK_SERIES: readonly ['cpu_pct', 'mem_used_pct'];
 export const MAX_QUERY_CHARS: number;
 export const MAX_BANNER_ALERTS: number;
@@ -125,5 +127,13 @@ export type FleetKey = 'hosts' | 'online' | 'stale' | 'offline' | 'cpu' | 'memor
   | 'energy' | 'energy_detail' | 'cost' | 'cost_detail' | 'projected' | 'projected_detail';
 export function fleetModel(payload: unknown, hosts: readonly OverviewHost[]): Record<FleetKey, string>;
 
-export interface BannerLine { rule: string; host: string; instance: string; href: string; detail: string }
+export interface BannerLine {
+  rule: string;
+  host: string;
+  href: string;
+  /** What the alert says of the host: 'CPU 97.0 % (alert at > 90.0 %) · firing for 5m 0s'. */
+  detail: string;
+  /** The rule as --alerts writes it: 'cpu_high: cpu_pct > 90 for 5m'. */
+  title: string;
+}
 export function bannerModel(payload: unknown): { count: number; lines: BannerLine[]; more: number };

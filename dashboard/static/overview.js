@@ -3,7 +3,7 @@
 // fleet header, the alerts banner and each host's row. Plain JavaScript (types in overview.d.ts)
 // so node:test imports it as the browser runs it; page.ts inlines it after chart.js. Every
 // top-level name here shares one module scope with chart.js, overview_view.js and app.js.
-import { NONE, isNum, formatBytes, formatDuration, formatKwh, formatMoney, formatNumber, formatPercent, formatRate, formatWatts } from './chart.js';
+import { NONE, isNum, formatBytes, formatCelsius, formatDuration, formatKwh, formatMoney, formatNumber, formatPercent, formatRate, formatWatts } from './chart.js';
 
 /** The table's columns, in page order; each is a sort key and a cell (td[data-col=KEY]). */
 export const COLUMNS = Object.freeze(['name', 'status', 'age', 'cpu', 'mem', 'disk', 'net', 'temp', 'power', 'energy', 'cost', 'uptime']);
@@ -13,6 +13,11 @@ export const POWER_SOURCES = Object.freeze(['measured', 'estimated']);
 export const NO_TARIFF_HINT = 'cost needs a tariff: start the collector with --tariff';
 export const STATUS_FILTERS = Object.freeze(['all', 'online', 'stale', 'offline']);
 export const VIEWS = Object.freeze(['table', 'grid']);
+/**
+ * Each view as the URL names it: the grid is "Cards" on its button, so `view=cards`. Its older
+ * name, `view=grid`, still reads, so that old links keep working.
+ */
+export const VIEW_IN_URL = Object.freeze({ table: 'table', grid: 'cards' });
 export const SPARK_SERIES = Object.freeze(['cpu_pct', 'mem_used_pct']);
 /** The view state a page starts with; serialiseState leaves these values out of the URL. */
 export const DEFAULT_STATE = Object.freeze({ sort: 'name', dir: 'asc', q: '', status: 'all', view: 'table' });
@@ -280,7 +285,7 @@ const STATE_CHECKS = {
   dir: (v) => (v === 'asc' || v === 'desc' ? v : undefined),
   q: (v) => (typeof v === 'string' && v.length <= MAX_QUERY_CHARS ? v : undefined),
   status: (v) => (STATUS_FILTERS.includes(v) ? v : undefined),
-  view: (v) => (VIEWS.includes(v) ? v : undefined),
+  view: (v) => (VIEWS.includes(v) ? v : VIEWS.find((k) => VIEW_IN_URL[k] === v)),
 };
 
 /** The valid keys of `source` (a key -> value getter); unknown keys and bad values are left out. */
@@ -339,9 +344,10 @@ export function serialiseQuery(state) {
     params.set('sort', state.sort);
     params.set('dir', state.dir);
   }
-  for (const key of ['q', 'status', 'view']) {
+  for (const key of ['q', 'status']) {
     if (state[key] !== DEFAULT_STATE[key]) params.set(key, state[key]);
   }
+  if (state.view !== DEFAULT_STATE.view) params.set('view', VIEW_IN_URL[state.view]);
   const s = params.toString();
   return s === '' ? '' : `?${s}`;
 }
@@ -538,24 +544,89 @@ export function formatCost(c, currency = null) {
 /** Most alerts the banner lists; the rest are counted. */
 export const MAX_BANNER_ALERTS = 12;
 
+/** Seconds as the Age column reads: '45 s', then '1m 3s'. */
+const formatSeconds = (v) => formatAge(isNum(v) ? v * 1000 : null);
+const formatCount = (v) => formatNumber(v, 0);
+const formatPerSecond = (v) => (isNum(v) ? `${formatNumber(v, 1)}/s` : NONE);
+const formatMhz = (v) => (isNum(v) ? `${formatNumber(v, 0)} MHz` : NONE);
+
+/**
+ * How the banner names each metric a rule may test (collector/alert_rules.ts ALERT_METRICS) and
+ * writes its values, in the metric's unit and, where the table has the metric, as the table
+ * does. Temperatures keep a decimal: whole degrees read 85.4 against a rule at 85 as
+ * '85 °C (alert at > 85 °C)'.
+ */
+const ALERT_METRIC_TEXT = Object.freeze({
+  cpu_pct: ['CPU', formatPercent],
+  cpu_user_pct: ['CPU user', formatPercent],
+  cpu_system_pct: ['CPU system', formatPercent],
+  cpu_iowait_pct: ['CPU I/O wait', formatPercent],
+  cpu_steal_pct: ['CPU steal', formatPercent],
+  cpu_freq_mhz: ['CPU clock', formatMhz],
+  load_1m: ['load (1 min)', formatNumber],
+  load_5m: ['load (5 min)', formatNumber],
+  load_15m: ['load (15 min)', formatNumber],
+  mem_used_pct: ['memory', formatPercent],
+  mem_total_bytes: ['memory total', formatBytes],
+  mem_used_bytes: ['memory used', formatBytes],
+  mem_available_bytes: ['memory available', formatBytes],
+  mem_cached_bytes: ['page cache', formatBytes],
+  mem_buffers_bytes: ['buffers', formatBytes],
+  swap_used_pct: ['swap', formatPercent],
+  swap_total_bytes: ['swap total', formatBytes],
+  swap_used_bytes: ['swap used', formatBytes],
+  fs_used_pct: ['disk', formatPercent],
+  disk_read_bps: ['disk read', formatRate],
+  disk_write_bps: ['disk write', formatRate],
+  disk_read_iops: ['disk reads', formatPerSecond],
+  disk_write_iops: ['disk writes', formatPerSecond],
+  net_rx_bps: ['network in', formatRate],
+  net_tx_bps: ['network out', formatRate],
+  temp_cpu_c: ['CPU temperature', formatCelsius],
+  temp_max_c: ['temperature', formatCelsius],
+  procs_total: ['processes', formatCount],
+  procs_running: ['processes running', formatCount],
+  procs_blocked: ['processes blocked', formatCount],
+  power_w: ['power', formatPower],
+  uptime_s: ['up for', formatSeconds],
+  offline_s: ['offline for', formatSeconds],
+});
+
+/** A rule's `for` as --alerts takes it: '5m', '90s'. */
+function forText(s) {
+  return s % 3600 === 0 ? `${s / 3600}h` : s % 60 === 0 ? `${s / 60}m` : `${s}s`;
+}
+
+/**
+ * What one firing alert says: the metric and its value against the rule's threshold, both in
+ * the metric's unit ('CPU 97.0 % (alert at > 90.0 %)', 'offline for 1m 3s (alert at > 60 s)'),
+ * and for how long it has fired, as the Age column counts. A metric the page does not know
+ * reads by its name with a plain number.
+ */
+function alertText(a, nowMs) {
+  const [words, format] = Object.hasOwn(ALERT_METRIC_TEXT, a.metric) ? ALERT_METRIC_TEXT[a.metric] : [String(a.metric), formatNumber];
+  // A duration's threshold is the number of seconds the rule was given, not a duration to read.
+  const limit = format === formatSeconds ? `${formatNumber(a.threshold, 1)} s` : format(a.threshold);
+  const instance = typeof a.instance === 'string' && a.instance !== '' ? ` ${a.instance}` : '';
+  const since = nowMs !== null && isNum(a.fired_at_ms) ? ` · firing for ${formatAge(nowMs - a.fired_at_ms)}` : '';
+  return `${words}${instance} ${format(a.value)} (alert at ${a.op} ${limit})${since}`;
+}
+
 /**
  * The banner's lines: firing alerts only (pending ones show on their rows), at most
- * MAX_BANNER_ALERTS, each with what and where, the value against its threshold, and for how long.
+ * MAX_BANNER_ALERTS, each with its host, what it says of it (alertText), the rule's name, and
+ * the rule as --alerts writes it for a tooltip: operators know their alerts by their rules.
  */
 export function bannerModel(payload) {
   const all = payload && Array.isArray(payload.alerts) ? payload.alerts : [];
   const firing = all.filter((a) => a && a.state === 'firing' && typeof a.rule === 'string' && typeof a.host === 'string');
   const nowMs = field(payload, 'now_ms');
-  const lines = firing.slice(0, MAX_BANNER_ALERTS).map((a) => {
-    const since = nowMs !== null && isNum(a.fired_at_ms) ? ` · ${formatDuration((nowMs - a.fired_at_ms) / 1000)}` : '';
-    const instance = typeof a.instance === 'string' ? a.instance : '';
-    return {
-      rule: a.rule,
-      host: a.host,
-      instance,
-      href: `/hosts/${encodeURIComponent(a.host)}`,
-      detail: `${a.metric} ${formatNumber(a.value, 1)} ${a.op} ${formatNumber(a.threshold, 1)}${since}`,
-    };
-  });
+  const lines = firing.slice(0, MAX_BANNER_ALERTS).map((a) => ({
+    rule: a.rule,
+    host: a.host,
+    href: `/hosts/${encodeURIComponent(a.host)}`,
+    detail: alertText(a, nowMs),
+    title: `${a.rule}: ${a.metric} ${a.op} ${a.threshold}${isNum(a.for_s) && a.for_s > 0 ? ` for ${forText(a.for_s)}` : ''}`,
+  }));
   return { count: firing.length, lines, more: Math.max(0, firing.length - lines.length) };
 }

@@ -253,11 +253,14 @@ export function renderBanner(banner, model) {
     const li = make('li');
     li.dataset.alertRule = a.rule;
     li.dataset.alertHost = a.host;
-    li.appendChild(make('span', 'rule', a.rule));
+    li.title = a.title;
     const link = li.appendChild(make('a', 'host-name', a.host));
     link.setAttribute('href', a.href);
-    if (a.instance) li.appendChild(make('span', 'instance', a.instance));
+    li.append(': ');
     li.appendChild(make('span', 'detail', a.detail));
+    // The rule's name last and small: the sentence is for reading, the name for operators.
+    li.append(' ');
+    li.appendChild(make('span', 'rule', a.rule));
     return li;
   });
   if (model.more > 0) items.push(make('li', 'more', `+${model.more} more`));

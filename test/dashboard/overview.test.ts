@@ -150,9 +150,12 @@ test('parseQuery: known keys with valid values only', () => {
   const cases: Array<[string, string, Partial<ViewState>]> = [
     ['empty', '', {}],
     ['everything', '?sort=cpu&dir=desc&q=web&status=online&view=grid', { sort: 'cpu', dir: 'desc', q: 'web', status: 'online', view: 'grid' }],
+    ['the cards as their button names them', '?view=cards', { view: 'grid' }],
+    ['the table', '?view=table', { view: 'table' }],
     ['unknown keys ignored', '?foo=bar&sort=temp', { sort: 'temp' }],
     ['bad values ignored', '?sort=cpu_pct&dir=up&status=dead&view=list&q=ok', { q: 'ok' }],
     ['case matters', '?sort=CPU&view=Grid', {}],
+    ['case matters for cards too', '?view=Cards', {}],
     ['an empty filter is a filter', '?q=', { q: '' }],
     ['percent-encoded filter', `?q=${encodeURIComponent(HOSTILE)}`, { q: HOSTILE }],
     ['a filter too long is dropped', `?q=${'x'.repeat(MAX_QUERY_CHARS + 1)}`, {}],
@@ -195,7 +198,10 @@ test('serialiseQuery: defaults left out, sort and direction together, and it rea
   assert.equal(serialiseQuery({ ...DEFAULT_STATE }), '');
   assert.equal(serialiseQuery({ ...DEFAULT_STATE, sort: 'cpu', dir: 'asc' }), '?sort=cpu&dir=asc');
   assert.equal(serialiseQuery({ ...DEFAULT_STATE, dir: 'desc' }), '?sort=name&dir=desc');
-  assert.equal(serialiseQuery({ sort: 'cpu', dir: 'desc', q: 'web', status: 'online', view: 'grid' }), '?sort=cpu&dir=desc&q=web&status=online&view=grid');
+  assert.equal(serialiseQuery({ sort: 'cpu', dir: 'desc', q: 'web', status: 'online', view: 'grid' }), '?sort=cpu&dir=desc&q=web&status=online&view=cards');
+  // The URL names the cards as their button does; old links with view=grid still open them.
+  assert.equal(serialiseQuery({ ...DEFAULT_STATE, view: 'grid' }), '?view=cards');
+  assert.equal(initialState('?view=grid', null).view, 'grid');
   let seed = 20260;
   const pick = <T>(xs: readonly T[]): T => {
     seed = (seed * 1103515245 + 12345) % 2 ** 31;
@@ -456,19 +462,37 @@ test('fleetModel: power by source, kWh, cost and the projection, in the tariff\'
   for (const [name, s, want] of cases) assert.deepEqual(pick(fleetModel({ summary: s, hosts: [] }, [])), want, name);
 });
 
-test('bannerModel: firing alerts only, what, where, value against threshold, for how long', () => {
+test('bannerModel: firing alerts only, each a sentence: host, metric and value against threshold in its unit, for how long', () => {
   const now = 1_700_000_000_000;
   const alert = (host: string, state: 'pending' | 'firing', extra: Record<string, unknown> = {}): Record<string, unknown> => ({
     rule: 'filesystem_full', host, instance: '/data', metric: 'fs_used_pct', op: '>', threshold: 90, for_s: 0, value: 93.14, state,
     active_since_ms: now - 200_000, fired_at_ms: state === 'firing' ? now - 125_000 : null, ...extra,
   });
-  const m = bannerModel({ now_ms: now, alerts: [alert(HOSTILE, 'firing'), alert('b', 'pending'), alert('c', 'firing', { instance: '', rule: 'cpu_high', metric: 'cpu_pct', value: null })] });
+  const m = bannerModel({ now_ms: now, alerts: [alert(HOSTILE, 'firing'), alert('b', 'pending'), alert('c', 'firing', { instance: '', rule: 'cpu_high', metric: 'cpu_pct', value: null, for_s: 300 })] });
   assert.equal(m.count, 2);
   assert.equal(m.more, 0);
   assert.deepEqual(m.lines, [
-    { rule: 'filesystem_full', host: HOSTILE, instance: '/data', href: `/hosts/${encodeURIComponent(HOSTILE)}`, detail: 'fs_used_pct 93.1 > 90 · 2m 5s' },
-    { rule: 'cpu_high', host: 'c', instance: '', href: '/hosts/c', detail: 'cpu_pct – > 90 · 2m 5s' },
+    { rule: 'filesystem_full', host: HOSTILE, href: `/hosts/${encodeURIComponent(HOSTILE)}`, detail: 'disk /data 93.1 % (alert at > 90.0 %) · firing for 2m 5s', title: 'filesystem_full: fs_used_pct > 90' },
+    { rule: 'cpu_high', host: 'c', href: '/hosts/c', detail: 'CPU – (alert at > 90.0 %) · firing for 2m 5s', title: 'cpu_high: cpu_pct > 90 for 5m' },
   ]);
+  // Every metric in its unit, as the table writes it; the value and the threshold alike.
+  const cases: Array<[string, Record<string, unknown>, string]> = [
+    ['offline: a duration, its threshold the seconds the rule names', { metric: 'offline_s', op: '>', threshold: 60, value: 63.4, fired_at_ms: now - 2000 }, 'offline for 1m 3s (alert at > 60 s) · firing for 2 s'],
+    ['CPU: percent with one decimal both sides', { metric: 'cpu_pct', op: '>', threshold: 90, value: 97, fired_at_ms: now - 300_000 }, 'CPU 97.0 % (alert at > 90.0 %) · firing for 5m 0s'],
+    ['memory', { metric: 'mem_used_pct', op: '>=', threshold: 95.5, value: 96.04 }, 'memory 96.0 % (alert at >= 95.5 %) · firing for 2m 5s'],
+    ['temperature keeps a decimal: 85.4 is over 85', { metric: 'temp_max_c', op: '>', threshold: 85, value: 85.4 }, 'temperature 85.4 °C (alert at > 85.0 °C) · firing for 2m 5s'],
+    ['network in bytes per second', { metric: 'net_rx_bps', op: '>', threshold: 100 * 1024 ** 2, value: 123.4 * 1024 ** 2 }, 'network in 123 MiB/s (alert at > 100 MiB/s) · firing for 2m 5s'],
+    ['power as the table shows it', { metric: 'power_w', op: '>', threshold: 10_000, value: 12_345 }, 'power 12.3 kW (alert at > 10 kW) · firing for 2m 5s'],
+    ['swap in bytes', { metric: 'swap_used_bytes', op: '>', threshold: 1024 ** 3, value: 1.5 * 1024 ** 3 }, 'swap used 1.5 GiB (alert at > 1 GiB) · firing for 2m 5s'],
+    ['a load average', { metric: 'load_1m', op: '>', threshold: 8, value: 12.345 }, 'load (1 min) 12.35 (alert at > 8) · firing for 2m 5s'],
+    ['uptime below a threshold: rebooted', { metric: 'uptime_s', op: '<', threshold: 600, value: 45 }, 'up for 45 s (alert at < 600 s) · firing for 2m 5s'],
+    ['a metric the page does not know reads by its name', { metric: 'gpu_pct', op: '>', threshold: 50, value: 75.123 }, 'gpu_pct 75.12 (alert at > 50) · firing for 2m 5s'],
+    ['no firing time: no "firing for"', { metric: 'cpu_pct', op: '>', threshold: 90, value: 91, fired_at_ms: null }, 'CPU 91.0 % (alert at > 90.0 %)'],
+  ];
+  for (const [name, over, want] of cases) {
+    assert.equal(bannerModel({ now_ms: now, alerts: [alert('h', 'firing', { instance: '', ...over })] }).lines[0]?.detail, want, name);
+  }
+  assert.equal(bannerModel({ alerts: [alert('h', 'firing')] }).lines[0]?.detail, 'disk /data 93.1 % (alert at > 90.0 %)', 'no now_ms: no "firing for"');
   assert.deepEqual(bannerModel({ alerts: [alert('b', 'pending')] }), { count: 0, lines: [], more: 0 });
   assert.deepEqual(bannerModel({}), { count: 0, lines: [], more: 0 });
   assert.deepEqual(bannerModel({ alerts: 'x' }), { count: 0, lines: [], more: 0 });

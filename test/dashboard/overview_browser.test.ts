@@ -271,7 +271,7 @@ test('overview: grid view shows a card per host and is remembered', async (t) =>
   assert.equal(await page.evaluate(`document.getElementById('hosts').getClientRects().length`), 0, 'the table is hidden');
   const card = await page.evaluate<string>(`[...document.querySelectorAll('#grid .card')].find((c) => c.dataset.host === 'db-1').textContent`);
   assert.match(card, /(^|[^\d.])45(\.0)?\s*%/, `the card shows the CPU: ${card}`);
-  assert.equal(new URLSearchParams(await page.evaluate<string>('location.search')).get('view'), 'grid');
+  assert.equal(new URLSearchParams(await page.evaluate<string>('location.search')).get('view'), 'cards', 'the URL names the view as its button does');
   await page.goto(`${base}/`);
   await page.waitFor(`document.querySelectorAll('#grid .card[data-host]').length === ${HOSTS.length} && document.getElementById('hosts').getClientRects().length === 0`, 5000);
 });
@@ -289,6 +289,11 @@ test('overview: values over a threshold are marked warn, firing alerts alert, an
   const banner = await page.evaluate<{ hidden: boolean; items: string[][] }>(`(() => { const b = document.getElementById('alerts-banner');
     return { hidden: b.hidden, items: [...b.querySelectorAll('li[data-alert-rule][data-alert-host]')].map((li) => [li.dataset.alertRule, li.dataset.alertHost]) }; })()`);
   assert.deepEqual(banner, { hidden: false, items: [['cpu_high', 'hot-1']] });
+  // Read as a sentence, the rule's name after it (small) and in full in the tooltip.
+  const item = await page.evaluate<{ text: string; title: string; rule: string; href: string }>(`(() => { const li = document.querySelector('#alerts-banner li[data-alert-rule]');
+    return { text: li.innerText, title: li.title, rule: li.querySelector('.rule').textContent, href: li.querySelector('a.host-name').getAttribute('href') }; })()`);
+  assert.match(item.text, /^hot-1: CPU 97\.0 % \(alert at > 90\.0 %\) · firing for \d+m \d+s cpu_high$/, item.text);
+  assert.deepEqual([item.title, item.rule, item.href], ['cpu_high: cpu_pct > 90 for 5m', 'cpu_high', '/hosts/hot-1']);
 });
 
 test('overview: sparklines are SVG paths with data', async (t) => {
