@@ -9,7 +9,7 @@
 import { readFileSync } from 'node:fs';
 import type { Server } from 'node:net';
 import { networkInterfaces } from 'node:os';
-import { formatHostPort, isLoopback, type HostPort } from '../shared/config.ts';
+import { formatHostPort, isLoopback, listenAdvice, type HostPort } from '../shared/config.ts';
 import { ConfigError } from '../shared/errors.ts';
 import type { Logger } from '../shared/log.ts';
 import { CollectorStats } from '../shared/collector_stats.ts';
@@ -209,7 +209,9 @@ export async function startCollector(config: CollectorConfig, log: Logger, start
   let agentAddress: HostPort;
   let httpAddress: HostPort;
   try {
-    agentAddress = await agents.listen(config.listen.host, config.listen.port);
+    agentAddress = await agents.listen(config.listen.host, config.listen.port).catch((err: NodeJS.ErrnoException) => {
+      throw new Error(`the agent port cannot listen on ${formatHostPort(config.listen)}: ${err.message}${listenAdvice(err, 'listen')}`);
+    });
     httpAddress = await dashboard.start();
   } catch (err) {
     control?.close();

@@ -67,7 +67,7 @@ export function installCommand(input: InstallCommandInput): InstallCommand {
   }
   const quoted = args.map(shellQuote).join(' ');
   if (isLoopback(input.http.host)) {
-    notes.push('Run it in a checkout of Cluster Sentinel after npm ci. For a one-line install that fetches everything from this collector, start it with --http 0.0.0.0:8080 (the dashboard then needs its password; the install files do not).');
+    notes.push(`Run it in a checkout of Cluster Sentinel after npm ci. For a one-line install that fetches everything from this collector, start it with --http 0.0.0.0:${input.http.port} (the dashboard then needs its password; the install files do not).`);
     return { command: `sudo sh scripts/install-agent.sh ${quoted}`, oneLine: false, notes };
   }
   const base = `${input.https ? 'https' : 'http'}://${formatHostPort(input.httpReachable)}`;

@@ -5,6 +5,7 @@
  */
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { CollectorStats } from '../shared/collector_stats.ts';
+import { formatHostPort, listenAdvice } from '../shared/config.ts';
 import { ShmStore } from '../shared/shm_store.ts';
 import { EMPTY_ALERT_FEED, NO_ENERGY_INFO, type AlertFeed, type EnergyInfo } from './api.ts';
 import type { EnergyQuery } from '../collector/energy_report.ts';
@@ -76,8 +77,8 @@ if (!isMainThread && parentPort) {
     report({ type: 'energy-query', id, query });
   });
   const server = createDashboardServer(store, { httpToken: data.httpToken ?? '', allowedHosts: data.allowedHosts ?? [], limits: data.limits ?? {}, feed: () => feed, energy: data.energy ?? NO_ENERGY_INFO, energyQuery, ...(data.statsBuffer ? { stats: new CollectorStats(data.statsBuffer) } : {}), ...(data.tls ? { tls: data.tls } : {}) });
-  server.once('error', (err) => {
-    report({ type: 'failed', error: `dashboard cannot listen on ${data.host}:${data.port}: ${err.message}` });
+  server.once('error', (err: NodeJS.ErrnoException) => {
+    report({ type: 'failed', error: `dashboard cannot listen on ${formatHostPort({ host: data.host, port: data.port })}: ${err.message}${listenAdvice(err, 'http')}` });
     process.exit(1);
   });
   server.listen(data.port, data.host, () => {

@@ -21,5 +21,8 @@ if (files.length === 0) {
   console.error('run_tests: no test file matches');
   process.exit(1);
 }
-const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=120000', ...files], { cwd: root, stdio: 'inherit' });
+// Each file, and each test, has 300 s at most: the longest file, the million-frame fuzz
+// (test/robustness/fuzz_codec.test.ts), takes 60-70 s alone and passed 120 s beside chromium
+// tests on a loaded machine, so its own 240 s deadline never got the chance to apply.
+const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=300000', ...files], { cwd: root, stdio: 'inherit' });
 process.exit(r.status ?? 1);

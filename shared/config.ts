@@ -207,6 +207,14 @@ export function formatHostPort({ host, port }: HostPort): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
+/** What to do about a port that cannot be taken, by the flag that names it. */
+export function listenAdvice(err: { code?: string }, flag: 'listen' | 'http'): string {
+  if (err.code === 'EADDRINUSE') return ` (another program, perhaps another collector, holds it: stop it, or choose another address with --${flag} HOST:PORT)`;
+  if (err.code === 'EACCES') return ` (ports below 1024 need privileges: choose another with --${flag} HOST:PORT)`;
+  if (err.code === 'EADDRNOTAVAIL') return ` (no interface of this machine has that address: check --${flag})`;
+  return '';
+}
+
 /** True for addresses only this machine can reach. */
 export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || (isIP(host) === 4 && host.startsWith('127.'));

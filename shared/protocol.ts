@@ -294,6 +294,9 @@ export function normaliseHostName(raw: unknown, field = 'host'): string {
   if (utf8Bytes(name) > MAX_HOST_BYTES) throw bad(field, `longer than ${MAX_HOST_BYTES} bytes`);
   if (UNSAFE_CHAR.test(name)) throw bad(field, 'contains a control, invisible, bidi-control or line-separator character');
   if (name.trim() !== name) throw bad(field, 'must not start or end with white space');
+  // A browser reads "." and ".." in a path as "here" and "up", even written %2E: no link could
+  // reach such a host's page, nor its page its API.
+  if (name === '.' || name === '..') throw bad(field, 'must not be "." or "..": a URL path cannot name it');
   return name;
 }
 

@@ -15,6 +15,8 @@ const NOW_MS = 1_700_000_000_000;
 /** A name the protocol accepts (no control characters) that is all trouble in a label value. */
 const ODD_NAME = 'q"uo\\te}{=,ü 東';
 const EVIL_CPU = 'Evil "CPU"} 1\nevil_metric 1\n\\';
+/** EVIL_CPU as the hello leaves it: line feeds become U+FFFD (protocol.ts); quotes and backslashes stay, for the label escaping to handle. */
+const EVIL_CPU_STORED = EVIL_CPU.replace(/\n/g, '\uFFFD');
 const ODD_MOUNT = '/srv/da"ta\\x}{=,ü 東';
 const ODD_IFACE = 'wg"0} 1 #';
 /** The protocol turns the line feed into U+FFFD (a table cell may hold no control character). */
@@ -313,7 +315,7 @@ test('metrics: a null reading is left out; zero is a reading', () => {
 test('metrics: hostile label values read back exactly', () => {
   const parsed = parseProm(Buffer.from(metricsText(details(), NOW_MS), 'utf8').toString('utf8'));
   const odd = find(parsed, 'sentinel_host_info', { host: ODD_NAME })!;
-  assert.deepEqual(odd.labels, { host: ODD_NAME, agent: FIXTURE_AGENT, os: 'C:\\Windows "11"', kernel: '6.1.0-18-amd64', arch: '', cpu_model: EVIL_CPU });
+  assert.deepEqual(odd.labels, { host: ODD_NAME, agent: FIXTURE_AGENT, os: 'C:\\Windows "11"', kernel: '6.1.0-18-amd64', arch: '', cpu_model: EVIL_CPU_STORED });
   assert.deepEqual(odd.labelNames, ['host', 'agent', 'os', 'kernel', 'arch', 'cpu_model']);
   assert.equal(value(parsed, 'sentinel_filesystem_size_bytes', { host: ODD_NAME, mountpoint: ODD_MOUNT, fstype: 'xfs' }), 1000);
   assert.equal(value(parsed, 'sentinel_network_interface_receive_bytes_per_second', { host: ODD_NAME, interface: ODD_IFACE }), 7);

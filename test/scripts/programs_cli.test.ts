@@ -1,7 +1,10 @@
-/** Every program a user runs answers --help and --version, exits 0, and refuses an unknown flag with exit 2. */
+/** Every program a user runs answers --help and --version, exits 0, and refuses an unknown flag with exit 2; a collector whose ports are taken says which flag chooses others. */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { runTs } from '../helpers/procs.ts';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -24,5 +27,23 @@ test('--help, --version and an unknown flag, for every program', { timeout: 120_
       assert.equal(r.code, 2, `${p} --no-such-flag: ${r.stdout}${r.stderr}`);
       assert.match(r.stderr, /no-such-flag/, p);
     }
+  }
+});
+
+test('the collector, its ports taken: exits 1 naming the address and the flag that chooses another', { timeout: 60_000 }, async () => {
+  const holder = createServer();
+  await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+  const port = (holder.address() as AddressInfo).port;
+  const dataDir = mkdtempSync(join(tmpdir(), 'sentinel-ports-'));
+  try {
+    const http = await runTs('collector/main.ts', ['--http', `127.0.0.1:${port}`, '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--log-level', 'error']);
+    assert.equal(http.code, 1, http.stderr);
+    assert.match(http.stderr, new RegExp(`dashboard cannot listen on 127\\.0\\.0\\.1:${port}: .*EADDRINUSE.*choose another address with --http HOST:PORT`));
+    const agents = await runTs('collector/main.ts', ['--http', '127.0.0.1:0', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir, '--log-level', 'error']);
+    assert.equal(agents.code, 1, agents.stderr);
+    assert.match(agents.stderr, new RegExp(`agent port cannot listen on 127\\.0\\.0\\.1:${port}: .*EADDRINUSE.*--listen HOST:PORT`));
+  } finally {
+    holder.close();
+    rmSync(dataDir, { recursive: true, force: true });
   }
 });

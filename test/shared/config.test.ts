@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { COLLECTOR_SETTINGS } from '../../collector/settings.ts';
 import { AGENT_SETTINGS } from '../../agent/settings.ts';
 import { ConfigError } from '../../shared/errors.ts';
-import { envName, helpText, loadConfig, MAX_CONFIG_FILE_BYTES, parseHostPort, readConfigFile } from '../../shared/config.ts';
+import { envName, helpText, listenAdvice, loadConfig, MAX_CONFIG_FILE_BYTES, parseHostPort, readConfigFile } from '../../shared/config.ts';
 
 function configError(fn: () => unknown): ConfigError {
   try {
@@ -179,4 +179,13 @@ test('config file: read from disk, bounded, only a regular file', () => {
 
 test('--help names --config and SENTINEL_CONFIG', () => {
   assert.match(helpText('usage', AGENT_SETTINGS), /--config FILE +JSON object of settings by flag name[^\n]*\n +env SENTINEL_CONFIG/);
+});
+
+test('listenAdvice: a port that cannot be taken says what to do, naming the flag', () => {
+  assert.match(listenAdvice({ code: 'EADDRINUSE' }, 'http'), /another program, perhaps another collector.*--http HOST:PORT/);
+  assert.match(listenAdvice({ code: 'EADDRINUSE' }, 'listen'), /--listen HOST:PORT/);
+  assert.match(listenAdvice({ code: 'EACCES' }, 'http'), /below 1024.*--http/);
+  assert.match(listenAdvice({ code: 'EADDRNOTAVAIL' }, 'listen'), /no interface.*--listen/);
+  assert.equal(listenAdvice({ code: 'EMFILE' }, 'http'), '');
+  assert.equal(listenAdvice({}, 'http'), '');
 });

@@ -49,6 +49,8 @@ const BAD_HELLOS: Array<[string, Record<string, unknown>, string]> = [
   ['host with a word joiner', { ...HELLO, host: 'v\u2060m' }, ERROR_CODES.PROTO_BAD_FIELD],
   ['host with trailing space', { ...HELLO, host: 'web ' }, ERROR_CODES.PROTO_BAD_FIELD],
   ['host as an array', { ...HELLO, host: ['web'] }, ERROR_CODES.PROTO_BAD_FIELD],
+  ['host "." (a URL path cannot name it)', { ...HELLO, host: '.' }, ERROR_CODES.PROTO_BAD_FIELD],
+  ['host ".."', { ...HELLO, host: '..' }, ERROR_CODES.PROTO_BAD_FIELD],
   ['no token', { ...HELLO, token: undefined }, ERROR_CODES.PROTO_BAD_FIELD],
   ['token too long', { ...HELLO, token: 'x'.repeat(257) }, ERROR_CODES.PROTO_BAD_FIELD],
   ['no agent version', { ...HELLO, agent: undefined }, ERROR_CODES.PROTO_BAD_FIELD],
