@@ -3,12 +3,14 @@
  * per-hour and per-month tables, the projection and, for the fleet, a table of hosts. Pure: the
  * report in, lines out; no clock (times come from the report's `now_ms`), no I/O.
  *
- * Units: kWh with 3 decimals, money with 2 and the currency code, "measured" (the time covered
- * by samples; host-time for the fleet) in hours and minutes. A day or hour inside the table's
- * span with no measurement at all, which the API leaves out, is printed as "not measured", so a
- * gap shows as a gap rather than as a missing line. Every string that came from the collector
- * (host names from agents above all) passes through safeText first: a name cannot recolour the
- * terminal, move the cursor or reorder the line.
+ * Units: energy in Wh below 1 kWh, as the dashboard writes it (dashboard/static/chart.js
+ * formatKwh: a host up a few minutes drew a few Wh, which 3 decimals of a kWh showed as 0.000),
+ * else kWh with 3 decimals, each figure with its unit; money with 2 and the currency code,
+ * "measured" (the time covered by samples; host-time for the fleet) in hours and minutes. A day
+ * or hour inside the table's span with no measurement at all, which the API leaves out, is
+ * printed as "not measured", so a gap shows as a gap rather than as a missing line. Every
+ * string that came from the collector (host names from agents above all) passes through
+ * safeText first: a name cannot recolour the terminal, move the cursor or reorder the line.
  */
 import type { EnergyReport, FiguresJson, HostEnergyJson, ProjectionJson, RowJson } from '../collector/energy_report.ts';
 import { MAX_TARIFF_SPEC_CHARS, zoneOffsetMs } from '../collector/tariff.ts';
@@ -39,8 +41,19 @@ export function reportJson(report: unknown): string {
     c === '\n' ? c : Array.from({ length: c.length }, (_, i) => `\\u${c.charCodeAt(i).toString(16).padStart(4, '0')}`).join('')) + '\n';
 }
 
+/**
+ * Energy, kWh in: '0 Wh', '< 0.1 Wh', '0.8 Wh', '37.4 Wh', '412 Wh' below 1 kWh, then '1.200 kWh'.
+ * A non-zero amount never reads as zero.
+ */
 export function formatKwh(kwh: number | null): string {
-  return kwh === null || !Number.isFinite(kwh) ? NONE : kwh.toFixed(3);
+  if (kwh === null || !Number.isFinite(kwh)) return NONE;
+  const wh = Math.abs(kwh) * 1000;
+  // The unit is chosen on the rounded figure: 0.9996 kWh is '1.000 kWh', not '1000 Wh'.
+  if (Math.round(wh) >= 1000) return `${kwh.toFixed(3)} kWh`;
+  if (wh === 0) return '0 Wh';
+  const text = wh.toFixed(Math.round(wh * 10) < 1000 ? 1 : 0);
+  if (Number(text) === 0) return kwh < 0 ? '> -0.1 Wh' : '< 0.1 Wh';
+  return `${kwh < 0 ? '-' : ''}${text} Wh`;
 }
 
 export function formatMoney(amount: number | null, currency: string | null): string {
@@ -112,7 +125,7 @@ function figureCells(f: FiguresJson | null, ctx: Ctx): string[] {
 }
 
 function figureHeader(first: string, ctx: Ctx): { header: string[]; align: Align[] } {
-  const header = [first, 'kWh', ...(ctx.priced ? ['cost'] : []), 'measured'];
+  const header = [first, 'energy', ...(ctx.priced ? ['cost'] : []), 'measured'];
   return { header, align: header.map((_, i) => (i === 0 ? 'left' : 'right')) };
 }
 
@@ -176,7 +189,7 @@ const BASIS: Readonly<Record<string, string>> = {
 };
 
 function projectionLines(p: ProjectionJson, ctx: Ctx): string[] {
-  const header = ['', 'kWh', ...(ctx.priced ? ['cost'] : [])];
+  const header = ['', 'energy', ...(ctx.priced ? ['cost'] : [])];
   const align: Align[] = ['left', 'right', 'right'];
   const row = (name: string, kwh: number | null, cost: number | null): string[] => [name, formatKwh(kwh), ...(ctx.priced ? [formatMoney(cost, ctx.currency)] : [])];
   const days = `${p.days} day${p.days === 1 ? '' : 's'}`;
@@ -201,8 +214,8 @@ function rankOf(h: HostEnergyJson, priced: boolean): number {
 
 function perHostLines(hosts: readonly HostEnergyJson[], ctx: Ctx): string[] {
   const sorted = [...hosts].sort((a, b) => rankOf(b, ctx.priced) - rankOf(a, ctx.priced) || (a.host < b.host ? -1 : a.host > b.host ? 1 : 0));
-  const header = ['host', 'today kWh', ...(ctx.priced ? ['today cost'] : []), 'month kWh', ...(ctx.priced ? ['month cost'] : []),
-    'projected month kWh', ...(ctx.priced ? ['projected month cost'] : [])];
+  const header = ['host', 'today', ...(ctx.priced ? ['today cost'] : []), 'month', ...(ctx.priced ? ['month cost'] : []),
+    'projected month', ...(ctx.priced ? ['projected month cost'] : [])];
   const rows = sorted.map((h) => [
     safeText(h.host),
     formatKwh(h.today.kwh), ...(ctx.priced ? [formatMoney(h.today.cost, ctx.currency)] : []),

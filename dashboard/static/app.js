@@ -13,8 +13,8 @@
 // page.ts last, after chart.js, overview.js and overview_view.js, as one module script.
 import { liveState } from './chart.js';
 import {
-  COLUMNS, PAGE_ROWS, applyStatusEvent, bannerModel, currencyOf, defaultDir, fleetModel, formatAge, initialState, normalizeHost, normalizeHosts,
-  pageModel, rowModel, serialiseQuery, serialiseStored, sparkRequest, thresholdsOf, toggleSort, visibleHosts,
+  COLUMNS, NARROW_MEDIA, PAGE_ROWS, applyStatusEvent, bannerModel, currencyOf, defaultDir, fleetModel, formatAge, initialState, normalizeHost,
+  normalizeHosts, pageModel, rowModel, serialiseQuery, serialiseStored, shownView, sparkRequest, thresholdsOf, toggleSort, visibleHosts,
 } from './overview.js';
 import {
   createCard, createRow, placeInOrder, renderBanner, renderFleet, updateAge, updateItem, updateSparks,
@@ -69,6 +69,10 @@ import {
   let storedText = null;
   try { storedText = localStorage.getItem(STORAGE_KEY); } catch { /* storage off: the URL still works */ }
   let state = initialState(location.search, storedText);
+  /** Matches while the screen is narrow enough for the cards (NARROW_MEDIA); null without matchMedia. */
+  const narrowScreen = typeof matchMedia === 'function' ? matchMedia(NARROW_MEDIA) : null;
+  /** The layout shown, 'table' or 'grid': the one chosen, else the width's (shownView); set by showState. */
+  let layout = shownView(state.view, narrowScreen?.matches === true);
   /** Rows drawn at most (pageModel): PAGE_ROWS, and PAGE_ROWS more at each "Show more". */
   let limit = PAGE_ROWS;
 
@@ -128,7 +132,7 @@ import {
       for (const e of entries) {
         const item = itemOfNode.get(e.target);
         // An entry queued before the item was dropped (a row past the page's rows, the other layout) is old news.
-        if (!item || items[state.view].get(item.root.dataset.host) !== item) continue;
+        if (!item || items[layout].get(item.root.dataset.host) !== item) continue;
         // data-pin makes the row's name cell sticky (app.css). Only rows near the screen have
         // it: every sticky cell is a composited layer, and 500 of them cost each frame's
         // pre-paint and commit ~6 % of the main thread for rows no one sees.
@@ -172,9 +176,10 @@ import {
     for (const th of document.querySelectorAll('#hosts th[data-col]')) {
       th.setAttribute('aria-sort', th.dataset.col !== state.sort ? 'none' : state.dir === 'asc' ? 'ascending' : 'descending');
     }
-    for (const b of document.querySelectorAll('button[data-view]')) b.setAttribute('aria-pressed', String(b.dataset.view === state.view));
-    tableWrap.hidden = state.view !== 'table';
-    grid.hidden = state.view !== 'grid';
+    layout = shownView(state.view, narrowScreen?.matches === true);
+    for (const b of document.querySelectorAll('button[data-view]')) b.setAttribute('aria-pressed', String(b.dataset.view === layout));
+    tableWrap.hidden = layout !== 'table';
+    grid.hidden = layout !== 'grid';
   }
 
   function setState(next) {
@@ -196,13 +201,13 @@ import {
     const currency = currencyOf(payload);
     renderHeader();
 
-    const view = items[state.view];
+    const view = items[layout];
     const page = pageModel(visibleHosts(hosts, state), hosts.length, limit);
     // Only the rows drawn keep their elements, and the other layout keeps none (its container
     // is emptied below): the DOM stays within `limit` rows however large the fleet.
     const drawn = new Set(page.rows.map((h) => h.name));
     for (const [key, map] of Object.entries(items)) {
-      for (const [name, item] of map) if (key !== state.view || !drawn.has(name)) { unwatch(item); map.delete(name); }
+      for (const [name, item] of map) if (key !== layout || !drawn.has(name)) { unwatch(item); map.delete(name); }
     }
     // The places near the screen, by index in the list: the rows that will stand there are
     // drawn now, whether or not they stood there before (the observer would tell too late, a
@@ -227,7 +232,7 @@ import {
       }
       const m = rowModel(h, thresholds, currency);
       if (!item) {
-        item = state.view === 'table' ? createRow(h.name, m.href) : createCard(h.name, m.href);
+        item = layout === 'table' ? createRow(h.name, m.href) : createCard(h.name, m.href);
         view.set(h.name, item);
         watch(item);
       }
@@ -240,9 +245,9 @@ import {
       updateAge(item, formatAge(ageNow(item.ageMs)));
       nodes.push(item.root);
     }
-    placeInOrder(state.view === 'table' ? tbody : grid, nodes);
+    placeInOrder(layout === 'table' ? tbody : grid, nodes);
     // The other layout's rows or cards went with their items (above): its container holds none.
-    placeInOrder(state.view === 'table' ? grid : tbody, []);
+    placeInOrder(layout === 'table' ? grid : tbody, []);
     drawnRows = page.rows;
     // Rows drawn whose sparklines were not asked for (the first list, a new order, "Show more"): ask soon.
     if (!sparkLoading && !sparkSoon && sparkNames !== null && page.rows.some((h) => !sparkNames.has(h.name))) sparksSoon();
@@ -438,7 +443,7 @@ import {
     performance.mark('sentinel-delta-start');
     const thresholds = thresholdsOf(payload);
     const currency = currencyOf(payload);
-    const view = items[state.view];
+    const view = items[layout];
     let drawn = 0;
     for (const name of changedRows) {
       // A frame draws at most so many rows; the rest go to the next frames, so that a fleet
@@ -639,7 +644,7 @@ import {
           }
           sparks = next;
           sparkNames = ask.names;
-          for (const [name, item] of items[state.view]) if (item.root.isConnected) updateSparks(item, sparks[name]);
+          for (const [name, item] of items[layout]) if (item.root.isConnected) updateSparks(item, sparks[name]);
           // Rows drawn while this was on its way, not covered by it: theirs soon, not in 15 s.
           again = sparkNames !== null && drawnRows.some((h) => !sparkNames.has(h.name));
         }
@@ -662,15 +667,30 @@ import {
     render();
     // Focus goes to the first row just drawn: the keyboard carries on there, and is not left on
     // a button that the last batch hides.
-    const first = (state.view === 'table' ? tbody : grid).children[from];
+    const first = (layout === 'table' ? tbody : grid).children[from];
     first?.querySelector('a')?.focus();
   });
   for (const b of document.querySelectorAll('button[data-sort]')) {
     b.addEventListener('click', () => setState(toggleSort(state, b.dataset.sort)));
   }
   for (const b of document.querySelectorAll('button[data-view]')) {
-    b.addEventListener('click', () => { if (state.view !== b.dataset.view) setState({ ...state, view: b.dataset.view }); });
+    b.addEventListener('click', () => {
+      if (state.view === b.dataset.view) return;
+      // Pressing the layout the width picked chooses it too: it stays through a turn of the screen and a reload.
+      if (layout === b.dataset.view) {
+        state = { ...state, view: b.dataset.view };
+        saveState();
+      } else setState({ ...state, view: b.dataset.view });
+    });
   }
+  // A screen turned or a window resized across NARROW_MEDIA: while no layout was chosen, the
+  // layout follows the width. A chosen one stays whatever the width.
+  narrowScreen?.addEventListener('change', () => {
+    if (state.view !== 'auto' || shownView(state.view, narrowScreen.matches) === layout) return;
+    limit = PAGE_ROWS;
+    showState();
+    render();
+  });
   if (COLUMNS.length !== document.querySelectorAll('#hosts th[data-col]').length) throw new Error('page and script disagree on the columns');
 
   showState();

@@ -47,14 +47,25 @@ export function formatWatts(v) {
 }
 
 /**
- * Energy: '0.412 kWh', '4.25 kWh', '42.5 kWh', '425 kWh', then '12.3 MWh' from 10 000 kWh. Fixed
- * decimals by size (no trimming), so a column of them lines up.
+ * Energy, kWh in: '0 Wh', '< 0.1 Wh', '0.8 Wh', '37.4 Wh', '412 Wh' below 1 kWh, then '4.25 kWh',
+ * '42.5 kWh', '425 kWh', then '12.3 MWh' from 10 000 kWh. Fixed decimals by size (no trimming),
+ * so a column of them lines up. Below a kWh in Wh: a host that ran a few minutes drew a few Wh,
+ * which thousandths of a kWh showed as '0.000 kWh'. A non-zero amount never reads as zero: under
+ * 0.05 Wh (180 J: 3 s at 60 W) it reads '< 0.1 Wh'. scripts/energy_format.ts writes Wh alike.
  */
 export function formatKwh(v) {
   if (!isNum(v)) return NONE;
   const a = Math.abs(v);
+  // The unit is chosen on the rounded figure: 0.9996 kWh is '1.00 kWh', not '1000 Wh'.
+  const wh = a * 1000;
+  if (Math.round(wh) < 1000) {
+    if (a === 0) return '0 Wh';
+    const text = wh.toFixed(Math.round(wh * 10) < 1000 ? 1 : 0);
+    if (Number(text) === 0) return v < 0 ? '> -0.1 Wh' : '< 0.1 Wh';
+    return `${v < 0 ? '-' : ''}${text} Wh`;
+  }
   if (a >= 10_000) return `${(v / 1000).toFixed(1)} MWh`;
-  return `${v.toFixed(a === 0 ? 0 : a < 1 ? 3 : a < 10 ? 2 : a < 100 ? 1 : 0)} kWh`;
+  return `${v.toFixed(a < 10 ? 2 : a < 100 ? 1 : 0)} kWh`;
 }
 
 /** Intl formatters by currency code; null where the code is not one Intl knows. */

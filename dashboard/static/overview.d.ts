@@ -6,6 +6,8 @@ export type PowerSource = 'measured' | 'estimated';
 export type SortDir = 'asc' | 'desc';
 export type StatusFilter = 'all' | 'online' | 'stale' | 'offline';
 export type ViewName = 'table' | 'grid';
+/** The layout a person chose, or 'auto' while they chose none (the width picks it). */
+export type ViewChoice = ViewName | 'auto';
 export type HostStatus = 'online' | 'stale' | 'offline';
 export type Level = '' | 'warn' | 'alert';
 export type AlertState = 'pending' | 'firing';
@@ -22,8 +24,11 @@ export const POWER_SOURCES: readonly PowerSource[];
 export const PAGE_ROWS: number;
 export const NO_TARIFF_HINT: string;
 
-export interface ViewState { sort: ColumnKey; dir: SortDir; q: string; status: StatusFilter; view: ViewName }
+export interface ViewState { sort: ColumnKey; dir: SortDir; q: string; status: StatusFilter; view: ViewChoice }
 export const DEFAULT_STATE: Readonly<ViewState>;
+/** The media query of a screen that opens in the cards while no layout was chosen. */
+export const NARROW_MEDIA: string;
+export function shownView(view: ViewChoice, narrow: boolean): ViewName;
 
 export interface Thresholds { cpu_pct: number | null; mem_used_pct: number | null; fs_used_pct: number | null; temp_max_c: number | null }
 export const DEFAULT_THRESHOLDS: Readonly<Thresholds>;

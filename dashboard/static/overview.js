@@ -12,6 +12,7 @@ export const POWER_SOURCES = Object.freeze(['measured', 'estimated']);
 /** What a cost reads as while the collector has no tariff: shown as the cell's and the header's tooltip or hint. */
 export const NO_TARIFF_HINT = 'cost needs a tariff: start the collector with --tariff';
 export const STATUS_FILTERS = Object.freeze(['all', 'online', 'stale', 'offline']);
+/** The layouts: rows of a table, or cards of a grid. */
 export const VIEWS = Object.freeze(['table', 'grid']);
 /**
  * Each view as the URL names it: the grid is "Cards" on its button, so `view=cards`. Its older
@@ -19,8 +20,24 @@ export const VIEWS = Object.freeze(['table', 'grid']);
  */
 export const VIEW_IN_URL = Object.freeze({ table: 'table', grid: 'cards' });
 export const SPARK_SERIES = Object.freeze(['cpu_pct', 'mem_used_pct']);
-/** The view state a page starts with; serialiseState leaves these values out of the URL. */
-export const DEFAULT_STATE = Object.freeze({ sort: 'name', dir: 'asc', q: '', status: 'all', view: 'table' });
+/**
+ * The view state a page starts with; serialiseQuery leaves these values out of the URL. `view`
+ * is the layout the person chose, 'auto' while they chose none: the width picks it (shownView).
+ */
+export const DEFAULT_STATE = Object.freeze({ sort: 'name', dir: 'asc', q: '', status: 'all', view: 'auto' });
+/**
+ * Where the page opens in the cards while no layout was chosen: app.css's phone layout, from the
+ * same width down. Every phone held upright is there (320 to 430 px), where the table shows Host,
+ * Status, Age and CPU (4 of 12 columns at 390 px) and leaves memory, disk and power to a sideways
+ * scroll, while a card shows every figure of a host within the width. Wider, the table stays: a
+ * phone turned sideways is some 390 px high, room for one and a half cards (243 px each at
+ * 844 px) against a dozen rows, and from 768 px (a tablet) the table shows memory and disk too.
+ */
+export const NARROW_MEDIA = '(max-width: 640px)';
+/** The layout to show: the one chosen, else the cards on a narrow screen (NARROW_MEDIA matches) and the table on any other. */
+export function shownView(view, narrow) {
+  return VIEWS.includes(view) ? view : narrow ? 'grid' : 'table';
+}
 /** Longest name filter kept, characters: a host name is at most a few hundred bytes. */
 export const MAX_QUERY_CHARS = 200;
 /**
@@ -309,6 +326,12 @@ export function parseQuery(search) {
   return pickState((k) => params.get(k) ?? undefined);
 }
 
+/**
+ * What serialiseStored writes as `v`. Pages before the automatic layout wrote no `v`, and wrote
+ * `view: 'table'` on every visit, chosen or not: only their cards were a choice.
+ */
+const STORED_VERSION = 2;
+
 /** The valid state keys of what localStorage held (JSON text; anything else gives {}). */
 export function parseStored(text) {
   let obj;
@@ -318,25 +341,31 @@ export function parseStored(text) {
     return {};
   }
   if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) return {};
-  return pickState((k) => (Object.hasOwn(obj, k) ? obj[k] : undefined));
+  const out = pickState((k) => (Object.hasOwn(obj, k) ? obj[k] : undefined));
+  if (obj.v !== STORED_VERSION && out.view === 'table') delete out.view;
+  return out;
 }
 
 /**
  * The state to start with: the URL's when it names any (a shared link shows what it says),
  * else what this browser last used, over the defaults. A sort without a direction gets the
- * column's first direction.
+ * column's first direction. A URL that names no layout opens in the one chosen in this browser:
+ * a layout is a person's choice for their screen, and a link about hosts says nothing of it.
  */
 export function initialState(search, storedText) {
   const fromUrl = parseQuery(search);
-  const picked = Object.keys(fromUrl).length > 0 ? fromUrl : parseStored(storedText);
+  const stored = parseStored(storedText);
+  const picked = Object.keys(fromUrl).length > 0 ? fromUrl : stored;
   const state = { ...DEFAULT_STATE, ...picked };
   if (picked.sort !== undefined && picked.dir === undefined) state.dir = defaultDir(state.sort);
+  if (fromUrl.view === undefined && stored.view !== undefined) state.view = stored.view;
   return state;
 }
 
 /**
  * The query string for `state` ('' when it is all defaults), keys in a fixed order. Sort and
- * direction go together: a sort alone would read back with the column's first direction.
+ * direction go together: a sort alone would read back with the column's first direction. The
+ * layout only when the person chose one, so a link never carries one the width picked.
  */
 export function serialiseQuery(state) {
   const params = new URLSearchParams();
@@ -352,9 +381,10 @@ export function serialiseQuery(state) {
   return s === '' ? '' : `?${s}`;
 }
 
-/** The state as localStorage keeps it. */
+/** The state as localStorage keeps it: the layout only when one was chosen. */
 export function serialiseStored(state) {
-  return JSON.stringify(Object.fromEntries(Object.keys(DEFAULT_STATE).map((k) => [k, state[k]])));
+  const keys = Object.keys(DEFAULT_STATE).filter((k) => k !== 'view' || state.view !== DEFAULT_STATE.view);
+  return JSON.stringify({ ...Object.fromEntries(keys.map((k) => [k, state[k]])), v: STORED_VERSION });
 }
 
 /** The state after a click on column `key`'s header: the active column flips, another starts at its first direction. */

@@ -36,12 +36,28 @@ test('formatting: bytes, rates, percent, numbers, temperatures, power, durations
   for (const [name, got, want] of cases) assert.equal(got, want, name);
 });
 
-test('formatKwh: fixed decimals by size, MWh from 10 000 kWh', () => {
+test('formatKwh: Wh below 1 kWh, fixed decimals by size, MWh from 10 000 kWh', () => {
   const cases: Array<[number | null | undefined, string]> = [
-    [0, '0 kWh'], [0.0004, '0.000 kWh'], [0.412, '0.412 kWh'], [1, '1.00 kWh'], [4.256, '4.26 kWh'], [42.55, '42.5 kWh'],
+    [0, '0 Wh'], [1e-9, '< 0.1 Wh'], [0.00004, '< 0.1 Wh'], [0.00008, '0.1 Wh'], [0.0008, '0.8 Wh'], [0.0374, '37.4 Wh'],
+    [0.09994, '99.9 Wh'], [0.09996, '100 Wh'], [0.412, '412 Wh'], [0.9994, '999 Wh'], [0.9996, '1.00 kWh'],
+    [1, '1.00 kWh'], [4.256, '4.26 kWh'], [42.55, '42.5 kWh'],
     [425.4, '425 kWh'], [9999.4, '9999 kWh'], [12_345, '12.3 MWh'], [null, '–'], [undefined, '–'], [Number.NaN, '–'],
   ];
   for (const [v, want] of cases) assert.equal(formatKwh(v), want, String(v));
+});
+
+test('formatKwh: a non-zero amount never reads as zero (seed 6151)', () => {
+  let seed = 6151;
+  const next = (): number => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed / 2 ** 31;
+  };
+  for (let i = 0; i < 2000; i++) {
+    // Spread over twelve decades below 1 kWh: a second of a Raspberry Pi up to most of a kWh.
+    const kwh = 10 ** (-12 * next());
+    const text = formatKwh(kwh);
+    assert.ok(text.startsWith('<') || Number.parseFloat(text) > 0, `${kwh} kWh reads ${text}`);
+  }
 });
 
 test('formatMoney: Intl with the currency code, the bare amount without one', () => {

@@ -136,7 +136,7 @@ test('energy page: the badge says measured or estimated, to the eye and to a scr
   const rapl = await powerCells(page, 'rapl-1');
   const model = await powerCells(page, 'model-1');
   assert.deepEqual({ ...rapl, badge: { ...rapl.badge!, title: '' } }, { power: '212 W', badge: { source: 'measured', mark: 'M', spoken: 'measured', title: '' }, energy: '1.50 kWh', cost: '€0.36', costTitle: null });
-  assert.deepEqual({ ...model, badge: { ...model.badge!, title: '' } }, { power: '95 W', badge: { source: 'estimated', mark: 'E', spoken: 'estimated', title: '' }, energy: '0.500 kWh', cost: '€0.12', costTitle: null });
+  assert.deepEqual({ ...model, badge: { ...model.badge!, title: '' } }, { power: '95 W', badge: { source: 'estimated', mark: 'E', spoken: 'estimated', title: '' }, energy: '500 Wh', cost: '€0.12', costTitle: null });
   assert.match(rapl.badge!.title, /^Measured: /);
   assert.match(model.badge!.title, /^Estimated: /);
   assert.deepEqual(await powerCells(page, 'bare-1'), { power: '–', badge: null, energy: '–', cost: '–', costTitle: null }, 'no power: no badge, nothing counted');
@@ -234,6 +234,7 @@ test('energy page: the host page charts the watts labelled with their source and
   const est = await page.waitFor<string>(`(() => { const l = document.querySelector('figure[data-chart=power_w] .legend')?.textContent; return /^estimated /.test(l ?? '') && l; })()`, 8000);
   assert.equal(est, 'estimated 95 W');
   const modelRows = await page.waitFor<Record<string, string[]>>(`(() => { const r = ${ENERGY_ROWS}; return r.today?.[2] === '€0.12' && r; })()`, 5000);
+  assert.deepEqual(modelRows['today']!.slice(1), ['500 Wh', '€0.12'], 'below 1 kWh in Wh');
   assert.deepEqual(modelRows['projected-month']!.slice(1), ['–', '–'], 'no projection yet');
   assert.match(await page.evaluate<string>(`document.querySelector('#energy .body').textContent`), /No projection yet/);
 

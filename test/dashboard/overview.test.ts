@@ -1,11 +1,12 @@
 // The overview's pure logic, imported exactly as the browser gets it (page.ts inlines the file).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import {
-  COLUMNS, DEFAULT_STATE, DEFAULT_THRESHOLDS, MAX_BANNER_ALERTS, MAX_QUERY_CHARS, PAGE_ROWS, pageModel,
+  COLUMNS, DEFAULT_STATE, NARROW_MEDIA, DEFAULT_THRESHOLDS, MAX_BANNER_ALERTS, MAX_QUERY_CHARS, PAGE_ROWS, pageModel,
   NO_TARIFF_HINT, alertStates, applyStatusEvent, bannerModel, compareNames, currencyOf, defaultDir, fleetModel, formatAge, formatBytesPair, formatCost, formatPower, powerSourcesText,
   hostComparator, initialState, level, matchesFilter, normalizeHost, normalizeHosts, parseQuery, parseStored, rowModel,
-  serialiseQuery, serialiseStored, sparkRequest, thresholdsOf, toggleSort, visibleHosts, hostAlertsOf, MAX_SPARK_SLOTS_CHARS,
+  serialiseQuery, serialiseStored, shownView, sparkRequest, thresholdsOf, toggleSort, visibleHosts, hostAlertsOf, MAX_SPARK_SLOTS_CHARS,
   type ColumnKey, type OverviewHost, type SortDir, type ViewState,
 } from '../../dashboard/static/overview.js';
 
@@ -185,13 +186,42 @@ test('initialState: the URL when it names anything, else localStorage, over the 
   const cases: Array<[string, string, string | null, ViewState]> = [
     ['defaults', '', null, { ...DEFAULT_STATE }],
     ['stored only', '', stored, { sort: 'temp', dir: 'asc', q: 'db', status: 'stale', view: 'grid' }],
-    ['the URL wins as a whole', '?view=table', stored, { ...DEFAULT_STATE }],
+    ['the URL wins as a whole', '?view=table', stored, { ...DEFAULT_STATE, view: 'table' }],
+    ['a URL without a layout takes the one chosen here', '?sort=cpu', stored, { ...DEFAULT_STATE, sort: 'cpu', dir: 'desc', view: 'grid' }],
     ['an invalid URL is as none', '?sort=nope', stored, { sort: 'temp', dir: 'asc', q: 'db', status: 'stale', view: 'grid' }],
     ['a sort without direction takes the column\'s first', '?sort=cpu', null, { ...DEFAULT_STATE, sort: 'cpu', dir: 'desc' }],
     ['stored sort without direction', '', '{"sort":"name"}', { ...DEFAULT_STATE }],
     ['garbage stored', '', '\u0000', { ...DEFAULT_STATE }],
   ];
   for (const [name, search, text, want] of cases) assert.deepEqual(initialState(search, text), want, name);
+});
+
+test('the layout: the one chosen, else the cards on a narrow screen; a layout not chosen is neither in the URL nor stored', () => {
+  assert.equal(DEFAULT_STATE.view, 'auto', 'no layout chosen');
+  const cases: Array<[ViewState['view'], boolean, string]> = [
+    ['auto', true, 'grid'], ['auto', false, 'table'],
+    ['table', true, 'table'], ['table', false, 'table'], ['grid', true, 'grid'], ['grid', false, 'grid'],
+  ];
+  for (const [view, narrow, want] of cases) assert.equal(shownView(view, narrow), want, `${view}, ${narrow ? 'narrow' : 'wide'}`);
+  // app.css's phone layout starts at the same width.
+  assert.equal(NARROW_MEDIA, '(max-width: 640px)');
+  assert.ok(readFileSync(new URL('../../dashboard/static/app.css', import.meta.url), 'utf8').includes(`@media ${NARROW_MEDIA}`));
+
+  const auto: ViewState = { ...DEFAULT_STATE, sort: 'cpu', dir: 'desc' };
+  assert.equal(serialiseQuery(auto), '?sort=cpu&dir=desc');
+  assert.ok(!serialiseStored(auto).includes('view'), serialiseStored(auto));
+  assert.deepEqual(initialState('', serialiseStored(auto)), auto);
+  // Chosen, either one: named in the URL and stored, whatever the width would pick.
+  assert.equal(serialiseQuery({ ...DEFAULT_STATE, view: 'table' }), '?view=table');
+  assert.equal(initialState('', serialiseStored({ ...DEFAULT_STATE, view: 'table' })).view, 'table');
+  assert.equal(initialState('', serialiseStored({ ...DEFAULT_STATE, view: 'grid' })).view, 'grid');
+});
+
+test('parseStored: a page from before the automatic layout stored the table on every visit: only its cards were chosen', () => {
+  const old = (view: string): string => JSON.stringify({ sort: 'cpu', dir: 'desc', q: '', status: 'all', view });
+  assert.deepEqual(parseStored(old('table')), { sort: 'cpu', dir: 'desc', q: '', status: 'all' });
+  assert.deepEqual(parseStored(old('grid')), { sort: 'cpu', dir: 'desc', q: '', status: 'all', view: 'grid' });
+  assert.equal(initialState('', old('table')).view, 'auto');
 });
 
 test('serialiseQuery: defaults left out, sort and direction together, and it reads back (seed 20260)', () => {
@@ -210,7 +240,7 @@ test('serialiseQuery: defaults left out, sort and direction together, and it rea
   for (let i = 0; i < 300; i++) {
     const state: ViewState = {
       sort: pick(COLUMNS), dir: pick(['asc', 'desc'] as const), q: pick(['', 'web', ' a&b=c ', HOSTILE, 'é/%?#']),
-      status: pick(['all', 'online', 'stale', 'offline'] as const), view: pick(['table', 'grid'] as const),
+      status: pick(['all', 'online', 'stale', 'offline'] as const), view: pick(['table', 'grid', 'auto'] as const),
     };
     assert.deepEqual(initialState(serialiseQuery(state), null), state, `URL ${serialiseQuery(state)}`);
     assert.deepEqual(initialState('', serialiseStored(state)), state, 'localStorage');
@@ -392,7 +422,9 @@ test('rowModel: watts with their source\'s badge, kWh and cost today in the tari
   const t = { cpu_pct: 90, mem_used_pct: 90, fs_used_pct: 90, temp_max_c: 85 };
   const cases: Array<[string, Record<string, unknown>, string | null, { power: string; badge: string; energy: string; cost: string; hint: string }]> = [
     ['measured, in euros', { power_source: 'measured', energy: energy(1.234, 0.3085) }, 'EUR', { power: '100 W', badge: 'measured', energy: '1.23 kWh', cost: '€0.31', hint: '' }],
-    ['estimated, in dollars', { power_source: 'estimated', energy: energy(0.4, 0.06) }, 'USD', { power: '100 W', badge: 'estimated', energy: '0.400 kWh', cost: '$0.06', hint: '' }],
+    ['estimated, in dollars', { power_source: 'estimated', energy: energy(0.4, 0.06) }, 'USD', { power: '100 W', badge: 'estimated', energy: '400 Wh', cost: '$0.06', hint: '' }],
+    // Up a couple of minutes: '0.000 kWh' read as nothing drawn.
+    ['a couple of minutes: Wh', { power_source: 'measured', energy: energy(0.0008, 0.0002) }, 'EUR', { power: '100 W', badge: 'measured', energy: '0.8 Wh', cost: '€0.00', hint: '' }],
     ['no tariff: kWh, and why there is no cost', { power_source: 'estimated', energy: energy(12.5, null) }, null, { power: '100 W', badge: 'estimated', energy: '12.5 kWh', cost: '–', hint: NO_TARIFF_HINT }],
     ['nothing counted yet', { power_source: 'measured', energy: null }, 'EUR', { power: '100 W', badge: 'measured', energy: '–', cost: '–', hint: '' }],
     ['an unknown source is no badge', { power_source: 'guessed', energy: energy(1, 0.2) }, 'EUR', { power: '100 W', badge: '', energy: '1.00 kWh', cost: '€0.20', hint: '' }],
@@ -404,6 +436,14 @@ test('rowModel: watts with their source\'s badge, kWh and cost today in the tari
   }
   const noWatts = rowModel(normalizeHost(apiHost('h', { power_source: 'measured' }, { power_w: null })), t, 'EUR');
   assert.deepEqual([noWatts.cells.power.text, noWatts.cells.power.badge], ['–', ''], 'a source without watts says nothing');
+});
+
+test('sorting by energy goes by the amount, not by its text: 900 Wh is less than 2.00 kWh', () => {
+  const hosts = [['wh', 0.9], ['kwh', 2], ['tiny', 0.00001], ['none', null], ['zero', 0]].map(([name, kwh]) => normalizeHost(apiHost(name as string, { energy: kwh === null ? null : energy(kwh as number, null) })));
+  const t = DEFAULT_THRESHOLDS;
+  const shown = (dir: SortDir): string[] => visibleHosts(hosts, { ...DEFAULT_STATE, sort: 'energy', dir }).map((h) => `${h.name} ${rowModel(h, t).cells.energy.text}`);
+  assert.deepEqual(shown('desc'), ['kwh 2.00 kWh', 'wh 900 Wh', 'tiny < 0.1 Wh', 'zero 0 Wh', 'none –']);
+  assert.deepEqual(shown('asc'), ['zero 0 Wh', 'tiny < 0.1 Wh', 'wh 900 Wh', 'kwh 2.00 kWh', 'none –']);
 });
 
 test('currencyOf and powerSourcesText read the summary defensively', () => {
@@ -454,6 +494,10 @@ test('fleetModel: power by source, kWh, cost and the projection, in the tariff\'
     ['a tariff, but no projection yet', { ...energySummary, projected_month_kwh: null, projected_month_cost: null }, {
       power: '412 W', power_detail: '3 measured, 9 estimated', energy: '4.81 kWh', energy_detail: 'month 98.3 kWh',
       cost: '€1.20', cost_detail: 'month €24.56', projected: '–', projected_detail: '',
+    }],
+    ['the first minutes of the day: Wh', { ...energySummary, energy_today_kwh: 0.0374, energy_month_kwh: 0.0374, cost_today: 0.0094, cost_month: 0.0094 }, {
+      power: '412 W', power_detail: '3 measured, 9 estimated', energy: '37.4 Wh', energy_detail: 'month 37.4 Wh',
+      cost: '€0.01', cost_detail: 'month €0.01', projected: '€75.10', projected_detail: '300 kWh',
     }],
     ['a tariff, no power counted yet', { ...energySummary, power_w: null, power_hosts: 0, power_measured_hosts: 0, power_estimated_hosts: 0, energy_today_kwh: null, energy_month_kwh: null, cost_today: null, cost_month: null, projected_month_kwh: null, projected_month_cost: null }, {
       power: '–', power_detail: '', energy: '–', energy_detail: '', cost: '–', cost_detail: '', projected: '–', projected_detail: '',

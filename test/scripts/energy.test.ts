@@ -100,18 +100,19 @@ test('the fleet: totals, the day, hour and month of the samples, the projection,
   const out = r.stdout;
   assert.match(out, /^Energy of the fleet \(2 hosts\), \d{4}-\d\d-\d\d \d\d:\d\d \(UTC\)\nTariff: 0\.25 EUR\n/);
   // 1 kWh + 0.2 kWh over 200 host-seconds (3 min, to the minute).
-  assert.match(out, row('since start', '1.200', '0.30 EUR', '0h 03m', `since ${iso(t0).slice(0, 16).replace('T', ' ')}`));
-  if (iso(t0).slice(0, 10) === iso(Date.now()).slice(0, 10)) assert.match(out, row('today', '1.200', '0.30 EUR', '0h 03m'));
+  assert.match(out, row('since start', '1.200 kWh', '0.30 EUR', '0h 03m', `since ${iso(t0).slice(0, 16).replace('T', ' ')}`));
+  if (iso(t0).slice(0, 10) === iso(Date.now()).slice(0, 10)) assert.match(out, row('today', '1.200 kWh', '0.30 EUR', '0h 03m'));
   assert.match(out, /^Per day, the last 3 days$/m);
-  assert.match(out, row(iso(t0).slice(0, 10), '1.200', '0.30 EUR', '0h 03m'));
-  assert.match(out, row(iso(t0).slice(0, 13), '1.200', '0.30 EUR', '0h 03m'), 'the per-hour row');
-  assert.match(out, row(iso(t0).slice(0, 7), '1.200', '0.30 EUR', '0h 03m'), 'the per-month row');
+  assert.match(out, row(iso(t0).slice(0, 10), '1.200 kWh', '0.30 EUR', '0h 03m'));
+  assert.match(out, row(iso(t0).slice(0, 13), '1.200 kWh', '0.30 EUR', '0h 03m'), 'the per-hour row');
+  assert.match(out, row(iso(t0).slice(0, 7), '1.200 kWh', '0.30 EUR', '0h 03m'), 'the per-month row');
   // Each host at its average while watched, for a whole day: 864 + 172.8 kWh a day; 3 days of it.
-  assert.match(out, row('daily average', '1036.800', '259.20 EUR'));
-  assert.match(out, row('next 3 days', '3110.400', '777.60 EUR'));
+  assert.match(out, row('daily average', '1036.800 kWh', '259.20 EUR'));
+  assert.match(out, row('next 3 days', '3110.400 kWh', '777.60 EUR'));
   const hosts = out.slice(out.indexOf('Per host, by projected month cost')).split('\n').slice(2, 4);
-  assert.match(hosts[0]!, /^ {2}zeta-big +1\.000 +0\.25 EUR +1\.000 +0\.25 EUR +\d+\.\d{3} +\d+\.\d\d EUR$/);
-  assert.match(hosts[1]!, /^ {2}alpha-small +0\.200 +0\.05 EUR +0\.200 +0\.05 EUR /);
+  assert.match(hosts[0]!, /^ {2}zeta-big +1\.000 kWh +0\.25 EUR +1\.000 kWh +0\.25 EUR +\d+\.\d{3} kWh +\d+\.\d\d EUR$/);
+  // Below 1 kWh in Wh.
+  assert.match(hosts[1]!, /^ {2}alpha-small +200 Wh +0\.05 EUR +200 Wh +0\.05 EUR /);
   assert.equal(r.stderr, '');
 });
 
@@ -119,10 +120,10 @@ test('--host: one host, no table of hosts; --token gives the password', { timeou
   const r = await energy(['--url', base, '--host', 'zeta-big', '--token', PASSWORD]);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /^Energy of host zeta-big, /);
-  assert.match(r.stdout, row('since start', '1.000', '0.25 EUR', '0h 02m', `since ${iso(t0).slice(0, 16).replace('T', ' ')}`));
-  assert.match(r.stdout, row(iso(t0).slice(0, 13), '1.000', '0.25 EUR', '0h 02m'));
+  assert.match(r.stdout, row('since start', '1.000 kWh', '0.25 EUR', '0h 02m', `since ${iso(t0).slice(0, 16).replace('T', ' ')}`));
+  assert.match(r.stdout, row(iso(t0).slice(0, 13), '1.000 kWh', '0.25 EUR', '0h 02m'));
   assert.match(r.stdout, /^Projection, the next 30 days$/m, "the collector's --projection-days when --days is not given");
-  assert.match(r.stdout, row('daily average', '864.000', '216.00 EUR'));
+  assert.match(r.stdout, row('daily average', '864.000 kWh', '216.00 EUR'));
   assert.ok(!r.stdout.includes('Per host'));
 });
 

@@ -32,58 +32,58 @@ test('one host, priced: the exact text, a missing day and two missing hours show
 Tariff: EUR; peak 0.2700 mon-fri 06:00-22:00; offpeak 0.2068 mon-fri 22:00-06:00; offpeak 0.2068 sat-sun
 
 Totals
-                  kWh      cost  measured
-  today         0.819  0.17 EUR    9h 33m
-  this month   18.637  4.37 EUR  186h 53m
-  since start  18.637  4.37 EUR  186h 53m  since 2026-11-13 12:35
+                   energy      cost  measured
+  today            819 Wh  0.17 EUR    9h 33m
+  this month   18.637 kWh  4.37 EUR  186h 53m
+  since start  18.637 kWh  4.37 EUR  186h 53m  since 2026-11-13 12:35
 
 Per day, the last 7 days
-  day           kWh      cost  measured
-  2026-11-16  2.394  0.61 EUR   24h 00m
-  2026-11-17  2.394  0.61 EUR   24h 00m
-  2026-11-18  2.312  0.59 EUR   22h 55m
-  2026-11-19      -         -         -  not measured
-  2026-11-20  2.318  0.59 EUR   23h 00m
-  2026-11-21  2.394  0.50 EUR   24h 00m
-  2026-11-22  0.819  0.17 EUR    9h 33m
+  day            energy      cost  measured
+  2026-11-16  2.394 kWh  0.61 EUR   24h 00m
+  2026-11-17  2.394 kWh  0.61 EUR   24h 00m
+  2026-11-18  2.312 kWh  0.59 EUR   22h 55m
+  2026-11-19          -         -         -  not measured
+  2026-11-20  2.318 kWh  0.59 EUR   23h 00m
+  2026-11-21  2.394 kWh  0.50 EUR   24h 00m
+  2026-11-22     819 Wh  0.17 EUR    9h 33m
 
 Per hour, the last 24 hours
-  hour             kWh      cost  measured
-  2026-11-21T13  0.124  0.03 EUR    1h 00m
-  2026-11-21T14  0.124  0.03 EUR    1h 00m
-  2026-11-21T15  0.124  0.03 EUR    1h 00m
-  2026-11-21T16  0.124  0.03 EUR    1h 00m
-  2026-11-21T17  0.124  0.03 EUR    1h 00m
-  2026-11-21T18  0.124  0.03 EUR    1h 00m
-  2026-11-21T19  0.122  0.03 EUR    1h 00m
-  2026-11-21T20  0.076  0.02 EUR    1h 00m
-  2026-11-21T21  0.076  0.02 EUR    1h 00m
-  2026-11-21T22  0.076  0.02 EUR    1h 00m
-  2026-11-21T23  0.076  0.02 EUR    1h 00m
-  2026-11-22T00  0.076  0.02 EUR    1h 00m
-  2026-11-22T01  0.076  0.02 EUR    1h 00m
-  2026-11-22T02  0.076  0.02 EUR    1h 00m
-  2026-11-22T03  0.076  0.02 EUR    1h 00m
-  2026-11-22T04  0.076  0.02 EUR    1h 00m
-  2026-11-22T05  0.076  0.02 EUR    1h 00m
-  2026-11-22T06  0.076  0.02 EUR    1h 00m
-  2026-11-22T07  0.044  0.01 EUR    0h 35m
-  2026-11-22T08      -         -         -  not measured
-  2026-11-22T09      -         -         -  not measured
-  2026-11-22T10  0.041  0.01 EUR    0h 20m
-  2026-11-22T11  0.124  0.03 EUR    1h 00m
-  2026-11-22T12  0.078  0.02 EUR    0h 38m
+  hour            energy      cost  measured
+  2026-11-21T13   124 Wh  0.03 EUR    1h 00m
+  2026-11-21T14   124 Wh  0.03 EUR    1h 00m
+  2026-11-21T15   124 Wh  0.03 EUR    1h 00m
+  2026-11-21T16   124 Wh  0.03 EUR    1h 00m
+  2026-11-21T17   124 Wh  0.03 EUR    1h 00m
+  2026-11-21T18   124 Wh  0.03 EUR    1h 00m
+  2026-11-21T19   122 Wh  0.03 EUR    1h 00m
+  2026-11-21T20  76.0 Wh  0.02 EUR    1h 00m
+  2026-11-21T21  76.0 Wh  0.02 EUR    1h 00m
+  2026-11-21T22  76.0 Wh  0.02 EUR    1h 00m
+  2026-11-21T23  76.0 Wh  0.02 EUR    1h 00m
+  2026-11-22T00  76.0 Wh  0.02 EUR    1h 00m
+  2026-11-22T01  76.0 Wh  0.02 EUR    1h 00m
+  2026-11-22T02  76.0 Wh  0.02 EUR    1h 00m
+  2026-11-22T03  76.0 Wh  0.02 EUR    1h 00m
+  2026-11-22T04  76.0 Wh  0.02 EUR    1h 00m
+  2026-11-22T05  76.0 Wh  0.02 EUR    1h 00m
+  2026-11-22T06  76.0 Wh  0.02 EUR    1h 00m
+  2026-11-22T07  44.3 Wh  0.01 EUR    0h 35m
+  2026-11-22T08        -         -         -  not measured
+  2026-11-22T09        -         -         -  not measured
+  2026-11-22T10  41.2 Wh  0.01 EUR    0h 20m
+  2026-11-22T11   124 Wh  0.03 EUR    1h 00m
+  2026-11-22T12  78.3 Wh  0.02 EUR    0h 38m
 
 Per month
-  month       kWh      cost  measured
-  2026-11  18.637  4.37 EUR  186h 53m
+  month        energy      cost  measured
+  2026-11  18.637 kWh  4.37 EUR  186h 53m
 
 Projection, the next 7 days
-                            kWh      cost
-  daily average           2.402  0.57 EUR
-  next 7 days            16.817  4.01 EUR
-  this month so far      18.637  4.37 EUR
-  this month, projected  38.992  9.23 EUR
+                             energy      cost
+  daily average           2.402 kWh  0.57 EUR
+  next 7 days            16.817 kWh  4.01 EUR
+  this month so far      18.637 kWh  4.37 EUR
+  this month, projected  38.992 kWh  9.23 EUR
   basis: the average of the last 7 complete days, over the time they were measured; 8d 11h of the month to go
 `);
 });
@@ -94,27 +94,27 @@ test('the fleet, priced: totals, every day and hour, the projection, hosts by pr
   assert.equal(text.split('\n')[0], 'Energy of the fleet (3 hosts), 2026-11-22 12:38 (UTC)');
   assert.deepEqual(section(text, 'Totals'), [
     'Totals',
-    '                  kWh       cost  measured',
-    '  today         4.428   0.92 EUR   34h 50m',
-    '  this month   70.568  16.65 EUR  499h 00m',
-    '  since start  70.568  16.65 EUR  499h 00m  since 2026-11-13 12:35',
+    '                   energy       cost  measured',
+    '  today         4.428 kWh   0.92 EUR   34h 50m',
+    '  this month   70.568 kWh  16.65 EUR  499h 00m',
+    '  since start  70.568 kWh  16.65 EUR  499h 00m  since 2026-11-13 12:35',
   ]);
   assert.equal(section(text, 'Per day').length, 2 + 7, 'title, header, 7 days');
   assert.equal(section(text, 'Per hour').length, 2 + 24, 'title, header, 24 hours');
   assert.ok(!text.includes('not measured'), 'the fleet measured every day and hour (web-1\'s gaps are covered by the others)');
   assert.deepEqual(section(text, 'Projection').slice(1, 6), [
-    '                             kWh       cost',
-    '  daily average            9.737   2.34 EUR',
-    '  next 7 days             68.157  16.38 EUR',
-    '  this month so far       70.568  16.65 EUR',
-    '  this month, projected  153.068  36.48 EUR',
+    '                              energy       cost',
+    '  daily average            9.737 kWh   2.34 EUR',
+    '  next 7 days             68.157 kWh  16.38 EUR',
+    '  this month so far       70.568 kWh  16.65 EUR',
+    '  this month, projected  153.068 kWh  36.48 EUR',
   ]);
   assert.deepEqual(section(text, 'Per host'), [
     'Per host, by projected month cost',
-    '  host   today kWh  today cost  month kWh  month cost  projected month kWh  projected month cost',
-    '  db-1       2.240    0.46 EUR     40.836    9.64 EUR               79.270             18.88 EUR',
-    '  web-1      0.819    0.17 EUR     18.637    4.37 EUR               38.992              9.23 EUR',
-    '  web-2      1.369    0.28 EUR     11.095    2.63 EUR               34.806              8.36 EUR',
+    '  host       today  today cost       month  month cost  projected month  projected month cost',
+    '  db-1   2.240 kWh    0.46 EUR  40.836 kWh    9.64 EUR       79.270 kWh             18.88 EUR',
+    '  web-1     819 Wh    0.17 EUR  18.637 kWh    4.37 EUR       38.992 kWh              9.23 EUR',
+    '  web-2  1.369 kWh    0.28 EUR  11.095 kWh    2.63 EUR       34.806 kWh              8.36 EUR',
   ]);
   assert.match(text, /\nmeasured: the time covered by samples, summed over the hosts \(3 hosts for a whole day: 72h 00m\)\.\n$/);
 
@@ -133,15 +133,15 @@ test('no tariff: kWh only, no cost column anywhere, and how to get costs', () =>
   assert.equal(lines[1], "Tariff: none, so energy only in kWh (a --tariff on the collector, e.g. --tariff '0.25 EUR', adds costs)");
   assert.ok(!/cost\b(?! on)|EUR|null|NaN/.test(text.replace(lines[1]!, '')), text);
   assert.deepEqual(section(text, 'Totals').slice(1), [
-    '                  kWh  measured',
-    '  today         4.736   37h 50m',
-    '  this month   70.568  499h 00m',
-    '  since start  70.568  499h 00m  since 2026-11-13 13:35',
+    '                   energy  measured',
+    '  today         4.736 kWh   37h 50m',
+    '  this month   70.568 kWh  499h 00m',
+    '  since start  70.568 kWh  499h 00m  since 2026-11-13 13:35',
   ]);
   assert.deepEqual(section(text, 'Per host').slice(0, 3), [
     'Per host, by projected month kWh',
-    '  host   today kWh  month kWh  projected month kWh',
-    '  db-1       2.384     40.836               79.081',
+    '  host       today       month  projected month',
+    '  db-1   2.384 kWh  40.836 kWh       79.081 kWh',
   ]);
   const hours = section(text, 'Per hour').slice(2).map((l) => l.trim().slice(0, 13));
   assert.equal(hours.length, 24);
@@ -231,17 +231,29 @@ test('projection without a basis: dashes, and why', () => {
   const r = fixture('host_tariff');
   Object.assign(r.projection, { basis: 'none', daily_kwh: null, daily_cost: null, next_kwh: null, next_cost: null, month_kwh: null, month_cost: null });
   const p = section(formatEnergyReport(r), 'Projection');
-  assert.equal(p[2], '  daily average               -         -');
-  assert.equal(p[3], '  next 7 days                 -         -');
-  assert.equal(p[4], '  this month so far      18.637  4.37 EUR');
-  assert.equal(p[5], '  this month, projected       -         -');
+  assert.equal(p[2], '  daily average                   -         -');
+  assert.equal(p[3], '  next 7 days                     -         -');
+  assert.equal(p[4], '  this month so far      18.637 kWh  4.37 EUR');
+  assert.equal(p[5], '  this month, projected           -         -');
   assert.equal(p[6], '  basis: nothing measured yet to project from; 8d 11h of the month to go');
+});
+
+test('a host up for a couple of minutes today: its watt-hours, not 0.000', () => {
+  const r = fixture('host_tariff');
+  r.totals.today = { kwh: 0.0008, cost: 0.0002, covered_s: 120 };
+  assert.match(section(formatEnergyReport(r), 'Totals')[2]!, /^ {2}today +0\.8 Wh +0\.00 EUR +0h 02m$/);
 });
 
 test('number and duration formats', () => {
   const cases: Array<[string, string, string]> = [
-    ['kWh: 3 decimals', formatKwh(1234.56789), '1234.568'],
-    ['kWh: zero', formatKwh(0), '0.000'],
+    ['kWh: 3 decimals, from 1 kWh', formatKwh(1234.56789), '1234.568 kWh'],
+    ['kWh: 1 kWh', formatKwh(1), '1.000 kWh'],
+    ['kWh: rounds up to 1 kWh', formatKwh(0.9996), '1.000 kWh'],
+    ['Wh: below 1 kWh, whole from 100 Wh', formatKwh(0.8194), '819 Wh'],
+    ['Wh: a decimal below 100 Wh', formatKwh(0.0374), '37.4 Wh'],
+    ['Wh: a couple of minutes of a small machine', formatKwh(0.0008), '0.8 Wh'],
+    ['Wh: non-zero never reads as zero', formatKwh(0.00001), '< 0.1 Wh'],
+    ['Wh: zero', formatKwh(0), '0 Wh'],
     ['kWh: unknown', formatKwh(null), '-'],
     ['kWh: not finite', formatKwh(Number.NaN), '-'],
     ['money: 2 decimals and the code', formatMoney(17.294, 'EUR'), '17.29 EUR'],
