@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { ConfigError, ProtocolError } from '../shared/errors.ts';
 import { intIn, nonEmptyString, oneOf, optionalFile, parseHostPort, setting, type ConfigOf } from '../shared/config.ts';
-import { DEFAULT_INTERVAL_MS, MAX_INTERVAL_MS, MAX_TOKEN_BYTES, MIN_INTERVAL_MS, normaliseHostName } from '../shared/protocol.ts';
+import { DEFAULT_INTERVAL_MS, MAX_INTERVAL_MS, MAX_TOKEN_BYTES, MIN_INTERVAL_MS, newHostName } from '../shared/protocol.ts';
 import { DEFAULT_POWERCAP_ROOT } from './collectors/power.ts';
 import { MAX_HOST_WATTS, MAX_WATTS_PER_GIB, wattsIn } from './power_model.ts';
 import { checkSocketPath } from './power_socket.ts';
@@ -16,7 +16,7 @@ const MAX_BUFFER_SECONDS = 86_400;
 
 function hostName(raw: string, name: string): string {
   try {
-    return normaliseHostName(raw, name);
+    return newHostName(raw, name);
   } catch (err) {
     throw new ConfigError(name, err instanceof ProtocolError ? err.message.replace(/^[^:]+: /, '') : String(err));
   }

@@ -12,7 +12,7 @@ import { ensureDataDir, randomToken } from '../collector/token.ts';
 import { hashToken, hostTokensPath, readHostTokens, writeHostTokens } from '../collector/host_tokens.ts';
 import { envName } from '../shared/config.ts';
 import { ConfigError, ProtocolError } from '../shared/errors.ts';
-import { normaliseHostName } from '../shared/protocol.ts';
+import { newHostName, normaliseHostName } from '../shared/protocol.ts';
 
 const USAGE = `Usage: npm run token -- COMMAND [--data-dir DIR]
 
@@ -30,10 +30,11 @@ export interface TokenCommandResult {
   out: string;
 }
 
-function hostArg(raw: string | undefined): string {
+/** NAME on the command line: a new one (`add`) follows newHostName's rules, one to find (`revoke`) the older ones too. */
+function hostArg(raw: string | undefined, isNew: boolean): string {
   if (raw === undefined) throw new ConfigError('NAME', 'is required');
   try {
-    return normaliseHostName(raw, 'NAME');
+    return isNew ? newHostName(raw, 'NAME') : normaliseHostName(raw, 'NAME');
   } catch (err) {
     throw new ConfigError('NAME', err instanceof ProtocolError ? err.message.replace(/^[^:]+: /, '') : String(err));
   }
@@ -49,7 +50,7 @@ export async function runTokenCommand(argv: readonly string[], env: NodeJS.Proce
   if (extra.length > 0) throw new ConfigError('command line', `unexpected "${extra[0]}" (see --help)`);
   switch (command) {
     case 'add': {
-      const host = hostArg(name);
+      const host = hostArg(name, true);
       ensureDataDir(dataDir);
       const records = readHostTokens(dataDir);
       const token = randomToken();
@@ -72,7 +73,7 @@ export async function runTokenCommand(argv: readonly string[], env: NodeJS.Proce
       return { code: 0, out: lines.join('\n') + '\n' };
     }
     case 'revoke': {
-      const host = hostArg(name);
+      const host = hostArg(name, false);
       const records = readHostTokens(dataDir);
       if (!records.delete(host)) return { code: 1, out: `no token for ${JSON.stringify(host)}\n` };
       writeHostTokens(dataDir, records);

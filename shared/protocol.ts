@@ -294,8 +294,17 @@ export function normaliseHostName(raw: unknown, field = 'host'): string {
   if (utf8Bytes(name) > MAX_HOST_BYTES) throw bad(field, `longer than ${MAX_HOST_BYTES} bytes`);
   if (UNSAFE_CHAR.test(name)) throw bad(field, 'contains a control, invisible, bidi-control or line-separator character');
   if (name.trim() !== name) throw bad(field, 'must not start or end with white space');
-  // A browser reads "." and ".." in a path as "here" and "up", even written %2E: no link could
-  // reach such a host's page, nor its page its API.
+  return name;
+}
+
+/**
+ * A host name as a new host may take it (a hello, an agent's --name, `npm run token add`):
+ * normaliseHostName's rules, and not "." or "..", which a browser reads in a URL path as "here"
+ * and "up", even written %2E, so no link could reach such a host's page, nor its page its API.
+ * Names kept from before the rule (a token file, a saved state) still load through normaliseHostName.
+ */
+export function newHostName(raw: unknown, field = 'host'): string {
+  const name = normaliseHostName(raw, field);
   if (name === '.' || name === '..') throw bad(field, 'must not be "." or "..": a URL path cannot name it');
   return name;
 }
@@ -317,7 +326,7 @@ export function parseHello(msg: Message): Hello {
   const hello: Hello = {
     type: MSG_HELLO,
     proto: PROTO_VERSION,
-    host: normaliseHostName(msg['host']),
+    host: newHostName(msg['host']),
     agent: shown(str(msg, 'agent', MAX_AGENT_VERSION_BYTES, true)),
     token: str(msg, 'token', MAX_TOKEN_BYTES, true),
     interval_ms: int(msg, 'interval_ms', MIN_INTERVAL_MS, MAX_INTERVAL_MS, false) ?? DEFAULT_INTERVAL_MS,

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { DUMMY_RECORD, hashToken, hostTokensPath, HostTokenSet, parseHostTokens, readHostTokens, SCRYPT_PARAMS, verifyToken, writeHostTokens } from '../../collector/host_tokens.ts';
 import { randomToken } from '../../collector/token.ts';
+import { runTs } from '../helpers/procs.ts';
 
 const dirs: string[] = [];
 function tempDir(): string {
@@ -68,4 +69,16 @@ test('HostTokenSet: picks up additions and revocations; keeps the last good set 
   assert.equal(set.get('a'), undefined);
   assert.equal(set.lastError, null);
   assert.ok(readFileSync(hostTokensPath(dir), 'utf8').includes('"tokens": []'));
+});
+
+test('a token file from before the "." / ".." rule still loads, and `npm run token` refuses such a new name but revokes an old one', async () => {
+  const dir = tempDir();
+  writeHostTokens(dir, new Map([['web1', await hashToken('web1', 't1')], ['..', await hashToken('..', 't2')]]));
+  assert.deepEqual([...readHostTokens(dir).keys()].sort(), ['..', 'web1'], 'the file is not refused whole');
+  const add = await runTs('scripts/token.ts', ['add', '.', '--data-dir', dir]);
+  assert.equal(add.code, 2, add.stderr);
+  assert.match(add.stderr, /URL path cannot name it/);
+  const revoke = await runTs('scripts/token.ts', ['revoke', '..', '--data-dir', dir]);
+  assert.equal(revoke.code, 0, revoke.stderr);
+  assert.deepEqual([...readHostTokens(dir).keys()], ['web1']);
 });
