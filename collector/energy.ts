@@ -367,6 +367,9 @@ export interface EnergyJson {
   hours: Row[];
 }
 
+/** The latest time a Date holds, ms (ECMAScript: 8.64e15). */
+const MAX_DATE_MS = 8.64e15;
+
 function validate(json: unknown): EnergyJson {
   const fail = (why: string): never => {
     throw new StateFileError(`energy state: ${why}`);
@@ -383,7 +386,9 @@ function validate(json: unknown): EnergyJson {
   if (j['v'] !== ENERGY_JSON_VERSION) fail(`version ${JSON.stringify(j['v'])}, expected ${ENERGY_JSON_VERSION}`);
   if (typeof j['currency'] !== 'string' || !/^[A-Z]{3}$/.test(j['currency'])) fail('bad currency');
   const amount = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v >= 0;
-  const stamp = (v: unknown): v is number | null => v === null || (typeof v === 'number' && Number.isFinite(v));
+  // A time within Date's range after 1970: a state saved before samples' times were bounded
+  // (sample_placement.ts MAX_SAMPLE_AGE_MS) may hold -9e15, which every date format throws on.
+  const stamp = (v: unknown): v is number | null => v === null || (typeof v === 'number' && v > 0 && v <= MAX_DATE_MS);
   if (!stamp(j['firstMs']) || !stamp(j['lastMs'])) fail('bad firstMs or lastMs');
   if ((j['lastMs'] === null) !== (j['lastW'] === null) || (j['lastW'] !== null && !amount(j['lastW']))) fail('bad lastW');
   const total = j['total'];

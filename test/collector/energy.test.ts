@@ -257,6 +257,8 @@ test('fromJSON refuses corrupt state with STATE_FILE_INVALID', () => {
     { name: 'no version', json: edit((j) => delete j['v']), why: /version undefined/ },
     { name: 'bad currency', json: edit((j) => (j['currency'] = 'eur')), why: /currency/ },
     { name: 'firstMs a string', json: edit((j) => (j['firstMs'] = '1')), why: /firstMs/ },
+    { name: 'firstMs decades before 1970 (a clock offset once placed samples there)', json: edit((j) => (j['firstMs'] = -9_005_403_832_458_811)), why: /firstMs/ },
+    { name: 'lastMs beyond what a Date holds', json: edit((j) => (j['lastMs'] = 9e15)), why: /lastMs/ },
     { name: 'lastW without lastMs', json: edit((j) => (j['lastMs'] = null)), why: /lastW/ },
     { name: 'negative lastW', json: edit((j) => (j['lastW'] = -1)), why: /lastW/ },
     { name: 'total too short', json: edit((j) => (j['total'] = [1, 2])), why: /total/ },
