@@ -30,6 +30,7 @@ import { HTTP_TOKEN_NONE, type CollectorConfig } from './settings.ts';
 import { restoreState, StateSaver } from './state_saver.ts';
 import { ensureDataDir, HTTP_TOKEN_FILE, loadOrCreateClusterToken, randomToken, TOKEN_FILE } from './token.ts';
 import { WebhookNotifier } from './webhook.ts';
+import { answeredHosts } from '../dashboard/host_check.ts';
 
 export interface RunningCollector {
   readonly store: ShmStore;
@@ -174,7 +175,7 @@ export async function startCollector(config: CollectorConfig, log: Logger, start
   const dashboardOptions: DashboardOptions = {
     buffer: store.buffer as SharedArrayBuffer, statsBuffer: stats.buffer, host: config.http.host, port: config.http.port,
     httpToken,
-    allowedHosts: config.httpAllowedHosts,
+    allowedHosts: answeredHosts(config.http.host, config.httpAllowedHosts),
     limits: {
       maxConnections: config.httpMaxConnections, headersTimeoutMs: config.httpHeadersTimeoutMs, requestTimeoutMs: config.httpRequestTimeoutMs,
       keepAliveTimeoutMs: config.httpKeepAliveTimeoutMs, maxHeaderBytes: config.httpMaxHeaderBytes,

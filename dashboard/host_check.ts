@@ -34,6 +34,17 @@ export function parseAllowedHosts(raw: string, name: string): readonly string[] 
   return Object.freeze(names);
 }
 
+/**
+ * The names a dashboard without a password answers besides IP addresses and localhost: those
+ * allowed by --http-allowed-hosts, and the name it was told to listen on (`--http nas.lan:8080`),
+ * which is what people then type.
+ */
+export function answeredHosts(listenHost: string, allowed: readonly string[]): readonly string[] {
+  const name = hostName(listenHost.includes(':') ? `[${listenHost}]` : listenHost);
+  if (name === null || isIP(name) !== 0 || allowed.includes(name)) return allowed;
+  return Object.freeze([...allowed, name]);
+}
+
 /** The name part of a Host header (`name:port`, `[v6]:port`), lower-cased, without a trailing dot; null when malformed. */
 export function hostName(header: string): string | null {
   const h = header.trim().toLowerCase();

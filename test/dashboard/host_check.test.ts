@@ -1,7 +1,7 @@
 /** dashboard/host_check.ts: the Host names a dashboard without a password answers (DNS rebinding). */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { hostAllowed, hostName, MAX_ALLOWED_HOSTS, parseAllowedHosts } from '../../dashboard/host_check.ts';
+import { answeredHosts, hostAllowed, hostName, MAX_ALLOWED_HOSTS, parseAllowedHosts } from '../../dashboard/host_check.ts';
 import { ConfigError } from '../../shared/errors.ts';
 
 test('hostName: the name part of a Host header, lower-cased, port and trailing dot gone; null when malformed', () => {
@@ -36,4 +36,12 @@ test('parseAllowedHosts: names checked, lower-cased, bounded; a bad one names th
     assert.throws(() => parseAllowedHosts(bad, 'http-allowed-hosts'), (e: unknown) => e instanceof ConfigError && /http-allowed-hosts/.test(e.message), bad);
   }
   assert.throws(() => parseAllowedHosts(Array.from({ length: MAX_ALLOWED_HOSTS + 1 }, (_, i) => `h${i}.lan`).join(','), 'x'), ConfigError);
+});
+
+test('answeredHosts: the name the dashboard listens on is answered too; addresses add nothing', () => {
+  assert.deepEqual(answeredHosts('nas.lan', []), ['nas.lan']);
+  assert.deepEqual(answeredHosts('NAS.lan', ['a.lan']), ['a.lan', 'nas.lan']);
+  assert.deepEqual(answeredHosts('a.lan', ['a.lan']), ['a.lan']);
+  for (const address of ['0.0.0.0', '127.0.0.1', '192.168.1.5', '::', '::1', 'fe80::1']) assert.deepEqual(answeredHosts(address, ['x.lan']), ['x.lan'], address);
+  assert.equal(hostAllowed('nas.lan:8080', answeredHosts('nas.lan', [])), true);
 });
