@@ -207,12 +207,27 @@ function decodeTop(): Sample | null {
 type SampleMaker = (seq: number, ts: number, readings: Float64Array, tables: ReadonlyArray<unknown[] | undefined>) => Sample;
 type RowMaker = (values: ReadonlyArray<string | number>) => Record<string, string | number>;
 /**
- * Most makers compiled per cache. Beyond, a new combination is built field by field with no
- * compile (the same object, made slower): the cache is never cleared, since an agent sending a new
- * combination in every sample (a hostile one can: 2^40 exist) made each sample cost a compile,
- * 10-20x its decode. A fleet uses a handful of combinations, compiled at its first samples.
+ * Most makers kept per cache. A full cache is not cleared: an agent sending a new combination in
+ * every sample (a hostile one can: 2^40 exist) made each sample cost a compile, 10-20x its decode.
+ * Instead a new combination is built field by field with no compile (the same object, made
+ * slower), and once every EVICT_EVERY_MS the cache's oldest maker gives its place to a new one,
+ * so that shapes a sender filled it with early do not keep the fleet's own off it for good. A
+ * fleet uses a handful of combinations.
  */
 const MAX_MAKERS = 256;
+/** A full cache compiles at most one new maker this often, ms (all caches of this thread together). */
+const EVICT_EVERY_MS = 1000;
+let lastEvictMs = Number.NEGATIVE_INFINITY;
+
+/** Whether `cache` may take a new maker now: below MAX_MAKERS, or its oldest evicted on the compile budget. */
+function roomIn(cache: Map<number, unknown>): boolean {
+  if (cache.size < MAX_MAKERS) return true;
+  const now = Date.now();
+  if (now - lastEvictMs < EVICT_EVERY_MS) return false;
+  lastEvictMs = now;
+  cache.delete(cache.keys().next().value!);
+  return true;
+}
 const IDENTIFIER = /^[a-z_][a-z0-9_]*$/;
 // The presence bits are gathered in 32-bit integers (a float power per field costs more than the
 // rest of the decode of that field).
@@ -238,7 +253,7 @@ export function compiledMakers(): number {
 function sampleMaker(mask: number): SampleMaker {
   let make = SAMPLE_MAKERS.get(mask);
   if (make) return make;
-  if (SAMPLE_MAKERS.size >= MAX_MAKERS) return (seq, ts, r, t) => sampleFieldByField(mask, seq, ts, r, t);
+  if (!roomIn(SAMPLE_MAKERS)) return (seq, ts, r, t) => sampleFieldByField(mask, seq, ts, r, t);
   const fields = [`type: ${JSON.stringify(MSG_SAMPLE)}`, 'seq', 'ts'];
   READINGS.forEach((r, i) => { if (Math.floor(mask / 2 ** i) % 2 === 1) fields.push(`${r.name}: r[${i}]`); });
   TABLES.forEach((t, i) => { if (Math.floor(mask / 2 ** (READINGS.length + i)) % 2 === 1) fields.push(`${t.name}: t[${i}]`); });
@@ -263,7 +278,7 @@ function rowMaker(t: TablePlan, present: number): RowMaker {
   if (make) return make;
   const columns: number[] = [];
   for (let c = 0; c < t.columns.length; c++) if ((present & (1 << c)) !== 0) columns.push(c);
-  if (cache.size >= MAX_MAKERS) {
+  if (!roomIn(cache)) {
     // The same row built field by field, with no compile (MAX_MAKERS says why).
     return (v) => {
       const row: Record<string, string | number> = {};
