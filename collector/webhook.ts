@@ -95,7 +95,7 @@ export class WebhookNotifier {
         this.counts.dropped++;
         if (!t.overflowLogged) {
           t.overflowLogged = true;
-          this.log.warn('webhook queue full, dropping the oldest alerts', { url: t.origin, max_queue: this.maxQueue });
+          this.log.warn('webhook queue full, dropping the oldest alerts of the host with the most waiting', { url: t.origin, max_queue: this.maxQueue });
         }
       }
       t.queue.push(transition);

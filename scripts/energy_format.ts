@@ -15,6 +15,7 @@
 import type { EnergyReport, FiguresJson, HostEnergyJson, ProjectionJson, RowJson } from '../collector/energy_report.ts';
 import { MAX_TARIFF_SPEC_CHARS, zoneOffsetMs } from '../collector/tariff.ts';
 import { UNSAFE_CHARS_GLOBAL } from '../shared/unsafe_chars.ts';
+import { formatWh } from '../dashboard/static/chart.js';
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 86_400_000;
@@ -47,13 +48,8 @@ export function reportJson(report: unknown): string {
  */
 export function formatKwh(kwh: number | null): string {
   if (kwh === null || !Number.isFinite(kwh)) return NONE;
-  const wh = Math.abs(kwh) * 1000;
-  // The unit is chosen on the rounded figure: 0.9996 kWh is '1.000 kWh', not '1000 Wh'.
-  if (Math.round(wh) >= 1000) return `${kwh.toFixed(3)} kWh`;
-  if (wh === 0) return '0 Wh';
-  const text = wh.toFixed(Math.round(wh * 10) < 1000 ? 1 : 0);
-  if (Number(text) === 0) return kwh < 0 ? '> -0.1 Wh' : '< 0.1 Wh';
-  return `${kwh < 0 ? '-' : ''}${text} Wh`;
+  // Below 1 kWh as the dashboard writes it; from there on, three decimals in a report.
+  return formatWh(kwh) ?? `${kwh.toFixed(3)} kWh`;
 }
 
 export function formatMoney(amount: number | null, currency: string | null): string {

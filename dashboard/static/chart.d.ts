@@ -12,6 +12,7 @@ export function formatWatts(v: number | null | undefined): string;
 export function formatDuration(seconds: number | null | undefined): string;
 /** Energy, kWh in: Wh below 1 kWh ('0 Wh', '< 0.1 Wh', '0.8 Wh', '37.4 Wh', '412 Wh'), then '4.25 kWh', '42.5 kWh', '425 kWh', '12.3 MWh'. */
 export function formatKwh(kwh: number | null | undefined): string;
+export function formatWh(kwh: number): string | null;
 /** Money in an ISO 4217 currency through Intl ('€1.23'); without one, the amount with two decimals. */
 export type PowerSource = 'measured' | 'estimated';
 /** The watts' badge: letter shown, word for screen readers, tooltip. */

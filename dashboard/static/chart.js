@@ -47,6 +47,20 @@ export function formatWatts(v) {
 }
 
 /**
+ * An amount of energy (kWh in) under 1 kWh as watt-hours: '0 Wh', '< 0.1 Wh', '0.8 Wh', '37.4 Wh',
+ * '412 Wh'; null from 1 kWh on. The unit is chosen on the rounded figure: 0.9996 kWh is not
+ * '1000 Wh'. Shared by formatKwh and `npm run energy` (scripts/energy_format.ts).
+ */
+export function formatWh(kwh) {
+  const wh = Math.abs(kwh) * 1000;
+  if (Math.round(wh) >= 1000) return null;
+  if (wh === 0) return '0 Wh';
+  const text = wh.toFixed(Math.round(wh * 10) < 1000 ? 1 : 0);
+  if (Number(text) === 0) return kwh < 0 ? '> -0.1 Wh' : '< 0.1 Wh';
+  return `${kwh < 0 ? '-' : ''}${text} Wh`;
+}
+
+/**
  * Energy, kWh in: '0 Wh', '< 0.1 Wh', '0.8 Wh', '37.4 Wh', '412 Wh' below 1 kWh, then '4.25 kWh',
  * '42.5 kWh', '425 kWh', then '12.3 MWh' from 10 000 kWh. Fixed decimals by size (no trimming),
  * so a column of them lines up. Below a kWh in Wh: a host that ran a few minutes drew a few Wh,
@@ -56,14 +70,8 @@ export function formatWatts(v) {
 export function formatKwh(v) {
   if (!isNum(v)) return NONE;
   const a = Math.abs(v);
-  // The unit is chosen on the rounded figure: 0.9996 kWh is '1.00 kWh', not '1000 Wh'.
-  const wh = a * 1000;
-  if (Math.round(wh) < 1000) {
-    if (a === 0) return '0 Wh';
-    const text = wh.toFixed(Math.round(wh * 10) < 1000 ? 1 : 0);
-    if (Number(text) === 0) return v < 0 ? '> -0.1 Wh' : '< 0.1 Wh';
-    return `${v < 0 ? '-' : ''}${text} Wh`;
-  }
+  const wh = formatWh(v);
+  if (wh !== null) return wh;
   if (a >= 10_000) return `${(v / 1000).toFixed(1)} MWh`;
   return `${v.toFixed(a < 10 ? 2 : a < 100 ? 1 : 0)} kWh`;
 }
