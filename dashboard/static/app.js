@@ -14,7 +14,7 @@
 import { liveState } from './chart.js';
 import {
   COLUMNS, NARROW_MEDIA, PAGE_ROWS, applyStatusEvent, bannerModel, currencyOf, defaultDir, fleetModel, formatAge, initialState, normalizeHost,
-  normalizeHosts, pageModel, rowModel, serialiseQuery, serialiseStored, shownView, sparkRequest, thresholdsOf, toggleSort, visibleHosts,
+  normalizeHosts, pageModel, parseQuery, parseStored, rowModel, serialiseQuery, serialiseStored, shownView, sparkRequest, thresholdsOf, toggleSort, visibleHosts,
 } from './overview.js';
 import {
   createCard, createRow, placeInOrder, renderBanner, renderFleet, updateAge, updateItem, updateSparks,
@@ -69,6 +69,10 @@ import {
   let storedText = null;
   try { storedText = localStorage.getItem(STORAGE_KEY); } catch { /* storage off: the URL still works */ }
   let state = initialState(location.search, storedText);
+  /** The layout chosen with the buttons, in this visit or one before ('auto': none): what storage keeps (serialiseStored). */
+  let chosenView = parseStored(storedText).view ?? 'auto';
+  /** The layout this page's own URL named, until a button is pressed: the URL keeps it (serialiseQuery). */
+  let linkView = parseQuery(location.search).view;
   /** Matches while the screen is narrow enough for the cards (NARROW_MEDIA); null without matchMedia. */
   const narrowScreen = typeof matchMedia === 'function' ? matchMedia(NARROW_MEDIA) : null;
   /** The layout shown, 'table' or 'grid': the one chosen, else the width's (shownView); set by showState. */
@@ -162,9 +166,9 @@ import {
   // ---- view state ----
 
   function saveState() {
-    const url = `${location.pathname}${serialiseQuery(state)}`;
+    const url = `${location.pathname}${serialiseQuery(state, linkView)}`;
     if (url !== `${location.pathname}${location.search}`) history.replaceState(null, '', url);
-    try { localStorage.setItem(STORAGE_KEY, serialiseStored(state)); } catch { /* storage off or full */ }
+    try { localStorage.setItem(STORAGE_KEY, serialiseStored(state, chosenView)); } catch { /* storage off or full */ }
   }
 
   function showState() {
@@ -675,8 +679,10 @@ import {
   }
   for (const b of document.querySelectorAll('button[data-view]')) {
     b.addEventListener('click', () => {
-      if (state.view === b.dataset.view) return;
-      // Pressing the layout the width picked chooses it too: it stays through a turn of the screen and a reload.
+      if (chosenView === b.dataset.view && state.view === b.dataset.view) return;
+      chosenView = b.dataset.view;
+      linkView = undefined;
+      // Pressing the layout the width (or a link) picked chooses it too: it stays through a turn of the screen and a reload.
       if (layout === b.dataset.view) {
         state = { ...state, view: b.dataset.view };
         saveState();

@@ -91,8 +91,8 @@ export function sparkRequest(rows: readonly OverviewHost[], total: number): { sl
 export function parseQuery(search: unknown): Partial<ViewState>;
 export function parseStored(text: unknown): Partial<ViewState>;
 export function initialState(search: unknown, storedText: unknown): ViewState;
-export function serialiseQuery(state: ViewState): string;
-export function serialiseStored(state: ViewState): string;
+export function serialiseQuery(state: ViewState, linkView?: ViewState['view']): string;
+export function serialiseStored(state: ViewState, chosenView?: ViewState['view']): string;
 export function toggleSort(state: ViewState, key: ColumnKey): ViewState;
 
 export function alertStates(alerts: readonly HostAlert[]): Partial<Record<ColumnKey, AlertState>>;

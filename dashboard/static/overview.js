@@ -365,9 +365,12 @@ export function initialState(search, storedText) {
 /**
  * The query string for `state` ('' when it is all defaults), keys in a fixed order. Sort and
  * direction go together: a sort alone would read back with the column's first direction. The
- * layout only when the person chose one, so a link never carries one the width picked.
+ * layout only as the page's own link named it (`linkView`: `view=cards` bookmarked for a wall
+ * screen, kept through its reloads) while it still shows: a layout is a choice for one screen,
+ * kept by this browser (serialiseStored), and a link copied from a phone must not put a
+ * colleague's desk in the cards.
  */
-export function serialiseQuery(state) {
+export function serialiseQuery(state, linkView = undefined) {
   const params = new URLSearchParams();
   if (state.sort !== DEFAULT_STATE.sort || state.dir !== DEFAULT_STATE.dir) {
     params.set('sort', state.sort);
@@ -376,15 +379,19 @@ export function serialiseQuery(state) {
   for (const key of ['q', 'status']) {
     if (state[key] !== DEFAULT_STATE[key]) params.set(key, state[key]);
   }
-  if (state.view !== DEFAULT_STATE.view) params.set('view', VIEW_IN_URL[state.view]);
+  if (linkView !== undefined && state.view === linkView) params.set('view', VIEW_IN_URL[linkView]);
   const s = params.toString();
   return s === '' ? '' : `?${s}`;
 }
 
-/** The state as localStorage keeps it: the layout only when one was chosen. */
-export function serialiseStored(state) {
-  const keys = Object.keys(DEFAULT_STATE).filter((k) => k !== 'view' || state.view !== DEFAULT_STATE.view);
-  return JSON.stringify({ ...Object.fromEntries(keys.map((k) => [k, state[k]])), v: STORED_VERSION });
+/**
+ * The state as localStorage keeps it, with `chosenView`, the layout this person chose with the
+ * page's buttons, as its layout, and none while they chose none: a layout that came with a link
+ * is that visit's, not a choice to keep.
+ */
+export function serialiseStored(state, chosenView = state.view) {
+  const kept = Object.fromEntries(Object.keys(DEFAULT_STATE).filter((k) => k !== 'view').map((k) => [k, state[k]]));
+  return JSON.stringify({ ...kept, ...(chosenView !== DEFAULT_STATE.view ? { view: chosenView } : {}), v: STORED_VERSION });
 }
 
 /** The state after a click on column `key`'s header: the active column flips, another starts at its first direction. */

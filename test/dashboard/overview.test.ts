@@ -196,7 +196,7 @@ test('initialState: the URL when it names anything, else localStorage, over the 
   for (const [name, search, text, want] of cases) assert.deepEqual(initialState(search, text), want, name);
 });
 
-test('the layout: the one chosen, else the cards on a narrow screen; a layout not chosen is neither in the URL nor stored', () => {
+test('the layout: the one chosen, else the cards on a narrow screen; never in the URL, stored only when chosen with the buttons', () => {
   assert.equal(DEFAULT_STATE.view, 'auto', 'no layout chosen');
   const cases: Array<[ViewState['view'], boolean, string]> = [
     ['auto', true, 'grid'], ['auto', false, 'table'],
@@ -211,10 +211,16 @@ test('the layout: the one chosen, else the cards on a narrow screen; a layout no
   assert.equal(serialiseQuery(auto), '?sort=cpu&dir=desc');
   assert.ok(!serialiseStored(auto).includes('view'), serialiseStored(auto));
   assert.deepEqual(initialState('', serialiseStored(auto)), auto);
-  // Chosen, either one: named in the URL and stored, whatever the width would pick.
-  assert.equal(serialiseQuery({ ...DEFAULT_STATE, view: 'table' }), '?view=table');
+  // Chosen, either one: stored, whatever the width would pick; never in the URL, so a link copied
+  // from a phone does not put a colleague's desk in the cards.
+  assert.equal(serialiseQuery({ ...DEFAULT_STATE, view: 'table' }), '');
   assert.equal(initialState('', serialiseStored({ ...DEFAULT_STATE, view: 'table' })).view, 'table');
   assert.equal(initialState('', serialiseStored({ ...DEFAULT_STATE, view: 'grid' })).view, 'grid');
+  // A layout that came with a link is that visit's: storage keeps the one chosen (or none).
+  const fromLink = initialState('?view=cards', serialiseStored({ ...DEFAULT_STATE, view: 'table' }));
+  assert.equal(fromLink.view, 'grid', 'the link opens the cards for this visit');
+  assert.equal(initialState('', serialiseStored(fromLink, 'table')).view, 'table', 'the next visit is back to the chosen table');
+  assert.ok(!serialiseStored(fromLink, 'auto').includes('view'), 'and with none chosen, none is stored');
 });
 
 test('parseStored: a page from before the automatic layout stored the table on every visit: only its cards were chosen', () => {
@@ -228,9 +234,9 @@ test('serialiseQuery: defaults left out, sort and direction together, and it rea
   assert.equal(serialiseQuery({ ...DEFAULT_STATE }), '');
   assert.equal(serialiseQuery({ ...DEFAULT_STATE, sort: 'cpu', dir: 'asc' }), '?sort=cpu&dir=asc');
   assert.equal(serialiseQuery({ ...DEFAULT_STATE, dir: 'desc' }), '?sort=name&dir=desc');
-  assert.equal(serialiseQuery({ sort: 'cpu', dir: 'desc', q: 'web', status: 'online', view: 'grid' }), '?sort=cpu&dir=desc&q=web&status=online&view=cards');
-  // The URL names the cards as their button does; old links with view=grid still open them.
-  assert.equal(serialiseQuery({ ...DEFAULT_STATE, view: 'grid' }), '?view=cards');
+  assert.equal(serialiseQuery({ sort: 'cpu', dir: 'desc', q: 'web', status: 'online', view: 'grid' }), '?sort=cpu&dir=desc&q=web&status=online');
+  // A link may still name the layout, as the cards' button does; old links with view=grid open them too.
+  assert.equal(initialState('?view=cards', null).view, 'grid');
   assert.equal(initialState('?view=grid', null).view, 'grid');
   let seed = 20260;
   const pick = <T>(xs: readonly T[]): T => {
@@ -242,7 +248,7 @@ test('serialiseQuery: defaults left out, sort and direction together, and it rea
       sort: pick(COLUMNS), dir: pick(['asc', 'desc'] as const), q: pick(['', 'web', ' a&b=c ', HOSTILE, 'é/%?#']),
       status: pick(['all', 'online', 'stale', 'offline'] as const), view: pick(['table', 'grid', 'auto'] as const),
     };
-    assert.deepEqual(initialState(serialiseQuery(state), null), state, `URL ${serialiseQuery(state)}`);
+    assert.deepEqual(initialState(serialiseQuery(state), null), { ...state, view: 'auto' }, `URL ${serialiseQuery(state)}`);
     assert.deepEqual(initialState('', serialiseStored(state)), state, 'localStorage');
   }
 });

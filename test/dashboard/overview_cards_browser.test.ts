@@ -94,12 +94,18 @@ test('overview: ?view=cards opens the cards, as the button names them; old ?view
   if (!page) return;
   await cardsShown(page);
   assert.equal(await page.evaluate(`document.querySelector('button[data-view=grid]').getAttribute('aria-pressed')`), 'true');
-  assert.equal(await page.evaluate(`location.search`), '?view=cards', 'the URL keeps the word');
+  assert.equal(await page.evaluate(`location.search`), '?view=cards', 'the URL keeps the word its link said (a wall screen reloads it)');
   await page.click('button[data-view=table]');
-  // A layout chosen is named, the table too: on a narrow screen the link would open the cards.
-  await page.waitFor(`document.getElementById('hosts').getClientRects().length > 0 && location.search === '?view=table'`);
+  // A layout chosen with the buttons is kept by this browser, not put in links: a link copied
+  // from a phone must not put a colleague's desk in the cards.
+  await page.waitFor(`document.getElementById('hosts').getClientRects().length > 0 && location.search === '' && JSON.parse(localStorage.getItem('sentinel.overview')).view === 'table'`);
   await page.click('button[data-view=grid]');
-  await page.waitFor(`location.search === '?view=cards'`);
+  await page.waitFor(`location.search === '' && JSON.parse(localStorage.getItem('sentinel.overview')).view === 'grid'`);
+  // A link's layout is that visit's: the table from a link, then the stored cards again.
+  await page.goto(`${base}/?view=table`);
+  await page.waitFor(`document.getElementById('hosts').getClientRects().length > 0`);
+  await page.goto(`${base}/`);
+  await cardsShown(page);
   await page.goto(`${base}/?view=grid`);
   await cardsShown(page);
   assert.equal(await page.evaluate(`location.search`), '?view=cards', 'an old link shows the cards, under their new name');
