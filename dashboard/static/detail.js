@@ -2,7 +2,7 @@
 // and draws the charts as inline SVG (createElementNS; no agent text ever reaches the SVG).
 // Inlined by page.ts after chart.js and detail_view.js, as one module script.
 import { POWER_BADGES, chartModel, formatDuration, isNum, liveState } from './chart.js';
-import { el, localTime, renderCards, renderHostAlerts } from './detail_view.js';
+import { el, localTime, parseNote, renderCards, renderHostAlerts } from './detail_view.js';
 
 const REFRESH_MS = Number(document.body.dataset.refreshMs) || 1000;
 // After this long without a successful refresh the page says it is no longer live.
@@ -102,6 +102,14 @@ function lineLabel(series, label) {
   return series === 'power_w' && POWER_BADGES[powerSource] ? POWER_BADGES[powerSource].label : label;
 }
 
+/** The agent's reason for the first of a chart's series it says is missing, or null (none said, or no sample yet). */
+function missingReason(spec) {
+  if (lastHost === null) return null;
+  const notes = parseNote(lastHost.note);
+  for (const [series] of spec.lines) if (notes.has(series)) return notes.get(series) || 'not reported';
+  return null;
+}
+
 function lastValue(values) {
   for (let i = values.length - 1; i >= 0; i--) if (isNum(values[i])) return values[i];
   return null;
@@ -120,20 +128,26 @@ function drawCharts() {
       nowMs: kept.nowMs, maxWindowMs: HISTORY_MS, stepMs: kept.stepMs, kind: spec.kind,
     });
     const nodes = [];
-    for (const tick of m.yTicks) {
-      nodes.push(svgEl('line', { class: 'grid', x1: m.plot.left, x2: m.plot.right, y1: tick.y, y2: tick.y }));
-      nodes.push(svgEl('text', { class: 'tick', x: m.plot.left - 4, y: tick.y + 3, 'text-anchor': 'end' }, tick.label));
-    }
-    for (const tick of m.xTicks) {
-      const anchor = tick.x >= m.plot.right - 1 ? 'end' : tick.x <= m.plot.left + 1 ? 'start' : 'middle';
-      nodes.push(svgEl('text', { class: 'tick', x: tick.x, y: m.height - 4, 'text-anchor': anchor }, tick.label));
-    }
-    m.paths.forEach((d, i) => { if (d) nodes.push(svgEl('path', { class: `line line-${i}`, d })); });
-    if (m.paths.every((d) => d === '')) {
-      nodes.push(svgEl('text', { class: 'nodata', x: (m.plot.left + m.plot.right) / 2, y: (m.plot.top + m.plot.bottom) / 2, 'text-anchor': 'middle' }, 'no data'));
+    const empty = m.paths.every((d) => d === '');
+    // Nothing in 15 minutes: no scale of nothing (a 0-1 °C axis read as a reading), and the
+    // agent's reason where it gave one ("no sensors"), in the legend, which wraps.
+    const why = empty ? missingReason(spec) : null;
+    if (!empty) {
+      for (const tick of m.yTicks) {
+        nodes.push(svgEl('line', { class: 'grid', x1: m.plot.left, x2: m.plot.right, y1: tick.y, y2: tick.y }));
+        nodes.push(svgEl('text', { class: 'tick', x: m.plot.left - 4, y: tick.y + 3, 'text-anchor': 'end' }, tick.label));
+      }
+      for (const tick of m.xTicks) {
+        const anchor = tick.x >= m.plot.right - 1 ? 'end' : tick.x <= m.plot.left + 1 ? 'start' : 'middle';
+        nodes.push(svgEl('text', { class: 'tick', x: tick.x, y: m.height - 4, 'text-anchor': anchor }, tick.label));
+      }
+      m.paths.forEach((d, i) => { if (d) nodes.push(svgEl('path', { class: `line line-${i}`, d })); });
+    } else {
+      nodes.push(svgEl('text', { class: 'nodata', x: (m.plot.left + m.plot.right) / 2, y: (m.plot.top + m.plot.bottom) / 2, 'text-anchor': 'middle' }, why === null ? 'no data in the last 15 minutes' : 'not reported by this host'));
     }
     svg.replaceChildren(...nodes);
-    legend.replaceChildren(...spec.lines.map(([s, label], i) => el('span', `key key-${i}`, `${lineLabel(s, label)} ${m.format(lastValue(kept.values[s]))}`)));
+    if (why !== null) legend.replaceChildren(el('span', 'key missing', why));
+    else legend.replaceChildren(...spec.lines.map(([s, label], i) => el('span', `key key-${i}`, `${lineLabel(s, label)} ${m.format(lastValue(kept.values[s]))}`)));
   }
 }
 

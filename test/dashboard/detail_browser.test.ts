@@ -253,7 +253,10 @@ test('host page in chromium: every family, hostile text as text, charts, links',
     assert.equal(card(sparse, 'procs'), 'Processes Not reported by this host.', 'no reason given: the plain text');
     assert.equal(card(sparse, 'power'), 'Power Not reported by this host.');
     assert.match(card(sparse, 'cpu'), /Busy 16\.0 %.*missing — cpu_steal_pct: not a VM/, 'a partly reported family names what is missing');
-    assert.match(card(sparse, 'charts'), /Power power – .*no data/, 'a chart without data says so');
+    const charts = card(sparse, 'charts');
+    assert.match(charts, /Power power – .*no data in the last 15 minutes/, 'a chart without data says so');
+    assert.match(charts, /Hottest temperature no sensors not reported by this host/, 'with the agent\'s reason where it gave one, in place of an axis');
+    assert.doesNotMatch(charts, /Hottest temperature[^A-Z]*°C/, 'no scale drawn for nothing');
     assert.match(sparse, /<section id="alerts-banner" aria-labelledby="alerts-title" hidden(="")?>/, 'no alert: no alerts section');
     assert.deepEqual(injectedMarkup(sparse), []);
   });
