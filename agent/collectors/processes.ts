@@ -85,11 +85,18 @@ export function parseTopPair(prev: Timed<readonly ProcStatLine[]>, curr: Timed<r
   if (problem) return { readings: {}, missing: { procs_top: problem } };
   if (curr.value.length === 0) return { readings: {}, missing: { procs_top: 'no readable /proc/PID/stat' } };
   const before = new Map(prev.value.map((p) => [keyOf(p), p.ticks]));
+  // The newest start among the earlier reading's processes: one that started after it was not
+  // there to be read, so all its CPU time was spent since, and it counts from 0, as top counts a
+  // new task. Left out, a busy process younger than the slow interval (15 s) never showed.
+  // An earlier reading of nothing tells nothing of what is new.
+  let newestStart = prev.value.length === 0 ? Number.POSITIVE_INFINITY : Number.NEGATIVE_INFINITY;
+  for (const p of prev.value) if (p.start > newestStart) newestStart = p.start;
   const seconds = (curr.atMs - prev.atMs) / 1000;
   const busy: Array<{ p: ProcStatLine; pct: number }> = [];
   for (const p of curr.value) {
-    const was = before.get(keyOf(p));
-    // New since the last run (no rate yet) or a counter that went back: not ranked this time.
+    const was = before.get(keyOf(p)) ?? (p.start > newestStart ? 0 : undefined);
+    // Not read before though older than what was (a race with the listing), or a counter that
+    // went back: not ranked this time.
     if (was === undefined || p.ticks < was) continue;
     busy.push({ p, pct: Math.round(((p.ticks - was) / USER_HZ / seconds) * 1000) / 10 });
   }

@@ -229,6 +229,8 @@ const CARDS = {
         p.name ?? NONE, formatNumber(p.pid, 0), isNum(p.cpu_pct) ? `${formatNumber(p.cpu_pct, 1)} %` : NONE,
       ]), [1, 2]),
       more(tr.procs_top ?? 0),
+      // The agent reads every process on its slow class, not every second: say what the figures are.
+      ...(top.length === 0 ? [] : [el('p', 'sub', "% of one core, averaged between the agent's readings of every process (every 15 s by default)")]),
     ];
   },
 };

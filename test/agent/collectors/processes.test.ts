@@ -38,16 +38,17 @@ const STAT_CASES: ReadonlyArray<{ name: string; line: string; want: ProcStatLine
 ];
 for (const c of STAT_CASES) test(`parseProcPidStat: ${c.name}`, () => assert.deepEqual(parseProcPidStat(c.line), c.want));
 
-test('parseTopPair: hand-made pair: busiest first, % of one core, pid reuse, newcomers and counters going back not ranked', () => {
+test('parseTopPair: hand-made pair: busiest first, % of one core, pid reuse, newcomers counted from 0, counters going back not ranked', () => {
   const result = parseTopPair(at(0, lines('pid_stat_hand_t0.txt')), at(1000, lines('pid_stat_hand_t1.txt')));
   assert.deepEqual(result, {
     readings: {
       procs_top: [
         { name: 'nginx: worker', pid: 100, cpu_pct: 150 },
+        // Started since the earlier reading: its 0.5 s of CPU all fell in the window.
+        { name: 'newcomer', pid: 500, cpu_pct: 50 },
         { name: 'evil) (x', pid: 200, cpu_pct: 40 },
         { name: 'busy1', pid: 700, cpu_pct: 20 },
         { name: 'busy2', pid: 701, cpu_pct: 15 },
-        { name: 'busy3', pid: 702, cpu_pct: 10 },
       ],
     },
     missing: {},
@@ -127,4 +128,10 @@ test('on this machine: counts and the top (this process is in /proc)', { skip: I
   const top = await collector.collect();
   assert.ok(top.readings.procs_top !== undefined && top.readings.procs_top.length > 0, JSON.stringify(top.missing));
   assertValidSample({ readings: { ...counts.readings, ...top.readings }, missing: {} });
+});
+
+test('parseTopPair: a process not read before but older than the newest one then (a race with the listing) is not ranked', () => {
+  const old = (pid: number, ticks: number, start: number): ProcStatLine => ({ pid, name: `p${pid}`, ticks, start });
+  const r = parseTopPair(at(0, [old(1, 10, 100), old(2, 10, 500)]), at(1000, [old(1, 20, 100), old(2, 30, 500), old(3, 90, 300), old(4, 40, 501)]));
+  assert.deepEqual(r.readings.procs_top, [{ name: 'p4', pid: 4, cpu_pct: 40 }, { name: 'p2', pid: 2, cpu_pct: 20 }, { name: 'p1', pid: 1, cpu_pct: 10 }]);
 });
